@@ -1,0 +1,14 @@
+//! officemesh: a smart-office mesh for Raspberry Pis.
+//!
+//! Layers, bottom-up (see DESIGN.md): `wire` (frames and messages), `proto`
+//! (HyParView + Plumtree, sans-IO), `crdt` (the office state), `sim` (the
+//! deterministic simulator), the runtime (`net`, `node`, `store`), the
+//! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
+
+pub mod node_id;
+pub mod proto;
+pub mod time;
+pub mod wire;
+
+pub use node_id::NodeId;
+pub use time::Time;

@@ -1,0 +1,37 @@
+//! Plumtree messages (Leitão, Pereira, Rodrigues, SRDS 2007, §3).
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::node_id::NodeId;
+
+/// Names one broadcast: its origin and the origin's sequence number. Unique
+/// without coordination and eight to twelve bytes on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MessageId {
+    pub origin: NodeId,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Eager push of a payload (§3.3 GOSSIP); `round` counts hops from the origin.
+    Gossip { id: MessageId, round: u16, payload: Bytes },
+    /// Lazy push: the sender has these messages (§3.3), batched per peer.
+    IHave { ids: Vec<(MessageId, u16)> },
+    /// Ask for a message announced by IHAVE and make the link eager (§3.6).
+    Graft { id: Option<MessageId>, round: u16 },
+    /// The receiver sent a duplicate: move the link to lazy (§3.5).
+    Prune,
+}
+
+impl Message {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Gossip { .. } => "gossip",
+            Message::IHave { .. } => "ihave",
+            Message::Graft { .. } => "graft",
+            Message::Prune => "prune",
+        }
+    }
+}
