@@ -5,8 +5,11 @@
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
+pub mod board;
+pub mod control;
 pub mod node_id;
 pub mod proto;
+pub mod sensors;
 pub mod time;
 pub mod wire;
 
