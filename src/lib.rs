@@ -8,6 +8,7 @@
 pub mod node_id;
 pub mod proto;
 pub mod time;
+pub mod tui;
 pub mod wire;
 
 pub use node_id::NodeId;
