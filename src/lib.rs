@@ -11,6 +11,7 @@ pub mod node_id;
 pub mod proto;
 pub mod sensors;
 pub mod time;
+pub mod tui;
 pub mod wire;
 
 pub use node_id::NodeId;
