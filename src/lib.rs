@@ -8,6 +8,7 @@
 pub mod net;
 pub mod node_id;
 pub mod proto;
+pub mod store;
 pub mod time;
 pub mod wire;
 
