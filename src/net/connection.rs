@@ -81,8 +81,9 @@ impl Connection {
         &self.remote_key
     }
 
-    /// Starts the task that carries this connection's frames. Frames and
-    /// the final [`NetEvent::Closed`] go to `events`.
+    /// Starts the task that carries this connection's frames. It sends
+    /// `events` a [`NetEvent::Connected`] (with a clone of the returned
+    /// handle), then every frame, then one [`NetEvent::Closed`].
     pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
         let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
         let (kill_tx, kill_rx) = watch::channel(None);
@@ -93,12 +94,13 @@ impl Connection {
             queue: queue_tx,
             kill: Arc::new(kill_tx),
         };
-        tokio::spawn(self.run(queue_rx, kill_rx, events));
+        tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
         handle
     }
 
     async fn run(
         self,
+        handle: PeerHandle,
         mut queue: mpsc::Receiver<Outgoing>,
         mut kill: watch::Receiver<Option<CloseReason>>,
         events: mpsc::Sender<NetEvent>,
@@ -107,11 +109,24 @@ impl Connection {
             mut reader,
             mut writer,
             peer,
+            role,
+            direction,
             conn,
             write_timeout,
             counters,
             ..
         } = self;
+        // Announced before the first frame is read, so the owner never sees
+        // a frame from a peer it has not been told about.
+        let connected = NetEvent::Connected {
+            peer,
+            role,
+            direction,
+            handle,
+        };
+        if events.send(connected).await.is_err() {
+            return;
+        }
         let reason = tokio::select! {
             r = read_loop(&mut reader, &events, peer.id, conn, &counters) => r,
             r = write_loop(&mut writer, &mut queue, write_timeout) => r,

@@ -278,16 +278,7 @@ impl Endpoint {
                 tries += 1;
                 match endpoint.connect(addr).await {
                     Ok(conn) => {
-                        let (peer, role, direction) = (conn.peer(), conn.role(), conn.direction());
-                        let handle = conn.spawn(events.clone());
-                        let _ = events
-                            .send(NetEvent::Connected {
-                                peer,
-                                role,
-                                direction,
-                                handle,
-                            })
-                            .await;
+                        conn.spawn(events);
                         return;
                     }
                     Err(e) => {
