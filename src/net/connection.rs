@@ -158,34 +158,37 @@ async fn read_loop(
     counters: &NetCounters,
 ) -> CloseReason {
     loop {
-        let reason = match reader.read().await {
+        match reader.read().await {
             Ok(Message::Hello(_)) => {
                 counters.bad_frames(1);
                 return CloseReason::BadFrame("a second Hello".into());
             }
             Ok(msg) => {
-                if events
-                    .send(NetEvent::Frame { peer, conn, msg })
-                    .await
-                    .is_err()
-                {
+                let frame = NetEvent::Frame { peer, conn, msg };
+                if events.send(frame).await.is_err() {
                     return CloseReason::OwnerGone;
                 }
-                continue;
             }
-            Err(ReadError::Eof) => CloseReason::PeerClosed,
-            Err(ReadError::Io(e)) => CloseReason::Io(e.to_string()),
-            Err(ReadError::Oversized { len, .. }) => CloseReason::Oversized { len },
-            Err(ReadError::Decode(FrameError::Oversized { len, .. })) => {
-                counters.oversized_frames(1);
-                CloseReason::Oversized { len }
-            }
-            Err(e @ (ReadError::Truncated { .. } | ReadError::Decrypt | ReadError::Decode(_))) => {
-                counters.bad_frames(1);
-                CloseReason::BadFrame(e.to_string())
-            }
-        };
-        return reason;
+            Err(e) => return read_failed(e, counters),
+        }
+    }
+}
+
+/// Why a read error closes the connection; bad frames are counted here
+/// (oversized prefixes were counted where they were read).
+fn read_failed(e: ReadError, counters: &NetCounters) -> CloseReason {
+    match e {
+        ReadError::Eof => CloseReason::PeerClosed,
+        ReadError::Io(e) => CloseReason::Io(e.to_string()),
+        ReadError::Oversized { len, .. } => CloseReason::Oversized { len },
+        ReadError::Decode(FrameError::Oversized { len, .. }) => {
+            counters.oversized_frames(1);
+            CloseReason::Oversized { len }
+        }
+        e @ (ReadError::Truncated { .. } | ReadError::Decrypt | ReadError::Decode(_)) => {
+            counters.bad_frames(1);
+            CloseReason::BadFrame(e.to_string())
+        }
     }
 }
 
