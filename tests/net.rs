@@ -545,14 +545,15 @@ async fn spawn_connect_retries_with_backoff_then_reports() {
         Duration::from_millis(5),
         1,
     );
-    a.endpoint.spawn_connect(free, Some(backoff), 3, tx.clone());
+    a.endpoint
+        .spawn_connect(free, Some(backoff), Some(3), tx.clone());
     match next_event(&mut rx).await {
         NetEvent::ConnectFailed { addr, .. } => assert_eq!(addr, free),
         other => panic!("{other:?}"),
     }
 
     let mut b = node(&key, Limits::default()).await;
-    a.endpoint.spawn_connect(b.addr, None, 1, tx);
+    a.endpoint.spawn_connect(b.addr, None, None, tx);
     match next_event(&mut rx).await {
         NetEvent::Connected { peer, .. } => assert_eq!(peer.id, b.endpoint.node_id()),
         other => panic!("{other:?}"),

@@ -123,10 +123,7 @@ pub(crate) fn line_of_key(text: &str, section: &str, key: &str) -> usize {
                 .trim()
                 .trim_matches(|c| c == '[' || c == ']')
                 .to_string();
-        } else if current == section
-            && let Some((k, _)) = line.split_once('=')
-            && k.trim() == key
-        {
+        } else if current == section && line.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
             return i + 1;
         }
     }
