@@ -6,10 +6,13 @@
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
 pub mod board;
+pub mod config;
 pub mod control;
+pub mod net;
 pub mod node_id;
 pub mod proto;
 pub mod sensors;
+pub mod store;
 pub mod time;
 pub mod tui;
 pub mod wire;
