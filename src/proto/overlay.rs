@@ -470,3 +470,107 @@ mod tests {
         assert_eq!(run(), run());
     }
 }
+
+/// Figures at scale through the unit-test network; the simulator measures
+/// them properly. Run with `cargo test --lib proto::overlay::scale -- --ignored --nocapture`.
+#[cfg(test)]
+mod scale {
+    use std::time::Duration;
+
+    use super::super::test_net::TestNet;
+    use super::*;
+
+    fn measure(net: &mut TestNet, senders: &[u64]) -> (f64, u16, u64) {
+        let before = net.count_kind("gossip");
+        let start = net.events.len();
+        let mut ids = Vec::new();
+        for &s in senders {
+            ids.push(net.broadcast(s, b"m"));
+            net.run_for(Duration::from_millis(200));
+        }
+        net.run_for(Duration::from_secs(5));
+        let m = (net.count_kind("gossip") - before) as f64;
+        let mut delivered = 0usize;
+        let mut ldh = 0u16;
+        for (_, e) in &net.events[start..] {
+            if let Event::Delivered { hops, .. } = e {
+                delivered += 1;
+                ldh = ldh.max(*hops);
+            }
+        }
+        let n = net.nodes.len();
+        let expected = ids.len() * (n - 1);
+        let rmr = m / delivered as f64 - 1.0;
+        (rmr, ldh, (expected - delivered) as u64)
+    }
+
+    fn run(n: u64, random: bool, config: Config) {
+        let ids: Vec<u64> = (1..=n).collect();
+        let mut net = TestNet::new();
+        net.latency_ms = Some((10, 50));
+        net.build(&ids, &config);
+        net.run_for(Duration::from_secs(30));
+        let pick = |k: u64| if random { 1 + (k * 7_777 + 13) % n } else { 1 };
+        let warm = measure(&mut net, &[pick(0)]);
+        println!(
+            "n={n} random={random} warm-up: rmr={:.3} ldh={} missed={}",
+            warm.0, warm.1, warm.2
+        );
+        let (ihave, graft, prune) = (
+            net.count_kind("ihave"),
+            net.count_kind("graft"),
+            net.count_kind("prune"),
+        );
+        let senders: Vec<u64> = (1..=40).map(pick).collect();
+        let steady = measure(&mut net, &senders);
+        println!(
+            "n={n} random={random} steady: rmr={:.4} ldh={} missed={}",
+            steady.0, steady.1, steady.2
+        );
+        let repair: usize = net
+            .sent
+            .iter()
+            .filter(|(_, _, m)| {
+                matches!(
+                    m,
+                    Message::Broadcast(wire::plumtree::Message::Graft { id: Some(_), .. })
+                )
+            })
+            .count();
+        println!(
+            "steady: ihave={} graft={} (with id, all time: {repair}) prune={}",
+            net.count_kind("ihave") - ihave,
+            net.count_kind("graft") - graft,
+            net.count_kind("prune") - prune
+        );
+    }
+
+    fn config() -> Config {
+        let mut config = Config::default();
+        if let Ok(ms) = std::env::var("GRAFT_MS") {
+            config.plumtree.graft_timeout = Duration::from_millis(ms.parse().unwrap_or(250));
+        }
+        if let Ok(t) = std::env::var("OPT") {
+            config.plumtree.optimization_threshold = t.parse().ok();
+        }
+        config
+    }
+
+    #[test]
+    #[ignore]
+    fn single_sender_1000() {
+        run(1000, false, config());
+    }
+
+    #[test]
+    #[ignore]
+    fn single_sender_100() {
+        run(100, false, config());
+    }
+
+    #[test]
+    #[ignore]
+    fn random_senders_100() {
+        run(100, true, config());
+    }
+}

@@ -38,8 +38,10 @@ pub struct Config {
     /// (default 512: about 12 KiB).
     pub ihave_batch_max: usize,
     /// How long after the first IHAVE for a missing message the node GRAFTs
-    /// (§3.6, default 250 ms). It must cover the eager path's extra delay
-    /// over the lazy one, or the tree churns on spurious GRAFTs.
+    /// (§3.6, default 500 ms). It must cover the eager path's extra delay
+    /// over the lazy one: with many senders a shared tree's paths are
+    /// longer than the shortest ones, and a GRAFT fired too early adds a
+    /// duplicate for nothing.
     pub graft_timeout: Duration,
     /// The shorter wait before GRAFTing the next announcer when the first
     /// GRAFT brought nothing (§3.6, default 100 ms).
@@ -49,6 +51,10 @@ pub struct Config {
     /// node swaps its eager parent for the announcer (default 3; `None`
     /// turns the optimization off).
     pub optimization_threshold: Option<u16>,
+    /// The optimization reshapes the shared tree around one sender, which
+    /// lengthens every other sender's paths; it applies only to an origin
+    /// behind more than half of the last this-many deliveries (default 16).
+    pub optimization_window: usize,
     /// How long payloads stay cached to answer GRAFTs (default 60 s).
     pub cache_ttl: Duration,
     /// Most payloads cached (default 4096), whatever their age.
@@ -65,9 +71,10 @@ impl Default for Config {
         Config {
             ihave_interval: Duration::from_millis(100),
             ihave_batch_max: 512,
-            graft_timeout: Duration::from_millis(250),
+            graft_timeout: Duration::from_millis(500),
             graft_retry: Duration::from_millis(100),
             optimization_threshold: Some(3),
+            optimization_window: 16,
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 4096,
             seen_ttl: Duration::from_secs(600),
@@ -92,6 +99,9 @@ struct Seen {
     hops: u16,
     /// The neighbour it came from eagerly, for the tree optimization.
     from: Option<NodeId>,
+    /// It came in answer to our GRAFT: a later copy along the tree shows
+    /// the GRAFT was premature.
+    grafted: bool,
 }
 
 /// A bounded map whose entries expire in insertion order.
@@ -130,6 +140,10 @@ impl<V> Expiring<V> {
         self.map.get(id)
     }
 
+    fn get_mut(&mut self, id: &MessageId) -> Option<&mut V> {
+        self.map.get_mut(id)
+    }
+
     fn contains(&self, id: &MessageId) -> bool {
         self.map.contains_key(id)
     }
@@ -140,6 +154,8 @@ impl<V> Expiring<V> {
 struct Missing {
     /// Announcers not yet GRAFTed, oldest first, with the hops they offered.
     announcers: VecDeque<(PeerInfo, u16)>,
+    /// The announcer most recently GRAFTed for it.
+    grafted: Option<NodeId>,
 }
 
 /// One replica's broadcast state.
@@ -158,6 +174,8 @@ pub struct Plumtree {
     /// IHAVE announcements waiting for the dispatch timer, per peer.
     lazy_queue: BTreeMap<NodeId, Vec<(MessageId, u16)>>,
     dispatch_armed: bool,
+    /// Origins of the latest deliveries, for the optimization's gate.
+    recent_origins: VecDeque<NodeId>,
 }
 
 impl Plumtree {
@@ -174,6 +192,7 @@ impl Plumtree {
             holders: BTreeMap::new(),
             lazy_queue: BTreeMap::new(),
             dispatch_armed: false,
+            recent_origins: VecDeque::new(),
         }
     }
 
@@ -225,7 +244,15 @@ impl Plumtree {
         if self.seen.contains(&id) {
             return false;
         }
-        self.seen.insert(now, id, Seen { hops, from: None });
+        self.seen.insert(
+            now,
+            id,
+            Seen {
+                hops,
+                from: None,
+                grafted: false,
+            },
+        );
         self.missing.remove(&id);
         self.cache.insert(now, id, (hops, payload.clone()));
         self.push(now, id, hops.saturating_add(1), &payload, None, out);
@@ -271,22 +298,28 @@ impl Plumtree {
         out: &mut Vec<Output>,
     ) {
         if id.origin == self.me || self.seen.contains(&id) {
-            if self.peers.contains_key(&from.id) {
-                self.set_eager(from.id, false);
-                send(out, from, Message::Prune);
-            }
+            self.on_duplicate(from, id, out);
             return;
         }
+        let grafted = self
+            .missing
+            .get(&id)
+            .is_some_and(|m| m.grafted == Some(from.id));
         self.seen.insert(
             now,
             id,
             Seen {
                 hops: round,
                 from: Some(from.id),
+                grafted,
             },
         );
         self.cache.insert(now, id, (round, payload.clone()));
         self.missing.remove(&id);
+        self.recent_origins.push_back(id.origin);
+        while self.recent_origins.len() > self.config.optimization_window {
+            self.recent_origins.pop_front();
+        }
         self.set_eager(from.id, true);
         out.push(Output::Event(Event::Delivered {
             id,
@@ -302,6 +335,31 @@ impl Plumtree {
             Some(from.id),
             out,
         );
+    }
+
+    /// §3.5: a duplicate shows a redundant eager link; both ends make it
+    /// lazy. When the first copy came in answer to our GRAFT, the copy now
+    /// arriving along the tree shows the GRAFT was only premature (the tree
+    /// path is long, not broken): the GRAFTed link is the one pruned, so a
+    /// slow branch does not reshape the tree shared by every sender.
+    fn on_duplicate(&mut self, from: PeerInfo, id: MessageId, out: &mut Vec<Output>) {
+        if !self.peers.contains_key(&from.id) {
+            return;
+        }
+        let undo = self.seen.get_mut(&id).and_then(|seen| {
+            let grafted = seen.from.filter(|g| seen.grafted && *g != from.id);
+            seen.grafted = false;
+            grafted
+        });
+        if let Some(grafted) = undo
+            && let Some((peer, true)) = self.peers.get(&grafted).copied()
+        {
+            self.set_eager(grafted, false);
+            send(out, peer, Message::Prune);
+            return;
+        }
+        self.set_eager(from.id, false);
+        send(out, from, Message::Prune);
     }
 
     /// Eager push to the eager peers, IHAVE to the lazy ones.
@@ -388,7 +446,7 @@ impl Plumtree {
             }
             if let Some(seen) = self.seen.get(&id).copied() {
                 self.holders.entry(id).or_default().insert(from.id);
-                self.maybe_optimize(from, round, seen, out);
+                self.maybe_optimize(from, id.origin, round, seen, out);
                 continue;
             }
             self.holders.entry(id).or_default().insert(from.id);
@@ -406,10 +464,21 @@ impl Plumtree {
         }
     }
 
-    fn maybe_optimize(&mut self, from: PeerInfo, round: u16, seen: Seen, out: &mut Vec<Output>) {
+    fn maybe_optimize(
+        &mut self,
+        from: PeerInfo,
+        origin: NodeId,
+        round: u16,
+        seen: Seen,
+        out: &mut Vec<Output>,
+    ) {
         let Some(threshold) = self.config.optimization_threshold else {
             return;
         };
+        let share = self.recent_origins.iter().filter(|o| **o == origin).count();
+        if share * 2 <= self.recent_origins.len() {
+            return;
+        }
         let Some(parent) = seen.from else {
             return;
         };
@@ -439,6 +508,7 @@ impl Plumtree {
             self.holders.remove(&id);
             return;
         };
+        missing.grafted = Some(peer.id);
         self.set_eager(peer.id, true);
         send(
             out,
