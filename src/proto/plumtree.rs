@@ -555,3 +555,318 @@ fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
         msg: WireMessage::Broadcast(msg),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::test_net::peer;
+
+    fn tree(me: u64, peers: &[u64]) -> Plumtree {
+        let mut p = Plumtree::new(NodeId(me), Config::default());
+        for &id in peers {
+            p.neighbor_up(peer(id));
+        }
+        p
+    }
+
+    fn sent(out: &[Output]) -> Vec<(NodeId, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    msg: WireMessage::Broadcast(m),
+                } => Some((to.id, m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn timers(out: &[Output]) -> Vec<(Time, Timer)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Schedule {
+                    at,
+                    timer: OverlayTimer::Broadcast(t),
+                } => Some((*at, t.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn mid(origin: u64, seq: u64) -> MessageId {
+        MessageId {
+            origin: NodeId(origin),
+            seq,
+        }
+    }
+
+    fn gossip(id: MessageId, round: u16) -> Message {
+        Message::Gossip {
+            id,
+            round,
+            payload: Bytes::from_static(b"p"),
+        }
+    }
+
+    #[test]
+    fn a_first_copy_is_delivered_and_pushed_eagerly_and_lazily() {
+        let mut p = tree(1, &[2, 3, 4]);
+        p.set_eager(NodeId(4), false);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 3), &mut out);
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Event(Event::Delivered { hops: 3, .. })))
+        );
+        assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, 1), 4))]);
+        assert_eq!(
+            timers(&out),
+            vec![(
+                Time::ZERO + Config::default().ihave_interval,
+                Timer::Dispatch
+            )]
+        );
+        // A second message before the dispatch shares the batch and the timer.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 2), 3), &mut out);
+        assert!(timers(&out).is_empty());
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(4),
+                Message::IHave {
+                    ids: vec![(mid(9, 1), 4), (mid(9, 2), 4)]
+                }
+            )]
+        );
+        // Nothing queued: nothing sent.
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(200), Timer::Dispatch, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_prunes_its_sender_and_prune_makes_the_link_lazy() {
+        let mut p = tree(1, &[2, 3]);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut out);
+        assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Event(_))),
+            "delivered at most once"
+        );
+        assert_eq!(p.lazy_peers(), vec![NodeId(3)]);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), Message::Prune, &mut out);
+        assert_eq!(p.lazy_peers(), vec![NodeId(2), NodeId(3)]);
+    }
+
+    #[test]
+    fn a_missing_message_is_grafted_from_one_announcer_then_the_next() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(2), false);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::IHave { ids: vec![(id, 2)] },
+            &mut out,
+        );
+        let config = Config::default();
+        assert_eq!(
+            timers(&out),
+            vec![(Time::ZERO + config.graft_timeout, Timer::Graft(id))]
+        );
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::from_millis(5),
+            peer(3),
+            Message::IHave { ids: vec![(id, 3)] },
+            &mut out,
+        );
+        assert!(timers(&out).is_empty(), "one timer per message");
+
+        let t1 = Time::ZERO + config.graft_timeout;
+        let mut out = Vec::new();
+        p.timer_fired(t1, Timer::Graft(id), &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(2),
+                Message::Graft {
+                    id: Some(id),
+                    round: 2
+                }
+            )]
+        );
+        assert_eq!(
+            timers(&out),
+            vec![(t1 + config.graft_retry, Timer::Graft(id))]
+        );
+        assert!(p.eager_peers().contains(&NodeId(2)));
+
+        let mut out = Vec::new();
+        p.timer_fired(t1 + config.graft_retry, Timer::Graft(id), &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::Graft {
+                    id: Some(id),
+                    round: 3
+                }
+            )]
+        );
+
+        // It arrives: later timers are stale.
+        let mut out = Vec::new();
+        p.handle_message(t1, peer(3), gossip(id, 3), &mut out);
+        let mut out = Vec::new();
+        p.timer_fired(t1 + config.graft_retry * 2, Timer::Graft(id), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_graft_makes_the_link_eager_and_resends_from_the_cache() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(1, 7);
+        let mut out = Vec::new();
+        p.originate(Time::ZERO, id, 0, Bytes::from_static(b"p"), &mut out);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::Graft {
+                id: Some(id),
+                round: 1,
+            },
+            &mut out,
+        );
+        assert_eq!(sent(&out), vec![(NodeId(3), gossip(id, 1))]);
+        assert!(p.eager_peers().contains(&NodeId(3)));
+    }
+
+    #[test]
+    fn a_peer_that_announced_a_message_is_not_told_of_it() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::IHave { ids: vec![(id, 1)] },
+            &mut out,
+        );
+        p.handle_message(Time::ZERO, peer(2), gossip(id, 1), &mut out);
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
+        assert!(sent(&out).is_empty());
+    }
+
+    #[test]
+    fn the_optimization_swaps_a_long_eager_path_for_a_short_lazy_one() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(id, 8), &mut out);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::IHave { ids: vec![(id, 2)] },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![
+                (NodeId(3), Message::Graft { id: None, round: 2 }),
+                (NodeId(2), Message::Prune)
+            ]
+        );
+        assert_eq!(p.eager_peers(), vec![NodeId(3)]);
+        // A small gain is not worth reshaping the tree.
+        let id = mid(9, 2);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(id, 4), &mut out);
+        let mut out = Vec::new();
+        p.neighbor_up(peer(4));
+        p.set_eager(NodeId(4), false);
+        p.handle_message(
+            Time::ZERO,
+            peer(4),
+            Message::IHave { ids: vec![(id, 2)] },
+            &mut out,
+        );
+        assert!(sent(&out).is_empty());
+    }
+
+    #[test]
+    fn a_tree_copy_after_a_premature_graft_undoes_the_graft() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let config = Config::default();
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::IHave { ids: vec![(id, 1)] },
+            &mut out,
+        );
+        p.timer_fired(
+            Time::ZERO + config.graft_timeout,
+            Timer::Graft(id),
+            &mut out,
+        );
+        p.handle_message(
+            Time::ZERO + config.graft_timeout,
+            peer(3),
+            gossip(id, 1),
+            &mut out,
+        );
+        // The slow tree copy arrives: the tree link stays, the GRAFTed one goes.
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO + config.graft_timeout,
+            peer(2),
+            gossip(id, 6),
+            &mut out,
+        );
+        assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
+        assert_eq!(p.eager_peers(), vec![NodeId(2)]);
+    }
+
+    #[test]
+    fn a_lost_neighbour_leaves_no_trace() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
+        p.neighbor_down(NodeId(3));
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
+        assert!(sent(&out).is_empty());
+        assert!(p.lazy_peers().is_empty());
+    }
+
+    #[test]
+    fn seen_ids_and_cached_payloads_are_bounded_and_expire() {
+        let mut e: Expiring<u8> = Expiring::new(Duration::from_secs(1), 3);
+        for seq in 0..5 {
+            e.insert(Time::ZERO, mid(1, seq), 0);
+        }
+        assert_eq!(e.map.len(), 3);
+        assert!(!e.contains(&mid(1, 0)) && e.contains(&mid(1, 4)));
+        e.insert(Time::from_millis(1500), mid(1, 9), 0);
+        assert_eq!(e.map.len(), 1, "everything older than the ttl is gone");
+    }
+}
