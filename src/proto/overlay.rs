@@ -76,10 +76,18 @@ pub enum DownReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     NeighborUp(PeerInfo),
-    NeighborDown { peer: NodeId, reason: DownReason },
+    NeighborDown {
+        peer: NodeId,
+        reason: DownReason,
+    },
     /// A broadcast reached this node for the first time. `hops` counts links
     /// from the origin (a direct neighbour of the origin is 1).
-    Delivered { id: MessageId, from: NodeId, hops: u16, payload: Bytes },
+    Delivered {
+        id: MessageId,
+        from: NodeId,
+        hops: u16,
+        payload: Bytes,
+    },
 }
 
 /// A wake-up the machine asked for. Opaque to drivers: they store it and

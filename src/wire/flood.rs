@@ -9,7 +9,11 @@ use super::plumtree::MessageId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
-    Flood { id: MessageId, hops: u16, payload: Bytes },
+    Flood {
+        id: MessageId,
+        hops: u16,
+        payload: Bytes,
+    },
 }
 
 impl Message {

@@ -35,7 +35,10 @@ pub enum FrameError {
 pub fn encode_message<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     let body = postcard::to_stdvec(msg)?;
     if body.len() > MAX_FRAME_LEN {
-        return Err(FrameError::Oversized { len: body.len(), max: MAX_FRAME_LEN });
+        return Err(FrameError::Oversized {
+            len: body.len(),
+            max: MAX_FRAME_LEN,
+        });
     }
     Ok(body)
 }
@@ -46,7 +49,10 @@ pub fn decode_message<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError>
         return Err(FrameError::Empty);
     }
     if body.len() > MAX_FRAME_LEN {
-        return Err(FrameError::Oversized { len: body.len(), max: MAX_FRAME_LEN });
+        return Err(FrameError::Oversized {
+            len: body.len(),
+            max: MAX_FRAME_LEN,
+        });
     }
     let (msg, rest) = postcard::take_from_bytes(body)?;
     if !rest.is_empty() {
@@ -89,7 +95,10 @@ impl FrameDecoder {
         }
         let len = u16::from_be_bytes([self.buf[0], self.buf[1]]) as usize;
         if len > MAX_FRAME_LEN {
-            return Err(FrameError::Oversized { len, max: MAX_FRAME_LEN });
+            return Err(FrameError::Oversized {
+                len,
+                max: MAX_FRAME_LEN,
+            });
         }
         if len == 0 {
             return Err(FrameError::Empty);
@@ -134,7 +143,10 @@ mod tests {
     }
 
     fn arb_id() -> impl Strategy<Value = MessageId> {
-        (any::<u64>(), any::<u64>()).prop_map(|(o, seq)| MessageId { origin: NodeId(o), seq })
+        (any::<u64>(), any::<u64>()).prop_map(|(o, seq)| MessageId {
+            origin: NodeId(o),
+            seq,
+        })
     }
 
     fn arb_message() -> impl Strategy<Value = Message> {
@@ -156,32 +168,41 @@ mod tests {
             any::<bool>().prop_map(|accepted| Message::Membership(
                 hyparview::Message::NeighborReply { accepted }
             )),
-            (arb_peer(), any::<u8>(), proptest::collection::vec(arb_peer(), 0..8)).prop_map(
-                |(origin, ttl, nodes)| Message::Membership(hyparview::Message::Shuffle {
-                    origin,
-                    ttl,
-                    nodes
-                })
-            ),
-            (arb_id(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..512)).prop_map(
-                |(id, round, p)| Message::Broadcast(plumtree::Message::Gossip {
-                    id,
-                    round,
-                    payload: Bytes::from(p)
-                })
-            ),
+            (
+                arb_peer(),
+                any::<u8>(),
+                proptest::collection::vec(arb_peer(), 0..8)
+            )
+                .prop_map(|(origin, ttl, nodes)| Message::Membership(
+                    hyparview::Message::Shuffle { origin, ttl, nodes }
+                )),
+            (
+                arb_id(),
+                any::<u16>(),
+                proptest::collection::vec(any::<u8>(), 0..512)
+            )
+                .prop_map(|(id, round, p)| Message::Broadcast(
+                    plumtree::Message::Gossip {
+                        id,
+                        round,
+                        payload: Bytes::from(p)
+                    }
+                )),
             proptest::collection::vec((arb_id(), any::<u16>()), 0..20)
                 .prop_map(|ids| Message::Broadcast(plumtree::Message::IHave { ids })),
             (proptest::option::of(arb_id()), any::<u16>())
                 .prop_map(|(id, round)| Message::Broadcast(plumtree::Message::Graft { id, round })),
             Just(Message::Broadcast(plumtree::Message::Prune)),
-            (arb_id(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(
-                |(id, hops, p)| Message::Flood(flood::Message::Flood {
+            (
+                arb_id(),
+                any::<u16>(),
+                proptest::collection::vec(any::<u8>(), 0..64)
+            )
+                .prop_map(|(id, hops, p)| Message::Flood(flood::Message::Flood {
                     id,
                     hops,
                     payload: Bytes::from(p)
-                })
-            ),
+                })),
         ]
     }
 
@@ -216,23 +237,35 @@ mod tests {
     fn oversized_length_prefix_is_refused_before_buffering() {
         let mut dec = FrameDecoder::new();
         dec.extend(&[0xff, 0xff, 1, 2, 3]);
-        assert!(matches!(dec.next_body(), Err(FrameError::Oversized { len: 65_535, .. })));
+        assert!(matches!(
+            dec.next_body(),
+            Err(FrameError::Oversized { len: 65_535, .. })
+        ));
     }
 
     #[test]
     fn oversized_message_is_refused_by_its_sender() {
         let msg = Message::Broadcast(plumtree::Message::Gossip {
-            id: MessageId { origin: NodeId(1), seq: 1 },
+            id: MessageId {
+                origin: NodeId(1),
+                seq: 1,
+            },
             round: 0,
             payload: Bytes::from(vec![0u8; MAX_FRAME_LEN]),
         });
-        assert!(matches!(encode_frame(&msg), Err(FrameError::Oversized { .. })));
+        assert!(matches!(
+            encode_frame(&msg),
+            Err(FrameError::Oversized { .. })
+        ));
     }
 
     #[test]
     fn trailing_bytes_are_an_error() {
         let mut body = encode_message(&Message::Broadcast(plumtree::Message::Prune)).unwrap();
         body.push(0);
-        assert!(matches!(decode_message::<Message>(&body), Err(FrameError::TrailingBytes { extra: 1 })));
+        assert!(matches!(
+            decode_message::<Message>(&body),
+            Err(FrameError::TrailingBytes { extra: 1 })
+        ));
     }
 }

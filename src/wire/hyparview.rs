@@ -27,7 +27,11 @@ pub enum Message {
     /// The sender drops the receiver from its active view (§4.3).
     Disconnect { alive: bool },
     /// Passive-view exchange (§4.4), walking `ttl` hops.
-    Shuffle { origin: PeerInfo, ttl: u8, nodes: Vec<PeerInfo> },
+    Shuffle {
+        origin: PeerInfo,
+        ttl: u8,
+        nodes: Vec<PeerInfo>,
+    },
     /// The answer to a shuffle, sent straight to its origin.
     ShuffleReply { nodes: Vec<PeerInfo> },
 }

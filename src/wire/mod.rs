@@ -15,7 +15,9 @@ pub mod plumtree;
 
 use serde::{Deserialize, Serialize};
 
-pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, decode_message, encode_frame, encode_message};
+pub use frame::{
+    FrameDecoder, FrameError, MAX_FRAME_LEN, decode_message, encode_frame, encode_message,
+};
 pub use hello::{Hello, PROTOCOL_VERSION, Role};
 pub use peer::PeerInfo;
 

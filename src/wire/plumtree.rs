@@ -16,7 +16,11 @@ pub struct MessageId {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
     /// Eager push of a payload (§3.3 GOSSIP); `round` counts hops from the origin.
-    Gossip { id: MessageId, round: u16, payload: Bytes },
+    Gossip {
+        id: MessageId,
+        round: u16,
+        payload: Bytes,
+    },
     /// Lazy push: the sender has these messages (§3.3), batched per peer.
     IHave { ids: Vec<(MessageId, u16)> },
     /// Ask for a message announced by IHAVE and make the link eager (§3.6).
