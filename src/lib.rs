@@ -7,6 +7,7 @@
 
 pub mod node_id;
 pub mod proto;
+pub mod sim;
 pub mod time;
 pub mod wire;
 
