@@ -12,6 +12,7 @@ pub mod net;
 pub mod node_id;
 pub mod proto;
 pub mod sensors;
+pub mod sim;
 pub mod store;
 pub mod time;
 pub mod tui;

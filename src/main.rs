@@ -1,11 +1,11 @@
 //! The `officemesh` command: one binary for the node, the TUI, the demo and
 //! the tools around them.
 
+mod cli;
+
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use officemesh::net::ClusterKey;
 use tracing_subscriber::EnvFilter;
 
 /// A smart-office mesh for Raspberry Pis.
@@ -26,6 +26,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run the deterministic simulator: thousands of nodes in virtual time.
+    Sim(cli::sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,22 +39,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Keygen { out } => keygen(out),
+        Command::Keygen { out } => cli::keygen::run(out),
+        Command::Sim(args) => cli::sim::run(args),
     }
-}
-
-fn keygen(out: Option<PathBuf>) -> anyhow::Result<()> {
-    let key = ClusterKey::generate();
-    match out {
-        Some(path) => {
-            key.write_new(&path)
-                .with_context(|| format!("writing the cluster key to {}", path.display()))?;
-            eprintln!(
-                "wrote a new cluster key to {}; copy it to every node (mode 0600)",
-                path.display()
-            );
-        }
-        None => print!("{}", key.to_text()),
-    }
-    Ok(())
 }
