@@ -130,6 +130,16 @@ pub(crate) fn line_of_key(text: &str, section: &str, key: &str) -> usize {
     1
 }
 
+/// 1-based line of the `index`-th (from 0) occurrence of the table header
+/// `header` (e.g. `[[sensor]]`), so an error in a device table points at it.
+pub(crate) fn line_of_table(text: &str, header: &str, index: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, raw)| raw.split('#').next().unwrap_or("").trim() == header)
+        .nth(index)
+        .map_or(1, |(i, _)| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

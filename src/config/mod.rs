@@ -5,7 +5,6 @@
 //! a default, so an empty file is a valid configuration.
 
 mod cluster;
-mod devices;
 mod error;
 mod gossip;
 mod node;
@@ -15,8 +14,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::control::HeatingConfig;
+use crate::sensors::{SensorConfig, SimulatedRoomConfig};
+
 pub use cluster::{ClusterSection, DEFAULT_KEY_FILE};
-pub use devices::{HeatingTable, SensorTable};
 pub use error::ConfigError;
 pub use gossip::GossipSection;
 pub use node::{DEFAULT_PORT, DEFAULT_ZONE, NodeSection, hostname};
@@ -36,10 +37,13 @@ pub struct Config {
     pub targets: TargetsSection,
     /// `[[sensor]]` tables, in file order.
     #[serde(default)]
-    pub sensor: Vec<SensorTable>,
+    pub sensor: Vec<SensorConfig>,
     /// `[heating]`, when this node drives a heater.
     #[serde(default)]
-    pub heating: Option<HeatingTable>,
+    pub heating: Option<HeatingConfig>,
+    /// `[simulated_room]`: the thermal model behind `simulated` sensors and relays.
+    #[serde(default)]
+    pub simulated_room: Option<SimulatedRoomConfig>,
     /// The directory relative paths in the file are taken from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -91,6 +95,30 @@ impl Config {
             .temperature
             .validate()
             .map_err(|reason| invalid("targets.temperature", "min", reason))?;
+        for (index, sensor) in self.sensor.iter().enumerate() {
+            sensor.validate().map_err(|e| ConfigError::Invalid {
+                file: file.to_path_buf(),
+                line: error::line_of_table(text, "[[sensor]]", index),
+                key: format!("sensor[{index}] ({})", sensor.name),
+                reason: e.to_string(),
+            })?;
+            if self.sensor[..index].iter().any(|s| s.name == sensor.name) {
+                return Err(ConfigError::Invalid {
+                    file: file.to_path_buf(),
+                    line: error::line_of_table(text, "[[sensor]]", index),
+                    key: format!("sensor[{index}].name"),
+                    reason: format!("another [[sensor]] is already named `{}`", sensor.name),
+                });
+            }
+        }
+        if let Some(heating) = &self.heating {
+            heating.validate().map_err(|e| ConfigError::Invalid {
+                file: file.to_path_buf(),
+                line: error::line_of_table(text, "[heating]", 0),
+                key: "heating".into(),
+                reason: e.to_string(),
+            })?;
+        }
         if self.gossip.active_view_size == 0 {
             return Err(invalid(
                 "gossip",
@@ -312,7 +340,7 @@ mod tests {
 
     #[test]
     fn device_tables_are_kept_for_the_device_modules() {
-        let c = parse("[[sensor]]\nkind = \"simulated\"\n[[sensor]]\nkind = \"ds18b20\"\n[heating]\nrelay = \"gpio\"\n")
+        let c = parse("[[sensor]]\nkind = \"simulated\"\nname = \"room\"\n[[sensor]]\nkind = \"ds18b20\"\nname = \"floor\"\n[heating]\nrelay = \"gpio\"\npin = 17\n")
             .unwrap();
         assert_eq!(c.sensor.len(), 2);
         assert!(c.heating.is_some());
