@@ -5,6 +5,7 @@
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
+pub mod crdt;
 pub mod node_id;
 pub mod proto;
 pub mod time;
