@@ -8,6 +8,7 @@
 pub mod crdt;
 pub mod node_id;
 pub mod proto;
+pub mod sim;
 pub mod time;
 pub mod wire;
 

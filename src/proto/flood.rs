@@ -1,1 +1,117 @@
-//! The flood baseline.
+//! The flood baseline: every node forwards every new message to every
+//! active neighbour but the one it came from, as Gnutella did. Kept only so
+//! the benchmarks can show what Plumtree saves (the talk's first lesson).
+
+use std::collections::{HashSet, VecDeque};
+
+use bytes::Bytes;
+
+use super::overlay::{Event, Output};
+use crate::node_id::NodeId;
+use crate::wire::flood::Message;
+use crate::wire::plumtree::MessageId;
+use crate::wire::{Message as WireMessage, PeerInfo};
+
+/// Most message ids remembered to drop duplicates; the oldest go first.
+pub const SEEN_CAPACITY: usize = 65_536;
+
+/// One replica's flooding state: only the ids it has seen.
+#[derive(Debug)]
+pub struct Flood {
+    me: NodeId,
+    seen: HashSet<MessageId>,
+    order: VecDeque<MessageId>,
+}
+
+impl Flood {
+    pub fn new(me: NodeId) -> Self {
+        Flood {
+            me,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    pub fn has_seen(&self, id: &MessageId) -> bool {
+        self.seen.contains(id)
+    }
+
+    /// Sends a new message (ours, or an observer's write) to every neighbour.
+    /// Returns false when the id was already seen.
+    /// `hops` is this node's distance from the writer (0 for our own).
+    pub fn originate(
+        &mut self,
+        id: MessageId,
+        hops: u16,
+        payload: Bytes,
+        neighbors: &[PeerInfo],
+        out: &mut Vec<Output>,
+    ) -> bool {
+        if !self.remember(id) {
+            return false;
+        }
+        forward(id, hops.saturating_add(1), &payload, neighbors, None, out);
+        true
+    }
+
+    pub fn handle_message(
+        &mut self,
+        from: PeerInfo,
+        msg: Message,
+        neighbors: &[PeerInfo],
+        out: &mut Vec<Output>,
+    ) {
+        let Message::Flood { id, hops, payload } = msg;
+        if id.origin == self.me || !self.remember(id) {
+            return;
+        }
+        out.push(Output::Event(Event::Delivered {
+            id,
+            from: id.origin,
+            hops,
+            payload: payload.clone(),
+        }));
+        forward(
+            id,
+            hops.saturating_add(1),
+            &payload,
+            neighbors,
+            Some(from.id),
+            out,
+        );
+    }
+
+    /// Records `id`; false when it was already there.
+    fn remember(&mut self, id: MessageId) -> bool {
+        if !self.seen.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        while self.order.len() > SEEN_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+fn forward(
+    id: MessageId,
+    hops: u16,
+    payload: &Bytes,
+    neighbors: &[PeerInfo],
+    from: Option<NodeId>,
+    out: &mut Vec<Output>,
+) {
+    for peer in neighbors.iter().filter(|p| Some(p.id) != from) {
+        out.push(Output::Send {
+            to: *peer,
+            msg: WireMessage::Flood(Message::Flood {
+                id,
+                hops,
+                payload: payload.clone(),
+            }),
+        });
+    }
+}

@@ -1,8 +1,649 @@
-//! HyParView membership (DSN 2007).
+//! HyParView membership (Leitão, Pereira, Rodrigues, DSN 2007).
+//!
+//! A small symmetric *active view* of open links carries the broadcasts; a
+//! larger *passive view* of known but unconnected peers is the reserve the
+//! active view is refilled from when a neighbour fails (§4.3), and it is kept
+//! fresh by periodic random-walk shuffles (§4.4).
+//!
+//! Departures from the paper, each for a bug seen in other implementations:
+//! - A peer enters the active view of the node that *asked* only once its
+//!   NEIGHBOR reply arrives; the node that *answers* adds the asker when it
+//!   accepts. The JOIN contact and the last hop of a FORWARDJOIN go through
+//!   the same handshake, so a link is never half-open by design.
+//! - Every neighbour-down event carries its [`DownReason`], so an eviction is
+//!   never mistaken for a failure (which would make the evicted node re-join
+//!   and evict someone else, forever).
+//! - A node whose views have both emptied re-joins through the contacts it
+//!   was started with, with exponential backoff, so a partition that heals
+//!   leaves no permanent island. While the active view has room, the node
+//!   keeps trying passive peers on every shuffle tick, which is what lets two
+//!   halves of a healed partition find each other again through the
+//!   cross-partition entries their passive views still hold.
 
-/// HyParView's knobs (defaults from the paper).
-#[derive(Clone, Debug, Default)]
-pub struct Config {}
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::overlay::{DownReason, Event, Output, Timer as OverlayTimer};
+use crate::node_id::NodeId;
+use crate::time::Time;
+use crate::wire::hyparview::{Message, Priority};
+use crate::wire::{Message as WireMessage, PeerInfo};
+
+/// HyParView's knobs. Defaults are the paper's (§5, "Experimental setup")
+/// except where a field says otherwise.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Active view size (paper: fanout + 1 = 5). The broadcast layer's
+    /// fanout is this size minus one.
+    pub active_size: usize,
+    /// Passive view size (paper: 30). Large enough that half the network
+    /// can crash and a node still finds a live passive peer.
+    pub passive_size: usize,
+    /// Active random walk length: FORWARDJOIN's initial TTL (paper: 6).
+    pub arwl: u8,
+    /// Passive random walk length: the TTL at which a FORWARDJOIN adds the
+    /// joiner to the passive view (paper: 3).
+    pub prwl: u8,
+    /// Hops a SHUFFLE walks before it is answered (paper: 6, as ARWL).
+    pub shuffle_ttl: u8,
+    /// Active-view peers sent in a SHUFFLE (paper: 3).
+    pub shuffle_active: usize,
+    /// Passive-view peers sent in a SHUFFLE (paper: 4).
+    pub shuffle_passive: usize,
+    /// Time between two shuffles (paper: a "cycle"; here 10 s). Each period
+    /// is jittered by ±10 % so nodes do not shuffle in lockstep.
+    pub shuffle_period: Duration,
+    /// How long a NEIGHBOR request may go unanswered before the peer is
+    /// treated as unreachable (the transport normally reports the failure
+    /// first; this covers a lost message).
+    pub neighbor_timeout: Duration,
+    /// First delay before re-joining through the contacts once both views
+    /// are empty; doubles on every attempt up to `rejoin_backoff_max`.
+    pub rejoin_backoff: Duration,
+    /// Longest delay between two re-join attempts.
+    pub rejoin_backoff_max: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            active_size: 5,
+            passive_size: 30,
+            arwl: 6,
+            prwl: 3,
+            shuffle_ttl: 6,
+            shuffle_active: 3,
+            shuffle_passive: 4,
+            shuffle_period: Duration::from_secs(10),
+            neighbor_timeout: Duration::from_secs(5),
+            rejoin_backoff: Duration::from_millis(500),
+            rejoin_backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// HyParView's wake-ups. A timer that is no longer relevant when it fires is
+/// ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Timer {}
+pub enum Timer {
+    /// Periodic passive-view shuffle and active-view top-up (§4.4).
+    Shuffle,
+    /// Retry joining through the contacts (both views are empty).
+    Rejoin,
+    /// A NEIGHBOR request to this peer may have been lost.
+    NeighborTimeout(NodeId),
+}
+
+/// A NEIGHBOR request this node sent and is waiting on.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    sent_at: Time,
+}
+
+/// One replica's membership state.
+#[derive(Debug)]
+pub struct HyParView {
+    me: PeerInfo,
+    config: Config,
+    rng: ChaCha8Rng,
+    active: BTreeMap<NodeId, PeerInfo>,
+    passive: BTreeMap<NodeId, PeerInfo>,
+    /// NEIGHBOR requests in flight; they count against the active view's
+    /// room so a node never asks more peers than it has slots for.
+    pending: BTreeMap<NodeId, Pending>,
+    /// Passive peers that refused or failed a NEIGHBOR request since the
+    /// last shuffle tick: not asked again until then, so a node among full
+    /// peers does not spin on refusals.
+    refused: BTreeSet<NodeId>,
+    /// Observers attached to this node: never placed in a view.
+    excluded: BTreeSet<NodeId>,
+    /// The addresses this node was started with, for re-joining.
+    contacts: Vec<PeerInfo>,
+    /// The peers sent in the last SHUFFLE: the first to go when the reply's
+    /// peers need room (§4.4).
+    last_shuffle: Vec<NodeId>,
+    shuffle_armed: bool,
+    rejoin_armed: bool,
+    rejoin_delay: Duration,
+    /// Set by `Leave`: the node ignores the overlay until it joins again.
+    left: bool,
+}
+
+impl HyParView {
+    pub fn new(me: PeerInfo, config: Config, seed: u64) -> Self {
+        let rejoin_delay = config.rejoin_backoff;
+        HyParView {
+            me,
+            config,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            active: BTreeMap::new(),
+            passive: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            excluded: BTreeSet::new(),
+            contacts: Vec::new(),
+            last_shuffle: Vec::new(),
+            shuffle_armed: false,
+            rejoin_armed: false,
+            rejoin_delay,
+            left: false,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn active(&self) -> &BTreeMap<NodeId, PeerInfo> {
+        &self.active
+    }
+
+    pub fn passive(&self) -> &BTreeMap<NodeId, PeerInfo> {
+        &self.passive
+    }
+
+    pub fn is_active(&self, id: NodeId) -> bool {
+        self.active.contains_key(&id)
+    }
+
+    /// Starts (or restarts) membership through `contacts`; an empty list
+    /// makes this the first node of a new overlay.
+    pub fn join(&mut self, now: Time, contacts: Vec<PeerInfo>, out: &mut Vec<Output>) {
+        self.left = false;
+        self.contacts = contacts
+            .into_iter()
+            .filter(|c| c.id != self.me.id)
+            .collect();
+        self.contacts.sort();
+        self.contacts.dedup();
+        self.rejoin_delay = self.config.rejoin_backoff;
+        if !self.shuffle_armed {
+            // The first shuffle lands anywhere in one period, so nodes
+            // started together spread their shuffles out.
+            let first = self
+                .config
+                .shuffle_period
+                .mul_f64(self.rng.random_range(0.5..1.5));
+            self.schedule(now + first, Timer::Shuffle, out);
+            self.shuffle_armed = true;
+        }
+        self.send_join(now, out);
+    }
+
+    /// Marks `id` as an observer: never placed in a view, its membership
+    /// messages ignored.
+    pub fn observer_up(&mut self, id: NodeId) {
+        self.excluded.insert(id);
+        self.passive.remove(&id);
+    }
+
+    pub fn observer_down(&mut self, id: NodeId) {
+        self.excluded.remove(&id);
+    }
+
+    /// Leaves gracefully: every neighbour is told this node is gone for good.
+    pub fn leave(&mut self, out: &mut Vec<Output>) {
+        for (id, peer) in std::mem::take(&mut self.active) {
+            send(out, peer, Message::Disconnect { alive: false });
+            out.push(Output::Disconnect { peer: id });
+            out.push(Output::Event(Event::NeighborDown {
+                peer: id,
+                reason: DownReason::Left,
+            }));
+        }
+        self.passive.clear();
+        self.pending.clear();
+        self.refused.clear();
+        self.left = true;
+    }
+
+    pub fn handle_message(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        msg: Message,
+        out: &mut Vec<Output>,
+    ) {
+        if self.left || from.id == self.me.id || self.excluded.contains(&from.id) {
+            return;
+        }
+        match msg {
+            Message::Join { node } => self.on_join(now, from, node, out),
+            Message::ForwardJoin { node, ttl } => self.on_forward_join(now, from, node, ttl, out),
+            Message::Neighbor { priority } => self.on_neighbor(from, priority, out),
+            Message::NeighborReply { accepted } => self.on_neighbor_reply(now, from, accepted, out),
+            Message::Disconnect { alive } => self.on_disconnect(now, from, alive, out),
+            Message::Shuffle { origin, ttl, nodes } => {
+                self.on_shuffle(from, origin, ttl, nodes, out)
+            }
+            Message::ShuffleReply { nodes } => self.on_shuffle_reply(nodes),
+        }
+    }
+
+    /// The transport lost the connection to `id` or could not open it.
+    pub fn peer_failed(&mut self, now: Time, id: NodeId, out: &mut Vec<Output>) {
+        if self.left {
+            return;
+        }
+        if self.active.remove(&id).is_some() {
+            out.push(Output::Event(Event::NeighborDown {
+                peer: id,
+                reason: DownReason::Failed,
+            }));
+        }
+        // An unreachable peer is no use in the passive view either (§4.3).
+        self.passive.remove(&id);
+        self.pending.remove(&id);
+        self.refused.remove(&id);
+        self.fill_active(now, out);
+    }
+
+    pub fn timer_fired(&mut self, now: Time, timer: Timer, out: &mut Vec<Output>) {
+        match timer {
+            Timer::Shuffle => {
+                self.shuffle_armed = false;
+                if self.left {
+                    return;
+                }
+                let jitter = self.rng.random_range(0.9..1.1);
+                self.schedule(
+                    now + self.config.shuffle_period.mul_f64(jitter),
+                    Timer::Shuffle,
+                    out,
+                );
+                self.shuffle_armed = true;
+                self.refused.clear();
+                self.shuffle(out);
+                self.fill_active(now, out);
+            }
+            Timer::Rejoin => {
+                self.rejoin_armed = false;
+                if self.left || !self.active.is_empty() || !self.pending.is_empty() {
+                    return;
+                }
+                if self.passive.is_empty() {
+                    self.send_join(now, out);
+                } else {
+                    self.fill_active(now, out);
+                }
+                self.rejoin_delay = (self.rejoin_delay * 2).min(self.config.rejoin_backoff_max);
+                self.arm_rejoin(now, out);
+            }
+            Timer::NeighborTimeout(id) => {
+                let expired = self
+                    .pending
+                    .get(&id)
+                    .is_some_and(|p| p.sent_at + self.config.neighbor_timeout <= now);
+                if expired {
+                    self.pending.remove(&id);
+                    self.refused.insert(id);
+                    self.fill_active(now, out);
+                }
+            }
+        }
+    }
+
+    fn send_join(&mut self, now: Time, out: &mut Vec<Output>) {
+        if let Some(contact) = self.contacts.choose(&mut self.rng).copied() {
+            send(out, contact, Message::Join { node: self.me });
+            self.arm_rejoin(now, out);
+        }
+    }
+
+    fn arm_rejoin(&mut self, now: Time, out: &mut Vec<Output>) {
+        if !self.rejoin_armed && !self.contacts.is_empty() {
+            self.schedule(now + self.rejoin_delay, Timer::Rejoin, out);
+            self.rejoin_armed = true;
+        }
+    }
+
+    /// §4.2: the contact opens a link to the joiner (through the NEIGHBOR
+    /// handshake) and advertises it with a random walk from every other
+    /// neighbour.
+    fn on_join(&mut self, now: Time, from: PeerInfo, node: PeerInfo, out: &mut Vec<Output>) {
+        // The transport authenticated `from`; a JOIN for someone else is
+        // not trusted.
+        if node.id != from.id || self.active.contains_key(&node.id) {
+            return;
+        }
+        for peer in self.active.values() {
+            send(
+                out,
+                *peer,
+                Message::ForwardJoin {
+                    node,
+                    ttl: self.config.arwl,
+                },
+            );
+        }
+        self.request_neighbor(now, node, Priority::High, out);
+    }
+
+    /// §4.2: continue the walk, or end it by linking to the joiner.
+    fn on_forward_join(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        node: PeerInfo,
+        ttl: u8,
+        out: &mut Vec<Output>,
+    ) {
+        if node.id == self.me.id || self.excluded.contains(&node.id) {
+            return;
+        }
+        if ttl == 0 || self.active.len() <= 1 {
+            if !self.active.contains_key(&node.id) && !self.pending.contains_key(&node.id) {
+                self.request_neighbor(now, node, Priority::Low, out);
+            }
+            return;
+        }
+        if ttl == self.config.prwl {
+            self.add_passive(node);
+        }
+        let next = self.random_active_except(&[from.id, node.id]);
+        match next {
+            Some(next) => send(out, next, Message::ForwardJoin { node, ttl: ttl - 1 }),
+            None => {
+                if !self.active.contains_key(&node.id) && !self.pending.contains_key(&node.id) {
+                    self.request_neighbor(now, node, Priority::Low, out);
+                }
+            }
+        }
+    }
+
+    /// §4.3: a high-priority request is always accepted (the asker has no
+    /// neighbour at all); a low-priority one only if there is room.
+    fn on_neighbor(&mut self, from: PeerInfo, priority: Priority, out: &mut Vec<Output>) {
+        let accept = self.active.contains_key(&from.id)
+            || priority == Priority::High
+            || self.active.len() < self.config.active_size;
+        if accept {
+            self.add_active(from, out);
+        } else {
+            self.add_passive(from);
+        }
+        send(out, from, Message::NeighborReply { accepted: accept });
+    }
+
+    fn on_neighbor_reply(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        accepted: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let was_pending = self.pending.remove(&from.id).is_some();
+        if accepted {
+            if self.active.contains_key(&from.id) {
+                return;
+            }
+            if was_pending {
+                self.add_active(from, out);
+            } else {
+                // We gave up on this request, but the peer already linked
+                // to us: close its half rather than leave it dangling.
+                send(out, from, Message::Disconnect { alive: true });
+                out.push(Output::Disconnect { peer: from.id });
+                self.add_passive(from);
+            }
+        } else {
+            self.refused.insert(from.id);
+            self.add_passive(from);
+            self.fill_active(now, out);
+        }
+    }
+
+    fn on_disconnect(&mut self, now: Time, from: PeerInfo, alive: bool, out: &mut Vec<Output>) {
+        self.pending.remove(&from.id);
+        if self.active.remove(&from.id).is_some() {
+            out.push(Output::Event(Event::NeighborDown {
+                peer: from.id,
+                reason: DownReason::ClosedByPeer,
+            }));
+        }
+        if alive {
+            self.add_passive(from);
+            // It just made room for someone else: asking it back at once
+            // would be refused or would evict that newcomer.
+            self.refused.insert(from.id);
+        } else {
+            self.passive.remove(&from.id);
+        }
+        self.fill_active(now, out);
+    }
+
+    /// §4.4: forward the walk, or answer it straight to its origin and keep
+    /// what it carried.
+    fn on_shuffle(
+        &mut self,
+        from: PeerInfo,
+        origin: PeerInfo,
+        ttl: u8,
+        nodes: Vec<PeerInfo>,
+        out: &mut Vec<Output>,
+    ) {
+        if origin.id == self.me.id {
+            return;
+        }
+        let ttl = ttl.saturating_sub(1);
+        if ttl > 0
+            && self.active.len() > 1
+            && let Some(next) = self.random_active_except(&[from.id, origin.id])
+        {
+            send(out, next, Message::Shuffle { origin, ttl, nodes });
+            return;
+        }
+        let mut reply: Vec<PeerInfo> = self.passive.values().copied().collect();
+        reply.shuffle(&mut self.rng);
+        reply.truncate(nodes.len());
+        let sent: Vec<NodeId> = reply.iter().map(|p| p.id).collect();
+        send(out, origin, Message::ShuffleReply { nodes: reply });
+        self.integrate(std::iter::once(origin).chain(nodes), &sent);
+    }
+
+    fn on_shuffle_reply(&mut self, nodes: Vec<PeerInfo>) {
+        let sent = std::mem::take(&mut self.last_shuffle);
+        self.integrate(nodes, &sent);
+    }
+
+    /// Starts a shuffle walk from a random neighbour (§4.4).
+    fn shuffle(&mut self, out: &mut Vec<Output>) {
+        let Some(target) = self.random_active_except(&[]) else {
+            return;
+        };
+        let mut active: Vec<PeerInfo> = self
+            .active
+            .values()
+            .filter(|p| p.id != target.id)
+            .copied()
+            .collect();
+        active.shuffle(&mut self.rng);
+        active.truncate(self.config.shuffle_active);
+        let mut passive: Vec<PeerInfo> = self.passive.values().copied().collect();
+        passive.shuffle(&mut self.rng);
+        passive.truncate(self.config.shuffle_passive);
+        let mut nodes = active;
+        nodes.extend(passive);
+        self.last_shuffle = nodes.iter().map(|p| p.id).collect();
+        send(
+            out,
+            target,
+            Message::Shuffle {
+                origin: self.me,
+                ttl: self.config.shuffle_ttl,
+                nodes,
+            },
+        );
+    }
+
+    /// Adds shuffled peers to the passive view, making room by dropping
+    /// first the peers this node sent away in the same exchange.
+    fn integrate(&mut self, nodes: impl IntoIterator<Item = PeerInfo>, sent: &[NodeId]) {
+        let mut sent = sent
+            .iter()
+            .copied()
+            .filter(|id| self.passive.contains_key(id))
+            .collect::<Vec<_>>();
+        for node in nodes {
+            if node.id == self.me.id
+                || self.excluded.contains(&node.id)
+                || self.active.contains_key(&node.id)
+                || self.passive.contains_key(&node.id)
+            {
+                continue;
+            }
+            if self.passive.len() >= self.config.passive_size {
+                match sent.pop() {
+                    Some(id) => {
+                        self.passive.remove(&id);
+                    }
+                    None => self.drop_random_passive(),
+                }
+            }
+            self.passive.insert(node.id, node);
+        }
+    }
+
+    /// Asks passive peers to fill the free active slots (§4.3): with high
+    /// priority when this node has no neighbour at all, low otherwise.
+    fn fill_active(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.left {
+            return;
+        }
+        while self.active.len() + self.pending.len() < self.config.active_size {
+            let candidates: Vec<PeerInfo> = self
+                .passive
+                .values()
+                .filter(|p| !self.pending.contains_key(&p.id) && !self.refused.contains(&p.id))
+                .copied()
+                .collect();
+            let Some(peer) = candidates.choose(&mut self.rng).copied() else {
+                break;
+            };
+            let high = self.active.is_empty() && self.pending.is_empty();
+            let priority = if high { Priority::High } else { Priority::Low };
+            self.request_neighbor(now, peer, priority, out);
+        }
+        if self.active.is_empty() && self.pending.is_empty() {
+            // Nobody left to ask: re-join through the contacts, backing off.
+            self.arm_rejoin(now, out);
+        } else if !self.active.is_empty() {
+            self.rejoin_delay = self.config.rejoin_backoff;
+        }
+    }
+
+    fn request_neighbor(
+        &mut self,
+        now: Time,
+        peer: PeerInfo,
+        priority: Priority,
+        out: &mut Vec<Output>,
+    ) {
+        self.pending.insert(peer.id, Pending { sent_at: now });
+        send(out, peer, Message::Neighbor { priority });
+        self.schedule(
+            now + self.config.neighbor_timeout,
+            Timer::NeighborTimeout(peer.id),
+            out,
+        );
+    }
+
+    /// Puts `peer` in the active view, evicting a random neighbour if full.
+    fn add_active(&mut self, peer: PeerInfo, out: &mut Vec<Output>) {
+        if peer.id == self.me.id || self.active.contains_key(&peer.id) {
+            return;
+        }
+        if self.active.len() >= self.config.active_size
+            && let Some(victim) = self.random_active_except(&[])
+        {
+            self.active.remove(&victim.id);
+            send(out, victim, Message::Disconnect { alive: true });
+            out.push(Output::Disconnect { peer: victim.id });
+            out.push(Output::Event(Event::NeighborDown {
+                peer: victim.id,
+                reason: DownReason::Evicted,
+            }));
+            self.add_passive(victim);
+        }
+        self.passive.remove(&peer.id);
+        self.pending.remove(&peer.id);
+        self.refused.remove(&peer.id);
+        self.active.insert(peer.id, peer);
+        out.push(Output::Event(Event::NeighborUp(peer)));
+    }
+
+    fn add_passive(&mut self, peer: PeerInfo) {
+        if peer.id == self.me.id
+            || self.excluded.contains(&peer.id)
+            || self.active.contains_key(&peer.id)
+            || self.passive.contains_key(&peer.id)
+        {
+            return;
+        }
+        if self.passive.len() >= self.config.passive_size {
+            self.drop_random_passive();
+        }
+        self.passive.insert(peer.id, peer);
+    }
+
+    fn drop_random_passive(&mut self) {
+        // Never drop a peer we are waiting on: its reply would find no entry.
+        let candidates: Vec<NodeId> = self
+            .passive
+            .keys()
+            .filter(|id| !self.pending.contains_key(id))
+            .copied()
+            .collect();
+        if let Some(id) = candidates.choose(&mut self.rng) {
+            self.passive.remove(id);
+        }
+    }
+
+    fn random_active_except(&mut self, except: &[NodeId]) -> Option<PeerInfo> {
+        let candidates: Vec<PeerInfo> = self
+            .active
+            .values()
+            .filter(|p| !except.contains(&p.id))
+            .copied()
+            .collect();
+        candidates.choose(&mut self.rng).copied()
+    }
+
+    fn schedule(&self, at: Time, timer: Timer, out: &mut Vec<Output>) {
+        out.push(Output::Schedule {
+            at,
+            timer: OverlayTimer::Membership(timer),
+        });
+    }
+}
+
+fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
+    out.push(Output::Send {
+        to,
+        msg: WireMessage::Membership(msg),
+    });
+}

@@ -13,5 +13,7 @@ pub mod hyparview;
 pub mod plumtree;
 
 mod overlay;
+#[cfg(test)]
+mod test_net;
 
 pub use overlay::{BroadcastMode, Config, DownReason, Event, Input, Output, Overlay, Timer};

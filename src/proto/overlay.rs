@@ -1,12 +1,19 @@
 //! One replica's overlay: HyParView underneath, Plumtree (or the flood
 //! baseline) on top, plus the observers attached to this node.
 
-use bytes::Bytes;
+use std::collections::BTreeMap;
 
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::flood::Flood;
+use super::hyparview::HyParView;
+use super::plumtree::Plumtree;
 use crate::node_id::NodeId;
 use crate::time::Time;
 use crate::wire::plumtree::MessageId;
-use crate::wire::{Message, PeerInfo};
+use crate::wire::{self, Message, PeerInfo};
 
 /// Which broadcast algorithm runs over the active view.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,18 +105,37 @@ pub enum Timer {
     Broadcast(super::plumtree::Timer),
 }
 
-/// One replica's protocol state.
+/// One replica's protocol state: HyParView underneath, the chosen
+/// broadcast on top, and the observers attached to this node.
 #[derive(Debug)]
 pub struct Overlay {
     me: PeerInfo,
+    mode: BroadcastMode,
+    membership: HyParView,
+    plumtree: Plumtree,
+    flood: Flood,
+    /// Observers attached here: outside every view, pushed every broadcast.
+    observers: BTreeMap<NodeId, PeerInfo>,
+    /// The next sequence number for our own broadcasts. It starts at a
+    /// random point and never falls behind the clock, so a restarted node
+    /// does not reuse ids its peers still remember as seen.
+    next_seq: u64,
 }
 
 impl Overlay {
     /// `seed` seeds the machine's own RNG: the same seed and inputs give the
     /// same outputs.
     pub fn new(me: PeerInfo, config: Config, seed: u64) -> Self {
-        let _ = (config, seed);
-        todo!("protocol core")
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5e90_0000_0000);
+        Overlay {
+            me,
+            mode: config.broadcast,
+            membership: HyParView::new(me, config.hyparview, seed),
+            plumtree: Plumtree::new(me.id, config.plumtree),
+            flood: Flood::new(me.id),
+            observers: BTreeMap::new(),
+            next_seq: u64::from(rng.random::<u32>()),
+        }
     }
 
     pub fn me(&self) -> PeerInfo {
@@ -122,34 +148,325 @@ impl Overlay {
 
     /// Feeds one input.
     pub fn handle(&mut self, now: Time, input: Input, out: &mut Vec<Output>) {
-        let _ = (now, input, out);
-        todo!("protocol core")
+        let start = out.len();
+        match input {
+            Input::Join(contacts) => self.membership.join(now, contacts, out),
+            Input::Message { from, msg } => {
+                if self.observers.contains_key(&from.id) {
+                    self.on_observer_message(now, from, msg, out);
+                } else {
+                    self.on_message(now, from, msg, out);
+                }
+            }
+            Input::PeerFailed(id) => self.membership.peer_failed(now, id, out),
+            Input::TimerFired(Timer::Membership(timer)) => {
+                self.membership.timer_fired(now, timer, out)
+            }
+            Input::TimerFired(Timer::Broadcast(timer)) => {
+                self.plumtree.timer_fired(now, timer, out)
+            }
+            Input::ObserverUp(peer) => {
+                if peer.id != self.me.id && !self.membership.is_active(peer.id) {
+                    self.membership.observer_up(peer.id);
+                    self.observers.insert(peer.id, peer);
+                }
+            }
+            Input::ObserverDown(id) => {
+                if self.observers.remove(&id).is_some() {
+                    self.membership.observer_down(id);
+                }
+            }
+            Input::Leave => self.membership.leave(out),
+        }
+        self.follow_up(start, out);
     }
 
     /// Originates a broadcast of `payload` to every node; returns its id.
     /// The origin does not get a `Delivered` event for its own message.
     pub fn broadcast(&mut self, now: Time, payload: Bytes, out: &mut Vec<Output>) -> MessageId {
-        let _ = (now, payload, out);
-        todo!("protocol core")
+        let seq = self.next_seq.max(now.as_micros());
+        self.next_seq = seq.wrapping_add(1);
+        let id = MessageId {
+            origin: self.me.id,
+            seq,
+        };
+        match self.mode {
+            BroadcastMode::Plumtree => {
+                self.plumtree.originate(now, id, 0, payload.clone(), out);
+            }
+            BroadcastMode::Flood => {
+                let neighbors = self.active_view();
+                self.flood
+                    .originate(id, 0, payload.clone(), &neighbors, out);
+            }
+        }
+        self.push_to_observers(id, 0, &payload, out);
+        id
     }
 
     /// The HyParView active view (the open, symmetric links).
     pub fn active_view(&self) -> Vec<PeerInfo> {
-        todo!("protocol core")
+        self.membership.active().values().copied().collect()
     }
 
     /// The HyParView passive view (known, unconnected peers).
     pub fn passive_view(&self) -> Vec<PeerInfo> {
-        todo!("protocol core")
+        self.membership.passive().values().copied().collect()
     }
 
     /// Plumtree's eager peers (the spanning-tree links).
     pub fn eager_peers(&self) -> Vec<NodeId> {
-        todo!("protocol core")
+        self.plumtree.eager_peers()
     }
 
     /// Plumtree's lazy peers (IHAVE only).
     pub fn lazy_peers(&self) -> Vec<NodeId> {
-        todo!("protocol core")
+        self.plumtree.lazy_peers()
+    }
+
+    /// The observers attached to this node.
+    pub fn observers(&self) -> Vec<PeerInfo> {
+        self.observers.values().copied().collect()
+    }
+
+    fn on_message(&mut self, now: Time, from: PeerInfo, msg: Message, out: &mut Vec<Output>) {
+        match msg {
+            // The transport consumes the preamble.
+            Message::Hello(_) => {}
+            Message::Membership(msg) => self.membership.handle_message(now, from, msg, out),
+            Message::Broadcast(msg) => self.plumtree.handle_message(now, from, msg, out),
+            Message::Flood(msg) => {
+                let neighbors = self.active_view();
+                self.flood.handle_message(from, msg, &neighbors, out);
+            }
+        }
+    }
+
+    /// An observer only ever writes: its payload enters the overlay here,
+    /// under its own id, as if this node had originated it.
+    fn on_observer_message(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        msg: Message,
+        out: &mut Vec<Output>,
+    ) {
+        let (id, payload) = match msg {
+            Message::Broadcast(wire::plumtree::Message::Gossip { id, payload, .. }) => {
+                (id, payload)
+            }
+            Message::Flood(wire::flood::Message::Flood { id, payload, .. }) => (id, payload),
+            _ => return,
+        };
+        // An observer speaks only for itself.
+        if id.origin != from.id {
+            return;
+        }
+        let fresh = match self.mode {
+            BroadcastMode::Plumtree => self.plumtree.originate(now, id, 1, payload.clone(), out),
+            BroadcastMode::Flood => {
+                let neighbors = self.active_view();
+                self.flood
+                    .originate(id, 1, payload.clone(), &neighbors, out)
+            }
+        };
+        if fresh {
+            out.push(Output::Event(Event::Delivered {
+                id,
+                from: id.origin,
+                hops: 1,
+                payload,
+            }));
+        }
+    }
+
+    /// Keeps the broadcast layer's peers in step with the active view, and
+    /// pushes every delivery on to the observers.
+    fn follow_up(&mut self, start: usize, out: &mut Vec<Output>) {
+        let mut i = start;
+        while i < out.len() {
+            if let Output::Event(event) = &out[i] {
+                match event {
+                    Event::NeighborUp(peer) => {
+                        let peer = *peer;
+                        self.plumtree.neighbor_up(peer);
+                    }
+                    Event::NeighborDown { peer, .. } => {
+                        let peer = *peer;
+                        self.plumtree.neighbor_down(peer);
+                    }
+                    Event::Delivered {
+                        id, hops, payload, ..
+                    } => {
+                        let (id, hops, payload) = (*id, *hops, payload.clone());
+                        self.push_to_observers(id, hops, &payload, out);
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Observers are eager-pushed everything (DESIGN.md), except their own
+    /// writes.
+    fn push_to_observers(&self, id: MessageId, hops: u16, payload: &Bytes, out: &mut Vec<Output>) {
+        let round = hops.saturating_add(1);
+        for observer in self.observers.values().filter(|o| o.id != id.origin) {
+            let msg = match self.mode {
+                BroadcastMode::Plumtree => Message::Broadcast(wire::plumtree::Message::Gossip {
+                    id,
+                    round,
+                    payload: payload.clone(),
+                }),
+                BroadcastMode::Flood => Message::Flood(wire::flood::Message::Flood {
+                    id,
+                    hops: round,
+                    payload: payload.clone(),
+                }),
+            };
+            out.push(Output::Send { to: *observer, msg });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::test_net::{TestNet, peer};
+    use super::*;
+
+    fn ids(n: u64) -> Vec<u64> {
+        (1..=n).collect()
+    }
+
+    #[test]
+    fn a_broadcast_reaches_every_node_once() {
+        let mut net = TestNet::mesh(&ids(20), &Config::default());
+        net.check_views();
+        net.check_symmetric();
+        let id = net.broadcast(3, b"hello");
+        net.run_for(Duration::from_secs(2));
+        for n in ids(20) {
+            let expected = usize::from(n != 3);
+            assert_eq!(net.delivered(n, id), expected, "node {n}");
+        }
+    }
+
+    #[test]
+    fn after_the_first_broadcast_the_tree_carries_no_duplicates() {
+        let mut net = TestNet::mesh(&ids(30), &Config::default());
+        net.broadcast(1, b"warm-up");
+        net.run_for(Duration::from_secs(2));
+        let before = net.count_kind("gossip");
+        let id = net.broadcast(1, b"measured");
+        net.run_for(Duration::from_secs(2));
+        let gossip = net.count_kind("gossip") - before;
+        assert!(ids(30).iter().skip(1).all(|&n| net.delivered(n, id) == 1));
+        assert_eq!(
+            gossip, 29,
+            "payload messages for one broadcast over 30 nodes"
+        );
+        net.check_views();
+    }
+
+    #[test]
+    fn flood_mode_reaches_every_node_with_every_link() {
+        let config = Config {
+            broadcast: BroadcastMode::Flood,
+            ..Config::default()
+        };
+        let mut net = TestNet::mesh(&ids(15), &config);
+        let id = net.broadcast(2, b"flood");
+        net.run_for(Duration::from_secs(2));
+        assert!(
+            ids(15)
+                .iter()
+                .filter(|&&n| n != 2)
+                .all(|&n| net.delivered(n, id) == 1)
+        );
+        assert!(
+            net.count_kind("flood") > 14,
+            "flooding sends more than a tree would"
+        );
+        assert_eq!(net.count_kind("ihave"), 0);
+    }
+
+    #[test]
+    fn observers_get_every_broadcast_and_their_writes_enter_the_overlay() {
+        let mut net = TestNet::mesh(&ids(10), &Config::default());
+        let observer = peer(100);
+        net.observers.insert(observer.id);
+        net.input(4, Input::ObserverUp(observer));
+        let id = net.broadcast(7, b"state");
+        net.run_for(Duration::from_secs(1));
+        let inbox = net.inbox.get(&observer.id).cloned().unwrap_or_default();
+        assert!(inbox.iter().any(|m| matches!(m, Message::Broadcast(wire::plumtree::Message::Gossip { id: g, .. }) if *g == id)));
+
+        // The observer's write, through node 4.
+        let write = MessageId {
+            origin: observer.id,
+            seq: 1,
+        };
+        let msg = Message::Broadcast(wire::plumtree::Message::Gossip {
+            id: write,
+            round: 0,
+            payload: Bytes::from_static(b"target"),
+        });
+        net.input(
+            4,
+            Input::Message {
+                from: observer,
+                msg,
+            },
+        );
+        net.run_for(Duration::from_secs(1));
+        assert!(ids(10).iter().all(|&n| net.delivered(n, write) == 1));
+        let echoed = net.inbox[&observer.id]
+            .iter()
+            .any(|m| matches!(m, Message::Broadcast(wire::plumtree::Message::Gossip { id: g, .. }) if *g == write));
+        assert!(!echoed, "an observer is not sent its own write back");
+        for n in ids(10) {
+            let o = net.node(n);
+            assert!(
+                o.active_view()
+                    .iter()
+                    .chain(o.passive_view().iter())
+                    .all(|p| p.id != observer.id)
+            );
+        }
+    }
+
+    #[test]
+    fn broadcasts_survive_crashes() {
+        let mut net = TestNet::mesh(&ids(40), &Config::default());
+        net.broadcast(1, b"warm-up");
+        net.run_for(Duration::from_secs(2));
+        for n in [5, 9, 13, 17, 21, 25, 29, 33] {
+            net.crash(n);
+        }
+        net.run_for(Duration::from_secs(1));
+        let id = net.broadcast(2, b"after");
+        net.run_for(Duration::from_secs(3));
+        let live: Vec<u64> = net.nodes.keys().map(|n| n.0).filter(|&n| n != 2).collect();
+        let missed: Vec<u64> = live
+            .iter()
+            .copied()
+            .filter(|&n| net.delivered(n, id) != 1)
+            .collect();
+        assert!(missed.is_empty(), "missed by {missed:?}");
+        net.check_views();
+        net.check_symmetric();
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_outputs() {
+        let run = || {
+            let mut net = TestNet::mesh(&ids(12), &Config::default());
+            net.broadcast(5, b"x");
+            net.run_for(Duration::from_secs(30));
+            net.sent
+        };
+        assert_eq!(run(), run());
     }
 }

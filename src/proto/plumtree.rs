@@ -1,8 +1,487 @@
-//! Plumtree broadcast (SRDS 2007).
+//! Plumtree broadcast (Leitão, Pereira, Rodrigues, "Epidemic Broadcast
+//! Trees", SRDS 2007) over the HyParView active view.
+//!
+//! Every neighbour starts *eager* (payloads are pushed to it). A duplicate
+//! payload shows a redundant link: the receiver PRUNEs it and both ends make
+//! it *lazy* (only message ids are announced on it, in IHAVE). What is left
+//! eager is a spanning tree. When an announced message does not arrive
+//! eagerly in time, the node GRAFTs the announcer: the link turns eager again
+//! and the payload is sent, which repairs the tree after a failure.
+//!
+//! Both ends of a link always agree on its state (PRUNE and GRAFT change it
+//! on both sides), so the eager links form one tree shared by every sender
+//! rather than one tree per sender fighting over the links.
+//!
+//! IHAVEs are not sent one per message: they queue per peer and leave
+//! together on a dispatch timer, and an id is never announced to a peer that
+//! is known to have the message already (it sent us the payload or an IHAVE).
 
-/// Plumtree's knobs.
-#[derive(Clone, Debug, Default)]
-pub struct Config {}
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
 
+use bytes::Bytes;
+
+use super::overlay::{Event, Output, Timer as OverlayTimer};
+use crate::node_id::NodeId;
+use crate::time::Time;
+use crate::wire::plumtree::{Message, MessageId};
+use crate::wire::{Message as WireMessage, PeerInfo};
+
+/// Plumtree's knobs, with the defaults used when nothing is set.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long IHAVE announcements queue before they leave, batched per
+    /// peer (default 100 ms). Longer batches save messages, shorter ones
+    /// repair a broken tree faster.
+    pub ihave_interval: Duration,
+    /// Most ids in one IHAVE message, so a batch always fits a frame
+    /// (default 512: about 12 KiB).
+    pub ihave_batch_max: usize,
+    /// How long after the first IHAVE for a missing message the node GRAFTs
+    /// (§3.6, default 250 ms). It must cover the eager path's extra delay
+    /// over the lazy one, or the tree churns on spurious GRAFTs.
+    pub graft_timeout: Duration,
+    /// The shorter wait before GRAFTing the next announcer when the first
+    /// GRAFT brought nothing (§3.6, default 100 ms).
+    pub graft_retry: Duration,
+    /// The tree optimization (§3.8): when an IHAVE shows a path at least
+    /// this many hops shorter than the eager one the payload came by, the
+    /// node swaps its eager parent for the announcer (default 3; `None`
+    /// turns the optimization off).
+    pub optimization_threshold: Option<u16>,
+    /// How long payloads stay cached to answer GRAFTs (default 60 s).
+    pub cache_ttl: Duration,
+    /// Most payloads cached (default 4096), whatever their age.
+    pub cache_capacity: usize,
+    /// How long delivered ids are remembered to drop duplicates
+    /// (default 10 min: far longer than any path through the overlay).
+    pub seen_ttl: Duration,
+    /// Most ids remembered (default 65,536: a few MiB at most on a Pi).
+    pub seen_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ihave_interval: Duration::from_millis(100),
+            ihave_batch_max: 512,
+            graft_timeout: Duration::from_millis(250),
+            graft_retry: Duration::from_millis(100),
+            optimization_threshold: Some(3),
+            cache_ttl: Duration::from_secs(60),
+            cache_capacity: 4096,
+            seen_ttl: Duration::from_secs(600),
+            seen_capacity: 65_536,
+        }
+    }
+}
+
+/// Plumtree's wake-ups. A timer that is no longer relevant is ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Timer {}
+pub enum Timer {
+    /// Send the queued IHAVE batches.
+    Dispatch,
+    /// A message announced by IHAVE has not arrived: GRAFT an announcer.
+    Graft(MessageId),
+}
+
+/// What the node remembers of a message it has delivered.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    /// Hops from the origin it arrived with (0 for our own).
+    hops: u16,
+    /// The neighbour it came from eagerly, for the tree optimization.
+    from: Option<NodeId>,
+}
+
+/// A bounded map whose entries expire in insertion order.
+#[derive(Debug)]
+struct Expiring<V> {
+    map: HashMap<MessageId, V>,
+    order: VecDeque<(Time, MessageId)>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl<V> Expiring<V> {
+    fn new(ttl: Duration, capacity: usize) -> Self {
+        Expiring {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            ttl,
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn insert(&mut self, now: Time, id: MessageId, value: V) {
+        while let Some(&(at, old)) = self.order.front() {
+            if self.order.len() < self.capacity && at + self.ttl > now {
+                break;
+            }
+            self.order.pop_front();
+            self.map.remove(&old);
+        }
+        if self.map.insert(id, value).is_none() {
+            self.order.push_back((now, id));
+        }
+    }
+
+    fn get(&self, id: &MessageId) -> Option<&V> {
+        self.map.get(id)
+    }
+
+    fn contains(&self, id: &MessageId) -> bool {
+        self.map.contains_key(id)
+    }
+}
+
+/// Announcements received for a message not yet delivered.
+#[derive(Debug, Default)]
+struct Missing {
+    /// Announcers not yet GRAFTed, oldest first, with the hops they offered.
+    announcers: VecDeque<(PeerInfo, u16)>,
+}
+
+/// One replica's broadcast state.
+#[derive(Debug)]
+pub struct Plumtree {
+    me: NodeId,
+    config: Config,
+    /// Every active-view neighbour, with whether its link is eager.
+    peers: BTreeMap<NodeId, (PeerInfo, bool)>,
+    seen: Expiring<Seen>,
+    cache: Expiring<(u16, Bytes)>,
+    missing: BTreeMap<MessageId, Missing>,
+    /// Which neighbours announced a message to us (so they are not told of
+    /// it again); cleared once the IHAVE batch that could use it has left.
+    holders: BTreeMap<MessageId, BTreeSet<NodeId>>,
+    /// IHAVE announcements waiting for the dispatch timer, per peer.
+    lazy_queue: BTreeMap<NodeId, Vec<(MessageId, u16)>>,
+    dispatch_armed: bool,
+}
+
+impl Plumtree {
+    pub fn new(me: NodeId, config: Config) -> Self {
+        let seen = Expiring::new(config.seen_ttl, config.seen_capacity);
+        let cache = Expiring::new(config.cache_ttl, config.cache_capacity);
+        Plumtree {
+            me,
+            config,
+            peers: BTreeMap::new(),
+            seen,
+            cache,
+            missing: BTreeMap::new(),
+            holders: BTreeMap::new(),
+            lazy_queue: BTreeMap::new(),
+            dispatch_armed: false,
+        }
+    }
+
+    pub fn eager_peers(&self) -> Vec<NodeId> {
+        self.peers
+            .iter()
+            .filter(|(_, (_, eager))| *eager)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn lazy_peers(&self) -> Vec<NodeId> {
+        self.peers
+            .iter()
+            .filter(|(_, (_, eager))| !*eager)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn has_seen(&self, id: &MessageId) -> bool {
+        self.seen.contains(id)
+    }
+
+    /// A new active-view neighbour starts eager (§3.4).
+    pub fn neighbor_up(&mut self, peer: PeerInfo) {
+        self.peers.insert(peer.id, (peer, true));
+    }
+
+    pub fn neighbor_down(&mut self, id: NodeId) {
+        self.peers.remove(&id);
+        self.lazy_queue.remove(&id);
+        for missing in self.missing.values_mut() {
+            missing.announcers.retain(|(p, _)| p.id != id);
+        }
+    }
+
+    /// Originates `payload` under `id` (our own message, or an observer's
+    /// write entering the overlay through this node). Returns false when
+    /// the id was already seen.
+    /// `hops` is this node's distance from the writer (0 for our own).
+    pub fn originate(
+        &mut self,
+        now: Time,
+        id: MessageId,
+        hops: u16,
+        payload: Bytes,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        if self.seen.contains(&id) {
+            return false;
+        }
+        self.seen.insert(now, id, Seen { hops, from: None });
+        self.missing.remove(&id);
+        self.cache.insert(now, id, (hops, payload.clone()));
+        self.push(now, id, hops.saturating_add(1), &payload, None, out);
+        true
+    }
+
+    pub fn handle_message(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        msg: Message,
+        out: &mut Vec<Output>,
+    ) {
+        match msg {
+            Message::Gossip { id, round, payload } => {
+                self.on_gossip(now, from, id, round, payload, out)
+            }
+            Message::IHave { ids } => self.on_ihave(now, from, ids, out),
+            Message::Graft { id, round: _ } => self.on_graft(from, id, out),
+            Message::Prune => self.set_eager(from.id, false),
+        }
+    }
+
+    pub fn timer_fired(&mut self, now: Time, timer: Timer, out: &mut Vec<Output>) {
+        match timer {
+            Timer::Dispatch => {
+                self.dispatch_armed = false;
+                self.dispatch(out);
+            }
+            Timer::Graft(id) => self.graft_missing(now, id, out),
+        }
+    }
+
+    /// §3.3: deliver and push on a first copy; PRUNE the sender of a
+    /// duplicate (§3.5).
+    fn on_gossip(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        id: MessageId,
+        round: u16,
+        payload: Bytes,
+        out: &mut Vec<Output>,
+    ) {
+        if id.origin == self.me || self.seen.contains(&id) {
+            if self.peers.contains_key(&from.id) {
+                self.set_eager(from.id, false);
+                send(out, from, Message::Prune);
+            }
+            return;
+        }
+        self.seen.insert(
+            now,
+            id,
+            Seen {
+                hops: round,
+                from: Some(from.id),
+            },
+        );
+        self.cache.insert(now, id, (round, payload.clone()));
+        self.missing.remove(&id);
+        self.set_eager(from.id, true);
+        out.push(Output::Event(Event::Delivered {
+            id,
+            from: id.origin,
+            hops: round,
+            payload: payload.clone(),
+        }));
+        self.push(
+            now,
+            id,
+            round.saturating_add(1),
+            &payload,
+            Some(from.id),
+            out,
+        );
+    }
+
+    /// Eager push to the eager peers, IHAVE to the lazy ones.
+    fn push(
+        &mut self,
+        now: Time,
+        id: MessageId,
+        round: u16,
+        payload: &Bytes,
+        from: Option<NodeId>,
+        out: &mut Vec<Output>,
+    ) {
+        let holders = self.holders.remove(&id).unwrap_or_default();
+        let mut queued = false;
+        for (peer_id, (peer, eager)) in &self.peers {
+            if Some(*peer_id) == from || holders.contains(peer_id) {
+                continue;
+            }
+            if *eager {
+                send(
+                    out,
+                    *peer,
+                    Message::Gossip {
+                        id,
+                        round,
+                        payload: payload.clone(),
+                    },
+                );
+            } else {
+                self.lazy_queue
+                    .entry(*peer_id)
+                    .or_default()
+                    .push((id, round));
+                queued = true;
+            }
+        }
+        if queued && !self.dispatch_armed {
+            self.dispatch_armed = true;
+            out.push(Output::Schedule {
+                at: now + self.config.ihave_interval,
+                timer: OverlayTimer::Broadcast(Timer::Dispatch),
+            });
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<Output>) {
+        for (peer_id, ids) in std::mem::take(&mut self.lazy_queue) {
+            let Some((peer, _)) = self.peers.get(&peer_id) else {
+                continue;
+            };
+            // Peers that announced a message to us meanwhile have it.
+            let ids: Vec<(MessageId, u16)> = ids
+                .into_iter()
+                .filter(|(id, _)| !self.holders.get(id).is_some_and(|h| h.contains(&peer_id)))
+                .collect();
+            for chunk in ids.chunks(self.config.ihave_batch_max.max(1)) {
+                send(
+                    out,
+                    *peer,
+                    Message::IHave {
+                        ids: chunk.to_vec(),
+                    },
+                );
+            }
+        }
+        // Announcements of delivered messages were only kept for this batch.
+        let seen = &self.seen;
+        self.holders.retain(|id, _| !seen.contains(id));
+    }
+
+    /// §3.6: remember who announced a missing message and arm its GRAFT
+    /// timer; §3.8: an announcement of a delivered message may reveal a
+    /// shorter path.
+    fn on_ihave(
+        &mut self,
+        now: Time,
+        from: PeerInfo,
+        ids: Vec<(MessageId, u16)>,
+        out: &mut Vec<Output>,
+    ) {
+        for (id, round) in ids {
+            if id.origin == self.me {
+                continue;
+            }
+            if let Some(seen) = self.seen.get(&id).copied() {
+                self.holders.entry(id).or_default().insert(from.id);
+                self.maybe_optimize(from, round, seen, out);
+                continue;
+            }
+            self.holders.entry(id).or_default().insert(from.id);
+            let missing = self.missing.entry(id).or_default();
+            let first = missing.announcers.is_empty();
+            if !missing.announcers.iter().any(|(p, _)| p.id == from.id) {
+                missing.announcers.push_back((from, round));
+            }
+            if first {
+                out.push(Output::Schedule {
+                    at: now + self.config.graft_timeout,
+                    timer: OverlayTimer::Broadcast(Timer::Graft(id)),
+                });
+            }
+        }
+    }
+
+    fn maybe_optimize(&mut self, from: PeerInfo, round: u16, seen: Seen, out: &mut Vec<Output>) {
+        let Some(threshold) = self.config.optimization_threshold else {
+            return;
+        };
+        let Some(parent) = seen.from else {
+            return;
+        };
+        let lazy = self.peers.get(&from.id).is_some_and(|(_, eager)| !*eager);
+        if !lazy || parent == from.id || round.saturating_add(threshold) > seen.hops {
+            return;
+        }
+        let Some((parent_info, _)) = self.peers.get(&parent).copied() else {
+            return;
+        };
+        self.set_eager(from.id, true);
+        send(out, from, Message::Graft { id: None, round });
+        self.set_eager(parent, false);
+        send(out, parent_info, Message::Prune);
+    }
+
+    fn graft_missing(&mut self, now: Time, id: MessageId, out: &mut Vec<Output>) {
+        if self.seen.contains(&id) {
+            self.missing.remove(&id);
+            return;
+        }
+        let Some(missing) = self.missing.get_mut(&id) else {
+            return;
+        };
+        let Some((peer, round)) = missing.announcers.pop_front() else {
+            self.missing.remove(&id);
+            self.holders.remove(&id);
+            return;
+        };
+        self.set_eager(peer.id, true);
+        send(
+            out,
+            peer,
+            Message::Graft {
+                id: Some(id),
+                round,
+            },
+        );
+        out.push(Output::Schedule {
+            at: now + self.config.graft_retry,
+            timer: OverlayTimer::Broadcast(Timer::Graft(id)),
+        });
+    }
+
+    /// §3.6: the link turns eager and the requested payload is resent.
+    fn on_graft(&mut self, from: PeerInfo, id: Option<MessageId>, out: &mut Vec<Output>) {
+        self.set_eager(from.id, true);
+        if let Some(id) = id
+            && let Some((hops, payload)) = self.cache.get(&id)
+        {
+            send(
+                out,
+                from,
+                Message::Gossip {
+                    id,
+                    round: hops.saturating_add(1),
+                    payload: payload.clone(),
+                },
+            );
+        }
+    }
+
+    fn set_eager(&mut self, id: NodeId, eager: bool) {
+        if let Some((_, e)) = self.peers.get_mut(&id) {
+            *e = eager;
+        }
+    }
+}
+
+fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
+    out.push(Output::Send {
+        to,
+        msg: WireMessage::Broadcast(msg),
+    });
+}

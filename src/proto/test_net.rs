@@ -1,0 +1,221 @@
+//! A tiny in-memory network for the protocol's unit tests: virtual time, a
+//! fixed latency per message, crashes reported to the peers that had a link
+//! to the dead node (as TCP would), no sockets and no sleeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{Config, Event, Input, Output, Overlay};
+use crate::node_id::NodeId;
+use crate::time::Time;
+use crate::wire::plumtree::MessageId;
+use crate::wire::{Message, PeerInfo};
+
+pub fn peer(id: u64) -> PeerInfo {
+    PeerInfo {
+        id: NodeId(id),
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 1000 + id as u16)),
+    }
+}
+
+type Filter = Box<dyn Fn(NodeId, NodeId, &Message) -> bool>;
+
+pub struct TestNet {
+    pub now: Time,
+    pub nodes: BTreeMap<NodeId, Overlay>,
+    pub latency: Duration,
+    /// Pending inputs by (time, sequence).
+    queue: BTreeMap<(Time, u64), (NodeId, Input)>,
+    seq: u64,
+    /// Every message sent: (from, to, message).
+    pub sent: Vec<(NodeId, NodeId, Message)>,
+    /// Every event emitted: (node, event).
+    pub events: Vec<(NodeId, Event)>,
+    /// Messages sent to ids that are not nodes (observers).
+    pub inbox: BTreeMap<NodeId, Vec<Message>>,
+    pub observers: BTreeSet<NodeId>,
+    /// Messages for which this returns true are dropped in flight.
+    pub drop_if: Option<Filter>,
+}
+
+impl TestNet {
+    pub fn new() -> Self {
+        TestNet {
+            now: Time::ZERO,
+            nodes: BTreeMap::new(),
+            latency: Duration::from_millis(10),
+            queue: BTreeMap::new(),
+            seq: 0,
+            sent: Vec::new(),
+            events: Vec::new(),
+            inbox: BTreeMap::new(),
+            observers: BTreeSet::new(),
+            drop_if: None,
+        }
+    }
+
+    pub fn add(&mut self, id: u64, config: Config) -> PeerInfo {
+        let p = peer(id);
+        self.nodes.insert(p.id, Overlay::new(p, config, id));
+        p
+    }
+
+    pub fn node(&self, id: u64) -> &Overlay {
+        &self.nodes[&NodeId(id)]
+    }
+
+    pub fn input(&mut self, id: u64, input: Input) {
+        self.apply(NodeId(id), input);
+    }
+
+    pub fn broadcast(&mut self, id: u64, payload: &'static [u8]) -> MessageId {
+        let mut out = Vec::new();
+        let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
+        let mid = node.broadcast(self.now, Bytes::from_static(payload), &mut out);
+        self.process(NodeId(id), out);
+        mid
+    }
+
+    /// Builds an overlay of `ids` joining one after the other through the
+    /// first, then lets it settle.
+    pub fn mesh(ids: &[u64], config: &Config) -> Self {
+        let mut net = TestNet::new();
+        for &id in ids {
+            net.add(id, config.clone());
+        }
+        let first = ids[0];
+        net.input(first, Input::Join(vec![]));
+        for &id in &ids[1..] {
+            net.input(id, Input::Join(vec![peer(first)]));
+            net.run_for(Duration::from_millis(100));
+        }
+        net.run_for(Duration::from_secs(1));
+        net
+    }
+
+    /// Removes a node at once; its neighbours see the links break.
+    pub fn crash(&mut self, id: u64) {
+        let id = NodeId(id);
+        self.nodes.remove(&id);
+        let holders: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, o)| o.active_view().iter().any(|p| p.id == id))
+            .map(|(n, _)| *n)
+            .collect();
+        for n in holders {
+            self.enqueue(self.now + self.latency, n, Input::PeerFailed(id));
+        }
+    }
+
+    pub fn delivered(&self, node: u64, id: MessageId) -> usize {
+        self.events
+            .iter()
+            .filter(|(n, e)| {
+                *n == NodeId(node) && matches!(e, Event::Delivered { id: d, .. } if *d == id)
+            })
+            .count()
+    }
+
+    pub fn count_kind(&self, kind: &str) -> usize {
+        self.sent
+            .iter()
+            .filter(|(_, _, m)| m.kind() == kind)
+            .count()
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        while let Some((&(at, seq), _)) = self.queue.first_key_value() {
+            if at > until {
+                break;
+            }
+            let Some((_, (node, input))) = self.queue.remove_entry(&(at, seq)) else {
+                break;
+            };
+            self.now = at;
+            self.apply(node, input);
+        }
+        self.now = until;
+    }
+
+    fn apply(&mut self, node: NodeId, input: Input) {
+        let mut out = Vec::new();
+        let Some(overlay) = self.nodes.get_mut(&node) else {
+            return;
+        };
+        overlay.handle(self.now, input, &mut out);
+        self.process(node, out);
+    }
+
+    fn enqueue(&mut self, at: Time, node: NodeId, input: Input) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), (node, input));
+    }
+
+    fn process(&mut self, from: NodeId, out: Vec<Output>) {
+        for o in out {
+            match o {
+                Output::Send { to, msg } => {
+                    self.sent.push((from, to.id, msg.clone()));
+                    if self.drop_if.as_ref().is_some_and(|f| f(from, to.id, &msg)) {
+                        continue;
+                    }
+                    let at = self.now + self.latency;
+                    if self.observers.contains(&to.id) {
+                        self.inbox.entry(to.id).or_default().push(msg);
+                    } else if self.nodes.contains_key(&to.id) {
+                        let me = self.nodes[&from].me();
+                        self.enqueue(at, to.id, Input::Message { from: me, msg });
+                    } else {
+                        self.enqueue(at, from, Input::PeerFailed(to.id));
+                    }
+                }
+                Output::Disconnect { .. } => {}
+                Output::Schedule { at, timer } => self.enqueue(at, from, Input::TimerFired(timer)),
+                Output::Event(e) => self.events.push((from, e)),
+            }
+        }
+    }
+
+    /// Checks the membership invariants on every node.
+    pub fn check_views(&self) {
+        for (id, o) in &self.nodes {
+            let active: BTreeSet<NodeId> = o.active_view().iter().map(|p| p.id).collect();
+            let passive: BTreeSet<NodeId> = o.passive_view().iter().map(|p| p.id).collect();
+            assert!(!active.contains(id), "{id:?} in its own active view");
+            assert!(!passive.contains(id), "{id:?} in its own passive view");
+            assert!(
+                active.is_disjoint(&passive),
+                "{id:?}: active and passive overlap"
+            );
+            assert!(active.len() <= 5 && passive.len() <= 30);
+            let eager: BTreeSet<NodeId> = o.eager_peers().into_iter().collect();
+            let lazy: BTreeSet<NodeId> = o.lazy_peers().into_iter().collect();
+            assert!(eager.is_disjoint(&lazy));
+            let both: BTreeSet<NodeId> = eager.union(&lazy).copied().collect();
+            assert_eq!(
+                both, active,
+                "{id:?}: broadcast peers differ from the active view"
+            );
+        }
+    }
+
+    /// Active views are symmetric among live nodes.
+    pub fn check_symmetric(&self) {
+        for (id, o) in &self.nodes {
+            for p in o.active_view() {
+                if let Some(other) = self.nodes.get(&p.id) {
+                    assert!(
+                        other.active_view().iter().any(|q| q.id == *id),
+                        "{id:?} has {:?} but not the reverse",
+                        p.id
+                    );
+                }
+            }
+        }
+    }
+}
