@@ -48,9 +48,15 @@ struct SimArgs {
     /// Seed of every random choice: the same seed gives the same output.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Add the partition nemesis (glomers).
+    /// Add the partition nemesis (glomers); cut the network in halves (office).
     #[arg(long)]
     partition: bool,
+    /// Observers besides the nodes (office; default 2).
+    #[arg(long)]
+    observers: Option<usize>,
+    /// Fraction of nodes that crash and restart from durable state (office).
+    #[arg(long)]
+    crash: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -62,6 +68,7 @@ enum ScenarioArg {
     Random,
     Glomers,
     Failure,
+    Office,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -86,6 +93,7 @@ fn sim(args: SimArgs) -> anyhow::Result<()> {
         ScenarioArg::Random => Scenario::Random,
         ScenarioArg::Glomers => Scenario::Glomers,
         ScenarioArg::Failure => Scenario::Failure,
+        ScenarioArg::Office => Scenario::Office,
     };
     let options = Options {
         nodes: args.nodes,
@@ -99,6 +107,8 @@ fn sim(args: SimArgs) -> anyhow::Result<()> {
         fail_fractions: args.fail_fraction,
         seed: args.seed,
         partition: args.partition,
+        observers: args.observers,
+        crash: args.crash,
         ..Options::new(scenario)
     };
     let started = Instant::now();
