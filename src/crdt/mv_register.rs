@@ -31,13 +31,68 @@ pub struct Sibling<V> {
 }
 
 /// Siblings by dot, the per-key context, and when the key was last removed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Encoded without the context entries a sibling already implies (a
+/// replica's newest write to the key is usually a current value), which
+/// saves a replica id and a counter in nearly every delta.
+#[derive(Clone, Debug, PartialEq)]
 pub struct MvRegister<V> {
     siblings: BTreeMap<Dot, Sibling<V>>,
     context: VersionVector,
     /// The newest removal seen; only meaningful while there are no
     /// siblings. Drives tombstone collection after the grace period.
     removed_at: Option<Timestamp>,
+}
+
+/// The encoded form, owned (decoding) and borrowed (encoding); postcard is
+/// positional, so the two must list the same fields in the same order.
+#[derive(Deserialize)]
+struct RegisterRepr<V> {
+    siblings: BTreeMap<Dot, Sibling<V>>,
+    /// The per-key context less the entries equal to a sibling's dot.
+    context: VersionVector,
+    removed_at: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+struct RegisterReprRef<'a, V> {
+    siblings: &'a BTreeMap<Dot, Sibling<V>>,
+    context: VersionVector,
+    removed_at: Option<Timestamp>,
+}
+
+impl<V: Serialize> Serialize for MvRegister<V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let context = self
+            .context
+            .iter()
+            .filter(|&(r, c)| !self.siblings.contains_key(&Dot::new(r, c)))
+            .collect();
+        RegisterReprRef {
+            siblings: &self.siblings,
+            context,
+            removed_at: self.removed_at,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for MvRegister<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = RegisterRepr::<V>::deserialize(deserializer)?;
+        let mut context = repr.context;
+        context.normalize();
+        // Restores the entries left out, and repairs a peer's register whose
+        // context missed a sibling.
+        for d in repr.siblings.keys() {
+            context.raise_to(*d);
+        }
+        Ok(MvRegister {
+            siblings: repr.siblings,
+            context,
+            removed_at: repr.removed_at,
+        })
+    }
 }
 
 impl<V> Default for MvRegister<V> {
@@ -239,6 +294,22 @@ mod tests {
         let both = joined(&removed, &concurrent);
         assert_eq!(both.len(), 1);
         assert_eq!(both.removed_at(), None);
+    }
+
+    #[test]
+    fn the_encoding_leaves_out_context_a_sibling_implies_and_round_trips() {
+        let mut a = MvRegister::new();
+        a.write(dot(1, 7), Timestamp::new(10, 0), 1u32);
+        let mut b = MvRegister::new();
+        b.write(dot(2, 3), Timestamp::new(11, 0), 2);
+        b.remove(dot(3, 9), Timestamp::new(12, 0));
+        let both = joined(&a, &b);
+        for r in [&a, &b, &both] {
+            let bytes = postcard::to_stdvec(r).unwrap();
+            assert_eq!(&postcard::from_bytes::<MvRegister<u32>>(&bytes).unwrap(), r);
+        }
+        let full = postcard::to_stdvec(&(&a.siblings, &a.context, &a.removed_at)).unwrap();
+        assert!(postcard::to_stdvec(&a).unwrap().len() < full.len());
     }
 
     #[test]
