@@ -5,9 +5,11 @@
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
+pub mod crdt;
 pub mod net;
 pub mod node_id;
 pub mod proto;
+pub mod sim;
 pub mod time;
 pub mod wire;
 

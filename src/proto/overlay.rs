@@ -239,6 +239,8 @@ impl Overlay {
                 let neighbors = self.active_view();
                 self.flood.handle_message(from, msg, &neighbors, out);
             }
+            // Anti-entropy belongs to the state layer; the driver routes it there.
+            Message::Sync(_) => {}
         }
     }
 

@@ -12,6 +12,7 @@ pub mod hello;
 pub mod hyparview;
 pub mod peer;
 pub mod plumtree;
+pub mod sync;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,8 @@ pub enum Message {
     Broadcast(plumtree::Message),
     /// The flood baseline (benchmarks only).
     Flood(flood::Message),
+    /// Anti-entropy between neighbours (office-state repair).
+    Sync(sync::Message),
 }
 
 impl Message {
@@ -46,6 +49,7 @@ impl Message {
             Message::Membership(m) => m.kind(),
             Message::Broadcast(m) => m.kind(),
             Message::Flood(m) => m.kind(),
+            Message::Sync(m) => m.kind(),
         }
     }
 }
