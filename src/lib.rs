@@ -5,11 +5,13 @@
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
+pub mod config;
 pub mod crdt;
 pub mod net;
 pub mod node_id;
 pub mod proto;
 pub mod sim;
+pub mod store;
 pub mod time;
 pub mod wire;
 

@@ -97,12 +97,15 @@ fn gossip(seq: u64, payload_len: usize) -> Message {
     })
 }
 
-/// Connects a fresh peer to `server`, checks one frame each way, and
-/// returns the client's handle and event channel for more.
+/// Connects a fresh peer to `server` and checks one frame each way.
 async fn good_peer_round_trip(server: &mut Node, key: &ClusterKey) {
     let mut client = node(key, Limits::default()).await;
     let conn = client.endpoint.connect(server.addr).await.unwrap();
     let to_server = conn.spawn(client.events_tx.clone());
+    assert_eq!(
+        expect_connected(&mut client.events).await.id(),
+        server.endpoint.node_id()
+    );
     let to_client = expect_connected(&mut server.events).await;
     assert_eq!(to_client.id(), client.endpoint.node_id());
     to_server.send(&gossip(1, 10)).unwrap();
@@ -128,6 +131,11 @@ async fn two_replicas_with_the_same_key_exchange_frames() {
     assert_eq!(conn.peer().addr, a.addr);
     assert_eq!(conn.role(), Role::Node);
     let b_to_a = conn.spawn(b.events_tx.clone());
+    // The dialling side is told too, before any frame.
+    assert_eq!(
+        expect_connected(&mut b.events).await.id(),
+        a.endpoint.node_id()
+    );
 
     let (a_to_b, peer) = match next_event(&mut a.events).await {
         NetEvent::Connected {
@@ -486,6 +494,7 @@ async fn a_peer_that_stops_reading_is_dropped_and_others_carry_on() {
         .await
         .unwrap()
         .spawn(friend.events_tx.clone());
+    expect_connected(&mut friend_events).await;
     let to_friend = expect_connected(&mut a.events).await;
 
     let big = gossip(1, 60_000);
@@ -536,14 +545,15 @@ async fn spawn_connect_retries_with_backoff_then_reports() {
         Duration::from_millis(5),
         1,
     );
-    a.endpoint.spawn_connect(free, Some(backoff), 3, tx.clone());
+    a.endpoint
+        .spawn_connect(free, Some(backoff), Some(3), tx.clone());
     match next_event(&mut rx).await {
         NetEvent::ConnectFailed { addr, .. } => assert_eq!(addr, free),
         other => panic!("{other:?}"),
     }
 
     let mut b = node(&key, Limits::default()).await;
-    a.endpoint.spawn_connect(b.addr, None, 1, tx);
+    a.endpoint.spawn_connect(b.addr, None, None, tx);
     match next_event(&mut rx).await {
         NetEvent::Connected { peer, .. } => assert_eq!(peer.id, b.endpoint.node_id()),
         other => panic!("{other:?}"),

@@ -81,8 +81,9 @@ impl Connection {
         &self.remote_key
     }
 
-    /// Starts the task that carries this connection's frames. Frames and
-    /// the final [`NetEvent::Closed`] go to `events`.
+    /// Starts the task that carries this connection's frames. It sends
+    /// `events` a [`NetEvent::Connected`] (with a clone of the returned
+    /// handle), then every frame, then one [`NetEvent::Closed`].
     pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
         let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
         let (kill_tx, kill_rx) = watch::channel(None);
@@ -93,12 +94,13 @@ impl Connection {
             queue: queue_tx,
             kill: Arc::new(kill_tx),
         };
-        tokio::spawn(self.run(queue_rx, kill_rx, events));
+        tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
         handle
     }
 
     async fn run(
         self,
+        handle: PeerHandle,
         mut queue: mpsc::Receiver<Outgoing>,
         mut kill: watch::Receiver<Option<CloseReason>>,
         events: mpsc::Sender<NetEvent>,
@@ -107,11 +109,24 @@ impl Connection {
             mut reader,
             mut writer,
             peer,
+            role,
+            direction,
             conn,
             write_timeout,
             counters,
             ..
         } = self;
+        // Announced before the first frame is read, so the owner never sees
+        // a frame from a peer it has not been told about.
+        let connected = NetEvent::Connected {
+            peer,
+            role,
+            direction,
+            handle,
+        };
+        if events.send(connected).await.is_err() {
+            return;
+        }
         let reason = tokio::select! {
             r = read_loop(&mut reader, &events, peer.id, conn, &counters) => r,
             r = write_loop(&mut writer, &mut queue, write_timeout) => r,
@@ -143,34 +158,37 @@ async fn read_loop(
     counters: &NetCounters,
 ) -> CloseReason {
     loop {
-        let reason = match reader.read().await {
+        match reader.read().await {
             Ok(Message::Hello(_)) => {
                 counters.bad_frames(1);
                 return CloseReason::BadFrame("a second Hello".into());
             }
             Ok(msg) => {
-                if events
-                    .send(NetEvent::Frame { peer, conn, msg })
-                    .await
-                    .is_err()
-                {
+                let frame = NetEvent::Frame { peer, conn, msg };
+                if events.send(frame).await.is_err() {
                     return CloseReason::OwnerGone;
                 }
-                continue;
             }
-            Err(ReadError::Eof) => CloseReason::PeerClosed,
-            Err(ReadError::Io(e)) => CloseReason::Io(e.to_string()),
-            Err(ReadError::Oversized { len, .. }) => CloseReason::Oversized { len },
-            Err(ReadError::Decode(FrameError::Oversized { len, .. })) => {
-                counters.oversized_frames(1);
-                CloseReason::Oversized { len }
-            }
-            Err(e @ (ReadError::Truncated { .. } | ReadError::Decrypt | ReadError::Decode(_))) => {
-                counters.bad_frames(1);
-                CloseReason::BadFrame(e.to_string())
-            }
-        };
-        return reason;
+            Err(e) => return read_failed(e, counters),
+        }
+    }
+}
+
+/// Why a read error closes the connection; bad frames are counted here
+/// (oversized prefixes were counted where they were read).
+fn read_failed(e: ReadError, counters: &NetCounters) -> CloseReason {
+    match e {
+        ReadError::Eof => CloseReason::PeerClosed,
+        ReadError::Io(e) => CloseReason::Io(e.to_string()),
+        ReadError::Oversized { len, .. } => CloseReason::Oversized { len },
+        ReadError::Decode(FrameError::Oversized { len, .. }) => {
+            counters.oversized_frames(1);
+            CloseReason::Oversized { len }
+        }
+        e @ (ReadError::Truncated { .. } | ReadError::Decrypt | ReadError::Decode(_)) => {
+            counters.bad_frames(1);
+            CloseReason::BadFrame(e.to_string())
+        }
     }
 }
 

@@ -259,16 +259,17 @@ impl Endpoint {
         })
     }
 
-    /// Dials `addr` until it answers or `attempts` dials have failed (one
-    /// attempt when `backoff` is `None`), waiting as `backoff` says between
-    /// them. On success the connection is spawned and announced with
-    /// [`NetEvent::Connected`]; after the last failure
-    /// [`NetEvent::ConnectFailed`] is sent. The owner never waits on a dial.
+    /// Dials `addr` until it answers or `attempts` dials have failed
+    /// (`None`: until it answers; only one dial when `backoff` is `None`),
+    /// waiting as `backoff` says between them. On success the connection is
+    /// spawned and announces itself with [`NetEvent::Connected`]; after the
+    /// last failure [`NetEvent::ConnectFailed`] is sent. The owner never
+    /// waits on a dial; abort the returned task to give up early.
     pub fn spawn_connect(
         &self,
         addr: SocketAddr,
         mut backoff: Option<Backoff>,
-        attempts: u32,
+        attempts: Option<u32>,
         events: mpsc::Sender<NetEvent>,
     ) -> tokio::task::JoinHandle<()> {
         let endpoint = self.clone();
@@ -278,22 +279,13 @@ impl Endpoint {
                 tries += 1;
                 match endpoint.connect(addr).await {
                     Ok(conn) => {
-                        let (peer, role, direction) = (conn.peer(), conn.role(), conn.direction());
-                        let handle = conn.spawn(events.clone());
-                        let _ = events
-                            .send(NetEvent::Connected {
-                                peer,
-                                role,
-                                direction,
-                                handle,
-                            })
-                            .await;
+                        conn.spawn(events);
                         return;
                     }
                     Err(e) => {
                         let delay = backoff.as_mut().map(Backoff::next_delay);
                         match delay {
-                            Some(delay) if tries < attempts.max(1) => {
+                            Some(delay) if attempts.is_none_or(|max| tries < max) => {
                                 tracing::debug!(%addr, error = %e, ?delay, "dial failed, retrying");
                                 tokio::time::sleep(delay).await;
                             }

@@ -46,7 +46,8 @@ pub const SEND_QUEUE_LEN: usize = 256;
 /// drops a peer that stopped reading even when we send it little.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Events queued from all connection tasks to the owner. When the owner
+/// Capacity for the owner's event channel (the owner creates it and hands
+/// the sender to the listener and to every connection). When the owner
 /// falls behind, readers wait, which pushes back on the peers through TCP
 /// instead of buffering without bound.
 pub const EVENT_QUEUE_LEN: usize = 1024;

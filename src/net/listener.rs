@@ -65,16 +65,7 @@ impl Listener {
                 drop(slot);
                 match result {
                     Ok(conn) => {
-                        let (peer, role, direction) = (conn.peer(), conn.role(), conn.direction());
-                        let handle = conn.spawn(events.clone());
-                        let _ = events
-                            .send(NetEvent::Connected {
-                                peer,
-                                role,
-                                direction,
-                                handle,
-                            })
-                            .await;
+                        conn.spawn(events);
                     }
                     Err(e) => tracing::warn!(%addr, error = %e, "connection refused"),
                 }

@@ -15,6 +15,18 @@ use super::counters::NetCounters;
 use super::limits::{LENGTH_PREFIX_LEN, MAX_NOISE_MSG_LEN, NOISE_TAG_LEN};
 use crate::wire::{self, FrameError, MAX_FRAME_LEN, Message};
 
+/// Buffer capacity a connection keeps between frames. One large frame
+/// must not pin 64 KiB per buffer per peer for the life of the connection
+/// (a node's whole budget is 10 MiB), so bigger buffers are released.
+const RETAINED_BUFFER_BYTES: usize = 8 * 1024;
+
+/// Drops `buf`'s allocation when it grew past [`RETAINED_BUFFER_BYTES`].
+fn trim(buf: &mut Vec<u8>) {
+    if buf.capacity() > RETAINED_BUFFER_BYTES {
+        *buf = Vec::new();
+    }
+}
+
 /// Why a frame could not be read. Each variant closes the connection.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -114,7 +126,10 @@ impl<R: AsyncRead + Unpin> SecureReader<R> {
             .read_message(self.nonce, &self.ciphertext, &mut self.plaintext)
             .map_err(|_| ReadError::Decrypt)?;
         self.nonce += 1;
-        let msg = wire::decode_message(&self.plaintext[..len])?;
+        let msg = wire::decode_message(&self.plaintext[..len]);
+        trim(&mut self.ciphertext);
+        trim(&mut self.plaintext);
+        let msg = msg?;
         self.counters.frames_received(1);
         Ok(msg)
     }
@@ -190,6 +205,8 @@ impl<W: AsyncWrite + Unpin> SecureWriter<W> {
         self.inner.write_all(&self.out).await?;
         self.counters.bytes_sent(self.out.len() as u64);
         self.out.clear();
+        trim(&mut self.out);
+        trim(&mut self.scratch);
         Ok(())
     }
 
