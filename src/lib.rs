@@ -8,7 +8,9 @@
 pub mod config;
 pub mod crdt;
 pub mod net;
+pub mod node;
 pub mod node_id;
+pub mod observer;
 pub mod proto;
 pub mod sim;
 pub mod store;

@@ -1,6 +1,8 @@
 //! The `officemesh` command: one binary for the node, the TUI, the demo and
 //! the tools around them.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,6 +33,15 @@ enum Command {
     },
     /// Run the deterministic simulator: thousands of nodes in virtual time.
     Sim(SimArgs),
+    /// Run a node: join the overlay, keep the office state, until SIGTERM.
+    Node(cli::node::NodeArgs),
+    /// Show the office: nodes, sensors, actuators, targets, version vectors.
+    Status(cli::status::StatusArgs),
+    /// Write a value into the office state.
+    Set {
+        #[command(subcommand)]
+        what: cli::set::SetWhat,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,6 +110,9 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Keygen { out } => keygen(out),
         Command::Sim(args) => sim(args),
+        Command::Node(args) => cli::node::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Set { what } => cli::set::run(what),
     }
 }
 

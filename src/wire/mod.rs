@@ -10,6 +10,8 @@ pub mod flood;
 pub mod frame;
 pub mod hello;
 pub mod hyparview;
+pub mod observer;
+pub mod payload;
 pub mod peer;
 pub mod plumtree;
 pub mod sync;
@@ -39,6 +41,8 @@ pub enum Message {
     Flood(flood::Message),
     /// Anti-entropy between neighbours (office-state repair).
     Sync(sync::Message),
+    /// Between an observer and its node only (writes and their answers).
+    Observer(observer::Message),
 }
 
 impl Message {
@@ -50,6 +54,7 @@ impl Message {
             Message::Broadcast(m) => m.kind(),
             Message::Flood(m) => m.kind(),
             Message::Sync(m) => m.kind(),
+            Message::Observer(m) => m.kind(),
         }
     }
 }
