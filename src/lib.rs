@@ -8,8 +8,11 @@
 pub mod board;
 pub mod config;
 pub mod control;
+pub mod crdt;
 pub mod net;
+pub mod node;
 pub mod node_id;
+pub mod observer;
 pub mod proto;
 pub mod sensors;
 pub mod sim;

@@ -28,6 +28,15 @@ enum Command {
     },
     /// Run the deterministic simulator: thousands of nodes in virtual time.
     Sim(cli::sim::SimArgs),
+    /// Run a node: join the overlay, keep the office state, until SIGTERM.
+    Node(cli::node::NodeArgs),
+    /// Show the office: nodes, sensors, actuators, targets, version vectors.
+    Status(cli::status::StatusArgs),
+    /// Write a value into the office state.
+    Set {
+        #[command(subcommand)]
+        what: cli::set::SetWhat,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +50,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen { out } => cli::keygen::run(out),
         Command::Sim(args) => cli::sim::run(args),
+        Command::Node(args) => cli::node::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Set { what } => cli::set::run(what),
     }
 }

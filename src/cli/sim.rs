@@ -33,9 +33,15 @@ pub struct SimArgs {
     /// Seed of every random choice: the same seed gives the same output.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Add the partition nemesis (glomers).
+    /// Add the partition nemesis (glomers); cut the network in halves (office).
     #[arg(long)]
     partition: bool,
+    /// Observers besides the nodes (office; default 2).
+    #[arg(long)]
+    observers: Option<usize>,
+    /// Fraction of nodes that crash and restart from durable state (office).
+    #[arg(long)]
+    crash: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -47,6 +53,7 @@ pub enum ScenarioArg {
     Random,
     Glomers,
     Failure,
+    Office,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -61,6 +68,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         ScenarioArg::Random => Scenario::Random,
         ScenarioArg::Glomers => Scenario::Glomers,
         ScenarioArg::Failure => Scenario::Failure,
+        ScenarioArg::Office => Scenario::Office,
     };
     let options = Options {
         nodes: args.nodes,
@@ -74,6 +82,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         fail_fractions: args.fail_fraction,
         seed: args.seed,
         partition: args.partition,
+        observers: args.observers,
+        crash: args.crash,
         ..Options::new(scenario)
     };
     let started = Instant::now();

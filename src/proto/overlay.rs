@@ -239,6 +239,9 @@ impl Overlay {
                 let neighbors = self.active_view();
                 self.flood.handle_message(from, msg, &neighbors, out);
             }
+            // Anti-entropy belongs to the state layer and observer traffic to
+            // the node; the driver routes them there.
+            Message::Sync(_) | Message::Observer(_) => {}
         }
     }
 
