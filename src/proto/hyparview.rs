@@ -66,6 +66,15 @@ pub struct Config {
     pub rejoin_backoff: Duration,
     /// Longest delay between two re-join attempts.
     pub rejoin_backoff_max: Duration,
+    /// A node that knows fewer peers than this (active and passive views
+    /// together) on a shuffle tick re-joins through a contact outside its
+    /// active view. A healthy overlay fills the passive view within a few
+    /// shuffles; a handful of nodes whose full active views point only at
+    /// each other (an island left by a join storm or a partition) never
+    /// does, and nothing else would ever link them back. The default, 6
+    /// (one more than the active view), never fires in an overlay small
+    /// enough for every node to be a neighbour of every other.
+    pub rejoin_below: usize,
 }
 
 impl Default for Config {
@@ -82,6 +91,7 @@ impl Default for Config {
             neighbor_timeout: Duration::from_secs(5),
             rejoin_backoff: Duration::from_millis(500),
             rejoin_backoff_max: Duration::from_secs(60),
+            rejoin_below: 6,
         }
     }
 }
@@ -292,6 +302,9 @@ impl HyParView {
                 self.refused.clear();
                 self.shuffle(out);
                 self.fill_active(now, out);
+                if self.active.len() + self.passive.len() < self.config.rejoin_below {
+                    self.join_outside(out);
+                }
             }
             Timer::Rejoin => {
                 self.rejoin_armed = false;
@@ -324,6 +337,20 @@ impl HyParView {
         if let Some(contact) = self.contacts.choose(&mut self.rng).copied() {
             send(out, contact, Message::Join { node: self.me });
             self.arm_rejoin(now, out);
+        }
+    }
+
+    /// Sends JOIN to a random contact that is not already a neighbour: the
+    /// way back from an island.
+    fn join_outside(&mut self, out: &mut Vec<Output>) {
+        let outside: Vec<PeerInfo> = self
+            .contacts
+            .iter()
+            .filter(|c| !self.active.contains_key(&c.id))
+            .copied()
+            .collect();
+        if let Some(contact) = outside.choose(&mut self.rng).copied() {
+            send(out, contact, Message::Join { node: self.me });
         }
     }
 
@@ -1143,5 +1170,27 @@ mod tests {
             &mut out,
         );
         assert!(!n.is_active(NodeId(50)) && !n.passive().contains_key(&NodeId(50)));
+    }
+
+    #[test]
+    fn a_node_in_a_small_island_rejoins_through_an_outside_contact() {
+        let mut n = node(1);
+        let mut out = Vec::new();
+        n.join(Time::ZERO, vec![peer(2), peer(9)], &mut out);
+        with_active(&mut n, &[2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(10_000), Timer::Shuffle, &mut out);
+        assert!(sent(&out).contains(&(NodeId(9), Message::Join { node: peer(1) })));
+        // Knowing enough peers, it stays put.
+        for p in 10..20 {
+            n.add_passive(peer(p));
+        }
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(20_000), Timer::Shuffle, &mut out);
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(_, m)| matches!(m, Message::Join { .. }))
+        );
     }
 }

@@ -178,7 +178,7 @@ impl Overlay {
             }
             Input::Leave => self.membership.leave(out),
         }
-        self.follow_up(start, out);
+        self.follow_up(now, start, out);
     }
 
     /// Originates a broadcast of `payload` to every node; returns its id.
@@ -282,14 +282,14 @@ impl Overlay {
 
     /// Keeps the broadcast layer's peers in step with the active view, and
     /// pushes every delivery on to the observers.
-    fn follow_up(&mut self, start: usize, out: &mut Vec<Output>) {
+    fn follow_up(&mut self, now: Time, start: usize, out: &mut Vec<Output>) {
         let mut i = start;
         while i < out.len() {
             if let Output::Event(event) = &out[i] {
                 match event {
                     Event::NeighborUp(peer) => {
                         let peer = *peer;
-                        self.plumtree.neighbor_up(peer);
+                        self.plumtree.neighbor_up(now, peer, out);
                     }
                     Event::NeighborDown { peer, .. } => {
                         let peer = *peer;
