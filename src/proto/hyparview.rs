@@ -228,7 +228,20 @@ impl HyParView {
         msg: Message,
         out: &mut Vec<Output>,
     ) {
-        if self.left || from.id == self.me.id || self.excluded.contains(&from.id) {
+        if from.id == self.me.id || self.excluded.contains(&from.id) {
+            return;
+        }
+        if self.left {
+            // A peer that links to us after we left (its request or our
+            // acceptance crossed our DISCONNECT) must learn we are gone.
+            let links = matches!(
+                msg,
+                Message::Neighbor { .. } | Message::NeighborReply { accepted: true }
+            );
+            if links {
+                send(out, from, Message::Disconnect { alive: false });
+                out.push(Output::Disconnect { peer: from.id });
+            }
             return;
         }
         match msg {
@@ -646,4 +659,489 @@ fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
         to,
         msg: WireMessage::Membership(msg),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::test_net::peer;
+
+    fn node(id: u64) -> HyParView {
+        HyParView::new(peer(id), Config::default(), id)
+    }
+
+    fn sent(out: &[Output]) -> Vec<(NodeId, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    msg: WireMessage::Membership(m),
+                } => Some((to.id, m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(out: &[Output]) -> Vec<Event> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn timers(out: &[Output]) -> Vec<(Time, Timer)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Schedule {
+                    at,
+                    timer: OverlayTimer::Membership(t),
+                } => Some((*at, t.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Makes `peers` neighbours of `hv` through accepted high-priority requests.
+    fn with_active(hv: &mut HyParView, peers: &[u64]) {
+        let mut out = Vec::new();
+        for &p in peers {
+            hv.handle_message(
+                Time::ZERO,
+                peer(p),
+                Message::Neighbor {
+                    priority: Priority::High,
+                },
+                &mut out,
+            );
+        }
+    }
+
+    #[test]
+    fn join_asks_one_contact_and_arms_the_shuffle() {
+        let mut a = node(1);
+        let mut out = Vec::new();
+        a.join(Time::ZERO, vec![peer(2)], &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(NodeId(2), Message::Join { node: peer(1) })]
+        );
+        let t = timers(&out);
+        assert!(t.iter().any(|(_, t)| *t == Timer::Shuffle));
+        assert!(t.iter().any(|(_, t)| *t == Timer::Rejoin));
+        assert!(
+            a.active().is_empty(),
+            "the contact is a neighbour only once it links back"
+        );
+    }
+
+    #[test]
+    fn the_contact_links_back_through_the_handshake_and_advertises_the_joiner() {
+        let mut c = node(1);
+        with_active(&mut c, &[2, 3]);
+        let mut out = Vec::new();
+        c.handle_message(
+            Time::ZERO,
+            peer(9),
+            Message::Join { node: peer(9) },
+            &mut out,
+        );
+        let msgs = sent(&out);
+        assert!(msgs.contains(&(
+            NodeId(9),
+            Message::Neighbor {
+                priority: Priority::High
+            }
+        )));
+        assert!(msgs.contains(&(
+            NodeId(2),
+            Message::ForwardJoin {
+                node: peer(9),
+                ttl: 6
+            }
+        )));
+        assert!(msgs.contains(&(
+            NodeId(3),
+            Message::ForwardJoin {
+                node: peer(9),
+                ttl: 6
+            }
+        )));
+        assert!(!c.is_active(NodeId(9)), "not before the NEIGHBOR reply");
+
+        let mut out = Vec::new();
+        c.handle_message(
+            Time::ZERO,
+            peer(9),
+            Message::NeighborReply { accepted: true },
+            &mut out,
+        );
+        assert!(c.is_active(NodeId(9)));
+        assert_eq!(events(&out), vec![Event::NeighborUp(peer(9))]);
+    }
+
+    #[test]
+    fn a_join_for_someone_else_is_ignored() {
+        let mut c = node(1);
+        let mut out = Vec::new();
+        c.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::Join { node: peer(3) },
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn forward_join_adds_to_passive_at_prwl_and_links_at_the_end_of_the_walk() {
+        let mut p = node(1);
+        with_active(&mut p, &[2, 3, 4]);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ForwardJoin {
+                node: peer(9),
+                ttl: 3,
+            },
+            &mut out,
+        );
+        assert!(p.passive().contains_key(&NodeId(9)));
+        let msgs = sent(&out);
+        assert_eq!(msgs.len(), 1);
+        assert!(
+            matches!(msgs[0], (to, Message::ForwardJoin { ttl: 2, .. }) if to == NodeId(3) || to == NodeId(4))
+        );
+
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ForwardJoin {
+                node: peer(8),
+                ttl: 0,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(8),
+                Message::Neighbor {
+                    priority: Priority::Low
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn low_priority_is_refused_when_full_and_high_priority_evicts() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(7),
+            Message::Neighbor {
+                priority: Priority::Low,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(NodeId(7), Message::NeighborReply { accepted: false })]
+        );
+        assert!(!n.is_active(NodeId(7)) && n.passive().contains_key(&NodeId(7)));
+
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(8),
+            Message::Neighbor {
+                priority: Priority::High,
+            },
+            &mut out,
+        );
+        assert!(n.is_active(NodeId(8)));
+        assert_eq!(n.active().len(), 5);
+        let evicted: Vec<Event> = events(&out)
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::NeighborDown {
+                        reason: DownReason::Evicted,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(evicted.len(), 1);
+        let Event::NeighborDown { peer: victim, .. } = evicted[0] else {
+            unreachable!()
+        };
+        assert!(sent(&out).contains(&(victim, Message::Disconnect { alive: true })));
+        assert!(
+            n.passive().contains_key(&victim),
+            "an evicted peer is alive: keep it in reserve"
+        );
+        assert!(out.contains(&Output::Disconnect { peer: victim }));
+    }
+
+    #[test]
+    fn a_refusal_moves_on_to_the_next_passive_peer() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        n.add_passive(peer(10));
+        n.add_passive(peer(11));
+        let mut out = Vec::new();
+        n.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        assert_eq!(
+            events(&out),
+            vec![Event::NeighborDown {
+                peer: NodeId(2),
+                reason: DownReason::Failed
+            }]
+        );
+        let asked = sent(&out);
+        // Empty active view: the first request is high priority.
+        assert!(asked.iter().any(|(_, m)| *m
+            == Message::Neighbor {
+                priority: Priority::High
+            }));
+        assert_eq!(
+            asked.len(),
+            2,
+            "both passive peers are asked for the free slots"
+        );
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(10),
+            Message::NeighborReply { accepted: false },
+            &mut out,
+        );
+        assert!(
+            sent(&out).is_empty(),
+            "no one left to ask until the next shuffle tick"
+        );
+        n.handle_message(
+            Time::ZERO,
+            peer(11),
+            Message::NeighborReply { accepted: true },
+            &mut out,
+        );
+        assert!(n.is_active(NodeId(11)));
+        assert!(n.passive().contains_key(&NodeId(10)));
+    }
+
+    #[test]
+    fn disconnect_is_reported_as_closed_by_peer_and_refilled_from_passive() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        n.add_passive(peer(10));
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::Disconnect { alive: true },
+            &mut out,
+        );
+        assert_eq!(
+            events(&out),
+            vec![Event::NeighborDown {
+                peer: NodeId(2),
+                reason: DownReason::ClosedByPeer
+            }]
+        );
+        assert!(n.passive().contains_key(&NodeId(2)));
+        let asked = sent(&out);
+        assert_eq!(
+            asked,
+            vec![(
+                NodeId(10),
+                Message::Neighbor {
+                    priority: Priority::Low
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_leaving_peer_is_forgotten() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::Disconnect { alive: false },
+            &mut out,
+        );
+        assert!(n.active().is_empty() && n.passive().is_empty());
+    }
+
+    #[test]
+    fn leave_tells_every_neighbour() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        let mut out = Vec::new();
+        n.leave(&mut out);
+        assert_eq!(
+            sent(&out),
+            vec![
+                (NodeId(2), Message::Disconnect { alive: false }),
+                (NodeId(3), Message::Disconnect { alive: false })
+            ]
+        );
+        assert!(events(&out).iter().all(|e| matches!(
+            e,
+            Event::NeighborDown {
+                reason: DownReason::Left,
+                ..
+            }
+        )));
+        assert!(n.active().is_empty());
+    }
+
+    #[test]
+    fn shuffle_walks_and_is_answered_straight_to_its_origin() {
+        let mut a = node(1);
+        with_active(&mut a, &[2]);
+        for p in 10..15 {
+            a.add_passive(peer(p));
+        }
+        let mut out = Vec::new();
+        a.timer_fired(Time::ZERO, Timer::Shuffle, &mut out);
+        let msgs = sent(&out);
+        let (to, Message::Shuffle { origin, ttl, nodes }) = msgs[0].clone() else {
+            panic!("expected a shuffle, got {msgs:?}")
+        };
+        assert_eq!((to, origin, ttl), (NodeId(2), peer(1), 6));
+        assert!(nodes.len() <= 3 + 4 && nodes.iter().all(|p| p.id != NodeId(2)));
+
+        // A node with only the sender as neighbour ends the walk.
+        let mut b = node(2);
+        with_active(&mut b, &[1]);
+        b.add_passive(peer(20));
+        let mut out = Vec::new();
+        b.handle_message(
+            Time::ZERO,
+            peer(1),
+            Message::Shuffle {
+                origin: peer(1),
+                ttl,
+                nodes: nodes.clone(),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(1),
+                Message::ShuffleReply {
+                    nodes: vec![peer(20)]
+                }
+            )]
+        );
+        for p in &nodes {
+            assert!(b.passive().contains_key(&p.id));
+        }
+
+        let mut out = Vec::new();
+        a.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ShuffleReply {
+                nodes: vec![peer(20)],
+            },
+            &mut out,
+        );
+        assert!(a.passive().contains_key(&NodeId(20)));
+    }
+
+    #[test]
+    fn shuffles_never_overflow_the_passive_view() {
+        let mut a = node(1);
+        with_active(&mut a, &[2]);
+        let many: Vec<PeerInfo> = (100..160).map(peer).collect();
+        let mut out = Vec::new();
+        a.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ShuffleReply { nodes: many },
+            &mut out,
+        );
+        assert_eq!(a.passive().len(), 30);
+    }
+
+    #[test]
+    fn an_isolated_node_rejoins_with_growing_backoff() {
+        let mut a = node(1);
+        let mut out = Vec::new();
+        a.join(Time::ZERO, vec![peer(2)], &mut out);
+        // The contact is down.
+        let mut out = Vec::new();
+        a.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        let mut now = Time::ZERO;
+        let mut last_gap = Duration::ZERO;
+        for _ in 0..4 {
+            let next = timers(&out).into_iter().find(|(_, t)| *t == Timer::Rejoin);
+            let (at, _) = next
+                .or_else(|| Some((now + a.rejoin_delay, Timer::Rejoin)))
+                .expect("rejoin");
+            let gap = at - now;
+            assert!(gap >= last_gap, "backoff never shrinks");
+            last_gap = gap;
+            now = at;
+            out.clear();
+            a.timer_fired(now, Timer::Rejoin, &mut out);
+            assert_eq!(
+                sent(&out),
+                vec![(NodeId(2), Message::Join { node: peer(1) })]
+            );
+        }
+        assert!(last_gap > Config::default().rejoin_backoff);
+    }
+
+    #[test]
+    fn an_unanswered_neighbor_request_times_out() {
+        let mut n = node(1);
+        n.add_passive(peer(10));
+        n.add_passive(peer(11));
+        let mut out = Vec::new();
+        n.request_neighbor(Time::ZERO, peer(10), Priority::High, &mut out);
+        let at = Time::ZERO + Config::default().neighbor_timeout;
+        assert!(timers(&out).contains(&(at, Timer::NeighborTimeout(NodeId(10)))));
+        let mut out = Vec::new();
+        n.timer_fired(at, Timer::NeighborTimeout(NodeId(10)), &mut out);
+        assert!(!n.pending.contains_key(&NodeId(10)));
+        assert!(sent(&out).iter().any(|(to, _)| *to == NodeId(11)));
+    }
+
+    #[test]
+    fn observers_are_never_in_a_view() {
+        let mut n = node(1);
+        n.observer_up(NodeId(50));
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(50),
+            Message::Neighbor {
+                priority: Priority::High,
+            },
+            &mut out,
+        );
+        n.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ShuffleReply {
+                nodes: vec![peer(50)],
+            },
+            &mut out,
+        );
+        assert!(!n.is_active(NodeId(50)) && !n.passive().contains_key(&NodeId(50)));
+    }
 }
