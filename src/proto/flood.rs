@@ -115,3 +115,41 @@ fn forward(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::test_net::peer;
+
+    #[test]
+    fn forwards_a_new_message_to_every_neighbour_but_its_sender_once() {
+        let mut f = Flood::new(NodeId(1));
+        let neighbors = [peer(2), peer(3), peer(4)];
+        let id = MessageId {
+            origin: NodeId(9),
+            seq: 1,
+        };
+        let msg = Message::Flood {
+            id,
+            hops: 2,
+            payload: Bytes::from_static(b"p"),
+        };
+        let mut out = Vec::new();
+        f.handle_message(peer(2), msg.clone(), &neighbors, &mut out);
+        let to: Vec<NodeId> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { to, .. } => Some(to.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(to, vec![NodeId(3), NodeId(4)]);
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Event(Event::Delivered { hops: 2, .. })))
+        );
+        let mut out = Vec::new();
+        f.handle_message(peer(3), msg, &neighbors, &mut out);
+        assert!(out.is_empty(), "a duplicate is dropped silently");
+    }
+}

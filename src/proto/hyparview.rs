@@ -66,6 +66,15 @@ pub struct Config {
     pub rejoin_backoff: Duration,
     /// Longest delay between two re-join attempts.
     pub rejoin_backoff_max: Duration,
+    /// A node that knows fewer peers than this (active and passive views
+    /// together) on a shuffle tick re-joins through a contact outside its
+    /// active view. A healthy overlay fills the passive view within a few
+    /// shuffles; a handful of nodes whose full active views point only at
+    /// each other (an island left by a join storm or a partition) never
+    /// does, and nothing else would ever link them back. The default, 6
+    /// (one more than the active view), never fires in an overlay small
+    /// enough for every node to be a neighbour of every other.
+    pub rejoin_below: usize,
 }
 
 impl Default for Config {
@@ -82,6 +91,7 @@ impl Default for Config {
             neighbor_timeout: Duration::from_secs(5),
             rejoin_backoff: Duration::from_millis(500),
             rejoin_backoff_max: Duration::from_secs(60),
+            rejoin_below: 6,
         }
     }
 }
@@ -221,6 +231,16 @@ impl HyParView {
         self.left = true;
     }
 
+    /// Tells `peer` that we hold no link to it, unless we are about to
+    /// (a NEIGHBOR request to it is in flight).
+    pub fn close_stale(&mut self, peer: PeerInfo, out: &mut Vec<Output>) {
+        if self.left || self.pending.contains_key(&peer.id) || self.excluded.contains(&peer.id) {
+            return;
+        }
+        send(out, peer, Message::Disconnect { alive: true });
+        out.push(Output::Disconnect { peer: peer.id });
+    }
+
     pub fn handle_message(
         &mut self,
         now: Time,
@@ -228,8 +248,26 @@ impl HyParView {
         msg: Message,
         out: &mut Vec<Output>,
     ) {
-        if self.left || from.id == self.me.id || self.excluded.contains(&from.id) {
+        if from.id == self.me.id || self.excluded.contains(&from.id) {
             return;
+        }
+        if self.left {
+            // A peer that links to us after we left (its request or our
+            // acceptance crossed our DISCONNECT) must learn we are gone.
+            let links = matches!(
+                msg,
+                Message::Neighbor { .. } | Message::NeighborReply { accepted: true }
+            );
+            if links {
+                send(out, from, Message::Disconnect { alive: false });
+                out.push(Output::Disconnect { peer: from.id });
+            }
+            return;
+        }
+        let walks = matches!(msg, Message::Shuffle { .. } | Message::ForwardJoin { .. });
+        if walks && !self.active.contains_key(&from.id) {
+            // Walks only travel along links: the sender holds one we lack.
+            self.close_stale(from, out);
         }
         match msg {
             Message::Join { node } => self.on_join(now, from, node, out),
@@ -279,6 +317,9 @@ impl HyParView {
                 self.refused.clear();
                 self.shuffle(out);
                 self.fill_active(now, out);
+                if self.active.len() + self.passive.len() < self.config.rejoin_below {
+                    self.join_outside(out);
+                }
             }
             Timer::Rejoin => {
                 self.rejoin_armed = false;
@@ -301,6 +342,12 @@ impl HyParView {
                 if expired {
                     self.pending.remove(&id);
                     self.refused.insert(id);
+                    // Only the reply may have been lost: if the peer did
+                    // accept, it must not keep a link we gave up on.
+                    if let Some(peer) = self.passive.get(&id).copied() {
+                        send(out, peer, Message::Disconnect { alive: true });
+                        out.push(Output::Disconnect { peer: id });
+                    }
                     self.fill_active(now, out);
                 }
             }
@@ -311,6 +358,20 @@ impl HyParView {
         if let Some(contact) = self.contacts.choose(&mut self.rng).copied() {
             send(out, contact, Message::Join { node: self.me });
             self.arm_rejoin(now, out);
+        }
+    }
+
+    /// Sends JOIN to a random contact that is not already a neighbour: the
+    /// way back from an island.
+    fn join_outside(&mut self, out: &mut Vec<Output>) {
+        let outside: Vec<PeerInfo> = self
+            .contacts
+            .iter()
+            .filter(|c| !self.active.contains_key(&c.id))
+            .copied()
+            .collect();
+        if let Some(contact) = outside.choose(&mut self.rng).copied() {
+            send(out, contact, Message::Join { node: self.me });
         }
     }
 
@@ -646,4 +707,525 @@ fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
         to,
         msg: WireMessage::Membership(msg),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::test_net::peer;
+
+    fn node(id: u64) -> HyParView {
+        HyParView::new(peer(id), Config::default(), id)
+    }
+
+    fn sent(out: &[Output]) -> Vec<(NodeId, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    msg: WireMessage::Membership(m),
+                } => Some((to.id, m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(out: &[Output]) -> Vec<Event> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn timers(out: &[Output]) -> Vec<(Time, Timer)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Schedule {
+                    at,
+                    timer: OverlayTimer::Membership(t),
+                } => Some((*at, t.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Makes `peers` neighbours of `hv` through accepted high-priority requests.
+    fn with_active(hv: &mut HyParView, peers: &[u64]) {
+        let mut out = Vec::new();
+        for &p in peers {
+            hv.handle_message(
+                Time::ZERO,
+                peer(p),
+                Message::Neighbor {
+                    priority: Priority::High,
+                },
+                &mut out,
+            );
+        }
+    }
+
+    #[test]
+    fn join_asks_one_contact_and_arms_the_shuffle() {
+        let mut a = node(1);
+        let mut out = Vec::new();
+        a.join(Time::ZERO, vec![peer(2)], &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(NodeId(2), Message::Join { node: peer(1) })]
+        );
+        let t = timers(&out);
+        assert!(t.iter().any(|(_, t)| *t == Timer::Shuffle));
+        assert!(t.iter().any(|(_, t)| *t == Timer::Rejoin));
+        assert!(
+            a.active().is_empty(),
+            "the contact is a neighbour only once it links back"
+        );
+    }
+
+    #[test]
+    fn the_contact_links_back_through_the_handshake_and_advertises_the_joiner() {
+        let mut c = node(1);
+        with_active(&mut c, &[2, 3]);
+        let mut out = Vec::new();
+        c.handle_message(
+            Time::ZERO,
+            peer(9),
+            Message::Join { node: peer(9) },
+            &mut out,
+        );
+        let msgs = sent(&out);
+        assert!(msgs.contains(&(
+            NodeId(9),
+            Message::Neighbor {
+                priority: Priority::High
+            }
+        )));
+        assert!(msgs.contains(&(
+            NodeId(2),
+            Message::ForwardJoin {
+                node: peer(9),
+                ttl: 6
+            }
+        )));
+        assert!(msgs.contains(&(
+            NodeId(3),
+            Message::ForwardJoin {
+                node: peer(9),
+                ttl: 6
+            }
+        )));
+        assert!(!c.is_active(NodeId(9)), "not before the NEIGHBOR reply");
+
+        let mut out = Vec::new();
+        c.handle_message(
+            Time::ZERO,
+            peer(9),
+            Message::NeighborReply { accepted: true },
+            &mut out,
+        );
+        assert!(c.is_active(NodeId(9)));
+        assert_eq!(events(&out), vec![Event::NeighborUp(peer(9))]);
+    }
+
+    #[test]
+    fn a_join_for_someone_else_is_ignored() {
+        let mut c = node(1);
+        let mut out = Vec::new();
+        c.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::Join { node: peer(3) },
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn forward_join_adds_to_passive_at_prwl_and_links_at_the_end_of_the_walk() {
+        let mut p = node(1);
+        with_active(&mut p, &[2, 3, 4]);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ForwardJoin {
+                node: peer(9),
+                ttl: 3,
+            },
+            &mut out,
+        );
+        assert!(p.passive().contains_key(&NodeId(9)));
+        let msgs = sent(&out);
+        assert_eq!(msgs.len(), 1);
+        assert!(
+            matches!(msgs[0], (to, Message::ForwardJoin { ttl: 2, .. }) if to == NodeId(3) || to == NodeId(4))
+        );
+
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ForwardJoin {
+                node: peer(8),
+                ttl: 0,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(8),
+                Message::Neighbor {
+                    priority: Priority::Low
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn low_priority_is_refused_when_full_and_high_priority_evicts() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(7),
+            Message::Neighbor {
+                priority: Priority::Low,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(NodeId(7), Message::NeighborReply { accepted: false })]
+        );
+        assert!(!n.is_active(NodeId(7)) && n.passive().contains_key(&NodeId(7)));
+
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(8),
+            Message::Neighbor {
+                priority: Priority::High,
+            },
+            &mut out,
+        );
+        assert!(n.is_active(NodeId(8)));
+        assert_eq!(n.active().len(), 5);
+        let evicted: Vec<Event> = events(&out)
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::NeighborDown {
+                        reason: DownReason::Evicted,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(evicted.len(), 1);
+        let Event::NeighborDown { peer: victim, .. } = evicted[0] else {
+            unreachable!()
+        };
+        assert!(sent(&out).contains(&(victim, Message::Disconnect { alive: true })));
+        assert!(
+            n.passive().contains_key(&victim),
+            "an evicted peer is alive: keep it in reserve"
+        );
+        assert!(out.contains(&Output::Disconnect { peer: victim }));
+    }
+
+    #[test]
+    fn a_refusal_moves_on_to_the_next_passive_peer() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        n.add_passive(peer(10));
+        n.add_passive(peer(11));
+        let mut out = Vec::new();
+        n.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        assert_eq!(
+            events(&out),
+            vec![Event::NeighborDown {
+                peer: NodeId(2),
+                reason: DownReason::Failed
+            }]
+        );
+        let asked = sent(&out);
+        // Empty active view: the first request is high priority.
+        assert!(asked.iter().any(|(_, m)| *m
+            == Message::Neighbor {
+                priority: Priority::High
+            }));
+        assert_eq!(
+            asked.len(),
+            2,
+            "both passive peers are asked for the free slots"
+        );
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(10),
+            Message::NeighborReply { accepted: false },
+            &mut out,
+        );
+        assert!(
+            sent(&out).is_empty(),
+            "no one left to ask until the next shuffle tick"
+        );
+        n.handle_message(
+            Time::ZERO,
+            peer(11),
+            Message::NeighborReply { accepted: true },
+            &mut out,
+        );
+        assert!(n.is_active(NodeId(11)));
+        assert!(n.passive().contains_key(&NodeId(10)));
+    }
+
+    #[test]
+    fn disconnect_is_reported_as_closed_by_peer_and_refilled_from_passive() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        n.add_passive(peer(10));
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::Disconnect { alive: true },
+            &mut out,
+        );
+        assert_eq!(
+            events(&out),
+            vec![Event::NeighborDown {
+                peer: NodeId(2),
+                reason: DownReason::ClosedByPeer
+            }]
+        );
+        assert!(n.passive().contains_key(&NodeId(2)));
+        let asked = sent(&out);
+        assert_eq!(
+            asked,
+            vec![(
+                NodeId(10),
+                Message::Neighbor {
+                    priority: Priority::Low
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_leaving_peer_is_forgotten() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::Disconnect { alive: false },
+            &mut out,
+        );
+        assert!(n.active().is_empty() && n.passive().is_empty());
+    }
+
+    #[test]
+    fn leave_tells_every_neighbour() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        let mut out = Vec::new();
+        n.leave(&mut out);
+        assert_eq!(
+            sent(&out),
+            vec![
+                (NodeId(2), Message::Disconnect { alive: false }),
+                (NodeId(3), Message::Disconnect { alive: false })
+            ]
+        );
+        assert!(events(&out).iter().all(|e| matches!(
+            e,
+            Event::NeighborDown {
+                reason: DownReason::Left,
+                ..
+            }
+        )));
+        assert!(n.active().is_empty());
+    }
+
+    #[test]
+    fn shuffle_walks_and_is_answered_straight_to_its_origin() {
+        let mut a = node(1);
+        with_active(&mut a, &[2]);
+        for p in 10..15 {
+            a.add_passive(peer(p));
+        }
+        let mut out = Vec::new();
+        a.timer_fired(Time::ZERO, Timer::Shuffle, &mut out);
+        let msgs = sent(&out);
+        let (to, Message::Shuffle { origin, ttl, nodes }) = msgs[0].clone() else {
+            panic!("expected a shuffle, got {msgs:?}")
+        };
+        assert_eq!((to, origin, ttl), (NodeId(2), peer(1), 6));
+        assert!(nodes.len() <= 3 + 4 && nodes.iter().all(|p| p.id != NodeId(2)));
+
+        // A node with only the sender as neighbour ends the walk.
+        let mut b = node(2);
+        with_active(&mut b, &[1]);
+        b.add_passive(peer(20));
+        let mut out = Vec::new();
+        b.handle_message(
+            Time::ZERO,
+            peer(1),
+            Message::Shuffle {
+                origin: peer(1),
+                ttl,
+                nodes: nodes.clone(),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(1),
+                Message::ShuffleReply {
+                    nodes: vec![peer(20)]
+                }
+            )]
+        );
+        for p in &nodes {
+            assert!(b.passive().contains_key(&p.id));
+        }
+
+        let mut out = Vec::new();
+        a.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ShuffleReply {
+                nodes: vec![peer(20)],
+            },
+            &mut out,
+        );
+        assert!(a.passive().contains_key(&NodeId(20)));
+    }
+
+    #[test]
+    fn shuffles_never_overflow_the_passive_view() {
+        let mut a = node(1);
+        with_active(&mut a, &[2]);
+        let many: Vec<PeerInfo> = (100..160).map(peer).collect();
+        let mut out = Vec::new();
+        a.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ShuffleReply { nodes: many },
+            &mut out,
+        );
+        assert_eq!(a.passive().len(), 30);
+    }
+
+    #[test]
+    fn an_isolated_node_rejoins_with_growing_backoff() {
+        let mut a = node(1);
+        let mut out = Vec::new();
+        a.join(Time::ZERO, vec![peer(2)], &mut out);
+        // The contact is down.
+        let mut out = Vec::new();
+        a.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        let mut now = Time::ZERO;
+        let mut last_gap = Duration::ZERO;
+        for _ in 0..4 {
+            let next = timers(&out).into_iter().find(|(_, t)| *t == Timer::Rejoin);
+            let (at, _) = next
+                .or_else(|| Some((now + a.rejoin_delay, Timer::Rejoin)))
+                .expect("rejoin");
+            let gap = at - now;
+            assert!(gap >= last_gap, "backoff never shrinks");
+            last_gap = gap;
+            now = at;
+            out.clear();
+            a.timer_fired(now, Timer::Rejoin, &mut out);
+            assert_eq!(
+                sent(&out),
+                vec![(NodeId(2), Message::Join { node: peer(1) })]
+            );
+        }
+        assert!(last_gap > Config::default().rejoin_backoff);
+    }
+
+    #[test]
+    fn an_unanswered_neighbor_request_times_out() {
+        let mut n = node(1);
+        n.add_passive(peer(10));
+        n.add_passive(peer(11));
+        let mut out = Vec::new();
+        n.request_neighbor(Time::ZERO, peer(10), Priority::High, &mut out);
+        let at = Time::ZERO + Config::default().neighbor_timeout;
+        assert!(timers(&out).contains(&(at, Timer::NeighborTimeout(NodeId(10)))));
+        let mut out = Vec::new();
+        n.timer_fired(at, Timer::NeighborTimeout(NodeId(10)), &mut out);
+        assert!(!n.pending.contains_key(&NodeId(10)));
+        assert!(sent(&out).iter().any(|(to, _)| *to == NodeId(11)));
+    }
+
+    #[test]
+    fn observers_are_never_in_a_view() {
+        let mut n = node(1);
+        n.observer_up(NodeId(50));
+        let mut out = Vec::new();
+        n.handle_message(
+            Time::ZERO,
+            peer(50),
+            Message::Neighbor {
+                priority: Priority::High,
+            },
+            &mut out,
+        );
+        n.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::ShuffleReply {
+                nodes: vec![peer(50)],
+            },
+            &mut out,
+        );
+        assert!(!n.is_active(NodeId(50)) && !n.passive().contains_key(&NodeId(50)));
+    }
+
+    #[test]
+    fn a_node_in_a_small_island_rejoins_through_an_outside_contact() {
+        let mut n = node(1);
+        let mut out = Vec::new();
+        n.join(Time::ZERO, vec![peer(2), peer(9)], &mut out);
+        with_active(&mut n, &[2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(10_000), Timer::Shuffle, &mut out);
+        assert!(sent(&out).contains(&(NodeId(9), Message::Join { node: peer(1) })));
+        // Knowing enough peers, it stays put.
+        for p in 10..20 {
+            n.add_passive(peer(p));
+        }
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(20_000), Timer::Shuffle, &mut out);
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(_, m)| matches!(m, Message::Join { .. }))
+        );
+    }
+
+    #[test]
+    fn a_walk_from_a_non_neighbour_closes_its_stale_link() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        let mut out = Vec::new();
+        let walk = Message::Shuffle {
+            origin: peer(7),
+            ttl: 3,
+            nodes: vec![],
+        };
+        n.handle_message(Time::ZERO, peer(5), walk, &mut out);
+        assert!(sent(&out).contains(&(NodeId(5), Message::Disconnect { alive: true })));
+    }
 }

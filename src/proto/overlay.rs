@@ -178,7 +178,7 @@ impl Overlay {
             }
             Input::Leave => self.membership.leave(out),
         }
-        self.follow_up(start, out);
+        self.follow_up(now, start, out);
     }
 
     /// Originates a broadcast of `payload` to every node; returns its id.
@@ -234,7 +234,19 @@ impl Overlay {
             // The transport consumes the preamble.
             Message::Hello(_) => {}
             Message::Membership(msg) => self.membership.handle_message(now, from, msg, out),
-            Message::Broadcast(msg) => self.plumtree.handle_message(now, from, msg, out),
+            Message::Broadcast(msg) => {
+                let pushes = matches!(
+                    msg,
+                    wire::plumtree::Message::Gossip { .. } | wire::plumtree::Message::IHave { .. }
+                );
+                if pushes && !self.membership.is_active(from.id) {
+                    // Only a neighbour pushes to us: this peer still holds a
+                    // link we no longer have (we restarted, or its DISCONNECT
+                    // was lost). Tell it, or the link stays one-sided.
+                    self.membership.close_stale(from, out);
+                }
+                self.plumtree.handle_message(now, from, msg, out);
+            }
             Message::Flood(msg) => {
                 let neighbors = self.active_view();
                 self.flood.handle_message(from, msg, &neighbors, out);
@@ -285,14 +297,14 @@ impl Overlay {
 
     /// Keeps the broadcast layer's peers in step with the active view, and
     /// pushes every delivery on to the observers.
-    fn follow_up(&mut self, start: usize, out: &mut Vec<Output>) {
+    fn follow_up(&mut self, now: Time, start: usize, out: &mut Vec<Output>) {
         let mut i = start;
         while i < out.len() {
             if let Output::Event(event) = &out[i] {
                 match event {
                     Event::NeighborUp(peer) => {
                         let peer = *peer;
-                        self.plumtree.neighbor_up(peer);
+                        self.plumtree.neighbor_up(now, peer, out);
                     }
                     Event::NeighborDown { peer, .. } => {
                         let peer = *peer;
@@ -471,5 +483,214 @@ mod tests {
             net.sent
         };
         assert_eq!(run(), run());
+    }
+}
+
+/// Figures at scale through the unit-test network; the simulator measures
+/// them properly. Run with `cargo test --lib proto::overlay::scale -- --ignored --nocapture`.
+#[cfg(test)]
+mod scale {
+    use std::time::Duration;
+
+    use super::super::test_net::TestNet;
+    use super::*;
+
+    fn measure(net: &mut TestNet, senders: &[u64]) -> (f64, u16, u64) {
+        let before = net.count_kind("gossip");
+        let start = net.events.len();
+        let mut ids = Vec::new();
+        for &s in senders {
+            ids.push(net.broadcast(s, b"m"));
+            net.run_for(Duration::from_millis(200));
+        }
+        net.run_for(Duration::from_secs(5));
+        let m = (net.count_kind("gossip") - before) as f64;
+        let mut delivered = 0usize;
+        let mut ldh = 0u16;
+        for (_, e) in &net.events[start..] {
+            if let Event::Delivered { hops, .. } = e {
+                delivered += 1;
+                ldh = ldh.max(*hops);
+            }
+        }
+        let n = net.nodes.len();
+        let expected = ids.len() * (n - 1);
+        let rmr = m / delivered as f64 - 1.0;
+        (rmr, ldh, (expected - delivered) as u64)
+    }
+
+    fn run(n: u64, random: bool, config: Config) {
+        let ids: Vec<u64> = (1..=n).collect();
+        let mut net = TestNet::new();
+        net.latency_ms = Some((10, 50));
+        net.build(&ids, &config);
+        net.run_for(Duration::from_secs(30));
+        let pick = |k: u64| if random { 1 + (k * 7_777 + 13) % n } else { 1 };
+        let warm = measure(&mut net, &[pick(0)]);
+        println!(
+            "n={n} random={random} warm-up: rmr={:.3} ldh={} missed={}",
+            warm.0, warm.1, warm.2
+        );
+        let (ihave, graft, prune) = (
+            net.count_kind("ihave"),
+            net.count_kind("graft"),
+            net.count_kind("prune"),
+        );
+        let senders: Vec<u64> = (1..=40).map(pick).collect();
+        let steady = measure(&mut net, &senders);
+        println!(
+            "n={n} random={random} steady: rmr={:.4} ldh={} missed={}",
+            steady.0, steady.1, steady.2
+        );
+        let repair: usize = net
+            .sent
+            .iter()
+            .filter(|(_, _, m)| {
+                matches!(
+                    m,
+                    Message::Broadcast(wire::plumtree::Message::Graft { id: Some(_), .. })
+                )
+            })
+            .count();
+        println!(
+            "steady: ihave={} graft={} (with id, all time: {repair}) prune={}",
+            net.count_kind("ihave") - ihave,
+            net.count_kind("graft") - graft,
+            net.count_kind("prune") - prune
+        );
+    }
+
+    fn config() -> Config {
+        let mut config = Config::default();
+        if let Ok(ms) = std::env::var("GRAFT_MS") {
+            config.plumtree.graft_timeout = Duration::from_millis(ms.parse().unwrap_or(250));
+        }
+        if let Ok(t) = std::env::var("OPT") {
+            config.plumtree.optimization_threshold = t.parse().ok();
+        }
+        config
+    }
+
+    #[test]
+    #[ignore]
+    fn single_sender_1000() {
+        run(1000, false, config());
+    }
+
+    #[test]
+    #[ignore]
+    fn single_sender_100() {
+        run(100, false, config());
+    }
+
+    #[test]
+    #[ignore]
+    fn random_senders_100() {
+        run(100, true, config());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::super::test_net::{TestNet, peer};
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Join(u64, u64),
+        Crash(u64),
+        Leave(u64),
+        Broadcast(u64),
+        Wait(u64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (1..13u64, 1..13u64).prop_map(|(a, b)| Step::Join(a, b)),
+            (1..13u64).prop_map(Step::Crash),
+            (1..13u64).prop_map(Step::Leave),
+            (1..13u64).prop_map(Step::Broadcast),
+            (1..30_000u64).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever happens, no node is in its own views, the views are
+        /// disjoint and bounded, the broadcast peers are the active view,
+        /// and no broadcast is delivered twice to a node.
+        #[test]
+        fn views_stay_sound_and_deliveries_unique(
+            steps in proptest::collection::vec(step(), 1..40),
+            lossy in any::<bool>(),
+        ) {
+            let mut net = TestNet::new();
+            net.latency_ms = Some((1, 40));
+            if lossy {
+                net.drop_if = Some(Box::new(|a, b, m| (a.0 * 31 + b.0 * 17 + m.kind().len() as u64) % 11 == 0));
+            }
+            for id in 1..13 {
+                net.add(id, Config::default());
+            }
+            net.input(1, Input::Join(vec![]));
+            for id in 2..13 {
+                net.input(id, Input::Join(vec![peer(1)]));
+            }
+            let mut ids = Vec::new();
+            // A crashed node that joins again is a new incarnation that
+            // remembers nothing: at-most-once holds per incarnation.
+            let mut restarted = std::collections::BTreeSet::new();
+            for s in steps {
+                match s {
+                    Step::Join(a, b) => {
+                        if !net.nodes.contains_key(&NodeId(a)) {
+                            restarted.insert(a);
+                            net.add(a, Config::default());
+                        }
+                        net.input(a, Input::Join(vec![peer(b)]));
+                    }
+                    Step::Crash(a) => net.crash(a),
+                    Step::Leave(a) => net.input(a, Input::Leave),
+                    Step::Broadcast(a) => {
+                        if net.nodes.contains_key(&NodeId(a)) {
+                            ids.push(net.broadcast(a, b"x"));
+                        }
+                    }
+                    Step::Wait(ms) => net.run_for(Duration::from_millis(ms)),
+                }
+                net.run_for(Duration::from_millis(5));
+                net.check_views();
+            }
+            for n in net.nodes.keys().filter(|n| !restarted.contains(&n.0)) {
+                for id in &ids {
+                    prop_assert!(net.delivered(n.0, *id) <= 1);
+                }
+            }
+            if !lossy {
+                // Once quiet, every link is known at both ends, and a
+                // broadcast from any live node reaches every live node.
+                net.run_for(Duration::from_secs(60));
+                net.check_symmetric();
+                if let Some(&origin) = net.nodes.keys().next() {
+                    let connected = net.nodes.values().all(|o| !o.active_view().is_empty());
+                    let id = net.broadcast(origin.0, b"quiet");
+                    net.run_for(Duration::from_secs(5));
+                    if connected && net.nodes.len() > 1 {
+                        let missed: Vec<NodeId> = net
+                            .nodes
+                            .keys()
+                            .copied()
+                            .filter(|n| *n != origin && net.delivered(n.0, id) == 0)
+                            .collect();
+                        prop_assert!(missed.is_empty(), "missed by {:?}", missed);
+                    }
+                }
+            }
+        }
     }
 }

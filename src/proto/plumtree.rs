@@ -38,8 +38,10 @@ pub struct Config {
     /// (default 512: about 12 KiB).
     pub ihave_batch_max: usize,
     /// How long after the first IHAVE for a missing message the node GRAFTs
-    /// (§3.6, default 250 ms). It must cover the eager path's extra delay
-    /// over the lazy one, or the tree churns on spurious GRAFTs.
+    /// (§3.6, default 500 ms). It must cover the eager path's extra delay
+    /// over the lazy one: with many senders a shared tree's paths are
+    /// longer than the shortest ones, and a GRAFT fired too early adds a
+    /// duplicate for nothing.
     pub graft_timeout: Duration,
     /// The shorter wait before GRAFTing the next announcer when the first
     /// GRAFT brought nothing (§3.6, default 100 ms).
@@ -49,6 +51,14 @@ pub struct Config {
     /// node swaps its eager parent for the announcer (default 3; `None`
     /// turns the optimization off).
     pub optimization_threshold: Option<u16>,
+    /// The optimization reshapes the shared tree around one sender, which
+    /// lengthens every other sender's paths; it applies only to an origin
+    /// behind more than half of the last this-many deliveries (default 16).
+    pub optimization_window: usize,
+    /// A new neighbour is announced the messages delivered this recently
+    /// (default 3 s), so a broadcast pushed into a link that had silently
+    /// died still reaches the nodes behind it once the link is replaced.
+    pub announce_recent: Duration,
     /// How long payloads stay cached to answer GRAFTs (default 60 s).
     pub cache_ttl: Duration,
     /// Most payloads cached (default 4096), whatever their age.
@@ -65,9 +75,11 @@ impl Default for Config {
         Config {
             ihave_interval: Duration::from_millis(100),
             ihave_batch_max: 512,
-            graft_timeout: Duration::from_millis(250),
+            graft_timeout: Duration::from_millis(500),
             graft_retry: Duration::from_millis(100),
             optimization_threshold: Some(3),
+            optimization_window: 16,
+            announce_recent: Duration::from_secs(3),
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 4096,
             seen_ttl: Duration::from_secs(600),
@@ -92,6 +104,9 @@ struct Seen {
     hops: u16,
     /// The neighbour it came from eagerly, for the tree optimization.
     from: Option<NodeId>,
+    /// It came in answer to our GRAFT: a later copy along the tree shows
+    /// the GRAFT was premature.
+    grafted: bool,
 }
 
 /// A bounded map whose entries expire in insertion order.
@@ -130,6 +145,10 @@ impl<V> Expiring<V> {
         self.map.get(id)
     }
 
+    fn get_mut(&mut self, id: &MessageId) -> Option<&mut V> {
+        self.map.get_mut(id)
+    }
+
     fn contains(&self, id: &MessageId) -> bool {
         self.map.contains_key(id)
     }
@@ -140,6 +159,8 @@ impl<V> Expiring<V> {
 struct Missing {
     /// Announcers not yet GRAFTed, oldest first, with the hops they offered.
     announcers: VecDeque<(PeerInfo, u16)>,
+    /// The announcer most recently GRAFTed for it.
+    grafted: Option<NodeId>,
 }
 
 /// One replica's broadcast state.
@@ -158,6 +179,8 @@ pub struct Plumtree {
     /// IHAVE announcements waiting for the dispatch timer, per peer.
     lazy_queue: BTreeMap<NodeId, Vec<(MessageId, u16)>>,
     dispatch_armed: bool,
+    /// Origins of the latest deliveries, for the optimization's gate.
+    recent_origins: VecDeque<NodeId>,
 }
 
 impl Plumtree {
@@ -174,6 +197,7 @@ impl Plumtree {
             holders: BTreeMap::new(),
             lazy_queue: BTreeMap::new(),
             dispatch_armed: false,
+            recent_origins: VecDeque::new(),
         }
     }
 
@@ -197,9 +221,43 @@ impl Plumtree {
         self.seen.contains(id)
     }
 
-    /// A new active-view neighbour starts eager (§3.4).
-    pub fn neighbor_up(&mut self, peer: PeerInfo) {
+    /// A new active-view neighbour starts eager (§3.4). It is also
+    /// announced the messages of the last `announce_recent`: a neighbour
+    /// usually replaces one that failed, and what was pushed into the dead
+    /// link in the meantime is otherwise lost for whole subtrees.
+    pub fn neighbor_up(&mut self, now: Time, peer: PeerInfo, out: &mut Vec<Output>) {
         self.peers.insert(peer.id, (peer, true));
+        let recent: Vec<(MessageId, u16)> = self
+            .cache
+            .order
+            .iter()
+            .rev()
+            .take_while(|(at, _)| *at + self.config.announce_recent > now)
+            .filter_map(|(_, id)| {
+                self.cache
+                    .get(id)
+                    .map(|(hops, _)| (*id, hops.saturating_add(1)))
+            })
+            .filter(|(id, _)| id.origin != peer.id)
+            .collect();
+        if recent.is_empty() {
+            return;
+        }
+        self.lazy_queue
+            .entry(peer.id)
+            .or_default()
+            .extend(recent.into_iter().rev());
+        self.arm_dispatch(now, out);
+    }
+
+    fn arm_dispatch(&mut self, now: Time, out: &mut Vec<Output>) {
+        if !self.dispatch_armed {
+            self.dispatch_armed = true;
+            out.push(Output::Schedule {
+                at: now + self.config.ihave_interval,
+                timer: OverlayTimer::Broadcast(Timer::Dispatch),
+            });
+        }
     }
 
     pub fn neighbor_down(&mut self, id: NodeId) {
@@ -225,7 +283,15 @@ impl Plumtree {
         if self.seen.contains(&id) {
             return false;
         }
-        self.seen.insert(now, id, Seen { hops, from: None });
+        self.seen.insert(
+            now,
+            id,
+            Seen {
+                hops,
+                from: None,
+                grafted: false,
+            },
+        );
         self.missing.remove(&id);
         self.cache.insert(now, id, (hops, payload.clone()));
         self.push(now, id, hops.saturating_add(1), &payload, None, out);
@@ -271,22 +337,28 @@ impl Plumtree {
         out: &mut Vec<Output>,
     ) {
         if id.origin == self.me || self.seen.contains(&id) {
-            if self.peers.contains_key(&from.id) {
-                self.set_eager(from.id, false);
-                send(out, from, Message::Prune);
-            }
+            self.on_duplicate(from, id, out);
             return;
         }
+        let grafted = self
+            .missing
+            .get(&id)
+            .is_some_and(|m| m.grafted == Some(from.id));
         self.seen.insert(
             now,
             id,
             Seen {
                 hops: round,
                 from: Some(from.id),
+                grafted,
             },
         );
         self.cache.insert(now, id, (round, payload.clone()));
         self.missing.remove(&id);
+        self.recent_origins.push_back(id.origin);
+        while self.recent_origins.len() > self.config.optimization_window {
+            self.recent_origins.pop_front();
+        }
         self.set_eager(from.id, true);
         out.push(Output::Event(Event::Delivered {
             id,
@@ -302,6 +374,31 @@ impl Plumtree {
             Some(from.id),
             out,
         );
+    }
+
+    /// §3.5: a duplicate shows a redundant eager link; both ends make it
+    /// lazy. When the first copy came in answer to our GRAFT, the copy now
+    /// arriving along the tree shows the GRAFT was only premature (the tree
+    /// path is long, not broken): the GRAFTed link is the one pruned, so a
+    /// slow branch does not reshape the tree shared by every sender.
+    fn on_duplicate(&mut self, from: PeerInfo, id: MessageId, out: &mut Vec<Output>) {
+        if !self.peers.contains_key(&from.id) {
+            return;
+        }
+        let undo = self.seen.get_mut(&id).and_then(|seen| {
+            let grafted = seen.from.filter(|g| seen.grafted && *g != from.id);
+            seen.grafted = false;
+            grafted
+        });
+        if let Some(grafted) = undo
+            && let Some((peer, true)) = self.peers.get(&grafted).copied()
+        {
+            self.set_eager(grafted, false);
+            send(out, peer, Message::Prune);
+            return;
+        }
+        self.set_eager(from.id, false);
+        send(out, from, Message::Prune);
     }
 
     /// Eager push to the eager peers, IHAVE to the lazy ones.
@@ -338,12 +435,8 @@ impl Plumtree {
                 queued = true;
             }
         }
-        if queued && !self.dispatch_armed {
-            self.dispatch_armed = true;
-            out.push(Output::Schedule {
-                at: now + self.config.ihave_interval,
-                timer: OverlayTimer::Broadcast(Timer::Dispatch),
-            });
+        if queued {
+            self.arm_dispatch(now, out);
         }
     }
 
@@ -388,7 +481,7 @@ impl Plumtree {
             }
             if let Some(seen) = self.seen.get(&id).copied() {
                 self.holders.entry(id).or_default().insert(from.id);
-                self.maybe_optimize(from, round, seen, out);
+                self.maybe_optimize(from, id.origin, round, seen, out);
                 continue;
             }
             self.holders.entry(id).or_default().insert(from.id);
@@ -406,10 +499,21 @@ impl Plumtree {
         }
     }
 
-    fn maybe_optimize(&mut self, from: PeerInfo, round: u16, seen: Seen, out: &mut Vec<Output>) {
+    fn maybe_optimize(
+        &mut self,
+        from: PeerInfo,
+        origin: NodeId,
+        round: u16,
+        seen: Seen,
+        out: &mut Vec<Output>,
+    ) {
         let Some(threshold) = self.config.optimization_threshold else {
             return;
         };
+        let share = self.recent_origins.iter().filter(|o| **o == origin).count();
+        if share * 2 <= self.recent_origins.len() {
+            return;
+        }
         let Some(parent) = seen.from else {
             return;
         };
@@ -439,6 +543,7 @@ impl Plumtree {
             self.holders.remove(&id);
             return;
         };
+        missing.grafted = Some(peer.id);
         self.set_eager(peer.id, true);
         send(
             out,
@@ -484,4 +589,350 @@ fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
         to,
         msg: WireMessage::Broadcast(msg),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::test_net::peer;
+
+    fn tree(me: u64, peers: &[u64]) -> Plumtree {
+        let mut p = Plumtree::new(NodeId(me), Config::default());
+        for &id in peers {
+            p.neighbor_up(Time::ZERO, peer(id), &mut Vec::new());
+        }
+        p
+    }
+
+    fn sent(out: &[Output]) -> Vec<(NodeId, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    msg: WireMessage::Broadcast(m),
+                } => Some((to.id, m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn timers(out: &[Output]) -> Vec<(Time, Timer)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Schedule {
+                    at,
+                    timer: OverlayTimer::Broadcast(t),
+                } => Some((*at, t.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn mid(origin: u64, seq: u64) -> MessageId {
+        MessageId {
+            origin: NodeId(origin),
+            seq,
+        }
+    }
+
+    fn gossip(id: MessageId, round: u16) -> Message {
+        Message::Gossip {
+            id,
+            round,
+            payload: Bytes::from_static(b"p"),
+        }
+    }
+
+    #[test]
+    fn a_first_copy_is_delivered_and_pushed_eagerly_and_lazily() {
+        let mut p = tree(1, &[2, 3, 4]);
+        p.set_eager(NodeId(4), false);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 3), &mut out);
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Event(Event::Delivered { hops: 3, .. })))
+        );
+        assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, 1), 4))]);
+        assert_eq!(
+            timers(&out),
+            vec![(
+                Time::ZERO + Config::default().ihave_interval,
+                Timer::Dispatch
+            )]
+        );
+        // A second message before the dispatch shares the batch and the timer.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 2), 3), &mut out);
+        assert!(timers(&out).is_empty());
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(4),
+                Message::IHave {
+                    ids: vec![(mid(9, 1), 4), (mid(9, 2), 4)]
+                }
+            )]
+        );
+        // Nothing queued: nothing sent.
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(200), Timer::Dispatch, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_prunes_its_sender_and_prune_makes_the_link_lazy() {
+        let mut p = tree(1, &[2, 3]);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut out);
+        assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Event(_))),
+            "delivered at most once"
+        );
+        assert_eq!(p.lazy_peers(), vec![NodeId(3)]);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), Message::Prune, &mut out);
+        assert_eq!(p.lazy_peers(), vec![NodeId(2), NodeId(3)]);
+    }
+
+    #[test]
+    fn a_missing_message_is_grafted_from_one_announcer_then_the_next() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(2), false);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(2),
+            Message::IHave { ids: vec![(id, 2)] },
+            &mut out,
+        );
+        let config = Config::default();
+        assert_eq!(
+            timers(&out),
+            vec![(Time::ZERO + config.graft_timeout, Timer::Graft(id))]
+        );
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::from_millis(5),
+            peer(3),
+            Message::IHave { ids: vec![(id, 3)] },
+            &mut out,
+        );
+        assert!(timers(&out).is_empty(), "one timer per message");
+
+        let t1 = Time::ZERO + config.graft_timeout;
+        let mut out = Vec::new();
+        p.timer_fired(t1, Timer::Graft(id), &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(2),
+                Message::Graft {
+                    id: Some(id),
+                    round: 2
+                }
+            )]
+        );
+        assert_eq!(
+            timers(&out),
+            vec![(t1 + config.graft_retry, Timer::Graft(id))]
+        );
+        assert!(p.eager_peers().contains(&NodeId(2)));
+
+        let mut out = Vec::new();
+        p.timer_fired(t1 + config.graft_retry, Timer::Graft(id), &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::Graft {
+                    id: Some(id),
+                    round: 3
+                }
+            )]
+        );
+
+        // It arrives: later timers are stale.
+        let mut out = Vec::new();
+        p.handle_message(t1, peer(3), gossip(id, 3), &mut out);
+        let mut out = Vec::new();
+        p.timer_fired(t1 + config.graft_retry * 2, Timer::Graft(id), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_graft_makes_the_link_eager_and_resends_from_the_cache() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(1, 7);
+        let mut out = Vec::new();
+        p.originate(Time::ZERO, id, 0, Bytes::from_static(b"p"), &mut out);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::Graft {
+                id: Some(id),
+                round: 1,
+            },
+            &mut out,
+        );
+        assert_eq!(sent(&out), vec![(NodeId(3), gossip(id, 1))]);
+        assert!(p.eager_peers().contains(&NodeId(3)));
+    }
+
+    #[test]
+    fn a_peer_that_announced_a_message_is_not_told_of_it() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::IHave { ids: vec![(id, 1)] },
+            &mut out,
+        );
+        p.handle_message(Time::ZERO, peer(2), gossip(id, 1), &mut out);
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
+        assert!(sent(&out).is_empty());
+    }
+
+    #[test]
+    fn the_optimization_swaps_a_long_eager_path_for_a_short_lazy_one() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(id, 8), &mut out);
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::IHave { ids: vec![(id, 2)] },
+            &mut out,
+        );
+        assert_eq!(
+            sent(&out),
+            vec![
+                (NodeId(3), Message::Graft { id: None, round: 2 }),
+                (NodeId(2), Message::Prune)
+            ]
+        );
+        assert_eq!(p.eager_peers(), vec![NodeId(3)]);
+        // A small gain is not worth reshaping the tree.
+        let id = mid(9, 2);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(id, 4), &mut out);
+        let mut out = Vec::new();
+        p.neighbor_up(Time::ZERO, peer(4), &mut Vec::new());
+        p.set_eager(NodeId(4), false);
+        p.handle_message(
+            Time::ZERO,
+            peer(4),
+            Message::IHave { ids: vec![(id, 2)] },
+            &mut out,
+        );
+        assert!(sent(&out).is_empty());
+    }
+
+    #[test]
+    fn a_tree_copy_after_a_premature_graft_undoes_the_graft() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let id = mid(9, 1);
+        let config = Config::default();
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO,
+            peer(3),
+            Message::IHave { ids: vec![(id, 1)] },
+            &mut out,
+        );
+        p.timer_fired(
+            Time::ZERO + config.graft_timeout,
+            Timer::Graft(id),
+            &mut out,
+        );
+        p.handle_message(
+            Time::ZERO + config.graft_timeout,
+            peer(3),
+            gossip(id, 1),
+            &mut out,
+        );
+        // The slow tree copy arrives: the tree link stays, the GRAFTed one goes.
+        let mut out = Vec::new();
+        p.handle_message(
+            Time::ZERO + config.graft_timeout,
+            peer(2),
+            gossip(id, 6),
+            &mut out,
+        );
+        assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
+        assert_eq!(p.eager_peers(), vec![NodeId(2)]);
+    }
+
+    #[test]
+    fn a_lost_neighbour_leaves_no_trace() {
+        let mut p = tree(1, &[2, 3]);
+        p.set_eager(NodeId(3), false);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
+        p.neighbor_down(NodeId(3));
+        let mut out = Vec::new();
+        p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
+        assert!(sent(&out).is_empty());
+        assert!(p.lazy_peers().is_empty());
+    }
+
+    #[test]
+    fn seen_ids_and_cached_payloads_are_bounded_and_expire() {
+        let mut e: Expiring<u8> = Expiring::new(Duration::from_secs(1), 3);
+        for seq in 0..5 {
+            e.insert(Time::ZERO, mid(1, seq), 0);
+        }
+        assert_eq!(e.map.len(), 3);
+        assert!(!e.contains(&mid(1, 0)) && e.contains(&mid(1, 4)));
+        e.insert(Time::from_millis(1500), mid(1, 9), 0);
+        assert_eq!(e.map.len(), 1, "everything older than the ttl is gone");
+    }
+
+    #[test]
+    fn a_new_neighbour_is_told_of_recent_messages() {
+        let mut p = tree(1, &[2]);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
+        p.handle_message(
+            Time::from_millis(5_000),
+            peer(2),
+            gossip(mid(9, 2), 1),
+            &mut out,
+        );
+        let now = Time::from_millis(6_000);
+        let mut out = Vec::new();
+        p.neighbor_up(now, peer(3), &mut out);
+        assert_eq!(
+            timers(&out),
+            vec![(now + Config::default().ihave_interval, Timer::Dispatch)]
+        );
+        let mut out = Vec::new();
+        p.timer_fired(now, Timer::Dispatch, &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::IHave {
+                    ids: vec![(mid(9, 2), 2)]
+                }
+            )]
+        );
+    }
 }

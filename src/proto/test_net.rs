@@ -39,6 +39,8 @@ pub struct TestNet {
     pub observers: BTreeSet<NodeId>,
     /// Messages for which this returns true are dropped in flight.
     pub drop_if: Option<Filter>,
+    /// When set, each link's latency is drawn once from this range (ms).
+    pub latency_ms: Option<(u64, u64)>,
 }
 
 impl TestNet {
@@ -54,6 +56,7 @@ impl TestNet {
             inbox: BTreeMap::new(),
             observers: BTreeSet::new(),
             drop_if: None,
+            latency_ms: None,
         }
     }
 
@@ -83,17 +86,24 @@ impl TestNet {
     /// first, then lets it settle.
     pub fn mesh(ids: &[u64], config: &Config) -> Self {
         let mut net = TestNet::new();
+        net.build(ids, config);
+        net.run_for(Duration::from_secs(1));
+        net
+    }
+
+    /// Adds `ids` and joins them one after the other.
+    pub fn build(&mut self, ids: &[u64], config: &Config) {
+        let net = self;
         for &id in ids {
             net.add(id, config.clone());
         }
-        let first = ids[0];
-        net.input(first, Input::Join(vec![]));
-        for &id in &ids[1..] {
-            net.input(id, Input::Join(vec![peer(first)]));
-            net.run_for(Duration::from_millis(100));
+        net.input(ids[0], Input::Join(vec![]));
+        for (i, &id) in ids.iter().enumerate().skip(1) {
+            // Join through an earlier node, spread deterministically.
+            let contact = ids[(id as usize).wrapping_mul(7919) % i];
+            net.input(id, Input::Join(vec![peer(contact)]));
+            net.run_for(Duration::from_millis(50));
         }
-        net.run_for(Duration::from_secs(1));
-        net
     }
 
     /// Removes a node at once; its neighbours see the links break.
@@ -164,7 +174,7 @@ impl TestNet {
                     if self.drop_if.as_ref().is_some_and(|f| f(from, to.id, &msg)) {
                         continue;
                     }
-                    let at = self.now + self.latency;
+                    let at = self.now + self.link_latency(from, to.id);
                     if self.observers.contains(&to.id) {
                         self.inbox.entry(to.id).or_default().push(msg);
                     } else if self.nodes.contains_key(&to.id) {
@@ -179,6 +189,18 @@ impl TestNet {
                 Output::Event(e) => self.events.push((from, e)),
             }
         }
+    }
+
+    fn link_latency(&self, a: NodeId, b: NodeId) -> Duration {
+        let Some((min, max)) = self.latency_ms else {
+            return self.latency;
+        };
+        // splitmix64 of the unordered pair: the same latency both ways, drawn once.
+        let mut x = a.0.min(b.0).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ a.0.max(b.0);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        Duration::from_millis(min + x % (max - min + 1))
     }
 
     /// Checks the membership invariants on every node.
