@@ -5,6 +5,7 @@
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
+pub mod bench;
 pub mod board;
 pub mod config;
 pub mod control;

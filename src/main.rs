@@ -32,6 +32,9 @@ enum Command {
     Node(cli::node::NodeArgs),
     /// Show the office: nodes, sensors, actuators, targets, version vectors.
     Status(cli::status::StatusArgs),
+    /// Start N node processes on loopback and measure convergence, traffic,
+    /// memory and CPU.
+    Bench(cli::bench::BenchArgs),
     /// Write a value into the office state.
     Set {
         #[command(subcommand)]
@@ -53,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Command::Node(args) => cli::node::run(args),
         Command::Status(args) => cli::status::run(args),
         Command::Set { what } => cli::set::run(what),
+        Command::Bench(args) => cli::bench::run(args),
     }
 }

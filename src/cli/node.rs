@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use officemesh::config::{Config, resolve_data_dir};
-use officemesh::node::{self, Settings};
+use officemesh::node::{self, Settings, stats};
 
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
@@ -28,9 +28,12 @@ pub fn settings(config_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(
 }
 
 /// Runs until SIGTERM or SIGINT, then leaves gracefully and flushes.
+/// SIGUSR1 writes the transport counters to `net-counters.json` in the
+/// data directory (for `officemesh bench`).
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let (_, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
     settings.include_loopback = args.announce_loopback;
+    let data_dir = settings.data_dir.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,10 +42,25 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut usr1 =
+            signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
         let handle = node::start(settings).await?;
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: leaving"),
-            _ = int.recv() => tracing::info!("SIGINT: leaving"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM: leaving");
+                    break;
+                }
+                _ = int.recv() => {
+                    tracing::info!("SIGINT: leaving");
+                    break;
+                }
+                _ = usr1.recv() => {
+                    if let Err(error) = stats::write_counters(&data_dir, &handle.counters()) {
+                        tracing::warn!(%error, "SIGUSR1: could not write the counters");
+                    }
+                }
+            }
         }
         handle.shutdown().await;
         Ok(())

@@ -21,7 +21,7 @@ pub struct NetCounters {
 }
 
 /// A copy of the counters at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CountersSnapshot {
     /// Every byte written to a peer socket: prefixes, handshakes, tags.
     pub bytes_sent: u64,

@@ -16,6 +16,7 @@ pub mod interfaces;
 pub mod local_write;
 pub mod runtime;
 pub mod settings;
+pub mod stats;
 pub mod timers;
 
 use std::collections::BTreeMap;

@@ -37,7 +37,10 @@ pub const WATCH_RENEW: Duration = Duration::from_secs(10);
 pub const FULL_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Full clock reports answering Watches are at least this far apart.
 pub const MIN_FULL_REPORT_GAP: Duration = Duration::from_secs(1);
-/// Clock reports after a change are coalesced over this window.
+/// Clock reports are at most this often: the first change after a quiet
+/// spell is reported at once (a write's convergence is seen without
+/// delay), later changes within the window are coalesced into one report
+/// at its end.
 pub const REPORT_COALESCE: Duration = Duration::from_millis(50);
 /// Remote deltas are persisted lazily, at most this long after arrival.
 pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
@@ -118,6 +121,8 @@ pub struct Runtime {
     report_armed: bool,
     full_armed: bool,
     last_full_at: Option<Time>,
+    /// When the last clock report (full or partial) left.
+    last_report_at: Option<Time>,
     last_report: BTreeMap<NodeId, u64>,
     published_targets: BTreeMap<TargetKey, TargetValue>,
 }
@@ -176,6 +181,7 @@ impl Runtime {
             report_armed: false,
             full_armed: false,
             last_full_at: None,
+            last_report_at: None,
             last_report: BTreeMap::new(),
             published_targets: BTreeMap::new(),
         }
@@ -690,9 +696,13 @@ impl Runtime {
         let now = self.now();
         self.publish_targets();
         if self.watching(now) && !self.report_armed {
-            self.report_armed = true;
-            self.timers
-                .schedule(now + REPORT_COALESCE, NodeTimer::ClockReport);
+            let next = self.last_report_at.map_or(now, |at| at + REPORT_COALESCE);
+            if next <= now {
+                self.report(false);
+            } else {
+                self.report_armed = true;
+                self.timers.schedule(next, NodeTimer::ClockReport);
+            }
         }
     }
 
@@ -890,6 +900,7 @@ impl Runtime {
         if entries.is_empty() && !full {
             return;
         }
+        self.last_report_at = Some(self.now());
         let node = self.me.id;
         self.broadcast(&Payload::ClockReport {
             node,
@@ -898,21 +909,38 @@ impl Runtime {
         });
     }
 
-    /// An observer's write: validated, joined, committed, acknowledged,
-    /// then broadcast under this node's message id.
+    /// An observer's write: validated and joined, broadcast, committed,
+    /// then acknowledged. The broadcast may leave before the commit: the
+    /// dot is the observer's (it persisted its counter before writing), so
+    /// a crash here cannot reuse it, and an observer that gets no *stored*
+    /// answer resends the same delta elsewhere (joining it twice is a
+    /// no-op). Only the acknowledgement waits for the disk, so the fsync
+    /// is not on the path to the other nodes.
     fn on_observer_write(&mut self, observer: NodeId, request: u64, bytes: Bytes) {
         let reply = match self.accept_write(observer, &bytes) {
-            Ok(()) => wire::observer::Message::Stored { request },
+            Ok(()) => {
+                self.broadcast(&Payload::Delta(bytes));
+                match self
+                    .durable
+                    .commit(&self.state, &self.writer, Durability::Immediate)
+                {
+                    Ok(()) => {
+                        self.dirty = false;
+                        wire::observer::Message::Stored { request }
+                    }
+                    Err(e) => wire::observer::Message::Rejected {
+                        request,
+                        reason: format!("the node could not store it: {e}"),
+                    },
+                }
+            }
             Err(reason) => {
                 tracing::warn!(%observer, request, %reason, "observer write rejected");
                 wire::observer::Message::Rejected { request, reason }
             }
         };
-        let stored = matches!(reply, wire::observer::Message::Stored { .. });
         self.send(observer, &Message::Observer(reply));
-        if stored {
-            self.broadcast(&Payload::Delta(bytes));
-        }
+        self.after_change();
     }
 
     fn accept_write(&mut self, observer: NodeId, bytes: &[u8]) -> Result<(), String> {
@@ -939,11 +967,6 @@ impl Runtime {
             }
         }
         self.state.apply(&delta);
-        self.durable
-            .commit(&self.state, &self.writer, Durability::Immediate)
-            .map_err(|e| format!("the node could not store it: {e}"))?;
-        self.dirty = false;
-        self.after_change();
         Ok(())
     }
 }

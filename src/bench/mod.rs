@@ -1,0 +1,291 @@
+//! `officemesh bench`: N real node processes on loopback with real TCP and
+//! Noise, measured from outside (issue 4's goals: 50 nodes converge p99
+//! ≤ 20 ms, ≤ 100 idle bytes/s per node, ≤ 10 MiB RSS, idle < 1 % of a
+//! core).
+//!
+//! Phases:
+//! 1. start N `officemesh node` processes ([`Cluster`]) and attach an
+//!    observer to the first; settled when every node's `Node` entry is in
+//!    the observer's replica and every node has sent a clock report;
+//! 2. K target writes through the observer, one every `spacing`; each is
+//!    timed until every node's clock report covers its dot; the nodes'
+//!    byte counters are read before and after;
+//! 3. the observer leaves, the Watch leases run out (no clock reports any
+//!    more, as in an office nobody watches), then a quiet window measures
+//!    bytes, CPU time and memory per node.
+
+pub mod cluster;
+pub mod process;
+pub mod report;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use cluster::Cluster;
+pub use report::{BenchReport, MeanMax, Percentiles};
+
+use crate::crdt::Quantity;
+use crate::node::runtime::WATCH_LEASE;
+use crate::node_id::NodeId;
+use crate::observer::{Observer, ObserverError, ObserverIdentity, Update};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Proc { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Observer(#[from] ObserverError),
+    #[error(
+        "the overlay did not settle within {secs} s: {seen} of {nodes} nodes visible, {reported} reported"
+    )]
+    NotSettled {
+        secs: u64,
+        nodes: usize,
+        seen: usize,
+        reported: usize,
+    },
+    #[error("node {index} exited during the benchmark ({status}); its log is in {dir}")]
+    NodeExited {
+        index: usize,
+        status: String,
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// The `officemesh` executable the nodes run.
+    pub exe: PathBuf,
+    pub nodes: usize,
+    pub updates: usize,
+    /// Time between two writes.
+    pub spacing: Duration,
+    /// Length of the quiet window.
+    pub idle: Duration,
+    /// Longest wait for the overlay to settle.
+    pub settle_timeout: Duration,
+    /// Longest wait for one write to reach every node.
+    pub converge_timeout: Duration,
+    /// Keep the scratch directory (configs, logs) after the run.
+    pub keep_dir: bool,
+}
+
+impl BenchOptions {
+    pub fn new(exe: PathBuf, nodes: usize) -> BenchOptions {
+        BenchOptions {
+            exe,
+            nodes,
+            updates: 20,
+            spacing: Duration::from_millis(200),
+            idle: Duration::from_secs(30),
+            settle_timeout: Duration::from_secs(60),
+            converge_timeout: Duration::from_secs(5),
+            keep_dir: false,
+        }
+    }
+}
+
+/// The Watch lease outlives the observer by at most [`WATCH_LEASE`]; this
+/// much more lets the last reports drain before the quiet window.
+const LEASE_DRAIN: Duration = Duration::from_secs(3);
+
+/// Runs the benchmark. Every node process is killed when this returns or
+/// its future is dropped (Ctrl-C).
+pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
+    if options.nodes == 0 {
+        return Err(BenchError::Setup("--nodes must be at least 1".into()));
+    }
+    let started = Instant::now();
+    let mut cluster = Cluster::start(&options.exe, options.nodes, options.keep_dir)?;
+    tracing::info!(nodes = options.nodes, dir = %cluster.dir.display(), "nodes started");
+
+    let mut observer = attach(&cluster, started + options.settle_timeout).await?;
+    let node_ids = settle(&mut cluster, &mut observer, options).await?;
+    let settle_ms = started.elapsed().as_secs_f64() * 1e3;
+    tracing::info!(settle_ms, "overlay settled");
+
+    let before = cluster.counters().await?;
+    let mut samples = Vec::with_capacity(options.updates);
+    let mut stored_samples = Vec::with_capacity(options.updates);
+    for k in 0..options.updates {
+        let t0 = Instant::now();
+        let value = 18.0 + (k % 20) as f32 * 0.5;
+        let submitted =
+            observer.write_target("bench", Quantity::Temperature, value, "bench".into())?;
+        let dot = submitted.dot;
+        let deadline = t0 + options.converge_timeout;
+        let covers = |o: &Observer| {
+            node_ids.iter().all(|id| {
+                o.clocks()
+                    .get(id)
+                    .and_then(|c| c.vector.get(&dot.replica))
+                    .is_some_and(|&c| c >= dot.counter)
+            })
+        };
+        let mut stored = None;
+        let mut converged = None;
+        while stored.is_none() || converged.is_none() {
+            match tokio::time::timeout_at(deadline, observer.next_update()).await {
+                Err(_) => break,
+                Ok(Update::Stored { request, .. }) if request == submitted.request => {
+                    stored = Some(t0.elapsed());
+                }
+                Ok(Update::Rejected { request, reason }) if request == submitted.request => {
+                    return Err(BenchError::Setup(format!("write refused: {reason}")));
+                }
+                Ok(_) => {}
+            }
+            if converged.is_none() && covers(&observer) {
+                converged = Some(t0.elapsed());
+            }
+        }
+        tracing::debug!(update = k, ?stored, ?converged, "write timed");
+        match (stored, converged) {
+            (Some(s), Some(c)) => {
+                stored_samples.push(s);
+                samples.push(c);
+            }
+            _ => tracing::warn!(
+                update = k,
+                ?stored,
+                ?converged,
+                "write not stored and reported by every node in time"
+            ),
+        }
+        // Keep reading while waiting for the next write's turn.
+        observer.wait_until(t0 + options.spacing, |_| false).await;
+        check_alive(&mut cluster)?;
+    }
+    let after = cluster.counters().await?;
+    let update_bytes: u64 = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.bytes_sent.saturating_sub(b.bytes_sent))
+        .sum();
+
+    // The quiet window: nobody watches, nothing is written.
+    drop(observer);
+    tokio::time::sleep(WATCH_LEASE + LEASE_DRAIN).await;
+    check_alive(&mut cluster)?;
+    let pids: Vec<u32> = cluster.nodes.iter().map(|n| n.pid()).collect();
+    let idle_before = cluster.counters().await?;
+    let cpu_before = pids
+        .iter()
+        .map(|p| process::cpu_ticks(*p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let window_start = Instant::now();
+    tokio::time::sleep(options.idle).await;
+    let idle_after = cluster.counters().await?;
+    let cpu_after = pids
+        .iter()
+        .map(|p| process::cpu_ticks(*p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let window = window_start.elapsed().as_secs_f64();
+    check_alive(&mut cluster)?;
+    let idle_bytes: Vec<f64> = idle_after
+        .iter()
+        .zip(&idle_before)
+        .map(|(a, b)| a.bytes_sent.saturating_sub(b.bytes_sent) as f64 / window)
+        .collect();
+    let idle_cpu: Vec<f64> = cpu_after
+        .iter()
+        .zip(&cpu_before)
+        .map(|(a, b)| a.saturating_sub(*b) as f64 / process::TICKS_PER_SEC / window * 100.0)
+        .collect();
+    let rss = pids
+        .iter()
+        .map(|p| process::rss_kib(*p).map(|k| k as f64))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(BenchReport {
+        nodes: options.nodes,
+        updates: options.updates,
+        converged_updates: samples.len(),
+        settle_ms,
+        stored_ms: Percentiles::of(&stored_samples),
+        converge_ms: Percentiles::of(&samples),
+        bytes_per_update: if options.updates == 0 {
+            0.0
+        } else {
+            update_bytes as f64 / options.updates as f64
+        },
+        idle_secs: window,
+        idle_bytes_per_sec_per_node: MeanMax::of(&idle_bytes),
+        idle_cpu_percent_per_node: MeanMax::of(&idle_cpu),
+        rss_kib_per_node: MeanMax::of(&rss),
+    })
+}
+
+/// Attaches an observer to the first node, retrying while it starts.
+async fn attach(cluster: &Cluster, deadline: Instant) -> Result<Observer, BenchError> {
+    let identity_dir = cluster.dir.join("observer");
+    loop {
+        let identity =
+            ObserverIdentity::load_or_generate(&identity_dir).map_err(ObserverError::from)?;
+        match Observer::connect(identity, cluster.key.clone(), vec![cluster.nodes[0].addr]).await {
+            Ok(o) => return Ok(o),
+            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits until every node is in the observer's replica and has reported
+/// its clock; returns their ids.
+async fn settle(
+    cluster: &mut Cluster,
+    observer: &mut Observer,
+    options: &BenchOptions,
+) -> Result<Vec<NodeId>, BenchError> {
+    let deadline = Instant::now() + options.settle_timeout;
+    let n = options.nodes;
+    loop {
+        let step = (Instant::now() + Duration::from_millis(500)).min(deadline);
+        let done = observer
+            .wait_until(step, |o| {
+                o.state().nodes().count() == n
+                    && o.state()
+                        .nodes()
+                        .all(|(id, _)| o.clocks().contains_key(&id))
+            })
+            .await;
+        if done {
+            return Ok(observer.state().nodes().map(|(id, _)| id).collect());
+        }
+        check_alive(cluster)?;
+        if Instant::now() >= deadline {
+            let seen = observer.state().nodes().count();
+            let reported = observer
+                .state()
+                .nodes()
+                .filter(|(id, _)| observer.clocks().contains_key(id))
+                .count();
+            return Err(BenchError::NotSettled {
+                secs: options.settle_timeout.as_secs(),
+                nodes: n,
+                seen,
+                reported,
+            });
+        }
+    }
+}
+
+fn check_alive(cluster: &mut Cluster) -> Result<(), BenchError> {
+    match cluster.exited() {
+        Some((index, status)) => Err(BenchError::NodeExited {
+            index,
+            status: status.to_string(),
+            dir: cluster.dir.clone(),
+        }),
+        None => Ok(()),
+    }
+}

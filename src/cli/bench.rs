@@ -1,0 +1,59 @@
+//! `officemesh bench --nodes N [--updates K] [--json]`: N real node
+//! processes on 127.0.0.2.. measured from outside (see `officemesh::bench`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use officemesh::bench::{self, BenchOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// How many node processes to start.
+    #[arg(long, default_value_t = 50)]
+    pub nodes: usize,
+    /// How many target writes to time.
+    #[arg(long, default_value_t = 20)]
+    pub updates: usize,
+    /// Milliseconds between two writes.
+    #[arg(long, default_value_t = 200)]
+    pub spacing_ms: u64,
+    /// Seconds of the quiet window the idle figures come from.
+    #[arg(long, default_value_t = 30)]
+    pub idle_secs: u64,
+    /// Keep the scratch directory (configs, node logs) afterwards.
+    #[arg(long)]
+    pub keep: bool,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locating the officemesh executable")?;
+    let mut options = BenchOptions::new(exe, args.nodes);
+    options.updates = args.updates;
+    options.spacing = Duration::from_millis(args.spacing_ms);
+    options.idle = Duration::from_secs(args.idle_secs);
+    options.keep_dir = args.keep;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        // Dropping the benchmark's future kills every node it started.
+        tokio::select! {
+            report = bench::run(&options) => Ok(report?),
+            _ = term.recv() => anyhow::bail!("interrupted (SIGTERM); nodes stopped"),
+            _ = int.recv() => anyhow::bail!("interrupted (SIGINT); nodes stopped"),
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
