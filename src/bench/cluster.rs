@@ -123,9 +123,8 @@ impl Cluster {
             .find_map(|(i, n)| n.child.try_wait().ok().flatten().map(|s| (i, s)))
     }
 
-    /// Every node's transport counters: SIGUSR1 to all, then each node's
-    /// fresh counters file.
-    pub async fn counters(&mut self) -> Result<Vec<crate::net::CountersSnapshot>, BenchError> {
+    /// Every node's stats: SIGUSR1 to all, then each node's fresh file.
+    pub async fn stats(&mut self) -> Result<Vec<stats::NodeStats>, BenchError> {
         for node in &self.nodes {
             let path = stats::stats_path(&node.data_dir);
             match std::fs::remove_file(&path) {
@@ -146,7 +145,7 @@ impl Cluster {
         let mut out = Vec::with_capacity(self.nodes.len());
         for (i, node) in self.nodes.iter().enumerate() {
             loop {
-                match stats::read_counters(&node.data_dir) {
+                match stats::read_stats(&node.data_dir) {
                     Ok(c) => {
                         out.push(c);
                         break;

@@ -8,8 +8,11 @@
 //!    observer to the first; settled when every node's `Node` entry is in
 //!    the observer's replica and every node has sent a clock report;
 //! 2. K target writes through the observer, one every `spacing`; each is
-//!    timed until every node's clock report covers its dot; the nodes'
-//!    byte counters are read before and after;
+//!    timed until every node's clock report covers its dot (`reported_ms`),
+//!    then every node is asked (SIGUSR1) when it last applied a write from
+//!    elsewhere: the latest of those, against the write's start on the same
+//!    machine's clock, is `converge_ms`; the nodes' byte counters are read
+//!    before and after;
 //! 3. the observer leaves, the Watch leases run out (no clock reports any
 //!    more, as in an office nobody watches), then a quiet window measures
 //!    bytes, CPU time and memory per node.
@@ -113,11 +116,13 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let settle_ms = started.elapsed().as_secs_f64() * 1e3;
     tracing::info!(settle_ms, "overlay settled");
 
-    let before = cluster.counters().await?;
+    let before = cluster.stats().await?;
     let mut samples = Vec::with_capacity(options.updates);
     let mut stored_samples = Vec::with_capacity(options.updates);
+    let mut reported_samples = Vec::with_capacity(options.updates);
     for k in 0..options.updates {
         let t0 = Instant::now();
+        let t0_wall_us = wall_us();
         let value = 18.0 + (k % 20) as f32 * 0.5;
         let submitted =
             observer.write_target("bench", Quantity::Temperature, value, "bench".into())?;
@@ -151,8 +156,13 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         tracing::debug!(update = k, ?stored, ?converged, "write timed");
         match (stored, converged) {
             (Some(s), Some(c)) => {
+                // Every node has it (its report said so): when did the
+                // last one apply it?
+                let applied = cluster.stats().await?;
+                let last = applied.iter().map(|a| a.last_applied_us).max().unwrap_or(0);
                 stored_samples.push(s);
-                samples.push(c);
+                reported_samples.push(c);
+                samples.push(Duration::from_micros(last.saturating_sub(t0_wall_us)));
             }
             _ => tracing::warn!(
                 update = k,
@@ -165,11 +175,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         observer.wait_until(t0 + options.spacing, |_| false).await;
         check_alive(&mut cluster)?;
     }
-    let after = cluster.counters().await?;
+    let after = cluster.stats().await?;
     let update_bytes: u64 = after
         .iter()
         .zip(&before)
-        .map(|(a, b)| a.bytes_sent.saturating_sub(b.bytes_sent))
+        .map(|(a, b)| a.counters.bytes_sent.saturating_sub(b.counters.bytes_sent))
         .sum();
 
     // The quiet window: nobody watches, nothing is written.
@@ -177,14 +187,14 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     tokio::time::sleep(WATCH_LEASE + LEASE_DRAIN).await;
     check_alive(&mut cluster)?;
     let pids: Vec<u32> = cluster.nodes.iter().map(|n| n.pid()).collect();
-    let idle_before = cluster.counters().await?;
+    let idle_before = cluster.stats().await?;
     let cpu_before = pids
         .iter()
         .map(|p| process::cpu_ticks(*p))
         .collect::<Result<Vec<_>, _>>()?;
     let window_start = Instant::now();
     tokio::time::sleep(options.idle).await;
-    let idle_after = cluster.counters().await?;
+    let idle_after = cluster.stats().await?;
     let cpu_after = pids
         .iter()
         .map(|p| process::cpu_ticks(*p))
@@ -194,7 +204,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let idle_bytes: Vec<f64> = idle_after
         .iter()
         .zip(&idle_before)
-        .map(|(a, b)| a.bytes_sent.saturating_sub(b.bytes_sent) as f64 / window)
+        .map(|(a, b)| a.counters.bytes_sent.saturating_sub(b.counters.bytes_sent) as f64 / window)
         .collect();
     let idle_cpu: Vec<f64> = cpu_after
         .iter()
@@ -213,6 +223,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         settle_ms,
         stored_ms: Percentiles::of(&stored_samples),
         converge_ms: Percentiles::of(&samples),
+        reported_ms: Percentiles::of(&reported_samples),
         bytes_per_update: if options.updates == 0 {
             0.0
         } else {
@@ -277,6 +288,12 @@ async fn settle(
             });
         }
     }
+}
+
+fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 fn check_alive(cluster: &mut Cluster) -> Result<(), BenchError> {

@@ -63,10 +63,14 @@ pub struct BenchReport {
     /// From the write until the attached node's *stored* answer (its
     /// store commit, with fsync, included).
     pub stored_ms: Percentiles,
-    /// From the write until the last node's clock report covering it
-    /// reached the observer (an upper bound: it includes the report's
-    /// own trip back through the overlay).
+    /// From the write (taken before the observer persists its dot) until
+    /// the last node applied it, by the nodes' own record on the shared
+    /// wall clock.
     pub converge_ms: Percentiles,
+    /// From the write until the last node's clock report covering it
+    /// reached the observer (what `set --wait converged` waits for: the
+    /// reports' own trip back through the overlay included).
+    pub reported_ms: Percentiles,
     /// All bytes every node wrote to its sockets during the update phase
     /// (payload, Noise tags, length prefixes; reports to the observer
     /// included), divided by the number of updates.
@@ -90,6 +94,7 @@ impl BenchReport {
              updates: {} ({} converged)\n\
              stored_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              converge_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
+             reported_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              bytes_per_update: {:.0}\n\
              idle window: {:.0} s\n\
              idle_bytes_per_sec_per_node: mean {:.1}  max {:.1}\n\
@@ -105,6 +110,9 @@ impl BenchReport {
             c.p50,
             c.p99,
             c.max,
+            self.reported_ms.p50,
+            self.reported_ms.p99,
+            self.reported_ms.max,
             self.bytes_per_update,
             self.idle_secs,
             self.idle_bytes_per_sec_per_node.mean,

@@ -56,7 +56,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                     break;
                 }
                 _ = usr1.recv() => {
-                    if let Err(error) = stats::write_counters(&data_dir, &handle.counters()) {
+                    if let Err(error) = stats::write_stats(&data_dir, &handle.stats()) {
                         tracing::warn!(%error, "SIGUSR1: could not write the counters");
                     }
                 }

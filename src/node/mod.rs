@@ -21,6 +21,8 @@ pub mod timers;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
@@ -59,6 +61,7 @@ pub struct NodeHandle {
     local_writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
     shutdown: watch::Sender<bool>,
+    last_applied_us: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -75,6 +78,15 @@ impl NodeHandle {
     /// The transport's byte and frame counters.
     pub fn counters(&self) -> crate::net::CountersSnapshot {
         self.endpoint.counters()
+    }
+
+    /// What [`stats`] writes: the transport counters and when a write
+    /// from elsewhere last changed the state.
+    pub fn stats(&self) -> stats::NodeStats {
+        stats::NodeStats {
+            counters: self.endpoint.counters(),
+            last_applied_us: self.last_applied_us.load(Ordering::Relaxed),
+        }
     }
 
     /// Where the devices layer sends its writes. Clone it freely.
@@ -143,6 +155,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (local_tx, local_rx) = mpsc::channel(LOCAL_WRITE_QUEUE);
     let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let last_applied_us = Arc::new(AtomicU64::new(0));
     tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
     let runtime = runtime::Runtime::new(
         settings,
@@ -153,6 +166,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             local_rx,
             targets_tx,
             shutdown_rx,
+            last_applied_us: last_applied_us.clone(),
         },
         durable,
         state,
@@ -166,6 +180,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         local_writes: local_tx,
         targets: targets_rx,
         shutdown: shutdown_tx,
+        last_applied_us,
         task,
     })
 }

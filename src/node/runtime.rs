@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -82,6 +84,10 @@ pub struct Channels {
     pub local_rx: mpsc::Receiver<LocalWrite>,
     pub targets_tx: watch::Sender<BTreeMap<TargetKey, TargetValue>>,
     pub shutdown_rx: watch::Receiver<bool>,
+    /// Wall-clock µs when a write from elsewhere (a broadcast delta or an
+    /// observer's write) last changed the state; the benchmark's exact
+    /// convergence time.
+    pub last_applied_us: Arc<AtomicU64>,
 }
 
 pub struct Runtime {
@@ -125,6 +131,9 @@ pub struct Runtime {
     last_report_at: Option<Time>,
     last_report: BTreeMap<NodeId, u64>,
     published_targets: BTreeMap<TargetKey, TargetValue>,
+    /// Observer writes joined and broadcast, awaiting their commit and
+    /// *stored* answer.
+    unacked: Vec<(NodeId, u64)>,
 }
 
 impl Runtime {
@@ -184,11 +193,19 @@ impl Runtime {
             last_report_at: None,
             last_report: BTreeMap::new(),
             published_targets: BTreeMap::new(),
+            unacked: Vec::new(),
         }
     }
 
     fn now(&self) -> Time {
         Time::from_micros(self.epoch.elapsed().as_micros() as u64)
+    }
+
+    fn mark_applied(&self) {
+        let us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        self.channels.last_applied_us.store(us, Ordering::Relaxed);
     }
 
     fn wall_ms() -> u64 {
@@ -226,6 +243,10 @@ impl Runtime {
                 Some(event) = self.events_rx.recv() => self.on_net(event),
                 Some(write) = self.channels.local_rx.recv() => self.on_local(write),
                 () = sleep => self.fire_timers(),
+            }
+            if !self.unacked.is_empty() {
+                tokio::task::yield_now().await;
+                self.commit_observer_writes();
             }
         }
         self.leave().await;
@@ -539,6 +560,7 @@ impl Runtime {
             Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
                 Ok(delta) => {
                     if self.state.apply(&delta) {
+                        self.mark_applied();
                         self.state_changed(Durability::Lazy);
                     }
                 }
@@ -917,30 +939,42 @@ impl Runtime {
     /// no-op). Only the acknowledgement waits for the disk, so the fsync
     /// is not on the path to the other nodes.
     fn on_observer_write(&mut self, observer: NodeId, request: u64, bytes: Bytes) {
-        let reply = match self.accept_write(observer, &bytes) {
+        match self.accept_write(observer, &bytes) {
             Ok(()) => {
                 self.broadcast(&Payload::Delta(bytes));
-                match self
-                    .durable
-                    .commit(&self.state, &self.writer, Durability::Immediate)
-                {
-                    Ok(()) => {
-                        self.dirty = false;
-                        wire::observer::Message::Stored { request }
-                    }
-                    Err(e) => wire::observer::Message::Rejected {
-                        request,
-                        reason: format!("the node could not store it: {e}"),
-                    },
-                }
+                self.unacked.push((observer, request));
             }
             Err(reason) => {
                 tracing::warn!(%observer, request, %reason, "observer write rejected");
-                wire::observer::Message::Rejected { request, reason }
+                let reply = wire::observer::Message::Rejected { request, reason };
+                self.send(observer, &Message::Observer(reply));
             }
-        };
-        self.send(observer, &Message::Observer(reply));
+        }
         self.after_change();
+    }
+
+    /// Commits the observer writes accepted since the last call and
+    /// acknowledges them. Called after the node task has yielded once, so
+    /// the connection tasks have written the broadcast before the fsync
+    /// blocks this thread.
+    fn commit_observer_writes(&mut self) {
+        let unacked = std::mem::take(&mut self.unacked);
+        let result = self
+            .durable
+            .commit(&self.state, &self.writer, Durability::Immediate);
+        if result.is_ok() {
+            self.dirty = false;
+        }
+        for (observer, request) in unacked {
+            let reply = match &result {
+                Ok(()) => wire::observer::Message::Stored { request },
+                Err(e) => wire::observer::Message::Rejected {
+                    request,
+                    reason: format!("the node could not store it: {e}"),
+                },
+            };
+            self.send(observer, &Message::Observer(reply));
+        }
     }
 
     fn accept_write(&mut self, observer: NodeId, bytes: &[u8]) -> Result<(), String> {
@@ -966,7 +1000,9 @@ impl Runtime {
                 check_target(&self.settings.targets, key.quantity, sibling.value.value)?;
             }
         }
-        self.state.apply(&delta);
+        if self.state.apply(&delta) {
+            self.mark_applied();
+        }
         Ok(())
     }
 }

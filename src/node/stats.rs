@@ -1,4 +1,5 @@
-//! The transport counters of a running node process, written to a small
+//! The transport counters of a running node process (and when a write from
+//! elsewhere last changed its state), written to a small
 //! file in its data directory on request (SIGUSR1 for `officemesh node`).
 //!
 //! Why a file on request and not a periodic log line: the benchmark needs
@@ -9,6 +10,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::net::CountersSnapshot;
+
+/// What the stats file holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeStats {
+    #[serde(flatten)]
+    pub counters: CountersSnapshot,
+    /// Wall-clock µs since the Unix epoch when a broadcast delta or an
+    /// observer's write last changed the state (0: never).
+    pub last_applied_us: u64,
+}
 
 /// Name of the counters file inside the data directory.
 pub const STATS_FILE: &str = "net-counters.json";
@@ -38,12 +49,12 @@ pub fn stats_path(data_dir: &Path) -> PathBuf {
 
 /// Writes the counters atomically (a temporary file renamed over the old
 /// one), so a reader never sees half a file.
-pub fn write_counters(data_dir: &Path, counters: &CountersSnapshot) -> Result<(), StatsError> {
+pub fn write_stats(data_dir: &Path, stats: &NodeStats) -> Result<(), StatsError> {
     let path = stats_path(data_dir);
     let tmp = data_dir.join(format!("{STATS_FILE}.tmp"));
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
-        let text = serde_json::to_vec(counters).map_err(std::io::Error::other)?;
+        let text = serde_json::to_vec(stats).map_err(std::io::Error::other)?;
         file.write_all(&text)?;
         std::fs::rename(&tmp, &path)
     };
@@ -53,8 +64,8 @@ pub fn write_counters(data_dir: &Path, counters: &CountersSnapshot) -> Result<()
     })
 }
 
-/// Reads what [`write_counters`] wrote.
-pub fn read_counters(data_dir: &Path) -> Result<CountersSnapshot, StatsError> {
+/// Reads what [`write_stats`] wrote.
+pub fn read_stats(data_dir: &Path) -> Result<NodeStats, StatsError> {
     let path = stats_path(data_dir);
     let bytes = std::fs::read(&path).map_err(|source| StatsError::Read {
         path: path.clone(),
@@ -70,13 +81,16 @@ mod tests {
     #[test]
     fn counters_round_trip_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let counters = CountersSnapshot {
-            bytes_sent: 1234,
-            bytes_received: 99,
-            frames_sent: 7,
-            ..CountersSnapshot::default()
+        let stats = NodeStats {
+            counters: CountersSnapshot {
+                bytes_sent: 1234,
+                bytes_received: 99,
+                frames_sent: 7,
+                ..CountersSnapshot::default()
+            },
+            last_applied_us: 1_700_000_000_000_000,
         };
-        write_counters(dir.path(), &counters).unwrap();
-        assert_eq!(read_counters(dir.path()).unwrap(), counters);
+        write_stats(dir.path(), &stats).unwrap();
+        assert_eq!(read_stats(dir.path()).unwrap(), stats);
     }
 }
