@@ -3,9 +3,15 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
+use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
+use serde_json::Value;
 use support::{BIN, Office, keygen, node_names, target};
 
 #[test]
@@ -120,4 +126,168 @@ fn a_peer_with_the_wrong_key_is_refused_and_changes_nothing() {
         assert_eq!(node_names(&doc), ["n0"]);
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// Reads until the node closes the socket; panics if it does not within 10 s.
+fn expect_closed(stream: &mut TcpStream) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("the node kept the connection open")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                panic!("the node kept the connection open")
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn write_prefixed(stream: &mut TcpStream, bytes: &[u8]) {
+    stream
+        .write_all(&(bytes.len() as u16).to_be_bytes())
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+}
+
+fn read_prefixed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut prefix = [0u8; 2];
+    stream.read_exact(&mut prefix).unwrap();
+    let mut buf = vec![0u8; u16::from_be_bytes(prefix) as usize];
+    stream.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// A client that holds the cluster key, completes the Noise handshake and
+/// the Hello, and then sends ciphertext that does not authenticate.
+fn authenticated_garbage(addr: SocketAddr, key_file: &Path) -> TcpStream {
+    let text = std::fs::read_to_string(key_file).unwrap();
+    let text = text.trim();
+    let mut psk = [0u8; 32];
+    for (i, byte) in psk.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+    }
+    let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
+    let keys = snow::Builder::new(params.clone())
+        .generate_keypair()
+        .unwrap();
+    let mut hs = snow::Builder::new(params)
+        .local_private_key(&keys.private)
+        .unwrap()
+        .psk(3, &psk)
+        .unwrap()
+        .prologue(NOISE_PROLOGUE)
+        .unwrap()
+        .build_initiator()
+        .unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let (mut buf, mut payload) = ([0u8; 1024], [0u8; 1024]);
+    while !hs.is_handshake_finished() {
+        if hs.is_my_turn() {
+            let len = hs.write_message(&[], &mut buf).unwrap();
+            write_prefixed(&mut stream, &buf[..len]);
+        } else {
+            let msg = read_prefixed(&mut stream);
+            hs.read_message(&msg, &mut payload).unwrap();
+        }
+    }
+    let mut noise = hs.into_transport_mode().unwrap();
+    let hello = wire::encode_message(&Message::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        role: Role::Node,
+        listen_port: 0,
+    }))
+    .unwrap();
+    let mut ct = vec![0u8; hello.len() + 16];
+    let len = noise.write_message(&hello, &mut ct).unwrap();
+    write_prefixed(&mut stream, &ct[..len]);
+    write_prefixed(&mut stream, &[0xAB; 100]);
+    stream
+}
+
+/// The node's transport counters, written on SIGUSR1.
+fn counters(office: &Office, node: usize) -> Value {
+    let pid = office.nodes[node].child.as_ref().unwrap().id();
+    let path = office
+        .dir
+        .path()
+        .join(format!("data-{node}"))
+        .join("net-counters.json");
+    let _ = std::fs::remove_file(&path);
+    let ok = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(doc) = serde_json::from_slice(&bytes)
+        {
+            return doc;
+        }
+        assert!(Instant::now() < deadline, "no counters from node {node}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Bad input closes only the connection it came on: the node keeps its
+/// neighbour and keeps answering observers. (A peer that stops reading is
+/// covered at the transport level in tests/net.rs.)
+#[test]
+fn bad_frames_and_truncated_handshakes_close_only_that_connection() {
+    let mut office = Office::new();
+    office.add("cluster.key");
+    office.add("cluster.key");
+    office.wait_status(0, Duration::from_secs(30), |d| {
+        node_names(d) == ["n0", "n1"]
+    });
+    let addr = office.nodes[0].addr;
+
+    // A length prefix far over any handshake message.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(&[0xFF, 0xFF, 0, 0, 0]).unwrap();
+    expect_closed(&mut s);
+
+    // Not Noise at all.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"\x00\x20GET / HTTP/1.1\r\nHost: x\r\n\r\n\0\0\0\0\0")
+        .unwrap();
+    expect_closed(&mut s);
+
+    // A first handshake message cut short, then the socket closed.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(&[0, 32, 1, 2, 3, 4, 5]).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    expect_closed(&mut s);
+
+    // Authenticated, then a frame that does not decrypt.
+    let mut s = authenticated_garbage(addr, &office.dir.path().join("cluster.key"));
+    expect_closed(&mut s);
+
+    let c = counters(&office, 0);
+    assert!(c["oversized_frames"].as_u64().unwrap() >= 1, "{c}");
+    assert!(c["handshakes_refused"].as_u64().unwrap() >= 2, "{c}");
+    assert!(c["bad_frames"].as_u64().unwrap() >= 1, "{c}");
+
+    // Still serving: both nodes alive and a write reaches both.
+    office.wait_status(0, Duration::from_secs(10), |d| {
+        node_names(d) == ["n0", "n1"]
+    });
+    let out = office.observer_cmd(&["set", "target", "hall", "18", "--wait", "converged"], 0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    office.wait_status(1, Duration::from_secs(10), |d| {
+        target(d, "hall") == Some(18.0)
+    });
 }
