@@ -1,0 +1,341 @@
+//! End to end across network namespaces: five nodes, each in its own
+//! namespace with its own MAC and IP on a private bridge (10.77.0.0/24,
+//! only inside the test's namespaces), an observer in a sixth; then a
+//! partition (two of the nodes moved to a second bridge) with a write on
+//! each side, and the heal. Needs root
+//! and `ip`; without them the test says why and passes without running.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{BIN, keygen, write_config};
+
+const NODES: usize = 5;
+const PORT: u16 = 7946;
+
+fn node_ip(i: usize) -> String {
+    format!("10.77.0.{}", 10 + i)
+}
+
+fn node_mac(i: usize) -> String {
+    format!("02:77:00:00:00:{:02x}", 0x10 + i)
+}
+
+const OBSERVER_IP: &str = "10.77.0.100";
+
+/// Why the test cannot run here, if it cannot.
+fn unsupported() -> Option<String> {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(String::from))
+        });
+    if uid.as_deref() != Some("0") {
+        return Some("not running as root (needs to create network namespaces)".into());
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some("the `ip` command (iproute2) is missing".into()),
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The namespaces, links and processes of one run. Dropping it kills the
+/// processes and deletes the namespaces (their veths and the bridge go
+/// with them), whether the test passed or not.
+struct Lab {
+    prefix: String,
+    namespaces: Vec<String>,
+    children: Vec<Option<Child>>,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in &self.namespaces {
+            let _ = ip(&["netns", "del", ns]);
+        }
+        // Veth ends left in the root namespace if setup failed half way.
+        for i in 0..=NODES {
+            let _ = Command::new("ip")
+                .args(["link", "del", &format!("{}h{i}", self.prefix)])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Lab {
+    fn switch(&self) -> String {
+        format!("{}sw", self.prefix)
+    }
+
+    fn ns(&self, i: usize) -> String {
+        format!("{}n{i}", self.prefix)
+    }
+
+    /// A bridge in its own namespace, and one namespace per node plus one
+    /// for the observer (index `NODES`), each linked to the bridge by a
+    /// veth pair.
+    fn build() -> Result<Lab, String> {
+        let prefix = format!("om{:04x}", std::process::id() & 0xffff);
+        let mut lab = Lab {
+            prefix,
+            namespaces: Vec::new(),
+            children: Vec::new(),
+            dir: tempfile::tempdir().map_err(|e| e.to_string())?,
+        };
+        let sw = lab.switch();
+        ip(&["netns", "add", &sw])?;
+        lab.namespaces.push(sw.clone());
+        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &sw, "link", "set", "br0", "up"])?;
+        // The other side of a partition: ports moved here reach each other
+        // but nothing on br0.
+        ip(&["-n", &sw, "link", "add", "br1", "type", "bridge"])?;
+        ip(&["-n", &sw, "link", "set", "br1", "up"])?;
+        for i in 0..=NODES {
+            let ns = lab.ns(i);
+            ip(&["netns", "add", &ns])?;
+            lab.namespaces.push(ns.clone());
+            let host = format!("{}h{i}", lab.prefix);
+            let port = format!("p{i}");
+            ip(&[
+                "link", "add", &host, "type", "veth", "peer", "name", &port, "netns", &sw,
+            ])?;
+            ip(&["link", "set", &host, "netns", &ns])?;
+            ip(&["-n", &ns, "link", "set", &host, "name", "eth0"])?;
+            let (addr, mac) = if i == NODES {
+                (OBSERVER_IP.to_string(), "02:77:00:00:00:ff".to_string())
+            } else {
+                (node_ip(i), node_mac(i))
+            };
+            ip(&["-n", &ns, "link", "set", "eth0", "address", &mac])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            ip(&["-n", &sw, "link", "set", &port, "master", "br0"])?;
+            ip(&["-n", &sw, "link", "set", &port, "up"])?;
+        }
+        Ok(lab)
+    }
+
+    fn start_nodes(&mut self) {
+        let key = self.dir.path().join("cluster.key");
+        keygen(&key);
+        for i in 0..NODES {
+            let listen: SocketAddr = format!("{}:{PORT}", node_ip(i)).parse().unwrap();
+            let seeds: Vec<SocketAddr> = if i == 0 {
+                Vec::new()
+            } else {
+                vec![format!("{}:{PORT}", node_ip(0)).parse().unwrap()]
+            };
+            let config = self.dir.path().join(format!("n{i}.toml"));
+            write_config(&config, i, listen, "cluster.key", &seeds);
+            let log = std::fs::File::create(self.dir.path().join(format!("n{i}.log"))).unwrap();
+            let child = Command::new("ip")
+                .args(["netns", "exec", &self.ns(i), BIN, "node", "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            self.children.push(Some(child));
+        }
+    }
+
+    /// Runs an observer command inside namespace `ns_index` (its own
+    /// observer identity per namespace), attached to node `node`.
+    fn observer(&self, ns_index: usize, node: usize, args: &[&str]) -> Output {
+        let observer_dir: PathBuf = self.dir.path().join(format!("observer-{ns_index}"));
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(ns_index), BIN])
+            .args(args)
+            .arg("--connect")
+            .arg(format!("{}:{PORT}", node_ip(node)))
+            .arg("--key")
+            .arg(self.dir.path().join("cluster.key"))
+            .env("OFFICEMESH_OBSERVER_DIR", observer_dir)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    fn status(&self, ns_index: usize, node: usize) -> Option<Value> {
+        let out = self.observer(ns_index, node, &["status", "--json", "--timeout", "5"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
+    }
+
+    fn wait_status(
+        &self,
+        ns_index: usize,
+        node: usize,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            if let Some(doc) = self.status(ns_index, node) {
+                if check(&doc) {
+                    return doc;
+                }
+                last = doc;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("status through node {node} never satisfied the check; last: {last:#}");
+    }
+
+    /// Moves the given nodes' ports to the other bridge (a partition:
+    /// they still reach each other) or back.
+    fn move_ports(&self, nodes: &[usize], bridge: &str) {
+        for i in nodes {
+            ip(&[
+                "-n",
+                &self.switch(),
+                "link",
+                "set",
+                &format!("p{i}"),
+                "master",
+                bridge,
+            ])
+            .unwrap();
+        }
+    }
+}
+
+/// Every (MAC, IPv4) pair the nodes announced.
+fn mac_ip_pairs(doc: &Value) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for node in doc["nodes"].as_array().into_iter().flatten() {
+        for iface in node["interfaces"].as_array().into_iter().flatten() {
+            let mac = iface["mac"].as_str().unwrap_or_default().to_lowercase();
+            for addr in iface["ipv4"].as_array().into_iter().flatten() {
+                pairs.push((mac.clone(), addr.as_str().unwrap_or_default().to_string()));
+            }
+        }
+    }
+    pairs.sort();
+    pairs
+}
+
+/// The values of the `lab` target's siblings, sorted.
+fn lab_values(doc: &Value) -> Vec<f64> {
+    let mut values: Vec<f64> = doc["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["zone"] == "lab")
+        .flat_map(|t| t["siblings"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| s["value"].as_f64())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+fn set(lab: &Lab, ns_index: usize, node: usize, value: &str) {
+    let out = lab.observer(
+        ns_index,
+        node,
+        &[
+            "set",
+            "target",
+            "lab",
+            value,
+            "--wait",
+            "stored",
+            "--timeout",
+            "10",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "set {value} through node {node}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn five_namespaces_show_their_macs_and_converge_after_a_partition() {
+    if let Some(why) = unsupported() {
+        eprintln!("SKIPPED five_namespaces_show_their_macs_and_converge_after_a_partition: {why}");
+        return;
+    }
+    let mut lab = match Lab::build() {
+        Ok(lab) => lab,
+        Err(why) => {
+            eprintln!(
+                "SKIPPED five_namespaces_show_their_macs_and_converge_after_a_partition: \
+                 cannot build the namespaces here: {why}"
+            );
+            return;
+        }
+    };
+    let started = Instant::now();
+    lab.start_nodes();
+
+    // From the sixth namespace: all five MAC → IP pairs.
+    let mut expected: Vec<(String, String)> =
+        (0..NODES).map(|i| (node_mac(i), node_ip(i))).collect();
+    expected.sort();
+    lab.wait_status(NODES, 0, Duration::from_secs(20), |d| {
+        mac_ip_pairs(d) == expected
+    });
+
+    // Partition {0, 1, 2} | {3, 4}; one write on each side.
+    lab.move_ports(&[3, 4], "br1");
+    set(&lab, NODES, 0, "20");
+    set(&lab, 3, 3, "22");
+    lab.wait_status(NODES, 1, Duration::from_secs(10), |d| {
+        lab_values(d) == [20.0]
+    });
+    lab.wait_status(3, 4, Duration::from_secs(10), |d| lab_values(d) == [22.0]);
+
+    // Heal: every node ends with both concurrent writes, as siblings.
+    lab.move_ports(&[3, 4], "br0");
+    for node in 0..NODES {
+        lab.wait_status(NODES, node, Duration::from_secs(30), |d| {
+            lab_values(d) == [20.0, 22.0]
+        });
+    }
+    eprintln!("namespaces test took {:?}", started.elapsed());
+}
