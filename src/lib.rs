@@ -5,10 +5,20 @@
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
 //! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
 
+pub mod board;
+pub mod config;
+pub mod control;
+pub mod crdt;
+pub mod net;
+pub mod node;
 pub mod node_id;
+pub mod observer;
 pub mod proto;
+pub mod sensors;
 pub mod sim;
+pub mod store;
 pub mod time;
+pub mod tui;
 pub mod wire;
 
 pub use node_id::NodeId;

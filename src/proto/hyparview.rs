@@ -231,6 +231,16 @@ impl HyParView {
         self.left = true;
     }
 
+    /// Tells `peer` that we hold no link to it, unless we are about to
+    /// (a NEIGHBOR request to it is in flight).
+    pub fn close_stale(&mut self, peer: PeerInfo, out: &mut Vec<Output>) {
+        if self.left || self.pending.contains_key(&peer.id) || self.excluded.contains(&peer.id) {
+            return;
+        }
+        send(out, peer, Message::Disconnect { alive: true });
+        out.push(Output::Disconnect { peer: peer.id });
+    }
+
     pub fn handle_message(
         &mut self,
         now: Time,
@@ -253,6 +263,11 @@ impl HyParView {
                 out.push(Output::Disconnect { peer: from.id });
             }
             return;
+        }
+        let walks = matches!(msg, Message::Shuffle { .. } | Message::ForwardJoin { .. });
+        if walks && !self.active.contains_key(&from.id) {
+            // Walks only travel along links: the sender holds one we lack.
+            self.close_stale(from, out);
         }
         match msg {
             Message::Join { node } => self.on_join(now, from, node, out),
@@ -327,6 +342,12 @@ impl HyParView {
                 if expired {
                     self.pending.remove(&id);
                     self.refused.insert(id);
+                    // Only the reply may have been lost: if the peer did
+                    // accept, it must not keep a link we gave up on.
+                    if let Some(peer) = self.passive.get(&id).copied() {
+                        send(out, peer, Message::Disconnect { alive: true });
+                        out.push(Output::Disconnect { peer: id });
+                    }
                     self.fill_active(now, out);
                 }
             }
@@ -1192,5 +1213,19 @@ mod tests {
                 .iter()
                 .any(|(_, m)| matches!(m, Message::Join { .. }))
         );
+    }
+
+    #[test]
+    fn a_walk_from_a_non_neighbour_closes_its_stale_link() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        let mut out = Vec::new();
+        let walk = Message::Shuffle {
+            origin: peer(7),
+            ttl: 3,
+            nodes: vec![],
+        };
+        n.handle_message(Time::ZERO, peer(5), walk, &mut out);
+        assert!(sent(&out).contains(&(NodeId(5), Message::Disconnect { alive: true })));
     }
 }

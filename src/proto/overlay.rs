@@ -234,11 +234,26 @@ impl Overlay {
             // The transport consumes the preamble.
             Message::Hello(_) => {}
             Message::Membership(msg) => self.membership.handle_message(now, from, msg, out),
-            Message::Broadcast(msg) => self.plumtree.handle_message(now, from, msg, out),
+            Message::Broadcast(msg) => {
+                let pushes = matches!(
+                    msg,
+                    wire::plumtree::Message::Gossip { .. } | wire::plumtree::Message::IHave { .. }
+                );
+                if pushes && !self.membership.is_active(from.id) {
+                    // Only a neighbour pushes to us: this peer still holds a
+                    // link we no longer have (we restarted, or its DISCONNECT
+                    // was lost). Tell it, or the link stays one-sided.
+                    self.membership.close_stale(from, out);
+                }
+                self.plumtree.handle_message(now, from, msg, out);
+            }
             Message::Flood(msg) => {
                 let neighbors = self.active_view();
                 self.flood.handle_message(from, msg, &neighbors, out);
             }
+            // Anti-entropy belongs to the state layer and observer traffic to
+            // the node; the driver routes them there.
+            Message::Sync(_) | Message::Observer(_) => {}
         }
     }
 

@@ -12,6 +12,7 @@ pub mod fault;
 pub mod invariants;
 pub mod metrics;
 pub mod network;
+pub mod office_replica;
 pub mod queue;
 pub mod report;
 pub mod scenario;

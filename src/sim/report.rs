@@ -113,6 +113,9 @@ pub struct Report {
     /// Wall-clock time of the run, filled in by the caller (the simulator
     /// never reads a clock); 0 when not measured.
     pub wall_ms: u64,
+    /// The `office` scenario's figures, flattened into the JSON object.
+    #[serde(flatten)]
+    pub office: Option<super::scenario::OfficeFigures>,
 }
 
 impl Report {
@@ -171,6 +174,7 @@ impl Report {
             virtual_ms: 0,
             events: 0,
             wall_ms: 0,
+            office: None,
         }
     }
 
@@ -234,6 +238,36 @@ impl fmt::Display for Report {
                     fail.crashed
                 ),
                 failure_line(fail),
+            ));
+        }
+        if let Some(o) = &self.office {
+            rows.push((
+                "office: converged".into(),
+                format!(
+                    "{} (after {} ms; anti-entropy period {} ms)",
+                    o.converged,
+                    o.converge_ms.map_or("-".to_string(), |ms| ms.to_string()),
+                    o.anti_entropy_period_ms
+                ),
+            ));
+            rows.push((
+                "office: writes".into(),
+                format!(
+                    "{} targets ({} lost), {} readings; {} observers, partition {}, {} crashed",
+                    o.target_writes, o.lost_writes, o.readings, o.observers, o.partition, o.crashed
+                ),
+            ));
+            rows.push((
+                "office: siblings max / state".into(),
+                format!("{} / {} bytes", o.siblings_max, o.state_bytes),
+            ));
+            rows.push((
+                "office: overlay components".into(),
+                o.overlay_components.to_string(),
+            ));
+            rows.push((
+                "office: anti-entropy bytes".into(),
+                o.anti_entropy_bytes.to_string(),
             ));
         }
         let mut kinds = String::new();

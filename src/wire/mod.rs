@@ -10,8 +10,11 @@ pub mod flood;
 pub mod frame;
 pub mod hello;
 pub mod hyparview;
+pub mod observer;
+pub mod payload;
 pub mod peer;
 pub mod plumtree;
+pub mod sync;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +39,10 @@ pub enum Message {
     Broadcast(plumtree::Message),
     /// The flood baseline (benchmarks only).
     Flood(flood::Message),
+    /// Anti-entropy between neighbours (office-state repair).
+    Sync(sync::Message),
+    /// Between an observer and its node only (writes and their answers).
+    Observer(observer::Message),
 }
 
 impl Message {
@@ -46,6 +53,8 @@ impl Message {
             Message::Membership(m) => m.kind(),
             Message::Broadcast(m) => m.kind(),
             Message::Flood(m) => m.kind(),
+            Message::Sync(m) => m.kind(),
+            Message::Observer(m) => m.kind(),
         }
     }
 }

@@ -10,12 +10,14 @@ mod bootstrap;
 mod dissemination;
 mod failure;
 mod glomers;
+mod office;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
 pub use bootstrap::grow;
+pub use office::OfficeFigures;
 
 use super::network::{Latency, NetworkConfig};
 use super::report::Report;
@@ -28,6 +30,8 @@ pub enum Scenario {
     Random,
     Glomers,
     Failure,
+    /// Every node holds an office state: writes, partition, crash-restart.
+    Office,
 }
 
 impl Scenario {
@@ -37,6 +41,7 @@ impl Scenario {
             Scenario::Random => "random",
             Scenario::Glomers => "glomers",
             Scenario::Failure => "failure",
+            Scenario::Office => "office",
         }
     }
 }
@@ -53,8 +58,13 @@ pub struct Options {
     /// `failure`: the fractions of nodes to crash; several give a table.
     pub fail_fractions: Vec<f64>,
     pub seed: u64,
-    /// `glomers`: add the partition nemesis.
+    /// `glomers`: add the partition nemesis; `office`: cut the network in
+    /// halves during the write phase.
     pub partition: bool,
+    /// `office`: observers besides the nodes (default 2).
+    pub observers: Option<usize>,
+    /// `office`: fraction of nodes that crash and restart from durable state.
+    pub crash: Option<f64>,
 }
 
 impl Options {
@@ -69,6 +79,8 @@ impl Options {
             fail_fractions: Vec::new(),
             seed: 1,
             partition: false,
+            observers: None,
+            crash: None,
         }
     }
 
@@ -116,6 +128,9 @@ pub fn run(options: &Options) -> Result<Report, ScenarioError> {
     if !(0.0..1.0).contains(&options.loss) {
         return Err(ScenarioError::Loss(options.loss));
     }
+    if let Some(f) = options.crash.filter(|f| !(0.0..1.0).contains(f)) {
+        return Err(ScenarioError::FailFraction(f));
+    }
     if let Some(&f) = options
         .fail_fractions
         .iter()
@@ -128,6 +143,7 @@ pub fn run(options: &Options) -> Result<Report, ScenarioError> {
         Scenario::Random => dissemination::run(options, true),
         Scenario::Glomers => glomers::run(options),
         Scenario::Failure => failure::run(options),
+        Scenario::Office => office::run(options),
     })
 }
 

@@ -1,0 +1,83 @@
+//! What `status` and `set` share: which node to attach to, with which
+//! cluster key and which observer identity.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use officemesh::config::{Config, resolve_data_dir};
+use officemesh::net::ClusterKey;
+use officemesh::node::resolve_seeds;
+use officemesh::observer::{Observer, ObserverIdentity, identity};
+
+/// The config a local node uses when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/officemesh/config.toml";
+
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// A node to attach to (host:port); repeat for fall-backs. Default: the
+    /// config's seeds, then the local node.
+    #[arg(long)]
+    pub connect: Vec<String>,
+    /// The config naming the cluster key and seeds.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The cluster key file (default: the config's, else cluster.key in
+    /// the node's data directory).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Where this observer keeps its key and dot counter (default: the
+    /// per-user data directory).
+    #[arg(long, env = "OFFICEMESH_OBSERVER_DIR")]
+    pub observer_dir: Option<PathBuf>,
+}
+
+pub struct Attached {
+    pub observer: Observer,
+    pub config: Config,
+}
+
+pub async fn attach(args: &AttachArgs) -> anyhow::Result<Attached> {
+    let config_path = args.config.clone().or_else(|| {
+        Path::new(DEFAULT_CONFIG)
+            .exists()
+            .then(|| PathBuf::from(DEFAULT_CONFIG))
+    });
+    let config = match &config_path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let key_path = match &args.key {
+        Some(path) => path.clone(),
+        None => config.key_file(&resolve_data_dir(None, Some(&config))?),
+    };
+    let cluster_key =
+        ClusterKey::load(&key_path).context("loading the cluster key (pass --key or --config)")?;
+    let mut addrs = resolve_seeds(&args.connect).map_err(anyhow::Error::msg)?;
+    if args.connect.is_empty() {
+        addrs.extend(resolve_seeds(&config.cluster.seeds).map_err(anyhow::Error::msg)?);
+        let listen = config.node.listen;
+        let local = if listen.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), listen.port())
+        } else {
+            listen
+        };
+        addrs.insert(0, local);
+    }
+    let dir = match &args.observer_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            identity::default_dir().context("no per-user data directory; pass --observer-dir")?
+        }
+    };
+    let identity = ObserverIdentity::load_or_generate(&dir)?;
+    let observer = Observer::connect(identity, cluster_key, addrs).await?;
+    Ok(Attached { observer, config })
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}

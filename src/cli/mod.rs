@@ -1,0 +1,8 @@
+//! The subcommands, one file each; `main.rs` only parses and dispatches.
+
+pub mod attach;
+pub mod keygen;
+pub mod node;
+pub mod set;
+pub mod sim;
+pub mod status;

@@ -1,0 +1,50 @@
+//! `officemesh node --config PATH [--data-dir DIR]`: the headless node.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use officemesh::config::{Config, resolve_data_dir};
+use officemesh::node::{self, Settings};
+
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// The node's TOML configuration (see config.example.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Where the key and the state live (overrides the config and
+    /// $STATE_DIRECTORY).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Also announce loopback interfaces (for nodes on 127.0.0.0/8).
+    #[arg(long, hide = true)]
+    pub announce_loopback: bool,
+}
+
+pub fn settings(config_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(Config, Settings)> {
+    let config = Config::load(config_path)?;
+    let data_dir = resolve_data_dir(data_dir, Some(&config))?;
+    let settings = Settings::from_config(&config, config_path, &data_dir)?;
+    Ok((config, settings))
+}
+
+/// Runs until SIGTERM or SIGINT, then leaves gracefully and flushes.
+pub fn run(args: NodeArgs) -> anyhow::Result<()> {
+    let (_, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
+    settings.include_loopback = args.announce_loopback;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let handle = node::start(settings).await?;
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: leaving"),
+            _ = int.recv() => tracing::info!("SIGINT: leaving"),
+        }
+        handle.shutdown().await;
+        Ok(())
+    })
+}

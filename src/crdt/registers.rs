@@ -1,0 +1,167 @@
+//! The registers of the office state, one map per kind of key.
+//!
+//! Shared by [`super::OfficeState`] (registers plus a causal context) and
+//! [`super::Delta`] (registers alone). Typed maps rather than one map of a
+//! value enum: a `Sensor` key can only ever hold a reading.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::actuator_state::ActuatorState;
+use super::causal_context::CausalContext;
+use super::key::{ActuatorKey, Key, SensorKey, TargetKey};
+use super::mv_register::MvRegister;
+use super::node_info::NodeInfo;
+use super::reading::Reading;
+use super::target_value::TargetValue;
+use crate::node_id::NodeId;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Registers {
+    pub(crate) nodes: BTreeMap<NodeId, MvRegister<NodeInfo>>,
+    pub(crate) sensors: BTreeMap<SensorKey, MvRegister<Reading>>,
+    pub(crate) actuators: BTreeMap<ActuatorKey, MvRegister<ActuatorState>>,
+    pub(crate) targets: BTreeMap<TargetKey, MvRegister<TargetValue>>,
+}
+
+/// Which keys of `self` a join visits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Only the keys the other side has (a delta: its context names only
+    /// dots of its own registers, so no other key can change).
+    TheirKeys,
+    /// Every key (a whole state or a bare context may remove siblings of
+    /// keys it does not hold).
+    AllKeys,
+}
+
+impl Registers {
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len() + self.sensors.len() + self.actuators.len() + self.targets.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Joins `other` in; `mine` and `theirs` are the two sides' contexts
+    /// before the join.
+    pub(crate) fn join(
+        &mut self,
+        other: &Registers,
+        mine: &CausalContext,
+        theirs: &CausalContext,
+        scope: Scope,
+    ) {
+        join_map(&mut self.nodes, &other.nodes, mine, theirs, scope);
+        join_map(&mut self.sensors, &other.sensors, mine, theirs, scope);
+        join_map(&mut self.actuators, &other.actuators, mine, theirs, scope);
+        join_map(&mut self.targets, &other.targets, mine, theirs, scope);
+    }
+
+    /// The dots these registers fully account for: the implicit causal
+    /// context of a delta.
+    pub(crate) fn accounted_context(&self) -> CausalContext {
+        let mut ctx = CausalContext::new();
+        self.for_each_register(|_, dots| {
+            for d in dots {
+                ctx.insert(d);
+            }
+        });
+        ctx
+    }
+
+    /// Calls `f` with every key and the dots its register accounts for.
+    pub(crate) fn for_each_register(
+        &self,
+        mut f: impl FnMut(Key, &mut dyn Iterator<Item = super::Dot>),
+    ) {
+        for (id, r) in &self.nodes {
+            f(Key::Node(*id), &mut r.accounted_dots());
+        }
+        for (k, r) in &self.sensors {
+            f(Key::Sensor(*k), &mut r.accounted_dots());
+        }
+        for (k, r) in &self.actuators {
+            f(Key::Actuator(*k), &mut r.accounted_dots());
+        }
+        for (k, r) in &self.targets {
+            f(Key::Target(k.clone()), &mut r.accounted_dots());
+        }
+    }
+
+    /// The dots of every current value.
+    pub(crate) fn live_context(&self) -> CausalContext {
+        let mut ctx = CausalContext::new();
+        let dots = self
+            .nodes
+            .values()
+            .flat_map(|r| r.siblings().map(|(d, _)| d))
+            .chain(
+                self.sensors
+                    .values()
+                    .flat_map(|r| r.siblings().map(|(d, _)| d)),
+            )
+            .chain(
+                self.actuators
+                    .values()
+                    .flat_map(|r| r.siblings().map(|(d, _)| d)),
+            )
+            .chain(
+                self.targets
+                    .values()
+                    .flat_map(|r| r.siblings().map(|(d, _)| d)),
+            );
+        for d in dots {
+            ctx.insert(d);
+        }
+        ctx
+    }
+
+    /// The largest number of siblings any register holds.
+    pub(crate) fn siblings_max(&self) -> usize {
+        let n = self.nodes.values().map(MvRegister::len).max().unwrap_or(0);
+        let s = self
+            .sensors
+            .values()
+            .map(MvRegister::len)
+            .max()
+            .unwrap_or(0);
+        let a = self
+            .actuators
+            .values()
+            .map(MvRegister::len)
+            .max()
+            .unwrap_or(0);
+        let t = self
+            .targets
+            .values()
+            .map(MvRegister::len)
+            .max()
+            .unwrap_or(0);
+        n.max(s).max(a).max(t)
+    }
+}
+
+fn join_map<K: Ord + Clone, V: Clone>(
+    mine: &mut BTreeMap<K, MvRegister<V>>,
+    theirs: &BTreeMap<K, MvRegister<V>>,
+    my_ctx: &CausalContext,
+    their_ctx: &CausalContext,
+    scope: Scope,
+) {
+    if scope == Scope::AllKeys {
+        let absent = MvRegister::default();
+        for (key, register) in mine.iter_mut() {
+            if !theirs.contains_key(key) {
+                register.join(&absent, my_ctx, their_ctx);
+            }
+        }
+    }
+    for (key, register) in theirs {
+        mine.entry(key.clone())
+            .or_default()
+            .join(register, my_ctx, their_ctx);
+    }
+}

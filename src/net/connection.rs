@@ -1,0 +1,352 @@
+//! An authenticated connection and the task that carries its frames.
+//!
+//! After the handshake a [`Connection`] is handed to its owner, who either
+//! spawns it ([`Connection::spawn`]) or drops it. The spawned task does
+//! nothing but read frames into the owner's event channel and write frames
+//! from a bounded queue; a peer that stops reading fills the queue and is
+//! disconnected, so memory per peer has a fixed ceiling.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+
+use super::counters::NetCounters;
+use super::event::{CloseReason, NetEvent};
+use super::handshake::Direction;
+use super::limits::MAX_NOISE_MSG_LEN;
+use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
+use crate::node_id::NodeId;
+use crate::wire::{self, FrameError, Message, PeerInfo, Role};
+
+/// Output bytes gathered into one write before it is issued: one full
+/// Noise message, so a burst of small frames costs one syscall.
+const WRITE_BATCH_BYTES: usize = MAX_NOISE_MSG_LEN;
+
+/// Tells two connections to the same peer apart (both ends may dial at
+/// once); unique within one [`super::Endpoint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// A connection whose peer proved its key and sent a compatible `Hello`.
+pub struct Connection {
+    pub(crate) reader: SecureReader<OwnedReadHalf>,
+    pub(crate) writer: SecureWriter<OwnedWriteHalf>,
+    pub(crate) peer: PeerInfo,
+    pub(crate) role: Role,
+    pub(crate) direction: Direction,
+    pub(crate) conn: ConnId,
+    pub(crate) remote_key: [u8; 32],
+    pub(crate) send_queue_len: usize,
+    pub(crate) write_timeout: Duration,
+    pub(crate) counters: Arc<NetCounters>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("role", &self.role)
+            .field("direction", &self.direction)
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// The peer's proven id and the address it can be reached at: the
+    /// address we dialled, or its source IP with the port its `Hello` named
+    /// (port 0 for an observer, which accepts nothing).
+    pub fn peer(&self) -> PeerInfo {
+        self.peer
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    pub fn conn_id(&self) -> ConnId {
+        self.conn
+    }
+
+    /// The peer's Noise static public key (its id is a digest of this).
+    pub fn remote_public_key(&self) -> &[u8; 32] {
+        &self.remote_key
+    }
+
+    /// Starts the task that carries this connection's frames. It sends
+    /// `events` a [`NetEvent::Connected`] (with a clone of the returned
+    /// handle), then every frame, then one [`NetEvent::Closed`].
+    pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
+        let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
+        let (kill_tx, kill_rx) = watch::channel(None);
+        let handle = PeerHandle {
+            peer: self.peer,
+            role: self.role,
+            conn: self.conn,
+            queue: queue_tx,
+            kill: Arc::new(kill_tx),
+        };
+        tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
+        handle
+    }
+
+    async fn run(
+        self,
+        handle: PeerHandle,
+        mut queue: mpsc::Receiver<Outgoing>,
+        mut kill: watch::Receiver<Option<CloseReason>>,
+        events: mpsc::Sender<NetEvent>,
+    ) {
+        let Connection {
+            mut reader,
+            mut writer,
+            peer,
+            role,
+            direction,
+            conn,
+            write_timeout,
+            counters,
+            ..
+        } = self;
+        // Announced before the first frame is read, so the owner never sees
+        // a frame from a peer it has not been told about.
+        let connected = NetEvent::Connected {
+            peer,
+            role,
+            direction,
+            handle,
+        };
+        if events.send(connected).await.is_err() {
+            return;
+        }
+        let reason = tokio::select! {
+            r = read_loop(&mut reader, &events, peer.id, conn, &counters) => r,
+            r = write_loop(&mut writer, &mut queue, write_timeout) => r,
+            r = killed(&mut kill) => r,
+        };
+        if matches!(reason, CloseReason::SlowPeer | CloseReason::WriteTimeout) {
+            counters.slow_peers_dropped(1);
+        }
+        tracing::debug!(peer = %peer.id, addr = %peer.addr, conn = conn.0, %reason, "connection closed");
+        // A FIN lets a cooperating peer see the close at once; never wait on
+        // a peer that does not read.
+        let _ = tokio::time::timeout(Duration::from_millis(100), writer.shutdown()).await;
+        drop(reader);
+        let _ = events
+            .send(NetEvent::Closed {
+                peer: peer.id,
+                conn,
+                reason,
+            })
+            .await;
+    }
+}
+
+async fn read_loop(
+    reader: &mut SecureReader<OwnedReadHalf>,
+    events: &mpsc::Sender<NetEvent>,
+    peer: NodeId,
+    conn: ConnId,
+    counters: &NetCounters,
+) -> CloseReason {
+    loop {
+        match reader.read().await {
+            Ok(Message::Hello(_)) => {
+                counters.bad_frames(1);
+                return CloseReason::BadFrame("a second Hello".into());
+            }
+            Ok(msg) => {
+                let frame = NetEvent::Frame { peer, conn, msg };
+                if events.send(frame).await.is_err() {
+                    return CloseReason::OwnerGone;
+                }
+            }
+            Err(e) => return read_failed(e, counters),
+        }
+    }
+}
+
+/// Why a read error closes the connection; bad frames are counted here
+/// (oversized prefixes were counted where they were read).
+fn read_failed(e: ReadError, counters: &NetCounters) -> CloseReason {
+    match e {
+        ReadError::Eof => CloseReason::PeerClosed,
+        ReadError::Io(e) => CloseReason::Io(e.to_string()),
+        ReadError::Oversized { len, .. } => CloseReason::Oversized { len },
+        ReadError::Decode(FrameError::Oversized { len, .. }) => {
+            counters.oversized_frames(1);
+            CloseReason::Oversized { len }
+        }
+        e @ (ReadError::Truncated { .. } | ReadError::Decrypt | ReadError::Decode(_)) => {
+            counters.bad_frames(1);
+            CloseReason::BadFrame(e.to_string())
+        }
+    }
+}
+
+async fn write_loop(
+    writer: &mut SecureWriter<OwnedWriteHalf>,
+    queue: &mut mpsc::Receiver<Outgoing>,
+    write_timeout: Duration,
+) -> CloseReason {
+    loop {
+        let Some(first) = queue.recv().await else {
+            return CloseReason::Local;
+        };
+        let mut closing = false;
+        let mut item = Some(first);
+        while let Some(next) = item.take() {
+            match next {
+                Outgoing::Frame(body) => {
+                    if let Err(e) = writer.queue(&body) {
+                        return write_failed(e);
+                    }
+                }
+                Outgoing::Close => {
+                    closing = true;
+                    break;
+                }
+            }
+            if writer.pending() < WRITE_BATCH_BYTES {
+                item = queue.try_recv().ok();
+            }
+        }
+        match tokio::time::timeout(write_timeout, writer.flush()).await {
+            Err(_) => return CloseReason::WriteTimeout,
+            Ok(Err(e)) => return write_failed(e),
+            Ok(Ok(())) => {}
+        }
+        if closing {
+            return CloseReason::Local;
+        }
+    }
+}
+
+fn write_failed(e: WriteError) -> CloseReason {
+    match e {
+        WriteError::Io(e) => CloseReason::Io(e.to_string()),
+        other => CloseReason::Io(other.to_string()),
+    }
+}
+
+async fn killed(kill: &mut watch::Receiver<Option<CloseReason>>) -> CloseReason {
+    loop {
+        if let Some(reason) = kill.borrow_and_update().clone() {
+            return reason;
+        }
+        if kill.changed().await.is_err() {
+            // Every handle is gone: the queue's sender is gone too, and
+            // the write loop ends the connection.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// What the writer is asked to do, in order.
+#[derive(Debug)]
+enum Outgoing {
+    Frame(Bytes),
+    Close,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("message of {len} bytes exceeds the {max}-byte frame cap")]
+    Oversized { len: usize, max: usize },
+    #[error("message could not be encoded: {0}")]
+    Encode(String),
+    #[error("the peer's send queue is full; the connection is being dropped")]
+    QueueFull,
+    #[error("the connection is closed")]
+    Closed,
+}
+
+/// The owner's side of a running connection: queue frames, close it.
+/// Cheap to clone; the connection lives until closed, failed, or every
+/// handle is dropped.
+#[derive(Clone, Debug)]
+pub struct PeerHandle {
+    peer: PeerInfo,
+    role: Role,
+    conn: ConnId,
+    queue: mpsc::Sender<Outgoing>,
+    kill: Arc<watch::Sender<Option<CloseReason>>>,
+}
+
+impl PeerHandle {
+    pub fn peer(&self) -> PeerInfo {
+        self.peer
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.peer.id
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.peer.addr
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn conn_id(&self) -> ConnId {
+        self.conn
+    }
+
+    /// Encodes and queues `msg`. Never waits: when the peer's queue is full
+    /// the peer is too slow, the connection is dropped and
+    /// [`SendError::QueueFull`] returned.
+    pub fn send(&self, msg: &Message) -> Result<(), SendError> {
+        let body = wire::encode_message(msg).map_err(|e| match e {
+            FrameError::Oversized { len, max } => SendError::Oversized { len, max },
+            other => SendError::Encode(other.to_string()),
+        })?;
+        self.send_encoded(Bytes::from(body))
+    }
+
+    /// Queues a body already made by [`wire::encode_message`], so one
+    /// broadcast is encoded once for all its recipients.
+    pub fn send_encoded(&self, body: Bytes) -> Result<(), SendError> {
+        if body.len() > wire::MAX_FRAME_LEN {
+            return Err(SendError::Oversized {
+                len: body.len(),
+                max: wire::MAX_FRAME_LEN,
+            });
+        }
+        match self.queue.try_send(Outgoing::Frame(body)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kill.send_replace(Some(CloseReason::SlowPeer));
+                Err(SendError::QueueFull)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        }
+    }
+
+    /// Closes the connection once what is already queued has been written.
+    pub fn close(&self) {
+        if self.queue.try_send(Outgoing::Close).is_err() {
+            self.abort();
+        }
+    }
+
+    /// Closes the connection now, dropping whatever is queued.
+    pub fn abort(&self) {
+        self.kill.send_replace(Some(CloseReason::Local));
+    }
+
+    /// Whether the connection task has ended.
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+}

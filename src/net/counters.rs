@@ -1,0 +1,95 @@
+//! What the transport has seen, for logs, `status` and the benchmarks.
+//!
+//! Plain relaxed atomics: each is an independent tally, read as a snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live counters shared by the listener, the dialer and every connection.
+#[derive(Debug, Default)]
+pub struct NetCounters {
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+    frames_sent: AtomicU64,
+    frames_received: AtomicU64,
+    connections_established: AtomicU64,
+    handshakes_refused: AtomicU64,
+    handshakes_timed_out: AtomicU64,
+    busy_refused: AtomicU64,
+    bad_frames: AtomicU64,
+    oversized_frames: AtomicU64,
+    slow_peers_dropped: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CountersSnapshot {
+    /// Every byte written to a peer socket: prefixes, handshakes, tags.
+    pub bytes_sent: u64,
+    /// Every byte read from a peer socket.
+    pub bytes_received: u64,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    /// Connections that completed the handshake and the `Hello` exchange.
+    pub connections_established: u64,
+    /// Handshakes that failed: wrong cluster key, not Noise, wrong version.
+    pub handshakes_refused: u64,
+    pub handshakes_timed_out: u64,
+    /// Inbound connections closed at accept because too many were pending.
+    pub busy_refused: u64,
+    /// Authenticated frames that failed to decrypt or decode.
+    pub bad_frames: u64,
+    /// Length prefixes over the cap for their phase.
+    pub oversized_frames: u64,
+    /// Peers disconnected because their send queue filled or a write stalled.
+    pub slow_peers_dropped: u64,
+}
+
+macro_rules! bump {
+    ($($name:ident),* $(,)?) => {
+        $(
+            pub(crate) fn $name(&self, n: u64) {
+                self.$name.fetch_add(n, Ordering::Relaxed);
+            }
+        )*
+    };
+}
+
+impl NetCounters {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn snapshot(&self) -> CountersSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CountersSnapshot {
+            bytes_sent: get(&self.bytes_sent),
+            bytes_received: get(&self.bytes_received),
+            frames_sent: get(&self.frames_sent),
+            frames_received: get(&self.frames_received),
+            connections_established: get(&self.connections_established),
+            handshakes_refused: get(&self.handshakes_refused),
+            handshakes_timed_out: get(&self.handshakes_timed_out),
+            busy_refused: get(&self.busy_refused),
+            bad_frames: get(&self.bad_frames),
+            oversized_frames: get(&self.oversized_frames),
+            slow_peers_dropped: get(&self.slow_peers_dropped),
+        }
+    }
+}
+
+/// Adds to a counter; each method is named after the field it bumps.
+impl NetCounters {
+    bump!(
+        bytes_sent,
+        bytes_received,
+        frames_sent,
+        frames_received,
+        connections_established,
+        handshakes_refused,
+        handshakes_timed_out,
+        busy_refused,
+        bad_frames,
+        oversized_frames,
+        slow_peers_dropped,
+    );
+}

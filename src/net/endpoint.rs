@@ -1,0 +1,307 @@
+//! One replica's end of the transport: its keys, role, limits and counters,
+//! shared by the listener and every outbound dial.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::backoff::Backoff;
+use super::connection::{ConnId, Connection};
+use super::counters::{CountersSnapshot, NetCounters};
+use super::event::NetEvent;
+use super::handshake::{self, Direction, HandshakeError};
+use super::identity::{ClusterKey, StaticKeypair};
+use super::limits;
+use super::listener::Listener;
+use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
+use crate::node_id::NodeId;
+use crate::wire::{self, Message, PeerInfo, Role};
+
+/// The limits one endpoint enforces; [`Limits::default`] uses the named
+/// constants in [`super::limits`], tests shorten them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub handshake_timeout: Duration,
+    pub max_pending_handshakes: usize,
+    pub send_queue_len: usize,
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: limits::HANDSHAKE_TIMEOUT,
+            max_pending_handshakes: limits::MAX_PENDING_HANDSHAKES,
+            send_queue_len: limits::SEND_QUEUE_LEN,
+            write_timeout: limits::WRITE_TIMEOUT,
+        }
+    }
+}
+
+/// Keys, role and counters for every connection this replica makes or
+/// accepts. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keypair: StaticKeypair,
+    cluster_key: ClusterKey,
+    role: Role,
+    limits: Limits,
+    listen_port: AtomicU16,
+    next_conn: AtomicU64,
+    counters: Arc<NetCounters>,
+    pending: Arc<Semaphore>,
+}
+
+impl Endpoint {
+    pub fn new(keypair: StaticKeypair, cluster_key: ClusterKey, role: Role) -> Self {
+        Self::with_limits(keypair, cluster_key, role, Limits::default())
+    }
+
+    pub fn with_limits(
+        keypair: StaticKeypair,
+        cluster_key: ClusterKey,
+        role: Role,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                keypair,
+                cluster_key,
+                role,
+                limits,
+                listen_port: AtomicU16::new(0),
+                next_conn: AtomicU64::new(1),
+                counters: Arc::new(NetCounters::new()),
+                pending: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+            }),
+        }
+    }
+
+    /// Our own id, as every peer will see it.
+    pub fn node_id(&self) -> NodeId {
+        self.inner.keypair.node_id()
+    }
+
+    pub fn role(&self) -> Role {
+        self.inner.role
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    pub fn counters(&self) -> CountersSnapshot {
+        self.inner.counters.snapshot()
+    }
+
+    pub(crate) fn counters_handle(&self) -> &Arc<NetCounters> {
+        &self.inner.counters
+    }
+
+    pub(crate) fn pending_slots(&self) -> &Arc<Semaphore> {
+        &self.inner.pending
+    }
+
+    /// Listens on `addr`; the port it gets is announced in our `Hello`.
+    pub async fn bind(&self, addr: SocketAddr) -> std::io::Result<Listener> {
+        let tcp = TcpListener::bind(addr).await?;
+        let port = tcp.local_addr()?.port();
+        self.inner.listen_port.store(port, Ordering::Relaxed);
+        Ok(Listener::new(tcp, self.clone()))
+    }
+
+    /// Dials `addr` and runs the handshake, all within the handshake timeout.
+    pub async fn connect(&self, addr: SocketAddr) -> Result<Connection, HandshakeError> {
+        let timeout = self.inner.limits.handshake_timeout;
+        let result = tokio::time::timeout(timeout, async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|source| HandshakeError::Connect { addr, source })?;
+            self.establish(stream, addr, Direction::Outbound).await
+        })
+        .await;
+        self.settle(addr, result)
+    }
+
+    /// Runs the handshake on a stream we accepted, within the timeout.
+    pub(crate) async fn accept_stream(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+    ) -> Result<Connection, HandshakeError> {
+        let timeout = self.inner.limits.handshake_timeout;
+        let result =
+            tokio::time::timeout(timeout, self.establish(stream, addr, Direction::Inbound)).await;
+        self.settle(addr, result)
+    }
+
+    /// Counts the outcome of one handshake.
+    fn settle(
+        &self,
+        addr: SocketAddr,
+        result: Result<Result<Connection, HandshakeError>, tokio::time::error::Elapsed>,
+    ) -> Result<Connection, HandshakeError> {
+        let counters = &self.inner.counters;
+        match result {
+            Ok(Ok(conn)) => {
+                counters.connections_established(1);
+                Ok(conn)
+            }
+            Ok(Err(e @ HandshakeError::Connect { .. })) => Err(e),
+            Ok(Err(e)) => {
+                counters.handshakes_refused(1);
+                Err(e)
+            }
+            Err(_) => {
+                counters.handshakes_timed_out(1);
+                Err(HandshakeError::TimedOut { addr })
+            }
+        }
+    }
+
+    async fn establish(
+        &self,
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        direction: Direction,
+    ) -> Result<Connection, HandshakeError> {
+        let io = |source| HandshakeError::Io { addr, source };
+        // Gossip frames are small and latency matters more than packet count.
+        stream.set_nodelay(true).map_err(io)?;
+        let inner = &self.inner;
+        let est = handshake::noise_handshake(
+            &mut stream,
+            addr,
+            direction,
+            &inner.keypair,
+            &inner.cluster_key,
+            &inner.counters,
+        )
+        .await?;
+        let (read_half, write_half) = stream.into_split();
+        let mut reader = SecureReader::new(read_half, est.noise.clone(), inner.counters.clone());
+        let mut writer = SecureWriter::new(write_half, est.noise, inner.counters.clone());
+
+        let hello = Message::Hello(handshake::our_hello(
+            inner.role,
+            inner.listen_port.load(Ordering::Relaxed),
+        ));
+        let body =
+            wire::encode_message(&hello).map_err(|e| HandshakeError::Local(e.to_string()))?;
+        writer
+            .queue(&body)
+            .map_err(|e| HandshakeError::Local(e.to_string()))?;
+        writer.flush().await.map_err(|e| match e {
+            WriteError::Io(source) if handshake::closed_by_peer(&source) => {
+                HandshakeError::ClosedByPeer { addr }
+            }
+            WriteError::Io(source) => HandshakeError::Io { addr, source },
+            other => HandshakeError::Local(other.to_string()),
+        })?;
+
+        let theirs = match reader.read().await {
+            Ok(Message::Hello(h)) => h,
+            Ok(other) => {
+                return Err(HandshakeError::BadHello {
+                    addr,
+                    reason: format!("got {}", other.kind()),
+                });
+            }
+            Err(ReadError::Eof) => return Err(HandshakeError::ClosedByPeer { addr }),
+            Err(ReadError::Decrypt) => return Err(HandshakeError::WrongClusterKey { addr }),
+            Err(ReadError::Io(source)) if handshake::closed_by_peer(&source) => {
+                return Err(HandshakeError::ClosedByPeer { addr });
+            }
+            Err(ReadError::Io(source)) => return Err(HandshakeError::Io { addr, source }),
+            Err(e) => {
+                return Err(HandshakeError::BadHello {
+                    addr,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        handshake::check_version(addr, theirs.version)?;
+        if est.remote_id == self.node_id() {
+            return Err(HandshakeError::BadHello {
+                addr,
+                reason: "it is this replica itself".into(),
+            });
+        }
+        let peer_addr = match direction {
+            Direction::Outbound => addr,
+            Direction::Inbound => SocketAddr::new(addr.ip(), theirs.listen_port),
+        };
+        let conn = ConnId(inner.next_conn.fetch_add(1, Ordering::Relaxed));
+        tracing::debug!(peer = %est.remote_id, %addr, ?direction, role = ?theirs.role, "peer authenticated");
+        Ok(Connection {
+            reader,
+            writer,
+            peer: PeerInfo {
+                id: est.remote_id,
+                addr: peer_addr,
+            },
+            role: theirs.role,
+            direction,
+            conn,
+            remote_key: est.remote_key,
+            send_queue_len: inner.limits.send_queue_len,
+            write_timeout: inner.limits.write_timeout,
+            counters: inner.counters.clone(),
+        })
+    }
+
+    /// Dials `addr` until it answers or `attempts` dials have failed
+    /// (`None`: until it answers; only one dial when `backoff` is `None`),
+    /// waiting as `backoff` says between them. On success the connection is
+    /// spawned and announces itself with [`NetEvent::Connected`]; after the
+    /// last failure [`NetEvent::ConnectFailed`] is sent. The owner never
+    /// waits on a dial; abort the returned task to give up early.
+    pub fn spawn_connect(
+        &self,
+        addr: SocketAddr,
+        mut backoff: Option<Backoff>,
+        attempts: Option<u32>,
+        events: mpsc::Sender<NetEvent>,
+    ) -> tokio::task::JoinHandle<()> {
+        let endpoint = self.clone();
+        tokio::spawn(async move {
+            let mut tries = 0u32;
+            loop {
+                tries += 1;
+                match endpoint.connect(addr).await {
+                    Ok(conn) => {
+                        conn.spawn(events);
+                        return;
+                    }
+                    Err(e) => {
+                        let delay = backoff.as_mut().map(Backoff::next_delay);
+                        match delay {
+                            Some(delay) if attempts.is_none_or(|max| tries < max) => {
+                                tracing::debug!(%addr, error = %e, ?delay, "dial failed, retrying");
+                                tokio::time::sleep(delay).await;
+                            }
+                            _ => {
+                                let _ = events
+                                    .send(NetEvent::ConnectFailed {
+                                        addr,
+                                        error: e.to_string(),
+                                    })
+                                    .await;
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! The Noise `XXpsk3` handshake and the `Hello` exchange that follows it.
+//!
+//! `XX` lets both sides learn and prove each other's static key, which
+//! becomes the peer's [`NodeId`]; `psk3` mixes the cluster key into the last
+//! message, so a stranger without it cannot finish the handshake and never
+//! gets a transport key (DESIGN.md, "Runtime"). Handshake messages use the
+//! same `u16` length prefix as frames, capped at
+//! [`MAX_HANDSHAKE_MSG_LEN`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use snow::{Builder, HandshakeState, StatelessTransportState};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::counters::NetCounters;
+use super::identity::{ClusterKey, StaticKeypair};
+use super::limits::MAX_HANDSHAKE_MSG_LEN;
+use super::secure_stream::{ReadError, push_prefixed, read_prefixed};
+use crate::node_id::NodeId;
+use crate::wire::{PROTOCOL_VERSION, Role};
+
+/// The Noise protocol every connection speaks.
+pub const NOISE_PATTERN: &str = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2s";
+
+/// Binds the handshake to this protocol, so a handshake meant for another
+/// application using the same Noise pattern and key cannot be replayed here.
+pub const NOISE_PROLOGUE: &[u8] = b"officemesh/1";
+
+/// Which end of the TCP connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// We dialled.
+    Outbound,
+    /// We accepted.
+    Inbound,
+}
+
+/// Why a connection did not become an authenticated peer.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("handshake with {addr} did not finish in time")]
+    TimedOut { addr: SocketAddr },
+    #[error("{addr} does not hold our cluster key (its handshake failed authentication)")]
+    WrongClusterKey { addr: SocketAddr },
+    #[error(
+        "{addr} closed the connection during the handshake (it may hold another cluster key, \
+         or be busy)"
+    )]
+    ClosedByPeer { addr: SocketAddr },
+    #[error("{addr} is not an officemesh peer: {reason}")]
+    NotNoise { addr: SocketAddr, reason: String },
+    #[error("{addr} sent a handshake message of {len} bytes (cap {max})")]
+    Oversized {
+        addr: SocketAddr,
+        len: usize,
+        max: usize,
+    },
+    #[error("socket error during the handshake with {addr}: {source}")]
+    Io {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{addr} speaks protocol version {theirs}, we speak {ours}: upgrade the older replica")]
+    VersionMismatch {
+        addr: SocketAddr,
+        ours: u16,
+        theirs: u16,
+    },
+    #[error("{addr} did not start with a Hello: {reason}")]
+    BadHello { addr: SocketAddr, reason: String },
+    #[error("the Noise library refused our keys: {0}")]
+    Local(String),
+}
+
+/// What the handshake established.
+pub(crate) struct Established {
+    pub noise: Arc<StatelessTransportState>,
+    pub remote_key: [u8; 32],
+    pub remote_id: NodeId,
+}
+
+fn builder_for<'a>(
+    params: snow::params::NoiseParams,
+    keypair: &'a StaticKeypair,
+    cluster_key: &'a ClusterKey,
+    initiator: bool,
+) -> Result<HandshakeState, HandshakeError> {
+    let local = |e: snow::Error| HandshakeError::Local(e.to_string());
+    let builder = Builder::new(params)
+        .local_private_key(keypair.private())
+        .map_err(local)?
+        .psk(3, cluster_key.bytes())
+        .map_err(local)?
+        .prologue(NOISE_PROLOGUE)
+        .map_err(local)?;
+    if initiator {
+        builder.build_initiator()
+    } else {
+        builder.build_responder()
+    }
+    .map_err(local)
+}
+
+/// Runs the three handshake messages on `stream`.
+pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    addr: SocketAddr,
+    direction: Direction,
+    keypair: &StaticKeypair,
+    cluster_key: &ClusterKey,
+    counters: &NetCounters,
+) -> Result<Established, HandshakeError> {
+    let params = NOISE_PATTERN
+        .parse()
+        .map_err(|e: snow::Error| HandshakeError::Local(e.to_string()))?;
+    let initiator = direction == Direction::Outbound;
+    let mut state = builder_for(params, keypair, cluster_key, initiator)?;
+    let mut inbuf = Vec::with_capacity(MAX_HANDSHAKE_MSG_LEN);
+    let mut msg = [0u8; MAX_HANDSHAKE_MSG_LEN];
+    let mut payload = [0u8; MAX_HANDSHAKE_MSG_LEN];
+    // Message 2 (responder → initiator) carries no PSK yet; message 3 is the
+    // first that proves the cluster key, so a failure there is a wrong key.
+    let mut messages_read = 0;
+    while !state.is_handshake_finished() {
+        if state.is_my_turn() {
+            let len = state
+                .write_message(&[], &mut msg)
+                .map_err(|e| HandshakeError::Local(e.to_string()))?;
+            let mut out = Vec::with_capacity(len + 2);
+            push_prefixed(&mut out, &msg[..len]);
+            stream
+                .write_all(&out)
+                .await
+                .map_err(|source| HandshakeError::Io { addr, source })?;
+            counters.bytes_sent(out.len() as u64);
+        } else {
+            match read_prefixed(stream, &mut inbuf, MAX_HANDSHAKE_MSG_LEN, counters).await {
+                Ok(()) => {}
+                Err(ReadError::Eof) => return Err(HandshakeError::ClosedByPeer { addr }),
+                Err(ReadError::Oversized { len, max }) => {
+                    return Err(HandshakeError::Oversized { addr, len, max });
+                }
+                Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(HandshakeError::NotNoise {
+                        addr,
+                        reason: "handshake message cut short".into(),
+                    });
+                }
+                Err(ReadError::Io(source)) if closed_by_peer(&source) => {
+                    return Err(HandshakeError::ClosedByPeer { addr });
+                }
+                Err(ReadError::Io(source)) => return Err(HandshakeError::Io { addr, source }),
+                Err(other) => {
+                    return Err(HandshakeError::NotNoise {
+                        addr,
+                        reason: other.to_string(),
+                    });
+                }
+            }
+            messages_read += 1;
+            if let Err(e) = state.read_message(&inbuf, &mut payload) {
+                let proves_psk = !initiator && messages_read == 2;
+                return Err(if proves_psk && matches!(e, snow::Error::Decrypt) {
+                    HandshakeError::WrongClusterKey { addr }
+                } else {
+                    HandshakeError::NotNoise {
+                        addr,
+                        reason: e.to_string(),
+                    }
+                });
+            }
+        }
+    }
+    let mut remote_key = [0u8; 32];
+    match state.get_remote_static() {
+        Some(key) if key.len() == remote_key.len() => remote_key.copy_from_slice(key),
+        _ => {
+            return Err(HandshakeError::NotNoise {
+                addr,
+                reason: "no static key".into(),
+            });
+        }
+    }
+    let noise = state
+        .into_stateless_transport_mode()
+        .map_err(|e| HandshakeError::Local(e.to_string()))?;
+    Ok(Established {
+        noise: Arc::new(noise),
+        remote_key,
+        remote_id: NodeId::from_public_key(&remote_key),
+    })
+}
+
+/// Checks the peer's `Hello`.
+pub(crate) fn check_version(addr: SocketAddr, theirs: u16) -> Result<(), HandshakeError> {
+    if theirs == PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(HandshakeError::VersionMismatch {
+            addr,
+            ours: PROTOCOL_VERSION,
+            theirs,
+        })
+    }
+}
+
+/// The `Hello` we send: our version, role and the port we accept on.
+pub(crate) fn our_hello(role: Role, listen_port: u16) -> crate::wire::Hello {
+    crate::wire::Hello {
+        version: PROTOCOL_VERSION,
+        role,
+        listen_port,
+    }
+}
+
+/// Whether an I/O error means the peer hung up on us: after our last
+/// handshake message that is how a peer with another cluster key answers.
+pub(crate) fn closed_by_peer(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        e.kind(),
+        BrokenPipe | ConnectionAborted | ConnectionReset | UnexpectedEof
+    )
+}

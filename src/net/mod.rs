@@ -1,0 +1,34 @@
+//! The encrypted transport: TCP, a Noise `XXpsk3` handshake, and framed
+//! messages (DESIGN.md, "Runtime").
+//!
+//! Every connection proves both replicas' static keys (which give their
+//! [`crate::NodeId`]) and the cluster key before a single frame is read. After
+//! the handshake each side's first frame is a [`crate::wire::Hello`]. Then
+//! one task per connection only reads and writes frames; everything it learns
+//! goes to the owner as a [`NetEvent`], and the owner writes through a
+//! [`PeerHandle`] whose bounded queue drops a peer that stops reading.
+//!
+//! ```text
+//! socket:  u16 length (big-endian) | Noise ciphertext (≤ 65 535 bytes)
+//! plain:   wire::encode_message(Message)  (≤ wire::MAX_FRAME_LEN)
+//! ```
+
+pub mod backoff;
+pub mod connection;
+pub mod counters;
+pub mod endpoint;
+pub mod event;
+pub mod handshake;
+pub mod identity;
+pub mod limits;
+pub mod listener;
+pub mod secure_stream;
+
+pub use backoff::Backoff;
+pub use connection::{ConnId, Connection, PeerHandle, SendError};
+pub use counters::{CountersSnapshot, NetCounters};
+pub use endpoint::{Endpoint, Limits};
+pub use event::{CloseReason, NetEvent};
+pub use handshake::{Direction, HandshakeError, NOISE_PATTERN, NOISE_PROLOGUE};
+pub use identity::{ClusterKey, IdentityError, StaticKeypair};
+pub use listener::Listener;

@@ -1,0 +1,180 @@
+//! The node runtime: the sans-IO machines (`proto::Overlay`,
+//! `crdt::{OfficeState, AntiEntropy}`) meet real sockets, real time and a
+//! real disk (DESIGN.md, "Runtime"; NODE-DESIGN.md).
+//!
+//! [`start`] opens the store, binds the listener and spawns the one task
+//! that owns every machine ([`runtime`]). What the rest of the program
+//! holds is a [`NodeHandle`]:
+//! - [`NodeHandle::local_writes`]: the devices layer's way in (readings,
+//!   actuator changes, failed sensors, local targets), see [`LocalWrite`];
+//! - [`NodeHandle::targets`]: the current winning target of every
+//!   `(zone, quantity)`, for the thermostat;
+//! - [`NodeHandle::shutdown`]: leave gracefully and flush the store.
+
+pub mod durable;
+pub mod interfaces;
+pub mod local_write;
+pub mod runtime;
+pub mod settings;
+pub mod timers;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use tokio::sync::{mpsc, watch};
+
+pub use durable::{Durable, DurableError};
+pub use local_write::LocalWrite;
+pub use settings::{Settings, check_target, resolve_seeds};
+
+use crate::crdt::{Quantity, TargetKey, TargetValue};
+use crate::net::{ClusterKey, Endpoint, IdentityError, StaticKeypair, limits};
+use crate::node_id::NodeId;
+use crate::wire::Role;
+
+/// Local writes queued for the node task before senders wait.
+pub const LOCAL_WRITE_QUEUE: usize = 256;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Durable(#[from] DurableError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    id: NodeId,
+    addr: SocketAddr,
+    endpoint: Endpoint,
+    local_writes: mpsc::Sender<LocalWrite>,
+    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl NodeHandle {
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The address peers reach this node at.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The transport's byte and frame counters.
+    pub fn counters(&self) -> crate::net::CountersSnapshot {
+        self.endpoint.counters()
+    }
+
+    /// Where the devices layer sends its writes. Clone it freely.
+    pub fn local_writes(&self) -> mpsc::Sender<LocalWrite> {
+        self.local_writes.clone()
+    }
+
+    /// The winning target of every `(zone, quantity)`, updated whenever a
+    /// write changes a winner. The thermostat of zone `z` reads
+    /// `targets.borrow().get(&TargetKey::new(z, Quantity::Temperature))`
+    /// and awaits `targets.changed()`.
+    pub fn targets(&self) -> watch::Receiver<BTreeMap<TargetKey, TargetValue>> {
+        self.targets.clone()
+    }
+
+    /// The current winning target for one zone and quantity.
+    pub fn target(&self, zone: &str, quantity: Quantity) -> Option<TargetValue> {
+        self.targets
+            .borrow()
+            .get(&TargetKey::new(zone, quantity))
+            .cloned()
+    }
+
+    /// Leaves the overlay (DISCONNECT to every neighbour), flushes the
+    /// store, and waits for the node task to end.
+    pub async fn shutdown(self) {
+        self.shutdown.send_replace(true);
+        let _ = self.task.await;
+    }
+
+    /// Whether the node task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// Starts a node: keys, store, listener, and the node task.
+pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
+    let keypair = StaticKeypair::load_or_generate(&settings.data_dir)?;
+    let cluster_key = ClusterKey::load(&settings.cluster_key)?;
+    let id = keypair.node_id();
+    let (durable, state, writer) = Durable::open(&settings.data_dir, id)?;
+    let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
+    let listener = endpoint
+        .bind(settings.listen)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| NodeError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
+    // Peers must be told a reachable address, not 0.0.0.0.
+    let addr = if bound.ip().is_unspecified() {
+        SocketAddr::new(
+            first_reachable_ip(&settings).unwrap_or(bound.ip()),
+            bound.port(),
+        )
+    } else {
+        bound
+    };
+    let (events_tx, events_rx) = mpsc::channel(limits::EVENT_QUEUE_LEN);
+    listener.spawn(events_tx.clone());
+    let (local_tx, local_rx) = mpsc::channel(LOCAL_WRITE_QUEUE);
+    let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
+    let runtime = runtime::Runtime::new(
+        settings,
+        endpoint.clone(),
+        addr,
+        (events_tx, events_rx),
+        runtime::Channels {
+            local_rx,
+            targets_tx,
+            shutdown_rx,
+        },
+        durable,
+        state,
+        writer,
+    );
+    let task = tokio::spawn(runtime.run());
+    Ok(NodeHandle {
+        id,
+        addr,
+        endpoint,
+        local_writes: local_tx,
+        targets: targets_rx,
+        shutdown: shutdown_tx,
+        task,
+    })
+}
+
+/// The first non-loopback IPv4 address of this machine, for announcing a
+/// wildcard listener.
+fn first_reachable_ip(settings: &Settings) -> Option<std::net::IpAddr> {
+    interfaces::read(settings.include_loopback)
+        .iter()
+        .flat_map(|i| i.ipv4.iter())
+        .find(|a| !a.is_loopback())
+        .map(|a| std::net::IpAddr::V4(*a))
+}

@@ -1,0 +1,487 @@
+//! The observer client: attaches to one node as a passive peer, keeps a
+//! replica of the office state and the latest clock reports, and submits
+//! target writes (NODE-DESIGN.md, "Observers").
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::identity::{ObserverIdentity, ObserverIdentityError};
+use crate::crdt::anti_entropy::{self, AntiEntropy};
+use crate::crdt::{Dot, OfficeState, Quantity, TargetKey, TargetValue, Writer};
+use crate::net::{ClusterKey, Endpoint, NetEvent, PeerHandle, limits};
+use crate::node_id::NodeId;
+use crate::time::Time;
+use crate::wire::payload::Payload;
+use crate::wire::{self, Message, PeerInfo, Role, sync};
+
+/// A node whose last clock report is older than this is unreachable (full
+/// reports come every 10 s while watched).
+pub const LIVE_WITHIN: Duration = Duration::from_secs(15);
+/// After attaching, how long every node gets to send its first report
+/// before the ones that did not count as unreachable.
+pub const FIRST_REPORTS: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserverError {
+    #[error(transparent)]
+    Identity(#[from] ObserverIdentityError),
+    #[error("no node answered at {tried}: {last}")]
+    NoNode { tried: String, last: String },
+    #[error("could not encode the write: {0}")]
+    Encode(String),
+    #[error("not attached to any node")]
+    Detached,
+}
+
+/// What changed, as [`Observer::next_update`] reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// The first full sync from the attached node is in.
+    Synced,
+    /// The office state changed.
+    State,
+    /// A node's clock report arrived.
+    Clock(NodeId),
+    /// A write was committed by the attached node.
+    Stored { request: u64, by: NodeId },
+    /// A write was refused.
+    Rejected { request: u64, reason: String },
+    /// Attached to another node after losing the previous one.
+    Attached(PeerInfo),
+    /// The attached node went away and no other answered (yet).
+    Detached,
+}
+
+/// A node's last clock report.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    pub vector: BTreeMap<NodeId, u64>,
+    pub at: Option<Instant>,
+}
+
+/// One pending target write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub request: u64,
+    pub dot: Dot,
+}
+
+pub struct Observer {
+    identity: ObserverIdentity,
+    endpoint: Endpoint,
+    events_tx: mpsc::Sender<NetEvent>,
+    events_rx: mpsc::Receiver<NetEvent>,
+    link: Option<PeerHandle>,
+    /// Every address worth trying, in preference order.
+    candidates: Vec<SocketAddr>,
+    epoch: Instant,
+    attached_at: Instant,
+    state: OfficeState,
+    anti_entropy: AntiEntropy,
+    ae_timer: Option<(Time, anti_entropy::Timer)>,
+    clocks: BTreeMap<NodeId, Clock>,
+    synced: bool,
+    writer: Option<Writer>,
+    next_request: u64,
+    /// Writes awaiting an answer, with what they carry (resent on failover).
+    pending_writes: BTreeMap<u64, Bytes>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("id", &self.id())
+            .field("attached", &self.attached())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Observer {
+    /// Connects to the first of `addrs` that answers.
+    pub async fn connect(
+        identity: ObserverIdentity,
+        cluster_key: ClusterKey,
+        addrs: Vec<SocketAddr>,
+    ) -> Result<Observer, ObserverError> {
+        let endpoint = Endpoint::new(identity.keypair.clone(), cluster_key, Role::Observer);
+        let (events_tx, events_rx) = mpsc::channel(limits::EVENT_QUEUE_LEN);
+        let mut observer = Observer {
+            identity,
+            endpoint,
+            events_tx,
+            events_rx,
+            link: None,
+            candidates: addrs,
+            epoch: Instant::now(),
+            attached_at: Instant::now(),
+            state: OfficeState::new(),
+            anti_entropy: AntiEntropy::new(anti_entropy::Config::default(), rand::random()),
+            ae_timer: None,
+            clocks: BTreeMap::new(),
+            synced: false,
+            writer: None,
+            next_request: 1,
+            pending_writes: BTreeMap::new(),
+        };
+        observer.attach().await?;
+        Ok(observer)
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.endpoint.node_id()
+    }
+
+    /// The node this observer is attached to.
+    pub fn attached(&self) -> Option<PeerInfo> {
+        self.link.as_ref().map(PeerHandle::peer)
+    }
+
+    pub fn state(&self) -> &OfficeState {
+        &self.state
+    }
+
+    pub fn clocks(&self) -> &BTreeMap<NodeId, Clock> {
+        &self.clocks
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.synced
+    }
+
+    fn now(&self) -> Time {
+        Time::from_micros(self.epoch.elapsed().as_micros() as u64)
+    }
+
+    /// Tries every candidate address in turn; then the addresses nodes
+    /// announced (their interfaces, on the port of the first candidate).
+    async fn attach(&mut self) -> Result<(), ObserverError> {
+        let mut tried = Vec::new();
+        let mut last = String::from("no address to try");
+        for addr in self.all_candidates() {
+            tried.push(addr.to_string());
+            match self.endpoint.connect(addr).await {
+                Ok(conn) if conn.role() == Role::Node => {
+                    let peer = conn.peer();
+                    let handle = conn.spawn(self.events_tx.clone());
+                    tracing::info!(node = %peer.id, %addr, "attached");
+                    self.link = Some(handle);
+                    self.attached_at = Instant::now();
+                    self.on_attached(peer.id);
+                    return Ok(());
+                }
+                Ok(_) => last = format!("{addr} is an observer, not a node"),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(ObserverError::NoNode {
+            tried: tried.join(", "),
+            last,
+        })
+    }
+
+    fn all_candidates(&self) -> Vec<SocketAddr> {
+        let mut out = self.candidates.clone();
+        if let Some(port) = self.candidates.first().map(SocketAddr::port) {
+            for (_, register) in self.state.nodes() {
+                for (_, sibling) in register.siblings() {
+                    for iface in &sibling.value.interfaces {
+                        for ip in &iface.ipv4 {
+                            out.push(SocketAddr::new((*ip).into(), port));
+                        }
+                    }
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        out.retain(|a| seen.insert(*a));
+        out
+    }
+
+    fn on_attached(&mut self, node: NodeId) {
+        let now = self.now();
+        let mut out = Vec::new();
+        self.anti_entropy.handle(
+            now,
+            &mut self.state,
+            anti_entropy::Input::NeighborUp(node),
+            &mut out,
+        );
+        self.drive_anti_entropy(out);
+        let writes: Vec<(u64, Bytes)> = self
+            .pending_writes
+            .iter()
+            .map(|(r, d)| (*r, d.clone()))
+            .collect();
+        for (request, delta) in writes {
+            self.send(&Message::Observer(wire::observer::Message::Write {
+                request,
+                delta,
+            }));
+        }
+    }
+
+    fn send(&self, msg: &Message) {
+        if let Some(link) = &self.link
+            && let Err(error) = link.send(msg)
+        {
+            tracing::debug!(%error, "send to the attached node failed");
+        }
+    }
+
+    fn drive_anti_entropy(&mut self, out: Vec<anti_entropy::Output>) {
+        for output in out {
+            match output {
+                anti_entropy::Output::Send { msg, .. } => self.send(&Message::Sync(msg)),
+                anti_entropy::Output::Schedule { at, timer } => self.ae_timer = Some((at, timer)),
+                anti_entropy::Output::Event(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the next change. Reattaches on loss, returning
+    /// [`Update::Attached`] or, when no node answers, [`Update::Detached`]
+    /// (call again to retry).
+    pub async fn next_update(&mut self) -> Update {
+        loop {
+            if self.link.is_none() {
+                return match self.attach().await {
+                    Ok(()) => match self.attached() {
+                        Some(peer) => Update::Attached(peer),
+                        None => Update::Detached,
+                    },
+                    Err(error) => {
+                        tracing::warn!(%error, "no node to attach to");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        Update::Detached
+                    }
+                };
+            }
+            let due = self
+                .ae_timer
+                .map(|(at, _)| self.epoch + Duration::from_micros(at.as_micros()));
+            let sleep = async move {
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = self.events_rx.recv() => {
+                    let Some(event) = event else { continue };
+                    if let Some(update) = self.on_net(event) {
+                        return update;
+                    }
+                }
+                () = sleep => {
+                    if let Some((_, timer)) = self.ae_timer.take() {
+                        let mut out = Vec::new();
+                        let now = self.now();
+                        self.anti_entropy.handle(now, &mut self.state, anti_entropy::Input::TimerFired(timer), &mut out);
+                        self.drive_anti_entropy(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_net(&mut self, event: NetEvent) -> Option<Update> {
+        let current = self.link.as_ref().map(|l| (l.id(), l.conn_id()));
+        match event {
+            NetEvent::Frame { peer, conn, msg } if current == Some((peer, conn)) => {
+                self.on_message(peer, msg)
+            }
+            NetEvent::Closed { peer, conn, reason } if current == Some((peer, conn)) => {
+                tracing::warn!(node = %peer, %reason, "lost the attached node");
+                self.link = None;
+                let mut out = Vec::new();
+                let now = self.now();
+                self.anti_entropy.handle(
+                    now,
+                    &mut self.state,
+                    anti_entropy::Input::NeighborDown(peer),
+                    &mut out,
+                );
+                self.ae_timer = None;
+                self.clocks.remove(&peer);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Message) -> Option<Update> {
+        match msg {
+            Message::Sync(msg) => {
+                let last_answer = matches!(msg, sync::Message::Answer { last: true, .. });
+                let before = self.state.version_vector().clone();
+                let mut out = Vec::new();
+                let now = self.now();
+                self.anti_entropy.handle(
+                    now,
+                    &mut self.state,
+                    anti_entropy::Input::Message { from, msg },
+                    &mut out,
+                );
+                self.drive_anti_entropy(out);
+                if last_answer && !self.synced {
+                    self.synced = true;
+                    self.resume_writer();
+                    return Some(Update::Synced);
+                }
+                (before != *self.state.version_vector()).then_some(Update::State)
+            }
+            Message::Broadcast(wire::plumtree::Message::Gossip { payload, .. }) => {
+                self.on_payload(&payload)
+            }
+            Message::Observer(wire::observer::Message::Stored { request }) => {
+                self.pending_writes.remove(&request);
+                Some(Update::Stored { request, by: from })
+            }
+            Message::Observer(wire::observer::Message::Rejected { request, reason }) => {
+                self.pending_writes.remove(&request);
+                Some(Update::Rejected { request, reason })
+            }
+            _ => None,
+        }
+    }
+
+    fn on_payload(&mut self, payload: &[u8]) -> Option<Update> {
+        match Payload::decode(payload) {
+            Ok(Payload::Delta(bytes)) => {
+                let delta = crate::crdt::Delta::decode(&bytes).ok()?;
+                self.state.apply(&delta).then_some(Update::State)
+            }
+            Ok(Payload::ClockReport {
+                node,
+                full,
+                entries,
+            }) => {
+                let clock = self.clocks.entry(node).or_default();
+                if full {
+                    clock.vector.clear();
+                }
+                for (replica, counter) in entries {
+                    let slot = clock.vector.entry(replica).or_default();
+                    *slot = (*slot).max(counter);
+                }
+                clock.at = Some(Instant::now());
+                Some(Update::Clock(node))
+            }
+            Ok(Payload::Watch { .. }) | Err(_) => None,
+        }
+    }
+
+    fn resume_writer(&mut self) {
+        let last = self.identity.last_counter().unwrap_or(0);
+        let id = self.id();
+        self.writer = Some(Writer::resume(id, last, Default::default(), &self.state));
+    }
+
+    /// Waits until `done` holds or `deadline` passes; whether it held.
+    pub async fn wait_until(
+        &mut self,
+        deadline: Instant,
+        mut done: impl FnMut(&Observer) -> bool,
+    ) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, self.next_update()).await {
+                Ok(_) => {}
+                Err(_) => return done(self),
+            }
+        }
+    }
+
+    /// Makes a target write with this observer's replica id and a fresh,
+    /// durably recorded dot, and sends it to the attached node. Call after
+    /// [`Update::Synced`], so the write covers the siblings it replaces.
+    pub fn write_target(
+        &mut self,
+        zone: &str,
+        quantity: Quantity,
+        value: f32,
+        set_by: String,
+    ) -> Result<Submitted, ObserverError> {
+        if self.link.is_none() {
+            return Err(ObserverError::Detached);
+        }
+        if self.writer.is_none() {
+            self.resume_writer();
+        }
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(ObserverError::Detached);
+        };
+        let dot = writer.peek_dot();
+        self.identity.record_counter(dot.counter)?;
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let target = TargetValue {
+            value,
+            unit: quantity.default_unit(),
+            set_by,
+        };
+        let write = self
+            .state
+            .set_target(writer, wall_ms, TargetKey::new(zone, quantity), target);
+        let bytes = write
+            .delta
+            .encode()
+            .map_err(|e| ObserverError::Encode(e.to_string()))?;
+        let request = self.next_request;
+        self.next_request += 1;
+        let delta = Bytes::from(bytes);
+        self.pending_writes.insert(request, delta.clone());
+        self.send(&Message::Observer(wire::observer::Message::Write {
+            request,
+            delta,
+        }));
+        Ok(Submitted {
+            request,
+            dot: write.dot,
+        })
+    }
+
+    /// Nodes whose last report is recent.
+    pub fn live_nodes(&self) -> BTreeSet<NodeId> {
+        self.clocks
+            .iter()
+            .filter(|(_, c)| c.at.is_some_and(|at| at.elapsed() < LIVE_WITHIN))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Whether every node with a `Node` entry has reported, or the first
+    /// reports have had their time.
+    pub fn reports_settled(&self) -> bool {
+        let all_reported = self
+            .state
+            .nodes()
+            .all(|(id, _)| self.clocks.contains_key(&id));
+        (all_reported && self.state.nodes().count() > 0)
+            || self.attached_at.elapsed() >= FIRST_REPORTS
+    }
+
+    /// *converged k/N*: how many of the N live nodes report a version
+    /// vector covering `dot`.
+    pub fn coverage(&self, dot: Dot) -> (usize, usize) {
+        let live = self.live_nodes();
+        let k = live
+            .iter()
+            .filter(|id| {
+                self.clocks[id]
+                    .vector
+                    .get(&dot.replica)
+                    .is_some_and(|&c| c >= dot.counter)
+            })
+            .count();
+        (k, live.len())
+    }
+}

@@ -1,0 +1,11 @@
+//! The observer client behind `status`, `set` and the TUI: a passive peer
+//! that attaches to one node over the encrypted transport, receives a full
+//! sync and then every broadcast, never relays, and may write targets
+//! (NODE-DESIGN.md, "Observers").
+
+pub mod client;
+pub mod identity;
+pub mod report;
+
+pub use client::{Clock, Observer, ObserverError, Submitted, Update};
+pub use identity::{ObserverIdentity, ObserverIdentityError};

@@ -1,0 +1,17 @@
+//! What leaves the TUI: requests for the observer client to carry out.
+
+use super::event::WriteId;
+
+/// A request the operator made. The observer client answers a `SetTarget`
+/// with `NetworkUpdate::WriteProgress` updates carrying the same `write` id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Write `value` to the `Target(zone, quantity)` register. The write
+    /// dominates every sibling the observer has seen, so it resolves a conflict.
+    SetTarget {
+        write: WriteId,
+        zone: String,
+        quantity: String,
+        value: f64,
+    },
+}

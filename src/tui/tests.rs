@@ -1,0 +1,305 @@
+//! Key handling, `update`, and snapshot tests of every view and the dialog
+//! at 80×24 and 120×40 on the fixed preview office.
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Mode, TuiConfig, View};
+use super::preview;
+use super::snapshot::ConnectionStatus;
+use super::theme::Theme;
+use super::*;
+
+fn config() -> TuiConfig {
+    TuiConfig {
+        theme: Theme { color: false },
+        ..TuiConfig::default()
+    }
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Command> {
+    press_with(app, code, KeyModifiers::NONE)
+}
+
+fn press_with(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Option<Command> {
+    let event = Event::Terminal(TermEvent::Key(KeyEvent::new(code, modifiers)));
+    action_for(app, event).and_then(|action| update(app, action))
+}
+
+fn draw(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal.draw(|frame| render(app, frame)).expect("draw");
+    terminal.backend().to_string()
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+    let mut app = preview::app(config());
+    app.mode = Mode::Filter;
+    press_with(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.should_quit);
+}
+
+#[test]
+fn tabs_and_numbers_switch_views() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Network);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Events);
+    press(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.view, View::Clocks);
+}
+
+#[test]
+fn selection_moves_and_stays_in_range() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.selected(), 2);
+    press(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected(), 6);
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected(), 6);
+    press(&mut app, KeyCode::Char('g'));
+    press(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.selected(), 0);
+}
+
+#[test]
+fn filter_narrows_the_view_and_esc_clears_it() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('/'));
+    for c in "reception".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(views::network::rows(&app).len(), 2);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.filter(), "reception");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter(), "");
+    assert_eq!(views::network::rows(&app).len(), 7);
+}
+
+#[test]
+fn set_target_dialog_steps_types_validates_and_writes() {
+    let mut app = preview::app(config());
+    // Overview rows are zones by name; the second is the Meeting Room.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Enter);
+    let Mode::Dialog(dialog) = &app.mode else {
+        panic!("dialog not open")
+    };
+    assert_eq!(
+        (dialog.zone.as_str(), dialog.input.as_str()),
+        ("Meeting Room", "23.0")
+    );
+    press(&mut app, KeyCode::Char('+'));
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Char('-'));
+    let Mode::Dialog(dialog) = &app.mode else {
+        panic!("dialog closed")
+    };
+    assert_eq!(dialog.input, "23.5");
+    // Out of range: Enter does nothing, the dialog stays.
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('5'));
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(matches!(app.mode, Mode::Dialog(_)));
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    for c in "22,5".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let command = press(&mut app, KeyCode::Enter).expect("a write");
+    let Command::SetTarget {
+        write,
+        zone,
+        quantity,
+        value,
+    } = command;
+    assert_eq!(
+        (zone.as_str(), quantity.as_str(), value),
+        ("Meeting Room", "temperature", 22.5)
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.writes[&write].progress, WriteProgress::Pending);
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::WriteProgress {
+            write,
+            progress: WriteProgress::Stored,
+        }),
+    );
+    assert_eq!(
+        app.latest_write("Meeting Room", "temperature")
+            .map(|w| &w.progress),
+        Some(&WriteProgress::Stored)
+    );
+}
+
+#[test]
+fn first_digit_replaces_the_starting_value_and_esc_cancels() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('t'));
+    press(&mut app, KeyCode::Char('2'));
+    let Mode::Dialog(dialog) = &app.mode else {
+        panic!("dialog not open")
+    };
+    assert_eq!(dialog.input, "2");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.writes.len() == 1, "only the preview's own write");
+}
+
+#[test]
+fn freeze_holds_the_display_until_unfrozen() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('f'));
+    let before = app.snapshot.clone();
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::Snapshot(OfficeSnapshot::default())),
+    );
+    update(
+        &mut app,
+        Action::Tick {
+            now_ms: preview::NOW_MS + 5_000,
+        },
+    );
+    assert_eq!(app.snapshot, before);
+    assert_eq!(app.display_now(), preview::NOW_MS);
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.snapshot, OfficeSnapshot::default());
+    assert_eq!(app.display_now(), preview::NOW_MS + 5_000);
+}
+
+#[test]
+fn connection_changes_show_even_when_frozen() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('f'));
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::Connection(ConnectionStatus::Reconnecting)),
+    );
+    assert!(draw(&app, 80, 24).contains("RECONNECTING"));
+}
+
+#[test]
+fn clock_columns_scroll_with_h_and_l() {
+    let mut app = preview::app(config());
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('l'));
+    press(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.clock_column, 2);
+    press(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.clock_column, 1);
+}
+
+#[test]
+fn summary_finds_who_is_behind() {
+    let app = preview::app(config());
+    assert!(!app.summary.converged);
+    let pi2 = app
+        .summary
+        .names
+        .iter()
+        .find(|(_, n)| *n == "office-pi-2")
+        .map(|(id, _)| *id)
+        .expect("pi-2");
+    assert_eq!(app.summary.behind[&pi2], 1);
+    assert_eq!((app.summary.live, app.summary.known), (6, 7));
+}
+
+#[test]
+fn too_small_terminal_says_how_large_it_must_be() {
+    let app = preview::app(config());
+    let screen = draw(&app, 60, 20);
+    assert!(screen.contains("needs at least 80×24"), "{screen}");
+}
+
+fn snapshot_app(view: View) -> App {
+    let mut app = preview::app(config());
+    app.view = view;
+    app
+}
+
+macro_rules! view_snapshots {
+    ($($name:ident => $setup:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let app: App = $setup;
+                insta::assert_snapshot!(concat!(stringify!($name), "_80x24"), draw(&app, 80, 24));
+                insta::assert_snapshot!(concat!(stringify!($name), "_120x40"), draw(&app, 120, 40));
+            }
+        )*
+    };
+}
+
+view_snapshots! {
+    overview_view => snapshot_app(View::Overview),
+    network_view => snapshot_app(View::Network),
+    sensors_view => snapshot_app(View::Sensors),
+    clocks_view => snapshot_app(View::Clocks),
+    targets_view => snapshot_app(View::Targets),
+    events_view => snapshot_app(View::Events),
+    set_target_dialog => {
+        let mut app = snapshot_app(View::Overview);
+        press(&mut app, KeyCode::Char('j'));
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Char('3'));
+        press(&mut app, KeyCode::Char('5'));
+        app
+    },
+    help_overlay => {
+        let mut app = snapshot_app(View::Network);
+        press(&mut app, KeyCode::Char('?'));
+        app
+    },
+}
+
+/// Renders Network and Clocks for 200 nodes and prints the mean frame time.
+/// `cargo test --release --lib tui -- --ignored --nocapture render_bench`
+#[test]
+#[ignore]
+fn render_bench() {
+    const FRAMES: u32 = 200;
+    let mut app = App::new(config(), preview::NOW_MS);
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::Snapshot(preview::large(200))),
+    );
+    for (view, size) in [
+        (View::Network, (120, 40)),
+        (View::Clocks, (120, 40)),
+        (View::Network, (200, 60)),
+        (View::Clocks, (200, 60)),
+    ] {
+        app.view = view;
+        let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).expect("test backend");
+        terminal.draw(|frame| render(&app, frame)).expect("warm-up");
+        let start = std::time::Instant::now();
+        for _ in 0..FRAMES {
+            terminal.draw(|frame| render(&app, frame)).expect("draw");
+        }
+        let per_frame = start.elapsed() / FRAMES;
+        println!(
+            "render_bench: {view:?} view, 200 nodes, {}x{}: {per_frame:?} per frame",
+            size.0, size.1
+        );
+    }
+}

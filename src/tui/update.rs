@@ -1,0 +1,220 @@
+//! The one place the state changes. Pure: no I/O, no clock; what must leave
+//! the TUI is returned as a `Command` for the runner to send.
+
+use super::action::{Action, PAGE};
+use super::app::{App, Mode, TargetDialog, View};
+use super::command::Command;
+use super::event::NetworkUpdate;
+use super::views;
+
+/// Applies `action` to `app`; returns the command to send, if any.
+pub fn update(app: &mut App, action: Action) -> Option<Command> {
+    match action {
+        Action::Quit => app.should_quit = true,
+        Action::NextView => switch_view(app, (app.view.index() + 1) % View::ALL.len()),
+        Action::PrevView => switch_view(
+            app,
+            (app.view.index() + View::ALL.len() - 1) % View::ALL.len(),
+        ),
+        Action::ShowView(view) => switch_view(app, view.index()),
+        Action::Up => move_selection(app, |s, _| s.saturating_sub(1)),
+        Action::Down => move_selection(app, |s, len| (s + 1).min(len.saturating_sub(1))),
+        Action::PageUp => move_selection(app, |s, _| s.saturating_sub(PAGE)),
+        Action::PageDown => move_selection(app, |s, len| (s + PAGE).min(len.saturating_sub(1))),
+        Action::Top => move_selection(app, |_, _| 0),
+        Action::Bottom => move_selection(app, |_, len| len.saturating_sub(1)),
+        Action::Left => {
+            if app.view == View::Clocks {
+                app.clock_column = app.clock_column.saturating_sub(1);
+            }
+        }
+        Action::Right => {
+            if app.view == View::Clocks {
+                let last = app.summary.origins.len().saturating_sub(1);
+                app.clock_column = (app.clock_column + 1).min(last);
+            }
+        }
+        Action::StartFilter => app.mode = Mode::Filter,
+        Action::FilterChar(c) => {
+            app.filters[app.view.index()].push(c);
+            app.selected[app.view.index()] = 0;
+        }
+        Action::FilterBackspace => {
+            app.filters[app.view.index()].pop();
+        }
+        Action::FilterAccept => app.mode = Mode::Normal,
+        Action::ToggleFreeze => {
+            if app.is_frozen() {
+                app.unfreeze();
+            } else {
+                app.freeze();
+            }
+        }
+        Action::Back => match app.mode {
+            Mode::Normal | Mode::Filter => {
+                app.filters[app.view.index()].clear();
+                app.mode = Mode::Normal;
+            }
+            Mode::Dialog(_) | Mode::Help => app.mode = Mode::Normal,
+        },
+        Action::ToggleHelp => {
+            app.mode = if app.mode == Mode::Help {
+                Mode::Normal
+            } else {
+                Mode::Help
+            };
+        }
+        Action::CycleSort => {
+            if app.view == View::Network {
+                app.network_sort = app.network_sort.next();
+            }
+        }
+        Action::OpenDialog => open_dialog(app),
+        Action::Increase => step(app, 1.0),
+        Action::Decrease => step(app, -1.0),
+        Action::InputChar(c) => {
+            if let Mode::Dialog(dialog) = &mut app.mode {
+                let c = if c == ',' { '.' } else { c };
+                if dialog.fresh {
+                    dialog.input.clear();
+                    dialog.fresh = false;
+                }
+                if dialog.input.len() < 8 && !(c == '.' && dialog.input.contains('.')) {
+                    dialog.input.push(c);
+                }
+            }
+        }
+        Action::InputBackspace => {
+            if let Mode::Dialog(dialog) = &mut app.mode {
+                dialog.fresh = false;
+                dialog.input.pop();
+            }
+        }
+        Action::Submit => return submit(app),
+        Action::Tick { now_ms } => app.now_ms = now_ms,
+        Action::Network(update) => receive(app, update),
+        Action::Redraw => {}
+    }
+    None
+}
+
+fn switch_view(app: &mut App, index: usize) {
+    app.view = View::ALL[index % View::ALL.len()];
+    if app.mode == Mode::Filter {
+        app.mode = Mode::Normal;
+    }
+}
+
+fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) {
+    let len = views::row_count(app, app.view);
+    let index = app.view.index();
+    let current = app.selected[index].min(len.saturating_sub(1));
+    app.selected[index] = to(current, len);
+}
+
+/// The (zone, quantity) the selection points at, where a target can be set.
+fn selected_target(app: &App) -> Option<(String, String)> {
+    match app.view {
+        View::Overview => {
+            let rows = views::overview::rows(app);
+            let row = rows.get(app.selected().min(rows.len().saturating_sub(1)))?;
+            let quantity = if app.config.limits.get("temperature").is_some() {
+                "temperature".to_string()
+            } else {
+                app.config.limits.0.keys().next()?.clone()
+            };
+            Some((row.zone.to_string(), quantity))
+        }
+        View::Targets => {
+            let rows = views::targets::rows(app);
+            let t = rows.get(app.selected().min(rows.len().saturating_sub(1)))?;
+            Some((t.zone.clone(), t.quantity.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Decimals worth showing for a step: 0.5 → 1, 5 → 0.
+fn decimals(step: f64) -> usize {
+    let text = format!("{step}");
+    text.split_once('.')
+        .map(|(_, frac)| frac.len())
+        .unwrap_or(0)
+}
+
+fn open_dialog(app: &mut App) {
+    let Some((zone, quantity)) = selected_target(app) else {
+        return;
+    };
+    let Some(range) = app.config.limits.get(&quantity) else {
+        return;
+    };
+    let current = app
+        .snapshot
+        .targets
+        .iter()
+        .find(|t| t.zone == zone && t.quantity == quantity)
+        .and_then(|t| t.winning())
+        .map(|s| s.value)
+        .unwrap_or_else(|| ((range.min + range.max) / 2.0 / range.step).round() * range.step);
+    let input = format!("{current:.*}", decimals(range.step));
+    app.mode = Mode::Dialog(TargetDialog {
+        zone,
+        quantity,
+        input,
+        fresh: true,
+    });
+}
+
+fn step(app: &mut App, direction: f64) {
+    let Mode::Dialog(dialog) = &mut app.mode else {
+        return;
+    };
+    let Some(range) = app.config.limits.get(&dialog.quantity) else {
+        return;
+    };
+    let base = dialog
+        .input
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .unwrap_or(range.min);
+    let stepped = ((base / range.step).round() + direction) * range.step;
+    let value = stepped.clamp(range.min, range.max);
+    dialog.input = format!("{value:.*}", decimals(range.step));
+    dialog.fresh = false;
+}
+
+fn submit(app: &mut App) -> Option<Command> {
+    let Mode::Dialog(dialog) = &app.mode else {
+        return None;
+    };
+    let value = app
+        .config
+        .limits
+        .validate(&dialog.quantity, &dialog.input)
+        .ok()?;
+    let (zone, quantity) = (dialog.zone.clone(), dialog.quantity.clone());
+    app.mode = Mode::Normal;
+    let write = app.start_write(zone.clone(), quantity.clone(), value);
+    Some(Command::SetTarget {
+        write,
+        zone,
+        quantity,
+        value,
+    })
+}
+
+fn receive(app: &mut App, update: NetworkUpdate) {
+    match update {
+        NetworkUpdate::Snapshot(snapshot) => app.receive_snapshot(snapshot),
+        NetworkUpdate::WriteProgress { write, progress } => {
+            if let Some(w) = app.writes.get_mut(&write) {
+                w.progress = progress;
+            }
+        }
+        NetworkUpdate::Log(event) => app.receive_log(event),
+        NetworkUpdate::Connection(status) => app.connection = status,
+    }
+}

@@ -1,0 +1,27 @@
+//! Between an observer and the node it is attached to, never relayed
+//! (NODE-DESIGN.md, "Observers").
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Observer → node: a delta the observer made with its own replica id
+    /// and dots. The node validates it, commits it to its store, then
+    /// broadcasts it and answers `Stored` (or `Rejected`).
+    Write { request: u64, delta: Bytes },
+    /// Node → observer: the write is durable on that node.
+    Stored { request: u64 },
+    /// Node → observer: the write was refused and not applied.
+    Rejected { request: u64, reason: String },
+}
+
+impl Message {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Write { .. } => "write",
+            Message::Stored { .. } => "stored",
+            Message::Rejected { .. } => "rejected",
+        }
+    }
+}
