@@ -300,7 +300,14 @@ impl Observer {
             }
             NetEvent::Closed { peer, conn, reason } if current == Some((peer, conn)) => {
                 tracing::warn!(node = %peer, %reason, "lost the attached node");
-                self.link = None;
+                // Try the others first: a node shutting down may still
+                // accept a connection for a moment.
+                if let Some(lost) = self.link.take().map(|l| l.peer().addr)
+                    && let Some(pos) = self.candidates.iter().position(|a| *a == lost)
+                {
+                    let addr = self.candidates.remove(pos);
+                    self.candidates.push(addr);
+                }
                 let mut out = Vec::new();
                 let now = self.now();
                 self.anti_entropy.handle(

@@ -26,6 +26,9 @@ pub struct Observed<'a> {
     pub state: &'a OfficeState,
     /// The latest clock report of every node, with when it arrived.
     pub clocks: &'a BTreeMap<NodeId, Clock>,
+    /// When each node was last heard of, kept by the caller across
+    /// reattachments (the observer drops the reports of a node it lost).
+    pub heard: &'a BTreeMap<NodeId, Instant>,
     /// Nodes whose last report is recent (`Observer::live_nodes`).
     pub live: &'a BTreeSet<NodeId>,
     /// Whether every node has had its chance to send a first report
@@ -221,7 +224,8 @@ fn role(state: &OfficeState, id: NodeId) -> String {
 
 /// When the node's last clock report arrived, on the wall clock.
 fn last_seen_ms(observed: &Observed<'_>, id: NodeId) -> Option<u64> {
-    let at = observed.clocks.get(&id)?.at?;
+    let report = observed.clocks.get(&id).and_then(|c| c.at);
+    let at = report.max(observed.heard.get(&id).copied())?;
     Some(match at.checked_duration_since(observed.epoch) {
         Some(after) => observed.epoch_ms + after.as_millis() as u64,
         None => observed
@@ -281,6 +285,7 @@ mod tests {
     struct Fixture {
         state: OfficeState,
         clocks: BTreeMap<NodeId, Clock>,
+        heard: BTreeMap<NodeId, Instant>,
         live: BTreeSet<NodeId>,
         now: Instant,
     }
@@ -331,6 +336,7 @@ mod tests {
         Fixture {
             state,
             clocks,
+            heard: BTreeMap::new(),
             live: [NodeId(1)].into(),
             now,
         }
@@ -340,6 +346,7 @@ mod tests {
         Observed {
             state: &f.state,
             clocks: &f.clocks,
+            heard: &f.heard,
             live: &f.live,
             settled: true,
             attached: Some((NodeId(1), "10.0.0.11:7000".into())),
@@ -374,6 +381,15 @@ mod tests {
         assert_eq!(s.nodes[1].status, NodeStatus::Unreachable);
         assert_eq!(s.nodes[1].role, "node");
         assert_eq!(s.nodes[1].last_seen_ms, Some(NOW_MS - 40_000));
+        // A node whose report the observer dropped is still "last seen".
+        let mut f = f;
+        f.clocks.remove(&NodeId(2));
+        f.heard.insert(
+            NodeId(2),
+            f.now.checked_sub(Duration::from_secs(5)).unwrap(),
+        );
+        let s = snapshot(&observed(&f));
+        assert_eq!(s.nodes[1].last_seen_ms, Some(NOW_MS - 5_000));
 
         assert_eq!(s.readings.len(), 1);
         let r = &s.readings[0];

@@ -124,6 +124,8 @@ struct Driver {
     /// status line says which node is being replaced.
     attached: Option<(crate::NodeId, String)>,
     last_sent: Option<OfficeSnapshot>,
+    /// When each node last reported, kept across reattachments.
+    heard: BTreeMap<crate::NodeId, Instant>,
     /// Writes made before the first full sync wait for it, so they replace
     /// the siblings the office already holds.
     waiting: Vec<Command>,
@@ -140,6 +142,7 @@ impl Driver {
             connection: ConnectionStatus::Connecting,
             attached: None,
             last_sent: None,
+            heard: BTreeMap::new(),
             waiting: Vec::new(),
             writes: BTreeMap::new(),
             set_by: format!(
@@ -267,7 +270,11 @@ impl Driver {
             .await?;
         self.log(
             LogKind::Info,
-            format!("attached to node {} at {}", peer.id.short(), peer.addr),
+            format!(
+                "attached to {} at {}",
+                node_name(observer, peer.id),
+                peer.addr
+            ),
         )
         .await?;
         self.publish(observer).await
@@ -296,7 +303,7 @@ impl Driver {
                     self.progress(write, WriteProgress::Stored).await?;
                     self.log(
                         LogKind::Write,
-                        format!("write {request} stored by node {}", by.short()),
+                        format!("write {request} stored by {}", node_name(observer, by)),
                     )
                     .await?;
                 }
@@ -321,7 +328,10 @@ impl Driver {
                     .await?;
                 self.log(
                     LogKind::Error,
-                    format!("lost node {} ({reason}); reconnecting", node.short()),
+                    format!(
+                        "lost {} ({reason}); reconnecting",
+                        node_name(observer, node)
+                    ),
                 )
                 .await?;
                 self.publish(observer).await?;
@@ -409,9 +419,16 @@ impl Driver {
     /// saying what changed.
     async fn publish(&mut self, observer: &Observer) -> Result<(), Closed> {
         let live = observer.live_nodes();
+        for (id, clock) in observer.clocks() {
+            if let Some(at) = clock.at {
+                let heard = self.heard.entry(*id).or_insert(at);
+                *heard = (*heard).max(at);
+            }
+        }
         let snapshot = from_state::snapshot(&Observed {
             state: observer.state(),
             clocks: observer.clocks(),
+            heard: &self.heard,
             live: &live,
             settled: observer.reports_settled(),
             attached: self.attached.clone(),
@@ -441,6 +458,7 @@ impl Driver {
     async fn check_writes(&mut self, observer: &Observer) -> Result<(), Closed> {
         let settled = observer.reports_settled();
         let mut done = Vec::new();
+        let mut converged = Vec::new();
         let mut updates = Vec::new();
         for (request, tracked) in &mut self.writes {
             if !tracked.stored {
@@ -466,6 +484,7 @@ impl Driver {
             }
             if k == n && settled {
                 done.push(*request);
+                converged.push((*request, n));
             }
         }
         for request in done {
@@ -474,8 +493,27 @@ impl Driver {
         for (write, progress) in updates {
             self.progress(write, progress).await?;
         }
+        for (request, n) in converged {
+            self.log(
+                LogKind::Write,
+                format!("write {request} converged: all {n} live nodes have it"),
+            )
+            .await?;
+        }
         Ok(())
     }
+}
+
+/// A node's human name if the office state has it, else its short id.
+fn node_name(observer: &Observer, id: crate::NodeId) -> String {
+    observer
+        .state()
+        .node(id)
+        .and_then(|r| r.winner())
+        .map_or_else(
+            || format!("node {}", id.short()),
+            |(_, s)| s.value.name.clone(),
+        )
 }
 
 /// The quantity a target row names ("temperature", ...).
