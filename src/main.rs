@@ -5,8 +5,10 @@ mod cli;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// A smart-office mesh for Raspberry Pis.
 #[derive(Debug, Parser)]
@@ -32,6 +34,8 @@ enum Command {
     Node(cli::node::NodeArgs),
     /// Show the office: nodes, sensors, actuators, targets, version vectors.
     Status(cli::status::StatusArgs),
+    /// Open the live view of the office and set targets interactively.
+    Tui(cli::tui::TuiArgs),
     /// Write a value into the office state.
     Set {
         #[command(subcommand)]
@@ -41,17 +45,34 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match &cli.command {
+        // The terminal belongs to the display: diagnostics go to a file or nowhere.
+        Command::Tui(args) => {
+            let log = match &args.log {
+                Some(path) => BoxMakeWriter::new(std::sync::Mutex::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating the log file {}", path.display()))?,
+                )),
+                None => BoxMakeWriter::new(std::io::sink),
+            };
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(log)
+                .init();
+        }
+        _ => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     match cli.command {
         Command::Keygen { out } => cli::keygen::run(out),
         Command::Sim(args) => cli::sim::run(args),
         Command::Node(args) => cli::node::run(args),
         Command::Status(args) => cli::status::run(args),
+        Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
     }
 }

@@ -1,0 +1,184 @@
+//! Real `officemesh node` processes on loopback for the end-to-end tests:
+//! generated configs in a temp dir, a shared cluster key, and `status`
+//! through any node. Every process is killed when the `Office` drops,
+//! whether the test passed or not.
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_officemesh");
+
+/// A free loopback port (bound, then released for the node to take).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct Office {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<NodeProc>,
+    /// Start nodes with `--announce-loopback`, so their `lo` interface
+    /// (and its all-zero MAC) is in their `Node` entry.
+    pub announce_loopback: bool,
+}
+
+pub struct NodeProc {
+    pub config: PathBuf,
+    pub addr: SocketAddr,
+    pub child: Option<Child>,
+}
+
+impl Drop for Office {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+pub fn keygen(path: &Path) {
+    let ok = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+impl Office {
+    pub fn new() -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        keygen(&dir.path().join("cluster.key"));
+        Office {
+            dir,
+            nodes: Vec::new(),
+            announce_loopback: false,
+        }
+    }
+
+    /// Adds and starts a node seeded at the first node; `key` names the
+    /// cluster key file in the office directory.
+    pub fn add(&mut self, key: &str) -> usize {
+        let i = self.nodes.len();
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let seeds = match self.nodes.first() {
+            Some(first) => format!("[\"{}\"]", first.addr),
+            None => "[]".into(),
+        };
+        let config = self.dir.path().join(format!("n{i}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[node]\nname = \"n{i}\"\nzone = \"zone-{i}\"\nlisten = \"{addr}\"\ndata_dir = \"data-{i}\"\n\
+                 [cluster]\nkey_file = \"{key}\"\nseeds = {seeds}\n"
+            ),
+        )
+        .unwrap();
+        self.nodes.push(NodeProc {
+            config,
+            addr,
+            child: None,
+        });
+        self.start(i);
+        i
+    }
+
+    pub fn start(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = std::fs::File::create(self.dir.path().join(format!("n{i}.log"))).unwrap();
+        let mut command = Command::new(BIN);
+        command.args(["node", "--config"]).arg(&node.config);
+        if self.announce_loopback {
+            command.arg("--announce-loopback");
+        }
+        node.child = Some(
+            command
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn observer_cmd(&self, args: &[&str], node: usize) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--connect")
+            .arg(self.nodes[node].addr.to_string())
+            .arg("--key")
+            .arg(self.dir.path().join("cluster.key"))
+            .env("OFFICEMESH_OBSERVER_DIR", self.dir.path().join("observer"))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    pub fn status(&self, node: usize) -> Option<Value> {
+        let out = self.observer_cmd(&["status", "--json", "--timeout", "5"], node);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Polls `status` through `node` until `check` holds.
+    pub fn wait_status(
+        &self,
+        node: usize,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            if let Some(doc) = self.status(node) {
+                if check(&doc) {
+                    return doc;
+                }
+                last = doc;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("status through node {node} never satisfied the check; last: {last:#}");
+    }
+}
+
+pub fn node_names(doc: &Value) -> Vec<String> {
+    let mut names: Vec<String> = doc["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["name"].as_str().map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn target(doc: &Value, zone: &str) -> Option<f64> {
+    doc["targets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["zone"] == zone)
+        .and_then(|t| t["value"].as_f64())
+}
