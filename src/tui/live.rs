@@ -124,6 +124,12 @@ struct Driver {
     /// status line says which node is being replaced.
     attached: Option<(crate::NodeId, String)>,
     last_sent: Option<OfficeSnapshot>,
+    /// The last snapshot the Events log was derived from. Only taken once
+    /// every node had its chance to report: just after (re)attaching,
+    /// silent nodes count as alive and would "come back" and "leave" again.
+    log_base: Option<OfficeSnapshot>,
+    /// Whether this outage was already reported in the log.
+    outage_told: bool,
     /// When each node last reported, kept across reattachments.
     heard: BTreeMap<crate::NodeId, Instant>,
     /// Writes made before the first full sync wait for it, so they replace
@@ -142,6 +148,8 @@ impl Driver {
             connection: ConnectionStatus::Connecting,
             attached: None,
             last_sent: None,
+            log_base: None,
+            outage_told: false,
             heard: BTreeMap::new(),
             waiting: Vec::new(),
             writes: BTreeMap::new(),
@@ -266,6 +274,7 @@ impl Driver {
         };
         self.attached = Some((peer.id, peer.addr.to_string()));
         self.connection = ConnectionStatus::Connected;
+        self.outage_told = false;
         self.send(NetworkUpdate::Connection(self.connection))
             .await?;
         self.log(
@@ -285,9 +294,12 @@ impl Driver {
         match update {
             Update::Synced => {
                 let nodes = observer.state().nodes().count();
+                let with = observer
+                    .attached()
+                    .map_or_else(|| "the node".to_string(), |p| node_name(observer, p.id));
                 self.log(
                     LogKind::Info,
-                    format!("synced: the office has {nodes} nodes"),
+                    format!("synced with {with}: the office has {nodes} nodes"),
                 )
                 .await?;
                 for command in std::mem::take(&mut self.waiting) {
@@ -338,13 +350,20 @@ impl Driver {
                 Ok(false)
             }
             Update::Detached => {
-                if self.connection != ConnectionStatus::Reconnecting {
-                    self.connection = ConnectionStatus::Reconnecting;
+                self.connection = ConnectionStatus::Reconnecting;
+                if !self.outage_told {
+                    self.outage_told = true;
                     self.send(NetworkUpdate::Connection(self.connection))
                         .await?;
-                    self.log(LogKind::Error, "no known node answers; still trying".into())
-                        .await?;
+                    self.log(
+                        LogKind::Error,
+                        "no known node answers; still trying every address".into(),
+                    )
+                    .await?;
                 }
+                // Between attempts: nodes fall silent on screen as they would
+                // in the office, and the display never looks frozen.
+                self.publish(observer).await?;
                 Ok(false)
             }
             Update::Attached(_) => {
@@ -441,13 +460,15 @@ impl Driver {
         }
         // Only after the first full sync: before it, every node would
         // "join" at once.
-        if let Some(before) = &self.last_sent
-            && observer.is_synced()
-            && !before.nodes.is_empty()
-        {
-            for event in changes(before, &snapshot, wall_ms()) {
-                self.send(NetworkUpdate::Log(event)).await?;
+        if observer.is_synced() && observer.reports_settled() {
+            if let Some(before) = &self.log_base
+                && !before.nodes.is_empty()
+            {
+                for event in changes(before, &snapshot, wall_ms()) {
+                    self.send(NetworkUpdate::Log(event)).await?;
+                }
             }
+            self.log_base = Some(snapshot.clone());
         }
         self.last_sent = Some(snapshot.clone());
         self.send(NetworkUpdate::Snapshot(snapshot)).await
