@@ -18,6 +18,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a simulated office on loopback (nodes, thermometers, heaters,
+    /// rooms) and open the TUI on it.
+    Demo(cli::demo::DemoArgs),
     /// Write a new cluster key (32 random bytes as hex, mode 0600). Every
     /// node and observer of one office needs a copy of the same key.
     Keygen {
@@ -41,13 +44,18 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let default_filter = match &cli.command {
+        Command::Demo(args) => args.default_log_filter(),
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
         Command::Keygen { out } => cli::keygen::run(out),
         Command::Sim(args) => cli::sim::run(args),
         Command::Node(args) => cli::node::run(args),
