@@ -5,8 +5,10 @@ mod cli;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// A smart-office mesh for Raspberry Pis.
 #[derive(Debug, Parser)]
@@ -35,6 +37,8 @@ enum Command {
     Node(cli::node::NodeArgs),
     /// Show the office: nodes, sensors, actuators, targets, version vectors.
     Status(cli::status::StatusArgs),
+    /// Open the live view of the office and set targets interactively.
+    Tui(cli::tui::TuiArgs),
     /// Write a value into the office state.
     Set {
         #[command(subcommand)]
@@ -48,18 +52,42 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => args.default_log_filter(),
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // While a TUI is open the terminal belongs to the display: diagnostics
+    // go to a file or nowhere.
+    let display_log = match &cli.command {
+        Command::Tui(args) => Some(args.log.as_deref()),
+        Command::Demo(args) if !args.headless => Some(args.log.as_deref()),
+        _ => None,
+    };
+    match display_log {
+        Some(path) => {
+            let log = match path {
+                Some(path) => BoxMakeWriter::new(std::sync::Mutex::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating the log file {}", path.display()))?,
+                )),
+                None => BoxMakeWriter::new(std::io::sink),
+            };
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(log)
+                .init();
+        }
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     match cli.command {
         Command::Demo(args) => cli::demo::run(args),
         Command::Keygen { out } => cli::keygen::run(out),
         Command::Sim(args) => cli::sim::run(args),
         Command::Node(args) => cli::node::run(args),
         Command::Status(args) => cli::status::run(args),
+        Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
     }
 }

@@ -2,11 +2,15 @@
 //! [--speed X]`: a simulated office on loopback, with the TUI attached or
 //! headless with a summary at the end.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use officemesh::demo::{DemoOffice, DemoOptions, MAX_NODES, Summary};
+use officemesh::tui::live::{self, LiveOptions};
 use tokio::time::Instant;
+
+use super::tui::target_limits;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -22,6 +26,10 @@ pub struct DemoArgs {
     /// Print the headless summary as JSON.
     #[arg(long, requires = "headless")]
     pub json: bool,
+    /// With the TUI: write diagnostics to this file (the terminal belongs
+    /// to the display).
+    #[arg(long, conflicts_with = "headless")]
+    pub log: Option<PathBuf>,
     /// How much faster than real time the rooms, thermometers and
     /// thermostats run (60: a minute of demo is an hour of office).
     #[arg(long, default_value_t = 60.0)]
@@ -29,10 +37,11 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    /// What the demo logs by default: nothing over the TUI, warnings
-    /// beside a headless run.
+    /// What the demo logs by default: warnings beside a headless run
+    /// (five nodes' info lines would bury the summary), everything to
+    /// `--log` under the TUI.
     pub fn default_log_filter(&self) -> &'static str {
-        if self.headless { "warn" } else { "off" }
+        if self.headless { "warn" } else { "info" }
     }
 
     fn options(&self) -> anyhow::Result<DemoOptions> {
@@ -96,10 +105,17 @@ async fn headless(office: &DemoOffice, args: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the live TUI on the office until the operator quits it.
+/// Runs the live TUI on the office until the operator quits it: attached
+/// to the first node, the others as fall-backs, with a fresh observer
+/// identity in the office's temporary directory.
 async fn attached(office: &DemoOffice) -> anyhow::Result<()> {
-    let _ = office;
-    anyhow::bail!("the live TUI is not wired into this build yet")
+    let options = LiveOptions {
+        connect: office.addrs(),
+        cluster_key: office.cluster_key().clone(),
+        identity_dir: office.observer_dir(),
+        limits: target_limits(office.targets()),
+    };
+    live::run(options).await.context("running the TUI")
 }
 
 fn print(summary: &Summary, json: bool) -> anyhow::Result<()> {

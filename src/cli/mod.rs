@@ -7,3 +7,4 @@ pub mod node;
 pub mod set;
 pub mod sim;
 pub mod status;
+pub mod tui;

@@ -79,6 +79,7 @@ pub struct DemoOffice {
     nodes: Vec<DemoNode>,
     cluster_key: ClusterKey,
     clock: DeviceClock,
+    targets: TargetsSection,
     dir: TempDir,
 }
 
@@ -101,6 +102,7 @@ impl DemoOffice {
             nodes: Vec::with_capacity(options.nodes),
             cluster_key,
             clock,
+            targets: TargetsSection::default(),
             dir,
         };
         let mut seeds: Vec<SocketAddr> = Vec::new();
@@ -114,7 +116,7 @@ impl DemoOffice {
                 seeds: seeds.clone(),
                 cluster_key: key_file.clone(),
                 data_dir: office.dir.path().join(format!("node-{i}")),
-                targets: TargetsSection::default(),
+                targets: office.targets.clone(),
                 gossip: GossipSection::default(),
                 interface_poll: INTERFACE_POLL,
                 include_loopback: true,
@@ -183,6 +185,11 @@ impl DemoOffice {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The target ranges every node accepts.
+    pub fn targets(&self) -> &TargetsSection {
+        &self.targets
     }
 
     pub fn clock(&self) -> DeviceClock {

@@ -51,6 +51,9 @@ pub enum Update {
     Stored { request: u64, by: NodeId },
     /// A write was refused.
     Rejected { request: u64, reason: String },
+    /// The attached node went away; the next call tries to attach to
+    /// another known node (the TUI shows "reconnecting" meanwhile).
+    Lost { node: NodeId, reason: String },
     /// Attached to another node after losing the previous one.
     Attached(PeerInfo),
     /// The attached node went away and no other answered (yet).
@@ -308,7 +311,10 @@ impl Observer {
                 );
                 self.ae_timer = None;
                 self.clocks.remove(&peer);
-                None
+                Some(Update::Lost {
+                    node: peer,
+                    reason: reason.to_string(),
+                })
             }
             _ => None,
         }
