@@ -91,7 +91,12 @@ fn scenario(
     }
     let until = sim.now() + Duration::from_secs(40);
     run_checked(&mut sim, until, bounds)?;
-    invariants::check_symmetry(&sim)?;
+    // A lost DISCONNECT leaves a stale link that TCP (which never loses a
+    // message without breaking the connection) would not: symmetry is only
+    // promised on a loss-free network.
+    if loss == 0.0 {
+        invariants::check_symmetry(&sim)?;
+    }
 
     // A broadcast now reaches every live node connected to its origin.
     let live = sim.live_nodes();

@@ -147,6 +147,8 @@ pub struct AntiEntropy {
     armed: bool,
     next_round: u32,
     incoming: BTreeMap<NodeId, Incoming>,
+    /// What each peer's last digest said it had seen.
+    peer_contexts: BTreeMap<NodeId, CausalContext>,
     stats: Stats,
 }
 
@@ -161,6 +163,7 @@ impl AntiEntropy {
             armed: false,
             next_round: 0,
             incoming: BTreeMap::new(),
+            peer_contexts: BTreeMap::new(),
             stats: Stats::default(),
         }
     }
@@ -171,6 +174,19 @@ impl AntiEntropy {
 
     pub fn neighbours(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.neighbours.iter().copied()
+    }
+
+    /// What `peer` had seen when it last sent us a digest (at most one
+    /// anti-entropy period old while it is a neighbour). A digest may leave
+    /// out-of-order dots out, so this never claims more than the peer has:
+    /// safe for reporting a write as converged.
+    pub fn peer_context(&self, peer: NodeId) -> Option<&CausalContext> {
+        self.peer_contexts.get(&peer)
+    }
+
+    /// Every peer's last digest, in id order.
+    pub fn peer_contexts(&self) -> impl Iterator<Item = (NodeId, &CausalContext)> {
+        self.peer_contexts.iter().map(|(&p, c)| (p, c))
     }
 
     /// Feeds one input.
@@ -192,6 +208,7 @@ impl AntiEntropy {
             Input::NeighborDown(peer) => {
                 self.neighbours.remove(&peer);
                 self.incoming.remove(&peer);
+                self.peer_contexts.remove(&peer);
             }
             Input::TimerFired(timer) => {
                 if timer.generation != self.generation || !self.armed {
@@ -240,6 +257,7 @@ impl AntiEntropy {
                     self.send_digest(state, from, true, out);
                 }
                 self.answer(state, from, &digest, out);
+                self.peer_contexts.insert(from, digest);
             }
             sync::Message::Answer {
                 round,
@@ -552,6 +570,21 @@ mod tests {
         rs[1].state.apply(&d);
         let traffic = drive(&mut rs, 0, Input::NeighborUp(NodeId(2)));
         assert_eq!((traffic.digests, traffic.answers), (2, 0));
+        // Each side now knows what the other has seen.
+        let dot = rs[0].writer.peek_dot();
+        assert!(
+            rs[0]
+                .ae
+                .peer_context(NodeId(2))
+                .is_some_and(|c| !c.contains(dot))
+        );
+        let last = crate::crdt::Dot::new(NodeId(1), dot.counter - 1);
+        assert!(
+            rs[0]
+                .ae
+                .peer_context(NodeId(2))
+                .is_some_and(|c| c.contains(last))
+        );
         let stats = rs[0].ae.stats().bytes_sent + rs[1].ae.stats().bytes_sent;
         println!("steady-state round: 2 digests, {stats} bytes");
     }

@@ -66,6 +66,15 @@ pub struct Config {
     pub rejoin_backoff: Duration,
     /// Longest delay between two re-join attempts.
     pub rejoin_backoff_max: Duration,
+    /// A node that knows fewer peers than this (active and passive views
+    /// together) on a shuffle tick re-joins through a contact outside its
+    /// active view. A healthy overlay fills the passive view within a few
+    /// shuffles; a handful of nodes whose full active views point only at
+    /// each other (an island left by a join storm or a partition) never
+    /// does, and nothing else would ever link them back. The default, 6
+    /// (one more than the active view), never fires in an overlay small
+    /// enough for every node to be a neighbour of every other.
+    pub rejoin_below: usize,
 }
 
 impl Default for Config {
@@ -82,6 +91,7 @@ impl Default for Config {
             neighbor_timeout: Duration::from_secs(5),
             rejoin_backoff: Duration::from_millis(500),
             rejoin_backoff_max: Duration::from_secs(60),
+            rejoin_below: 6,
         }
     }
 }
@@ -221,6 +231,16 @@ impl HyParView {
         self.left = true;
     }
 
+    /// Tells `peer` that we hold no link to it, unless we are about to
+    /// (a NEIGHBOR request to it is in flight).
+    pub fn close_stale(&mut self, peer: PeerInfo, out: &mut Vec<Output>) {
+        if self.left || self.pending.contains_key(&peer.id) || self.excluded.contains(&peer.id) {
+            return;
+        }
+        send(out, peer, Message::Disconnect { alive: true });
+        out.push(Output::Disconnect { peer: peer.id });
+    }
+
     pub fn handle_message(
         &mut self,
         now: Time,
@@ -243,6 +263,11 @@ impl HyParView {
                 out.push(Output::Disconnect { peer: from.id });
             }
             return;
+        }
+        let walks = matches!(msg, Message::Shuffle { .. } | Message::ForwardJoin { .. });
+        if walks && !self.active.contains_key(&from.id) {
+            // Walks only travel along links: the sender holds one we lack.
+            self.close_stale(from, out);
         }
         match msg {
             Message::Join { node } => self.on_join(now, from, node, out),
@@ -292,6 +317,9 @@ impl HyParView {
                 self.refused.clear();
                 self.shuffle(out);
                 self.fill_active(now, out);
+                if self.active.len() + self.passive.len() < self.config.rejoin_below {
+                    self.join_outside(out);
+                }
             }
             Timer::Rejoin => {
                 self.rejoin_armed = false;
@@ -314,6 +342,12 @@ impl HyParView {
                 if expired {
                     self.pending.remove(&id);
                     self.refused.insert(id);
+                    // Only the reply may have been lost: if the peer did
+                    // accept, it must not keep a link we gave up on.
+                    if let Some(peer) = self.passive.get(&id).copied() {
+                        send(out, peer, Message::Disconnect { alive: true });
+                        out.push(Output::Disconnect { peer: id });
+                    }
                     self.fill_active(now, out);
                 }
             }
@@ -324,6 +358,20 @@ impl HyParView {
         if let Some(contact) = self.contacts.choose(&mut self.rng).copied() {
             send(out, contact, Message::Join { node: self.me });
             self.arm_rejoin(now, out);
+        }
+    }
+
+    /// Sends JOIN to a random contact that is not already a neighbour: the
+    /// way back from an island.
+    fn join_outside(&mut self, out: &mut Vec<Output>) {
+        let outside: Vec<PeerInfo> = self
+            .contacts
+            .iter()
+            .filter(|c| !self.active.contains_key(&c.id))
+            .copied()
+            .collect();
+        if let Some(contact) = outside.choose(&mut self.rng).copied() {
+            send(out, contact, Message::Join { node: self.me });
         }
     }
 
@@ -1143,5 +1191,41 @@ mod tests {
             &mut out,
         );
         assert!(!n.is_active(NodeId(50)) && !n.passive().contains_key(&NodeId(50)));
+    }
+
+    #[test]
+    fn a_node_in_a_small_island_rejoins_through_an_outside_contact() {
+        let mut n = node(1);
+        let mut out = Vec::new();
+        n.join(Time::ZERO, vec![peer(2), peer(9)], &mut out);
+        with_active(&mut n, &[2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(10_000), Timer::Shuffle, &mut out);
+        assert!(sent(&out).contains(&(NodeId(9), Message::Join { node: peer(1) })));
+        // Knowing enough peers, it stays put.
+        for p in 10..20 {
+            n.add_passive(peer(p));
+        }
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(20_000), Timer::Shuffle, &mut out);
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(_, m)| matches!(m, Message::Join { .. }))
+        );
+    }
+
+    #[test]
+    fn a_walk_from_a_non_neighbour_closes_its_stale_link() {
+        let mut n = node(1);
+        with_active(&mut n, &[2]);
+        let mut out = Vec::new();
+        let walk = Message::Shuffle {
+            origin: peer(7),
+            ttl: 3,
+            nodes: vec![],
+        };
+        n.handle_message(Time::ZERO, peer(5), walk, &mut out);
+        assert!(sent(&out).contains(&(NodeId(5), Message::Disconnect { alive: true })));
     }
 }

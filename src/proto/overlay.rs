@@ -178,7 +178,7 @@ impl Overlay {
             }
             Input::Leave => self.membership.leave(out),
         }
-        self.follow_up(start, out);
+        self.follow_up(now, start, out);
     }
 
     /// Originates a broadcast of `payload` to every node; returns its id.
@@ -234,7 +234,19 @@ impl Overlay {
             // The transport consumes the preamble.
             Message::Hello(_) => {}
             Message::Membership(msg) => self.membership.handle_message(now, from, msg, out),
-            Message::Broadcast(msg) => self.plumtree.handle_message(now, from, msg, out),
+            Message::Broadcast(msg) => {
+                let pushes = matches!(
+                    msg,
+                    wire::plumtree::Message::Gossip { .. } | wire::plumtree::Message::IHave { .. }
+                );
+                if pushes && !self.membership.is_active(from.id) {
+                    // Only a neighbour pushes to us: this peer still holds a
+                    // link we no longer have (we restarted, or its DISCONNECT
+                    // was lost). Tell it, or the link stays one-sided.
+                    self.membership.close_stale(from, out);
+                }
+                self.plumtree.handle_message(now, from, msg, out);
+            }
             Message::Flood(msg) => {
                 let neighbors = self.active_view();
                 self.flood.handle_message(from, msg, &neighbors, out);
@@ -285,14 +297,14 @@ impl Overlay {
 
     /// Keeps the broadcast layer's peers in step with the active view, and
     /// pushes every delivery on to the observers.
-    fn follow_up(&mut self, start: usize, out: &mut Vec<Output>) {
+    fn follow_up(&mut self, now: Time, start: usize, out: &mut Vec<Output>) {
         let mut i = start;
         while i < out.len() {
             if let Output::Event(event) = &out[i] {
                 match event {
                     Event::NeighborUp(peer) => {
                         let peer = *peer;
-                        self.plumtree.neighbor_up(peer);
+                        self.plumtree.neighbor_up(now, peer, out);
                     }
                     Event::NeighborDown { peer, .. } => {
                         let peer = *peer;

@@ -55,6 +55,10 @@ pub struct Config {
     /// lengthens every other sender's paths; it applies only to an origin
     /// behind more than half of the last this-many deliveries (default 16).
     pub optimization_window: usize,
+    /// A new neighbour is announced the messages delivered this recently
+    /// (default 3 s), so a broadcast pushed into a link that had silently
+    /// died still reaches the nodes behind it once the link is replaced.
+    pub announce_recent: Duration,
     /// How long payloads stay cached to answer GRAFTs (default 60 s).
     pub cache_ttl: Duration,
     /// Most payloads cached (default 4096), whatever their age.
@@ -75,6 +79,7 @@ impl Default for Config {
             graft_retry: Duration::from_millis(100),
             optimization_threshold: Some(3),
             optimization_window: 16,
+            announce_recent: Duration::from_secs(3),
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 4096,
             seen_ttl: Duration::from_secs(600),
@@ -216,9 +221,43 @@ impl Plumtree {
         self.seen.contains(id)
     }
 
-    /// A new active-view neighbour starts eager (§3.4).
-    pub fn neighbor_up(&mut self, peer: PeerInfo) {
+    /// A new active-view neighbour starts eager (§3.4). It is also
+    /// announced the messages of the last `announce_recent`: a neighbour
+    /// usually replaces one that failed, and what was pushed into the dead
+    /// link in the meantime is otherwise lost for whole subtrees.
+    pub fn neighbor_up(&mut self, now: Time, peer: PeerInfo, out: &mut Vec<Output>) {
         self.peers.insert(peer.id, (peer, true));
+        let recent: Vec<(MessageId, u16)> = self
+            .cache
+            .order
+            .iter()
+            .rev()
+            .take_while(|(at, _)| *at + self.config.announce_recent > now)
+            .filter_map(|(_, id)| {
+                self.cache
+                    .get(id)
+                    .map(|(hops, _)| (*id, hops.saturating_add(1)))
+            })
+            .filter(|(id, _)| id.origin != peer.id)
+            .collect();
+        if recent.is_empty() {
+            return;
+        }
+        self.lazy_queue
+            .entry(peer.id)
+            .or_default()
+            .extend(recent.into_iter().rev());
+        self.arm_dispatch(now, out);
+    }
+
+    fn arm_dispatch(&mut self, now: Time, out: &mut Vec<Output>) {
+        if !self.dispatch_armed {
+            self.dispatch_armed = true;
+            out.push(Output::Schedule {
+                at: now + self.config.ihave_interval,
+                timer: OverlayTimer::Broadcast(Timer::Dispatch),
+            });
+        }
     }
 
     pub fn neighbor_down(&mut self, id: NodeId) {
@@ -396,12 +435,8 @@ impl Plumtree {
                 queued = true;
             }
         }
-        if queued && !self.dispatch_armed {
-            self.dispatch_armed = true;
-            out.push(Output::Schedule {
-                at: now + self.config.ihave_interval,
-                timer: OverlayTimer::Broadcast(Timer::Dispatch),
-            });
+        if queued {
+            self.arm_dispatch(now, out);
         }
     }
 
@@ -564,7 +599,7 @@ mod tests {
     fn tree(me: u64, peers: &[u64]) -> Plumtree {
         let mut p = Plumtree::new(NodeId(me), Config::default());
         for &id in peers {
-            p.neighbor_up(peer(id));
+            p.neighbor_up(Time::ZERO, peer(id), &mut Vec::new());
         }
         p
     }
@@ -798,7 +833,7 @@ mod tests {
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(3), gossip(id, 4), &mut out);
         let mut out = Vec::new();
-        p.neighbor_up(peer(4));
+        p.neighbor_up(Time::ZERO, peer(4), &mut Vec::new());
         p.set_eager(NodeId(4), false);
         p.handle_message(
             Time::ZERO,
@@ -868,5 +903,36 @@ mod tests {
         assert!(!e.contains(&mid(1, 0)) && e.contains(&mid(1, 4)));
         e.insert(Time::from_millis(1500), mid(1, 9), 0);
         assert_eq!(e.map.len(), 1, "everything older than the ttl is gone");
+    }
+
+    #[test]
+    fn a_new_neighbour_is_told_of_recent_messages() {
+        let mut p = tree(1, &[2]);
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
+        p.handle_message(
+            Time::from_millis(5_000),
+            peer(2),
+            gossip(mid(9, 2), 1),
+            &mut out,
+        );
+        let now = Time::from_millis(6_000);
+        let mut out = Vec::new();
+        p.neighbor_up(now, peer(3), &mut out);
+        assert_eq!(
+            timers(&out),
+            vec![(now + Config::default().ihave_interval, Timer::Dispatch)]
+        );
+        let mut out = Vec::new();
+        p.timer_fired(now, Timer::Dispatch, &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::IHave {
+                    ids: vec![(mid(9, 2), 2)]
+                }
+            )]
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! that node's outputs into new events. Nothing reads a clock or a global
 //! RNG, and ties are broken by scheduling order, so a seed replays exactly.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
@@ -211,6 +211,7 @@ impl Simulator {
         if self.is_live(node) {
             return;
         }
+        tracing::trace!(t = ?self.now, node, ?contacts, "start");
         let seed = self.rng.random();
         let n = &mut self.nodes[node];
         n.life += 1;
@@ -231,6 +232,7 @@ impl Simulator {
         if self.nodes[node].overlay.take().is_none() {
             return;
         }
+        tracing::trace!(t = ?self.now, node, "crash");
         if let Some(office) = self.nodes[node].office.as_mut() {
             office.stop();
         }
@@ -256,6 +258,7 @@ impl Simulator {
         if !self.is_live(node) {
             return;
         }
+        tracing::trace!(t = ?self.now, node, "leave");
         self.feed(node, Input::Leave);
         self.nodes[node].overlay = None;
         if let Some(office) = self.nodes[node].office.as_mut() {
@@ -285,6 +288,7 @@ impl Simulator {
     /// each other until [`Simulator::heal`].
     pub fn partition(&mut self, side: Vec<u8>) {
         self.heal();
+        tracing::trace!(t = ?self.now, ?side, "partition");
         self.partition_epoch += 1;
         let epoch = self.partition_epoch;
         self.partition = Some(Partition {
@@ -303,6 +307,7 @@ impl Simulator {
         if self.partition.take().is_none() {
             return;
         }
+        tracing::trace!(t = ?self.now, "heal");
         for (from, to, msg) in std::mem::take(&mut self.held) {
             self.transmit(from, to, msg);
         }
@@ -348,6 +353,7 @@ impl Simulator {
             } => {
                 let n = &self.nodes[to as usize];
                 if n.life == to_life && n.overlay.is_some() {
+                    tracing::trace!(t = ?at, from, to, msg = ?msg, "arrive");
                     let from = self.nodes[from as usize].info;
                     match msg {
                         Message::Sync(msg) => {
@@ -364,7 +370,14 @@ impl Simulator {
                 }
             }
             SimEvent::PeerFailed { node, life, peer } => {
-                if self.nodes[node as usize].life == life {
+                // A connection opened since (to the peer's next life, or
+                // after a heal) supersedes the one that failed.
+                let reconnected = self
+                    .index
+                    .get(&peer)
+                    .is_some_and(|p| self.nodes[node as usize].connections.contains(p));
+                if self.nodes[node as usize].life == life && !reconnected {
+                    tracing::trace!(t = ?at, node, ?peer, "peer failed");
                     self.feed(node as usize, Input::PeerFailed(peer));
                 }
             }
@@ -394,6 +407,7 @@ impl Simulator {
             match output {
                 Output::Send { to, msg } => self.send(node, to, msg),
                 Output::Disconnect { peer } => {
+                    tracing::trace!(t = ?self.now, node, ?peer, "disconnect");
                     if let Some(&p) = self.index.get(&peer) {
                         self.disconnect(node, p);
                     }
@@ -570,29 +584,33 @@ impl Simulator {
     }
 
     /// The keepalive ran out: every connection across the cut breaks at
-    /// both ends and what waited on them is lost.
+    /// both ends, including ones closed locally whose last messages were
+    /// still waiting, and what waited on them is lost.
     fn partition_timed_out(&mut self, epoch: u32) {
         let Some(p) = self.partition.as_mut().filter(|p| p.epoch == epoch) else {
             return;
         };
         p.timed_out = true;
         let side = p.side.clone();
-        self.held.clear();
-        for a in 0..self.nodes.len() {
-            let cut: Vec<u32> = self.nodes[a]
-                .connections
-                .iter()
-                .copied()
-                .filter(|&b| side[b as usize] != side[a])
-                .collect();
-            for b in cut {
-                self.disconnect(a as u32, b);
-                for (node, peer) in [(a as u32, b), (b, a as u32)] {
-                    let life = self.nodes[node as usize].life;
-                    let peer = self.nodes[peer as usize].info.id;
-                    self.queue
-                        .push(self.now, SimEvent::PeerFailed { node, life, peer });
+        let mut broken: BTreeSet<(u32, u32)> = self
+            .held
+            .drain(..)
+            .map(|(a, b, _)| (a.min(b), a.max(b)))
+            .collect();
+        for (a, n) in self.nodes.iter().enumerate() {
+            for &b in &n.connections {
+                if side[b as usize] != side[a] {
+                    broken.insert((b.min(a as u32), b.max(a as u32)));
                 }
+            }
+        }
+        for (a, b) in broken {
+            self.disconnect(a, b);
+            for (node, peer) in [(a, b), (b, a)] {
+                let life = self.nodes[node as usize].life;
+                let peer = self.nodes[peer as usize].info.id;
+                self.queue
+                    .push(self.now, SimEvent::PeerFailed { node, life, peer });
             }
         }
     }
