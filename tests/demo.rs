@@ -50,11 +50,15 @@ async fn a_target_changed_through_the_mesh_moves_the_room() {
         speed: 300.0,
         ..DemoOptions::default()
     };
-    let office = DemoOffice::start(&options).await.expect("the office starts");
+    let office = DemoOffice::start(&options)
+        .await
+        .expect("the office starts");
     let start = Instant::now();
 
     let settled = until(Duration::from_secs(30), || {
-        temperatures(&office).iter().all(|t| (t - 21.0).abs() <= 0.5)
+        temperatures(&office)
+            .iter()
+            .all(|t| (t - 21.0).abs() <= 0.5)
     })
     .await;
     let simulated_minutes = start.elapsed().as_secs_f64() * options.speed / 60.0;
@@ -217,7 +221,9 @@ fn a_node_runs_the_devices_of_its_config() {
                 n["failed_sensors"].as_array().is_some_and(|f| {
                     f.iter().any(|s| {
                         s["sensor"] == "radiator"
-                            && s["message"].as_str().is_some_and(|m| m.contains("w1_slave"))
+                            && s["message"]
+                                .as_str()
+                                .is_some_and(|m| m.contains("w1_slave"))
                     })
                 })
             })
@@ -229,5 +235,8 @@ fn a_node_runs_the_devices_of_its_config() {
     }
     let _ = node.kill();
     let _ = node.wait();
-    assert!(seen, "readings, heater and the failed probe in status: {last:#}");
+    assert!(
+        seen,
+        "readings, heater and the failed probe in status: {last:#}"
+    );
 }

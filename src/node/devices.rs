@@ -45,6 +45,9 @@ pub const HEATER: ActuatorId = ActuatorId {
     index: 0,
 };
 
+/// How long shutdown waits to hand the node the heater's final "off".
+pub const FAIL_SAFE_PUBLISH: Duration = Duration::from_secs(1);
+
 /// The name a broken heater is listed under among the failed sensors (the
 /// `Node` entry has one list of broken devices).
 pub const HEATING_ENTRY: &str = "heating";
@@ -487,10 +490,12 @@ impl Devices {
             tracing::error!(error = %err, "could not switch the heater off on shutdown");
         }
         tracing::info!(zone = %self.zone, "heater off (shutting down)");
-        let _ = self.writes.try_send(LocalWrite::Actuator {
+        let off = LocalWrite::Actuator {
             actuator: HEATER,
             output: ActuatorOutput::Off,
-        });
+        };
+        // Bounded: a node that stopped reading must not hold up shutdown.
+        let _ = tokio::time::timeout(FAIL_SAFE_PUBLISH, self.writes.send(off)).await;
     }
 }
 
