@@ -20,6 +20,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a simulated office on loopback (nodes, thermometers, heaters,
+    /// rooms) and open the TUI on it.
+    Demo(cli::demo::DemoArgs),
     /// Write a new cluster key (32 random bytes as hex, mode 0600). Every
     /// node and observer of one office needs a copy of the same key.
     Keygen {
@@ -45,11 +48,22 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    match &cli.command {
-        // The terminal belongs to the display: diagnostics go to a file or nowhere.
-        Command::Tui(args) => {
-            let log = match &args.log {
+    let default_filter = match &cli.command {
+        Command::Demo(args) => args.default_log_filter(),
+        _ => "info",
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // While a TUI is open the terminal belongs to the display: diagnostics
+    // go to a file or nowhere.
+    let display_log = match &cli.command {
+        Command::Tui(args) => Some(args.log.as_deref()),
+        Command::Demo(args) if !args.headless => Some(args.log.as_deref()),
+        _ => None,
+    };
+    match display_log {
+        Some(path) => {
+            let log = match path {
                 Some(path) => BoxMakeWriter::new(std::sync::Mutex::new(
                     std::fs::File::create(path)
                         .with_context(|| format!("creating the log file {}", path.display()))?,
@@ -62,12 +76,13 @@ fn main() -> anyhow::Result<()> {
                 .with_writer(log)
                 .init();
         }
-        _ => tracing_subscriber::fmt()
+        None => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .init(),
     }
     match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
         Command::Keygen { out } => cli::keygen::run(out),
         Command::Sim(args) => cli::sim::run(args),
         Command::Node(args) => cli::node::run(args),

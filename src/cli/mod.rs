@@ -1,6 +1,7 @@
 //! The subcommands, one file each; `main.rs` only parses and dispatches.
 
 pub mod attach;
+pub mod demo;
 pub mod keygen;
 pub mod node;
 pub mod set;

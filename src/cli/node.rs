@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use officemesh::config::{Config, resolve_data_dir};
-use officemesh::node::{self, Settings};
+use officemesh::node::{self, DeviceClock, DevicesSetup, Settings};
 
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
@@ -27,9 +27,11 @@ pub fn settings(config_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(
     Ok((config, settings))
 }
 
-/// Runs until SIGTERM or SIGINT, then leaves gracefully and flushes.
+/// Runs the node and, when the config has `[[sensor]]` or `[heating]`,
+/// its devices, until SIGTERM or SIGINT; then switches the heater off,
+/// leaves gracefully and flushes.
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
-    let (_, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
+    let (config, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
     settings.include_loopback = args.announce_loopback;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -40,9 +42,20 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
         let handle = node::start(settings).await?;
+        let devices = DevicesSetup::from_config(&config, DeviceClock::real())
+            .map(|setup| node::devices::spawn(setup, &handle));
+        if devices.is_none() {
+            tracing::info!(
+                "no [[sensor]] or [heating] configured: this node only relays and stores"
+            );
+        }
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: leaving"),
             _ = int.recv() => tracing::info!("SIGINT: leaving"),
+        }
+        // Heater off and published first, while the node still listens.
+        if let Some(devices) = devices {
+            devices.shutdown().await;
         }
         handle.shutdown().await;
         Ok(())

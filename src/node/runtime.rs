@@ -13,7 +13,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::durable::Durable;
-use super::interfaces;
 use super::local_write::LocalWrite;
 use super::settings::{Settings, check_target};
 use super::timers::TimerQueue;
@@ -144,7 +143,7 @@ impl Runtime {
             zone: settings.zone.clone(),
             role: Role::Node,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            interfaces: interfaces::read(settings.include_loopback),
+            interfaces: settings.current_interfaces(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
         };
@@ -626,7 +625,7 @@ impl Runtime {
                     self.announce();
                 }
                 NodeTimer::Interfaces => {
-                    let fresh = interfaces::read(self.settings.include_loopback);
+                    let fresh = self.settings.current_interfaces();
                     if fresh != self.info.interfaces {
                         tracing::info!("network interfaces changed; re-announcing");
                         self.info.interfaces = fresh;
