@@ -10,6 +10,7 @@ pub mod board;
 pub mod config;
 pub mod control;
 pub mod crdt;
+pub mod demo;
 pub mod net;
 pub mod node;
 pub mod node_id;

@@ -5,8 +5,10 @@ mod cli;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// A smart-office mesh for Raspberry Pis.
 #[derive(Debug, Parser)]
@@ -18,6 +20,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a simulated office on loopback (nodes, thermometers, heaters,
+    /// rooms) and open the TUI on it.
+    Demo(cli::demo::DemoArgs),
     /// Write a new cluster key (32 random bytes as hex, mode 0600). Every
     /// node and observer of one office needs a copy of the same key.
     Keygen {
@@ -35,6 +40,8 @@ enum Command {
     /// Start N node processes on loopback and measure convergence, traffic,
     /// memory and CPU.
     Bench(cli::bench::BenchArgs),
+    /// Open the live view of the office and set targets interactively.
+    Tui(cli::tui::TuiArgs),
     /// Write a value into the office state.
     Set {
         #[command(subcommand)]
@@ -44,17 +51,46 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let default_filter = match &cli.command {
+        Command::Demo(args) => args.default_log_filter(),
+        _ => "info",
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // While a TUI is open the terminal belongs to the display: diagnostics
+    // go to a file or nowhere.
+    let display_log = match &cli.command {
+        Command::Tui(args) => Some(args.log.as_deref()),
+        Command::Demo(args) if !args.headless => Some(args.log.as_deref()),
+        _ => None,
+    };
+    match display_log {
+        Some(path) => {
+            let log = match path {
+                Some(path) => BoxMakeWriter::new(std::sync::Mutex::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating the log file {}", path.display()))?,
+                )),
+                None => BoxMakeWriter::new(std::io::sink),
+            };
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(log)
+                .init();
+        }
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
         Command::Keygen { out } => cli::keygen::run(out),
         Command::Sim(args) => cli::sim::run(args),
         Command::Node(args) => cli::node::run(args),
         Command::Status(args) => cli::status::run(args),
+        Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
         Command::Bench(args) => cli::bench::run(args),
     }

@@ -100,6 +100,30 @@ fn a_node_killed_and_restarted_keeps_its_id_state_and_dots() {
 }
 
 #[test]
+fn the_first_node_restarted_without_seeds_finds_its_way_back() {
+    // n0 has no seeds: after a restart only the peers it remembered from
+    // its last run can bring it back into the overlay.
+    let mut office = Office::new();
+    for _ in 0..3 {
+        office.add("cluster.key");
+    }
+    office.wait_status(0, Duration::from_secs(30), |d| {
+        node_names(d) == ["n0", "n1", "n2"]
+    });
+    office.kill(0);
+    office.start(0);
+    let out = office.observer_cmd(&["set", "target", "lobby", "22", "--wait", "stored"], 2);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    office.wait_status(0, Duration::from_secs(30), |d| {
+        target(d, "lobby") == Some(22.0)
+    });
+}
+
+#[test]
 fn a_peer_with_the_wrong_key_is_refused_and_changes_nothing() {
     let mut office = Office::new();
     office.add("cluster.key");

@@ -37,7 +37,16 @@ pub struct Attached {
     pub config: Config,
 }
 
-pub async fn attach(args: &AttachArgs) -> anyhow::Result<Attached> {
+/// Where to attach and as whom, before any connection is made.
+pub struct Resolved {
+    pub config: Config,
+    pub cluster_key: ClusterKey,
+    /// Addresses to try, in preference order.
+    pub addrs: Vec<SocketAddr>,
+    pub observer_dir: PathBuf,
+}
+
+pub fn resolve(args: &AttachArgs) -> anyhow::Result<Resolved> {
     let config_path = args.config.clone().or_else(|| {
         Path::new(DEFAULT_CONFIG)
             .exists()
@@ -64,15 +73,28 @@ pub async fn attach(args: &AttachArgs) -> anyhow::Result<Attached> {
         };
         addrs.insert(0, local);
     }
-    let dir = match &args.observer_dir {
+    let observer_dir = match &args.observer_dir {
         Some(dir) => dir.clone(),
         None => {
             identity::default_dir().context("no per-user data directory; pass --observer-dir")?
         }
     };
-    let identity = ObserverIdentity::load_or_generate(&dir)?;
-    let observer = Observer::connect(identity, cluster_key, addrs).await?;
-    Ok(Attached { observer, config })
+    Ok(Resolved {
+        config,
+        cluster_key,
+        addrs,
+        observer_dir,
+    })
+}
+
+pub async fn attach(args: &AttachArgs) -> anyhow::Result<Attached> {
+    let resolved = resolve(args)?;
+    let identity = ObserverIdentity::load_or_generate(&resolved.observer_dir)?;
+    let observer = Observer::connect(identity, resolved.cluster_key, resolved.addrs).await?;
+    Ok(Attached {
+        observer,
+        config: resolved.config,
+    })
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -2,8 +2,10 @@
 
 pub mod attach;
 pub mod bench;
+pub mod demo;
 pub mod keygen;
 pub mod node;
 pub mod set;
 pub mod sim;
 pub mod status;
+pub mod tui;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use officemesh::config::{Config, resolve_data_dir};
-use officemesh::node::{self, Settings, stats};
+use officemesh::node::{self, DeviceClock, DevicesSetup, Settings, stats};
 
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
@@ -27,11 +27,12 @@ pub fn settings(config_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(
     Ok((config, settings))
 }
 
-/// Runs until SIGTERM or SIGINT, then leaves gracefully and flushes.
-/// SIGUSR1 writes the transport counters to `net-counters.json` in the
-/// data directory (for `officemesh bench`).
+/// Runs the node and, when the config has `[[sensor]]` or `[heating]`,
+/// its devices, until SIGTERM or SIGINT; then switches the heater off,
+/// leaves gracefully and flushes. SIGUSR1 writes the transport counters
+/// to `net-counters.json` in the data directory (for `officemesh bench`).
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
-    let (_, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
+    let (config, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
     settings.include_loopback = args.announce_loopback;
     let data_dir = settings.data_dir.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -45,6 +46,13 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         let mut usr1 =
             signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
         let handle = node::start(settings).await?;
+        let devices = DevicesSetup::from_config(&config, DeviceClock::real())
+            .map(|setup| node::devices::spawn(setup, &handle));
+        if devices.is_none() {
+            tracing::info!(
+                "no [[sensor]] or [heating] configured: this node only relays and stores"
+            );
+        }
         loop {
             tokio::select! {
                 _ = term.recv() => {
@@ -61,6 +69,10 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        // Heater off and published first, while the node still listens.
+        if let Some(devices) = devices {
+            devices.shutdown().await;
         }
         handle.shutdown().await;
         Ok(())

@@ -308,6 +308,16 @@ impl OfficeState {
             .map(|(&k, r)| (k, r))
     }
 
+    /// Nodes removed by `forget_node` whose tombstone is not yet collected,
+    /// in id order: the TUI keeps them on screen as *forgotten*.
+    pub fn forgotten_nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.registers
+            .nodes
+            .iter()
+            .filter(|(_, r)| r.is_empty())
+            .map(|(&k, _)| k)
+    }
+
     /// Every sensor of every node, in key order.
     pub fn sensors(&self) -> impl Iterator<Item = (SensorKey, &MvRegister<Reading>)> {
         self.registers

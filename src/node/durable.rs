@@ -9,12 +9,18 @@
 use crate::crdt::{CausalContext, OfficeState, Writer};
 use crate::node_id::NodeId;
 use crate::store::{Durability, Store, StoreError};
+use crate::wire::PeerInfo;
 
 /// The whole office state, postcard-encoded. An office has tens of nodes:
 /// one blob of a few kilobytes is cheaper to rewrite than to diff.
 const STATE_KEY: &[u8] = b"office";
 /// The writer (last dot counter and HLC), committed with the state.
 const WRITER_KEY: &[u8] = b"writer";
+
+/// The peers this node last knew (active and passive views), so a node
+/// restarted without seeds (the office's first node) finds its way back
+/// into the overlay instead of waiting alone for someone to join it.
+const PEERS_KEY: &[u8] = b"peers";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DurableError {
@@ -81,6 +87,25 @@ impl Durable {
     pub fn take_dot(&mut self, writer: &mut Writer) -> Result<(), DurableError> {
         let counter = self.store.next_dot()?;
         writer.raise_counter(counter.saturating_sub(1));
+        Ok(())
+    }
+
+    /// The peers remembered from the last run (empty when none or unreadable:
+    /// they are only hints, the node still has its seeds).
+    pub fn remembered_peers(&self) -> Vec<PeerInfo> {
+        match self.store.get_state(PEERS_KEY) {
+            Ok(Some(bytes)) => postcard::from_bytes(&bytes).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Remembers `peers` for the next start (lazily: they are hints).
+    pub fn remember_peers(&mut self, peers: &[PeerInfo]) -> Result<(), DurableError> {
+        let bytes = postcard::to_stdvec(peers).map_err(|e| DurableError::Corrupt {
+            what: "peers",
+            reason: e.to_string(),
+        })?;
+        self.store.put_state(PEERS_KEY, &bytes, Durability::Lazy)?;
         Ok(())
     }
 

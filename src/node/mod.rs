@@ -10,10 +10,16 @@
 //! - [`NodeHandle::targets`]: the current winning target of every
 //!   `(zone, quantity)`, for the thermostat;
 //! - [`NodeHandle::shutdown`]: leave gracefully and flush the store.
+//!
+//! The devices (sensors, heater, thermostat) run in their own task beside
+//! it, [`devices::spawn`], speaking to it only through those two channels.
 
+pub mod device_clock;
+pub mod devices;
 pub mod durable;
 pub mod interfaces;
 pub mod local_write;
+pub mod readings;
 pub mod runtime;
 pub mod settings;
 pub mod stats;
@@ -26,6 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
+pub use device_clock::DeviceClock;
+pub use devices::{DevicesHandle, DevicesSetup};
 pub use durable::{Durable, DurableError};
 pub use local_write::LocalWrite;
 pub use settings::{Settings, check_target, resolve_seeds};

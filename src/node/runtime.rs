@@ -15,7 +15,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::durable::Durable;
-use super::interfaces;
 use super::local_write::LocalWrite;
 use super::settings::{Settings, check_target};
 use super::timers::TimerQueue;
@@ -158,7 +157,7 @@ impl Runtime {
             zone: settings.zone.clone(),
             role: Role::Node,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            interfaces: interfaces::read(settings.include_loopback),
+            interfaces: settings.current_interfaces(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
         };
@@ -252,10 +251,20 @@ impl Runtime {
         self.leave().await;
     }
 
+    /// Keeps the current views for the next start.
+    fn remember_peers(&mut self) {
+        let mut peers = self.overlay.active_view();
+        peers.extend(self.overlay.passive_view());
+        if let Err(error) = self.durable.remember_peers(&peers) {
+            tracing::warn!(%error, "could not remember the overlay's peers");
+        }
+    }
+
     /// Leave (DISCONNECT to every neighbour), flush the store, and give
     /// the connections a moment to write what is queued.
     async fn leave(&mut self) {
         tracing::info!("leaving the overlay");
+        self.remember_peers();
         let mut out = Vec::new();
         self.overlay
             .handle(self.now(), proto::Input::Leave, &mut out);
@@ -277,6 +286,23 @@ impl Runtime {
     }
 
     fn start_joining(&mut self, now: Time) {
+        let remembered: Vec<PeerInfo> = self
+            .durable
+            .remembered_peers()
+            .into_iter()
+            .filter(|p| p.id != self.me.id)
+            .collect();
+        if self.settings.seeds.is_empty() && !remembered.is_empty() {
+            tracing::info!(
+                peers = remembered.len(),
+                "re-joining through the peers of the last run"
+            );
+            let mut out = Vec::new();
+            self.overlay
+                .handle(now, proto::Input::Join(remembered), &mut out);
+            self.drive(out);
+            return;
+        }
         if self.settings.seeds.is_empty() {
             let mut out = Vec::new();
             self.overlay
@@ -520,6 +546,7 @@ impl Runtime {
                 );
                 self.drive_anti_entropy(out);
                 self.arm_announce(now);
+                self.remember_peers();
             }
             proto::Event::NeighborDown { peer, reason } => {
                 tracing::debug!(%peer, ?reason, "neighbour down");
@@ -626,7 +653,7 @@ impl Runtime {
                     self.announce();
                 }
                 NodeTimer::Interfaces => {
-                    let fresh = interfaces::read(self.settings.include_loopback);
+                    let fresh = self.settings.current_interfaces();
                     if fresh != self.info.interfaces {
                         tracing::info!("network interfaces changed; re-announcing");
                         self.info.interfaces = fresh;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, GossipSection, TargetsSection};
-use crate::crdt::{Quantity, anti_entropy};
+use crate::crdt::{Interface, Quantity, anti_entropy};
 use crate::proto;
 
 /// How often the network interfaces are re-read by default.
@@ -34,6 +34,12 @@ pub struct Settings {
     /// Whether to report loopback interfaces (the benchmark and tests run
     /// on 127.0.0.0/8 only).
     pub include_loopback: bool,
+    /// Interfaces to announce instead of the machine's: the demo gives each
+    /// of its nodes a simulated network card (a locally administered MAC
+    /// and its own 127.0.0.x address) so its network map looks like an
+    /// office's. `None`: read the OS's interfaces and re-read them every
+    /// `interface_poll`.
+    pub interfaces: Option<Vec<Interface>>,
 }
 
 impl Settings {
@@ -62,7 +68,16 @@ impl Settings {
             gossip: config.gossip.clone(),
             interface_poll: INTERFACE_POLL,
             include_loopback: false,
+            interfaces: None,
         })
+    }
+
+    /// The interfaces to announce now: the configured ones, else the OS's.
+    pub fn current_interfaces(&self) -> Vec<Interface> {
+        match &self.interfaces {
+            Some(fixed) => fixed.clone(),
+            None => super::interfaces::read(self.include_loopback),
+        }
     }
 
     /// The protocol core's knobs from `[gossip]`.

@@ -51,6 +51,9 @@ pub enum Update {
     Stored { request: u64, by: NodeId },
     /// A write was refused.
     Rejected { request: u64, reason: String },
+    /// The attached node went away; the next call tries to attach to
+    /// another known node (the TUI shows "reconnecting" meanwhile).
+    Lost { node: NodeId, reason: String },
     /// Attached to another node after losing the previous one.
     Attached(PeerInfo),
     /// The attached node went away and no other answered (yet).
@@ -297,7 +300,14 @@ impl Observer {
             }
             NetEvent::Closed { peer, conn, reason } if current == Some((peer, conn)) => {
                 tracing::warn!(node = %peer, %reason, "lost the attached node");
-                self.link = None;
+                // Try the others first: a node shutting down may still
+                // accept a connection for a moment.
+                if let Some(lost) = self.link.take().map(|l| l.peer().addr)
+                    && let Some(pos) = self.candidates.iter().position(|a| *a == lost)
+                {
+                    let addr = self.candidates.remove(pos);
+                    self.candidates.push(addr);
+                }
                 let mut out = Vec::new();
                 let now = self.now();
                 self.anti_entropy.handle(
@@ -308,7 +318,10 @@ impl Observer {
                 );
                 self.ae_timer = None;
                 self.clocks.remove(&peer);
-                None
+                Some(Update::Lost {
+                    node: peer,
+                    reason: reason.to_string(),
+                })
             }
             _ => None,
         }

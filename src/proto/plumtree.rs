@@ -55,9 +55,9 @@ pub struct Config {
     /// lengthens every other sender's paths; it applies only to an origin
     /// behind more than half of the last this-many deliveries (default 16).
     pub optimization_window: usize,
-    /// A new neighbour is announced the messages delivered this recently
-    /// (default 3 s), so a broadcast pushed into a link that had silently
-    /// died still reaches the nodes behind it once the link is replaced.
+    /// A new neighbour is announced (IHAVE) the messages delivered this
+    /// recently (default 30 s), so what one side of a healed partition
+    /// broadcast reaches the other once a link crosses again.
     pub announce_recent: Duration,
     /// How long payloads stay cached to answer GRAFTs (default 60 s).
     pub cache_ttl: Duration,
@@ -79,7 +79,7 @@ impl Default for Config {
             graft_retry: Duration::from_millis(100),
             optimization_threshold: Some(3),
             optimization_window: 16,
-            announce_recent: Duration::from_secs(3),
+            announce_recent: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 4096,
             seen_ttl: Duration::from_secs(600),
@@ -224,15 +224,17 @@ impl Plumtree {
     /// A new active-view neighbour starts eager (§3.4). It is also
     /// announced the messages of the last `announce_recent`: a neighbour
     /// usually replaces one that failed, and what was pushed into the dead
-    /// link in the meantime is otherwise lost for whole subtrees.
+    /// link in the meantime is otherwise lost for whole subtrees; after a
+    /// partition heals, the first links across carry what each side missed.
     pub fn neighbor_up(&mut self, now: Time, peer: PeerInfo, out: &mut Vec<Output>) {
         self.peers.insert(peer.id, (peer, true));
+        let window = self.config.announce_recent;
         let recent: Vec<(MessageId, u16)> = self
             .cache
             .order
             .iter()
             .rev()
-            .take_while(|(at, _)| *at + self.config.announce_recent > now)
+            .take_while(|(at, _)| *at + window > now)
             .filter_map(|(_, id)| {
                 self.cache
                     .get(id)
@@ -908,15 +910,13 @@ mod tests {
     #[test]
     fn a_new_neighbour_is_told_of_recent_messages() {
         let mut p = tree(1, &[2]);
+        let window = Config::default().announce_recent;
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
-        p.handle_message(
-            Time::from_millis(5_000),
-            peer(2),
-            gossip(mid(9, 2), 1),
-            &mut out,
-        );
-        let now = Time::from_millis(6_000);
+        let recent = Time::ZERO + (window - Duration::from_millis(1_000));
+        p.handle_message(recent, peer(2), gossip(mid(9, 2), 1), &mut out);
+        // The first message is just older than the window.
+        let now = Time::ZERO + window + Duration::from_millis(1);
         let mut out = Vec::new();
         p.neighbor_up(now, peer(3), &mut out);
         assert_eq!(

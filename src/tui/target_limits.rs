@@ -28,6 +28,13 @@ pub enum TargetValueError {
     BelowMin { value: f64, min: f64, unit: String },
     #[error("{value} is above the maximum {max} {unit}")]
     AboveMax { value: f64, max: f64, unit: String },
+    #[error("{value} is not a step of {step} {unit} from {min}")]
+    OffStep {
+        value: f64,
+        min: f64,
+        step: f64,
+        unit: String,
+    },
     #[error("no range is configured for {0}")]
     UnknownQuantity(String),
 }
@@ -86,6 +93,19 @@ impl TargetLimits {
                 unit: range.unit.clone(),
             });
         }
+        // Nodes refuse a value off the step grid (`[targets]`), and a
+        // refused write would leave its dot unused forever: check here.
+        if range.step > 0.0 {
+            let steps = (value - range.min) / range.step;
+            if (steps - steps.round()).abs() > 1e-6 {
+                return Err(TargetValueError::OffStep {
+                    value,
+                    min: range.min,
+                    step: range.step,
+                    unit: range.unit.clone(),
+                });
+            }
+        }
         Ok(value)
     }
 }
@@ -114,6 +134,11 @@ mod tests {
             limits.validate("temperature", "NaN"),
             Err(TargetValueError::NotANumber(_))
         ));
+        assert!(matches!(
+            limits.validate("temperature", "21.3"),
+            Err(TargetValueError::OffStep { .. })
+        ));
+        assert_eq!(limits.validate("humidity", "45"), Ok(45.0));
         assert!(matches!(
             limits.validate("co2", "1"),
             Err(TargetValueError::UnknownQuantity(_))

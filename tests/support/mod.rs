@@ -1,6 +1,8 @@
-//! What the integration tests that run real `officemesh` processes share:
-//! configs, keys, spawned nodes, and polling `status --json`.
-#![allow(dead_code)] // each test crate uses its own part of it
+//! Real `officemesh node` processes on loopback for the end-to-end tests:
+//! generated configs in a temp dir, a shared cluster key, and `status`
+//! through any node. Every process is killed when the `Office` drops,
+//! whether the test passed or not.
+#![allow(dead_code)] // each test crate uses a different part
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -22,6 +24,9 @@ pub fn free_port() -> u16 {
 pub struct Office {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<NodeProc>,
+    /// Start nodes with `--announce-loopback`, so their `lo` interface
+    /// (and its all-zero MAC) is in their `Node` entry.
+    pub announce_loopback: bool,
 }
 
 pub struct NodeProc {
@@ -74,6 +79,7 @@ impl Office {
         Office {
             dir,
             nodes: Vec::new(),
+            announce_loopback: false,
         }
     }
 
@@ -98,10 +104,13 @@ impl Office {
     pub fn start(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         let log = std::fs::File::create(self.dir.path().join(format!("n{i}.log"))).unwrap();
+        let mut command = Command::new(BIN);
+        command.args(["node", "--config"]).arg(&node.config);
+        if self.announce_loopback {
+            command.arg("--announce-loopback");
+        }
         node.child = Some(
-            Command::new(BIN)
-                .args(["node", "--config"])
-                .arg(&node.config)
+            command
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
                 .stderr(log)

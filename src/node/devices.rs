@@ -1,0 +1,593 @@
+//! The devices task: a node's sensors, its heater and the thermostat
+//! between them, running beside the node task (DESIGN.md, "Devices").
+//!
+//! It knows nothing of the protocol. It reads the zone's winning target
+//! from [`NodeHandle::targets`] and hands everything it has to say to the
+//! node as a [`LocalWrite`]:
+//! - each sensor is sampled every `interval`; a reading is published when
+//!   [`PublishPolicy`] says so (moved past the deadband, or the heartbeat);
+//! - sensors that did not open or currently return garbage are reported as
+//!   [`LocalWrite::FailedSensors`] (shown in the node's `Node` entry, with
+//!   the message saying how to enable the device) and the rest keeps
+//!   running;
+//! - the [`Thermostat`] is fed the zone's temperature target and the
+//!   heating sensor's latest sample on every sample, target change and
+//!   recheck; the relay follows its decision and every change is published
+//!   as [`LocalWrite::Actuator`];
+//! - on shutdown the heater is switched off (fail-safe) and that is
+//!   published before the node leaves.
+//!
+//! All device times come from one [`DeviceClock`], real on a Pi and
+//! accelerated in the demo.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::control::{HeatingConfig, Relay, Sample, Thermostat, open_relay};
+use crate::crdt::{
+    ActuatorId, ActuatorKind, ActuatorOutput, FailedSensor, TargetKey, TargetValue, Unit,
+};
+use crate::sensors::{
+    self, PublishPolicy, Sensor, SensorConfig, SensorFailure, SharedRoom, SimulatedRoom,
+    SystemPaths,
+};
+use crate::time::Time;
+
+use super::device_clock::DeviceClock;
+use super::{LocalWrite, NodeHandle, readings};
+
+/// The heater's key in the office state: one heater per node.
+pub const HEATER: ActuatorId = ActuatorId {
+    kind: ActuatorKind::Heater,
+    index: 0,
+};
+
+/// How long shutdown waits to hand the node the heater's final "off".
+pub const FAIL_SAFE_PUBLISH: Duration = Duration::from_secs(1);
+
+/// The name a broken heater is listed under among the failed sensors (the
+/// `Node` entry has one list of broken devices).
+pub const HEATING_ENTRY: &str = "heating";
+
+/// Everything a node's devices task needs.
+pub struct DevicesSetup {
+    /// The node's zone: the thermostat follows `Target(zone, temperature)`.
+    pub zone: String,
+    /// The `[[sensor]]` tables, in file order (the order gives each its
+    /// index in the office state, see [`readings::sensor_id`]).
+    pub sensors: Vec<SensorConfig>,
+    pub heating: Option<HeatingConfig>,
+    /// The node's simulated room, for `simulated` sensors and relays.
+    pub room: Option<SharedRoom>,
+    pub paths: SystemPaths,
+    pub clock: DeviceClock,
+}
+
+impl DevicesSetup {
+    /// The devices a config describes, on `clock`; `None` when it has no
+    /// sensor and no heating (the node then only relays and stores).
+    pub fn from_config(config: &Config, clock: DeviceClock) -> Option<DevicesSetup> {
+        if config.sensor.is_empty() && config.heating.is_none() {
+            return None;
+        }
+        let room = config
+            .simulated_room
+            .clone()
+            .map(|c| SimulatedRoom::new(c, clock.now()).shared());
+        Some(DevicesSetup {
+            zone: config.node.zone.clone(),
+            sensors: config.sensor.clone(),
+            heating: config.heating.clone(),
+            room,
+            paths: SystemPaths::default(),
+            clock,
+        })
+    }
+}
+
+/// The running devices task.
+#[derive(Debug)]
+pub struct DevicesHandle {
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DevicesHandle {
+    /// Switches the heater off, publishes that, and waits for the task to
+    /// end. Call it before shutting the node down, so the last actuator
+    /// state still reaches the mesh.
+    pub async fn shutdown(self) {
+        self.shutdown.send_replace(true);
+        let _ = self.task.await;
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// Starts the devices task of `node`.
+pub fn spawn(setup: DevicesSetup, node: &NodeHandle) -> DevicesHandle {
+    spawn_on(setup, node.local_writes(), node.targets())
+}
+
+/// Starts a devices task that writes to `writes` and follows `targets`
+/// (what [`spawn`] takes from a node; tests pass their own channels).
+pub fn spawn_on(
+    setup: DevicesSetup,
+    writes: mpsc::Sender<LocalWrite>,
+    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+) -> DevicesHandle {
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(run(setup, writes, targets, shutdown_rx));
+    DevicesHandle { shutdown, task }
+}
+
+/// One working sensor.
+struct Slot {
+    /// Position in the `[[sensor]]` list.
+    position: usize,
+    name: String,
+    interval: Duration,
+    next: Time,
+    /// Lent to a blocking task while it is read; `None` after its driver
+    /// panicked.
+    sensor: Option<Box<dyn Sensor>>,
+    policy: PublishPolicy,
+    /// The last read error, in words, while the sensor keeps failing.
+    error: Option<String>,
+}
+
+struct Heating {
+    relay: Box<dyn Relay>,
+    thermostat: Thermostat,
+    /// The sensor whose temperature drives the thermostat; chosen at the
+    /// first temperature when `[heating] sensor` is not given.
+    sensor: Option<String>,
+    /// Whether `sensor` was named in the config (it then never changes).
+    named: bool,
+    last: Option<Sample>,
+    recheck: Option<Time>,
+    /// The last relay failure, in words.
+    error: Option<String>,
+}
+
+struct Devices {
+    zone: String,
+    clock: DeviceClock,
+    writes: mpsc::Sender<LocalWrite>,
+    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    slots: Vec<Slot>,
+    /// Sensors (and the heater) that did not open: fixed for the run.
+    open_failures: Vec<SensorFailure>,
+    heating: Option<Heating>,
+    reported: Option<Vec<FailedSensor>>,
+}
+
+async fn run(
+    setup: DevicesSetup,
+    writes: mpsc::Sender<LocalWrite>,
+    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(mut devices) = Devices::open(setup, writes, targets).await else {
+        return;
+    };
+    if !devices.publish_heater(false).await {
+        return;
+    }
+    loop {
+        let now = devices.clock.now();
+        if !devices.sample_due(now).await {
+            break;
+        }
+        let now = devices.clock.now();
+        if !devices.regulate(now).await || !devices.report_failures().await {
+            break;
+        }
+        let next = devices.next_wake();
+        let sleep = async {
+            match next {
+                Some(t) => tokio::time::sleep_until(devices.clock.instant(t)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            changed = devices.targets.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    devices.fail_safe().await;
+}
+
+impl Devices {
+    /// Opens the sensors (on a blocking thread: I2C drivers wait for their
+    /// chips) and the relay. `None` when the blocking pool is gone.
+    async fn open(
+        setup: DevicesSetup,
+        writes: mpsc::Sender<LocalWrite>,
+        targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    ) -> Option<Devices> {
+        let DevicesSetup {
+            zone,
+            sensors: configs,
+            heating: heating_config,
+            room,
+            paths,
+            clock,
+        } = setup;
+        let (opened, configs, paths, room) = tokio::task::spawn_blocking(move || {
+            let opened = sensors::open_all(&configs, &paths, room.as_ref());
+            (opened, configs, paths, room)
+        })
+        .await
+        .ok()?;
+        let start = clock.now();
+        let mut open_failures = opened.failed;
+        let mut slots = Vec::new();
+        for working in opened.working {
+            let Some(position) = configs.iter().position(|c| c.name == working.config.name) else {
+                continue;
+            };
+            if position > usize::from(u8::MAX) {
+                open_failures.push(SensorFailure {
+                    name: working.config.name.clone(),
+                    message: "a node reports at most 256 sensors".into(),
+                });
+                continue;
+            }
+            slots.push(Slot {
+                position,
+                name: working.config.name.clone(),
+                interval: working.config.interval(),
+                next: start,
+                sensor: Some(working.sensor),
+                policy: working.policy,
+                error: None,
+            });
+        }
+        let heating = match heating_config {
+            None => None,
+            Some(config) => match open_relay(&config, &paths.dev, room.as_ref()) {
+                Ok(relay) => {
+                    if let Some(name) = &config.sensor
+                        && !configs.iter().any(|c| &c.name == name)
+                    {
+                        open_failures.push(SensorFailure {
+                            name: HEATING_ENTRY.into(),
+                            message: format!(
+                                "[heating] sensor = {name:?} names no [[sensor]]; the heater stays off"
+                            ),
+                        });
+                    }
+                    tracing::info!(relay = %relay.describe(), zone = %zone, "heating opened");
+                    Some(Heating {
+                        relay,
+                        thermostat: Thermostat::new(config.thermostat(), start),
+                        named: config.sensor.is_some(),
+                        sensor: config.sensor.clone(),
+                        last: None,
+                        recheck: None,
+                        error: None,
+                    })
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the heating relay failed to open");
+                    open_failures.push(SensorFailure {
+                        name: HEATING_ENTRY.into(),
+                        message: err.to_string(),
+                    });
+                    None
+                }
+            },
+        };
+        Some(Devices {
+            zone,
+            clock,
+            writes,
+            targets,
+            slots,
+            open_failures,
+            heating,
+            reported: None,
+        })
+    }
+
+    /// Samples every sensor that is due. False when the node is gone.
+    async fn sample_due(&mut self, now: Time) -> bool {
+        for i in 0..self.slots.len() {
+            if self.slots[i].next > now {
+                continue;
+            }
+            let slot = &mut self.slots[i];
+            slot.next = now + slot.interval;
+            let Some(mut sensor) = slot.sensor.take() else {
+                continue;
+            };
+            let result = tokio::task::spawn_blocking(move || {
+                let result = sensor.read(now);
+                (sensor, result)
+            })
+            .await;
+            let readings = match result {
+                Ok((sensor, Ok(readings))) => {
+                    slot.sensor = Some(sensor);
+                    if slot.error.take().is_some() {
+                        tracing::info!(sensor = %slot.name, "sensor reads again");
+                    }
+                    readings
+                }
+                Ok((sensor, Err(err))) => {
+                    slot.sensor = Some(sensor);
+                    let message = err.to_string();
+                    if slot.error.as_ref() != Some(&message) {
+                        tracing::warn!(sensor = %slot.name, error = %message, "sensor read failed");
+                    }
+                    slot.error = Some(message);
+                    continue;
+                }
+                Err(_) => {
+                    tracing::error!(sensor = %slot.name, "sensor driver panicked; sensor disabled");
+                    slot.error = Some("the driver crashed; restart the node".into());
+                    continue;
+                }
+            };
+            let (position, name) = (slot.position, slot.name.clone());
+            let mut publish = Vec::new();
+            for reading in &readings {
+                if slot.policy.offer(reading)
+                    && let Some(sensor) = readings::sensor_id(position, reading.quantity)
+                {
+                    publish.push(LocalWrite::Reading {
+                        sensor,
+                        reading: readings::reading(reading),
+                    });
+                }
+            }
+            if let Some(heating) = &mut self.heating
+                && let Some(sample) = readings.iter().find_map(Sample::from_reading)
+            {
+                if heating.sensor.is_none() && !heating.named {
+                    tracing::info!(sensor = %name, "the heating follows this sensor");
+                    heating.sensor = Some(name.clone());
+                }
+                if heating.sensor.as_ref() == Some(&name) {
+                    heating.last = Some(sample);
+                }
+            }
+            for write in publish {
+                if self.writes.send(write).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The zone's winning temperature target in °C, if one is known.
+    fn target(&self) -> Option<f64> {
+        let targets = self.targets.borrow();
+        let target = targets.get(&TargetKey::new(
+            self.zone.clone(),
+            crate::crdt::Quantity::Temperature,
+        ))?;
+        if target.unit != Unit::Celsius {
+            tracing::warn!(zone = %self.zone, unit = %target.unit, "temperature target not in °C; ignored");
+            return None;
+        }
+        Some(f64::from(target.value))
+    }
+
+    /// Asks the thermostat and applies a change to the relay. False when
+    /// the node is gone.
+    async fn regulate(&mut self, now: Time) -> bool {
+        let target = self.target();
+        let Some(heating) = &mut self.heating else {
+            return true;
+        };
+        let decision = heating.thermostat.update(now, target, heating.last);
+        heating.recheck = decision.recheck_at;
+        if !decision.changed {
+            return true;
+        }
+        tracing::info!(
+            zone = %self.zone,
+            on = decision.on,
+            reason = ?decision.reason,
+            "heater switched"
+        );
+        match heating.relay.set(now, decision.on) {
+            Ok(()) => heating.error = None,
+            Err(err) => {
+                tracing::error!(error = %err, "the heating relay did not switch");
+                heating.error = Some(err.to_string());
+            }
+        }
+        let on = heating.relay.is_on();
+        self.publish_heater(on).await
+    }
+
+    async fn publish_heater(&mut self, on: bool) -> bool {
+        if self.heating.is_none() {
+            return true;
+        }
+        let output = if on {
+            ActuatorOutput::On
+        } else {
+            ActuatorOutput::Off
+        };
+        self.writes
+            .send(LocalWrite::Actuator {
+                actuator: HEATER,
+                output,
+            })
+            .await
+            .is_ok()
+    }
+
+    /// Tells the node which devices are broken, when that changed.
+    async fn report_failures(&mut self) -> bool {
+        let mut failed: Vec<FailedSensor> = self
+            .open_failures
+            .iter()
+            .map(|f| FailedSensor {
+                sensor: f.name.clone(),
+                message: f.message.clone(),
+            })
+            .collect();
+        failed.extend(self.slots.iter().filter_map(|s| {
+            s.error.as_ref().map(|message| FailedSensor {
+                sensor: s.name.clone(),
+                message: message.clone(),
+            })
+        }));
+        if let Some(Heating {
+            error: Some(message),
+            ..
+        }) = &self.heating
+        {
+            failed.push(FailedSensor {
+                sensor: HEATING_ENTRY.into(),
+                message: message.clone(),
+            });
+        }
+        if self.reported.as_ref() == Some(&failed) {
+            return true;
+        }
+        self.reported = Some(failed.clone());
+        self.writes
+            .send(LocalWrite::FailedSensors(failed))
+            .await
+            .is_ok()
+    }
+
+    /// The earliest time something is due: a sample or a thermostat recheck.
+    fn next_wake(&self) -> Option<Time> {
+        let samples = self
+            .slots
+            .iter()
+            .filter(|s| s.sensor.is_some())
+            .map(|s| s.next);
+        let recheck = self.heating.as_ref().and_then(|h| h.recheck);
+        samples.chain(recheck).min()
+    }
+
+    /// Heater off, and say so while the node still listens.
+    async fn fail_safe(&mut self) {
+        let now = self.clock.now();
+        let Some(heating) = &mut self.heating else {
+            return;
+        };
+        if let Err(err) = heating.relay.set(now, false) {
+            tracing::error!(error = %err, "could not switch the heater off on shutdown");
+        }
+        tracing::info!(zone = %self.zone, "heater off (shutting down)");
+        let off = LocalWrite::Actuator {
+            actuator: HEATER,
+            output: ActuatorOutput::Off,
+        };
+        // Bounded: a node that stopped reading must not hold up shutdown.
+        let _ = tokio::time::timeout(FAIL_SAFE_PUBLISH, self.writes.send(off)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::DevRoot;
+    use crate::control::RelayKind;
+    use crate::sensors::{SensorKind, SimulatedRoomConfig, lock_room};
+
+    fn target(value: f32) -> BTreeMap<TargetKey, TargetValue> {
+        BTreeMap::from([(
+            TargetKey::new("lab", crate::crdt::Quantity::Temperature),
+            TargetValue {
+                value,
+                unit: Unit::Celsius,
+                set_by: "test".into(),
+            },
+        )])
+    }
+
+    /// A simulated room at 600×, a broken BME280 beside its thermometer:
+    /// the broken one is reported, the room is measured and heated toward
+    /// the target, and shutdown leaves the heater off.
+    #[tokio::test(flavor = "current_thread")]
+    async fn heats_a_simulated_room_and_reports_the_broken_sensor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let clock = DeviceClock::accelerated(600.0);
+        let room = SimulatedRoom::new(
+            SimulatedRoomConfig {
+                noise: 0.0,
+                ..SimulatedRoomConfig::default()
+            },
+            clock.now(),
+        )
+        .shared();
+        let mut thermometer = SensorConfig::new(SensorKind::Simulated, "thermometer");
+        thermometer.interval = 10;
+        let setup = DevicesSetup {
+            zone: "lab".into(),
+            sensors: vec![SensorConfig::new(SensorKind::Bme280, "desk"), thermometer],
+            heating: Some(HeatingConfig::new(RelayKind::Simulated)),
+            room: Some(room.clone()),
+            paths: SystemPaths {
+                sys: tmp.path().join("sys"),
+                dev: DevRoot(tmp.path().join("dev")),
+            },
+            clock,
+        };
+        let (writes_tx, mut writes) = mpsc::channel(1024);
+        let (_targets_tx, targets) = watch::channel(target(21.0));
+        let devices = spawn_on(setup, writes_tx, targets);
+
+        let mut failed = None;
+        let mut heater = Vec::new();
+        let mut readings = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while lock_room(&room).temperature() < 20.5 {
+            let write = tokio::time::timeout_at(deadline, writes.recv())
+                .await
+                .expect("the room warms within 20 s at 600×")
+                .expect("the task runs");
+            match write {
+                LocalWrite::FailedSensors(f) => failed = Some(f),
+                LocalWrite::Actuator { actuator, output } => {
+                    assert_eq!(actuator, HEATER);
+                    heater.push(output);
+                }
+                LocalWrite::Reading { sensor, reading } => {
+                    assert_eq!(sensor.index, 1, "the thermometer is the second sensor");
+                    assert_eq!(reading.unit, Unit::Celsius);
+                    readings += 1;
+                }
+                LocalWrite::Target { .. } => panic!("devices never set targets"),
+            }
+        }
+        let failed = failed.expect("the broken sensor is reported");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].sensor, "desk");
+        assert!(failed[0].message.contains("raspi-config"), "{failed:?}");
+        assert_eq!(heater.first(), Some(&ActuatorOutput::Off));
+        assert!(heater.contains(&ActuatorOutput::On), "{heater:?}");
+        assert!(readings > 1);
+
+        devices.shutdown().await;
+        assert!(!lock_room(&room).heater_on(), "fail-safe off on shutdown");
+        let mut last = None;
+        while let Ok(write) = writes.try_recv() {
+            if let LocalWrite::Actuator { output, .. } = write {
+                last = Some(output);
+            }
+        }
+        assert!(matches!(last, None | Some(ActuatorOutput::Off)), "{last:?}");
+    }
+}

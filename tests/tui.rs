@@ -1,0 +1,228 @@
+//! The real `officemesh tui` binary in a real terminal (tmux), against real
+//! nodes on loopback: what an operator sees, types and gets.
+//!
+//! Needs `tmux` (`.ci/run` installs it); without it the test says so and
+//! passes, since there is no terminal to drive.
+
+mod support;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{BIN, Office, node_names, target};
+
+/// A tmux server of our own (its own socket), killed on drop with every
+/// session in it, whether the test passed or not.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    /// Starts `command` (a shell command line) in a detached session.
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("officemesh-test-{}", std::process::id()),
+        };
+        let out = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let out = self.run(&["send-keys", "-t", "tui", key]);
+            assert!(out.status.success(), "send-keys {key}");
+            // One key per read: the TUI sees them as an operator types.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into()
+    }
+
+    fn format(&self, format: &str) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "tui", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until the screen satisfies `check`; panics with the screen.
+    fn wait_for(&self, what: &str, within: Duration, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if Instant::now() >= deadline {
+                panic!("the screen never showed {what}; it shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// `(name, every MAC of its interfaces)` per node, from `status --json`.
+fn macs(doc: &Value) -> Vec<(String, Vec<String>)> {
+    doc["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let macs = n["interfaces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["mac"].as_str().map(String::from))
+                .collect();
+            (n["name"].as_str().unwrap_or_default().to_string(), macs)
+        })
+        .collect()
+}
+
+/// A Network table row (not the status line, which names the attached node).
+fn is_row(line: &str, name: &str) -> bool {
+    line.contains(&format!(" {name} ")) && line.contains("zone-")
+}
+
+#[test]
+fn an_operator_sees_the_nodes_sets_a_target_everywhere_and_quits() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let mut office = Office::new();
+    office.announce_loopback = true;
+    for _ in 0..3 {
+        office.add("cluster.key");
+    }
+    let doc = office.wait_status(0, Duration::from_secs(30), |d| {
+        node_names(d) == ["n0", "n1", "n2"] && macs(d).iter().all(|(_, m)| !m.is_empty())
+    });
+    let announced = macs(&doc);
+    // Loopback nodes announce `lo` with an all-zero MAC, beside the host's
+    // real interfaces.
+    assert!(
+        announced
+            .iter()
+            .all(|(_, m)| m.iter().any(|mac| mac == "00:00:00:00:00:00")),
+        "{announced:?}"
+    );
+
+    let dir = office.dir.path();
+    let command = format!(
+        "env OFFICEMESH_OBSERVER_DIR={obs} {BIN} tui --connect {addr} --key {key} --log {log}; \
+         echo TUI-EXIT=$?; stty -a; exec sleep 600",
+        obs = dir.join("tui-observer").display(),
+        addr = office.nodes[0].addr,
+        key = dir.join("cluster.key").display(),
+        log = dir.join("tui.log").display(),
+    );
+    let tmux = Tmux::start(&command, 120, 40);
+    tmux.wait_for("an attached, synced office", Duration::from_secs(20), |s| {
+        s.contains("connected") && s.contains("live 3/3")
+    });
+
+    // The Network view: every node, with the MACs it announced.
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_for("the Network view", Duration::from_secs(5), |s| {
+        s.contains("Network")
+            && ["n0", "n1", "n2"]
+                .iter()
+                .all(|n| s.lines().any(|l| is_row(l, n)))
+    });
+    for (name, node_macs) in &announced {
+        let row = screen.lines().find(|l| is_row(l, name)).unwrap_or_default();
+        assert!(
+            row.contains(&node_macs[0]),
+            "{name}'s row lacks its first MAC {}:\n{screen}",
+            node_macs[0]
+        );
+        for mac in node_macs {
+            assert!(screen.contains(mac.as_str()), "{mac} not shown:\n{screen}");
+        }
+    }
+
+    // Set zone-1's target through the dialog, as an operator would.
+    tmux.keys(&["1"]);
+    tmux.wait_for("the Overview", Duration::from_secs(5), |s| {
+        s.contains("zone-1")
+    });
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_for("the set-target dialog", Duration::from_secs(5), |s| {
+        s.contains("Set zone-1")
+    });
+    tmux.keys(&["2", "3", ".", "5", "Enter"]);
+    tmux.wait_for("the write converged", Duration::from_secs(20), |s| {
+        s.lines()
+            .any(|l| l.contains("zone-1") && l.contains("23.5") && l.contains("converged"))
+    });
+    for i in 0..3 {
+        office.wait_status(i, Duration::from_secs(10), |d| {
+            target(d, "zone-1") == Some(23.5)
+        });
+    }
+
+    // `q` quits and gives the terminal back: main screen, cooked mode, echo.
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the TUI exited", Duration::from_secs(10), |s| {
+        s.contains("TUI-EXIT=")
+    });
+    assert!(screen.contains("TUI-EXIT=0"), "{screen}");
+    let stty = screen.split_whitespace().collect::<Vec<_>>();
+    for flag in ["icanon", "echo", "isig", "icrnl", "opost"] {
+        assert!(
+            stty.contains(&flag),
+            "terminal left with -{flag}:\n{screen}"
+        );
+    }
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "still on the alternate screen"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "0",
+        "mouse capture left on"
+    );
+}
