@@ -114,6 +114,20 @@ struct Pending {
     sent_at: Time,
 }
 
+/// A peer whose connection failed, remembered so the overlay can re-merge
+/// when the failure was a partition rather than a crash.
+#[derive(Clone, Copy, Debug)]
+struct Lost {
+    peer: PeerInfo,
+    next_probe: Time,
+    probes: u32,
+}
+
+/// How many times a lost peer is probed (with doubling intervals from one
+/// shuffle period: about 40 minutes in all at the default 10 s) before it
+/// is forgotten for good.
+const MAX_PROBES: u32 = 8;
+
 /// One replica's membership state.
 #[derive(Debug)]
 pub struct HyParView {
@@ -133,6 +147,12 @@ pub struct HyParView {
     excluded: BTreeSet<NodeId>,
     /// The addresses this node was started with, for re-joining.
     contacts: Vec<PeerInfo>,
+    /// Peers whose connection failed. HyParView (§4.3) drops them from
+    /// both views, which is right for a crash but leaves two halves of a
+    /// healed partition knowing nobody across the cut. One is probed per
+    /// shuffle tick with a JOIN (a dead one just fails again; a live one
+    /// takes us in and advertises us), with a doubling interval.
+    lost: BTreeMap<NodeId, Lost>,
     /// The peers sent in the last SHUFFLE: the first to go when the reply's
     /// peers need room (§4.4).
     last_shuffle: Vec<NodeId>,
@@ -156,6 +176,7 @@ impl HyParView {
             refused: BTreeSet::new(),
             excluded: BTreeSet::new(),
             contacts: Vec::new(),
+            lost: BTreeMap::new(),
             last_shuffle: Vec::new(),
             shuffle_armed: false,
             rejoin_armed: false,
@@ -251,6 +272,7 @@ impl HyParView {
         if from.id == self.me.id || self.excluded.contains(&from.id) {
             return;
         }
+        self.lost.remove(&from.id);
         if self.left {
             // A peer that links to us after we left (its request or our
             // acceptance crossed our DISCONNECT) must learn we are gone.
@@ -287,12 +309,18 @@ impl HyParView {
         if self.left {
             return;
         }
+        let known = self
+            .active
+            .get(&id)
+            .or_else(|| self.passive.get(&id))
+            .copied();
         if self.active.remove(&id).is_some() {
             out.push(Output::Event(Event::NeighborDown {
                 peer: id,
                 reason: DownReason::Failed,
             }));
         }
+        self.remember_lost(now, id, known);
         // An unreachable peer is no use in the passive view either (§4.3).
         self.passive.remove(&id);
         self.pending.remove(&id);
@@ -320,6 +348,7 @@ impl HyParView {
                 if self.active.len() + self.passive.len() < self.config.rejoin_below {
                     self.join_outside(out);
                 }
+                self.probe_lost(now, out);
             }
             Timer::Rejoin => {
                 self.rejoin_armed = false;
@@ -351,6 +380,55 @@ impl HyParView {
                     self.fill_active(now, out);
                 }
             }
+        }
+    }
+
+    /// Remembers a failed peer for probing, or counts a failed probe.
+    fn remember_lost(&mut self, now: Time, id: NodeId, known: Option<PeerInfo>) {
+        if let Some(lost) = self.lost.get(&id) {
+            if lost.probes >= MAX_PROBES {
+                self.lost.remove(&id);
+            }
+            return;
+        }
+        let Some(peer) = known else {
+            return;
+        };
+        if self.lost.len() >= self.config.passive_size
+            && let Some(oldest) = self
+                .lost
+                .values()
+                .min_by_key(|l| (l.next_probe, l.peer.id))
+                .map(|l| l.peer.id)
+        {
+            self.lost.remove(&oldest);
+        }
+        self.lost.insert(
+            id,
+            Lost {
+                peer,
+                next_probe: now + self.config.shuffle_period,
+                probes: 0,
+            },
+        );
+    }
+
+    /// Sends JOIN to the lost peer whose probe is most overdue, if any.
+    fn probe_lost(&mut self, now: Time, out: &mut Vec<Output>) {
+        let due = self
+            .lost
+            .values()
+            .filter(|l| l.next_probe <= now && !self.active.contains_key(&l.peer.id))
+            .min_by_key(|l| (l.next_probe, l.peer.id))
+            .map(|l| l.peer.id);
+        let Some(id) = due else {
+            return;
+        };
+        let period = self.config.shuffle_period;
+        if let Some(lost) = self.lost.get_mut(&id) {
+            lost.probes += 1;
+            lost.next_probe = now + period * 2u32.saturating_pow(lost.probes).min(1 << 10);
+            send(out, lost.peer, Message::Join { node: self.me });
         }
     }
 
@@ -653,6 +731,7 @@ impl HyParView {
         self.passive.remove(&peer.id);
         self.pending.remove(&peer.id);
         self.refused.remove(&peer.id);
+        self.lost.remove(&peer.id);
         self.active.insert(peer.id, peer);
         out.push(Output::Event(Event::NeighborUp(peer)));
     }
@@ -1152,6 +1231,37 @@ mod tests {
             );
         }
         assert!(last_gap > Config::default().rejoin_backoff);
+    }
+
+    #[test]
+    fn a_failed_neighbour_is_probed_with_join_until_it_answers() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        let mut out = Vec::new();
+        n.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        assert!(!n.active.contains_key(&NodeId(2)) && !n.passive.contains_key(&NodeId(2)));
+        let joins_to_2 = |out: &[Output]| {
+            sent(out)
+                .iter()
+                .filter(|(to, m)| *to == NodeId(2) && matches!(m, Message::Join { .. }))
+                .count()
+        };
+        // Not probed before a shuffle period has passed…
+        let mut out = Vec::new();
+        n.timer_fired(Time::from_millis(1), Timer::Shuffle, &mut out);
+        assert_eq!(joins_to_2(&out), 0);
+        // …then once, with a doubling interval after each failed probe.
+        let period = Config::default().shuffle_period;
+        let mut out = Vec::new();
+        n.timer_fired(Time::ZERO + period, Timer::Shuffle, &mut out);
+        assert_eq!(joins_to_2(&out), 1);
+        n.peer_failed(Time::ZERO + period, NodeId(2), &mut Vec::new());
+        let mut out = Vec::new();
+        n.timer_fired(Time::ZERO + period * 2, Timer::Shuffle, &mut out);
+        assert_eq!(joins_to_2(&out), 0, "the next probe waits twice as long");
+        // Once it answers (the partition healed), it is no longer lost.
+        with_active(&mut n, &[2]);
+        assert!(!n.lost.contains_key(&NodeId(2)));
     }
 
     #[test]
