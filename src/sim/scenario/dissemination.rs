@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::{Options, PAPER_LATENCY, bootstrap, payload};
+use super::{Options, PAPER_LATENCY, bootstrap, measured_report, payload};
 use crate::sim::report::{BroadcastFigures, Report};
 use crate::sim::simulator::Simulator;
 
@@ -44,22 +44,15 @@ pub fn run(options: &Options, random_sender: bool) -> Report {
         measured.extend(sim.broadcast(origin, payload(b as u64 + 1)));
         sim.run_for(GAP);
     }
-    let counters = sim.metrics().counters().since(&before);
-    let live = sim.live_mask();
-    let records: Vec<_> = measured.iter().map(|&i| sim.metrics().record(i)).collect();
-    let mut report = Report::from_records(
+    let mut report = measured_report(
         options.scenario.name(),
-        options.protocol_name(),
+        options,
         nodes,
-        options.seed,
         latency,
-        options.loss,
-        &records,
-        &live,
-        &counters,
+        &sim,
+        &measured,
+        &before,
     );
     report.warmup = warmup.map(|w| BroadcastFigures::of(sim.metrics().record(w), &warmup_live));
-    report.virtual_ms = sim.now().as_millis();
-    report.events = sim.steps();
     report
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rand::seq::SliceRandom;
 
-use super::{Options, PAPER_LATENCY, bootstrap, payload};
+use super::{Options, PAPER_LATENCY, bootstrap, measured_report, payload};
 use crate::sim::report::{BroadcastFigures, FailureFigures, Report};
 use crate::sim::simulator::Simulator;
 
@@ -71,22 +71,7 @@ fn run_one(options: &Options, fraction: f64) -> (Report, FailureFigures) {
             rounds.push(r);
         }
     }
-    let counters = sim.metrics().counters().since(&before);
-    let live = sim.live_mask();
-    let records: Vec<_> = rounds.iter().map(|&i| sim.metrics().record(i)).collect();
-    let mut report = Report::from_records(
-        "failure",
-        options.protocol_name(),
-        nodes,
-        options.seed,
-        latency,
-        options.loss,
-        &records,
-        &live,
-        &counters,
-    );
-    report.virtual_ms = sim.now().as_millis();
-    report.events = sim.steps();
+    let report = measured_report("failure", options, nodes, latency, &sim, &rounds, &before);
     let rounds_to_full = reliability_by_round
         .iter()
         .position(|&r| r >= 1.0)

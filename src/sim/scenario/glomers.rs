@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::{Options, bootstrap, payload};
+use super::{Options, bootstrap, measured_report, payload};
 use crate::sim::fault::Fault;
 use crate::sim::network::Latency;
 use crate::sim::report::{Quantiles, Report};
@@ -77,20 +77,9 @@ pub fn run(options: &Options) -> Report {
     sim.heal();
     sim.run_until(start + WORKLOAD + RECOVERY);
 
-    let counters = sim.metrics().counters().since(&before);
+    let mut report = measured_report("glomers", options, nodes, latency, &sim, &values, &before);
     let live = sim.live_mask();
     let records: Vec<_> = values.iter().map(|&i| sim.metrics().record(i)).collect();
-    let mut report = Report::from_records(
-        "glomers",
-        options.protocol_name(),
-        nodes,
-        options.seed,
-        latency,
-        options.loss,
-        &records,
-        &live,
-        &counters,
-    );
     // The challenge's latency is per value: until every node has it.
     let mut stable: Vec<Duration> = records
         .iter()
@@ -98,8 +87,7 @@ pub fn run(options: &Options) -> Report {
         .map(|r| r.time_to_last())
         .collect();
     report.latency_ms = Quantiles::of(&mut stable);
+    let counters = sim.metrics().counters().since(&before);
     report.msgs_per_op = Some(counters.total() as f64 / ops as f64);
-    report.virtual_ms = sim.now().as_millis();
-    report.events = sim.steps();
     report
 }

@@ -19,8 +19,10 @@ use bytes::Bytes;
 pub use bootstrap::grow;
 pub use office::OfficeFigures;
 
+use super::metrics::MessageCounters;
 use super::network::{Latency, NetworkConfig};
 use super::report::Report;
+use super::simulator::Simulator;
 use crate::proto::{BroadcastMode, Config};
 
 /// Which experiment to run.
@@ -156,6 +158,36 @@ const PAPER_LATENCY: Latency = Latency::Uniform {
 
 /// A broadcast's payload: its sequence number, padded to the size of a
 /// small CRDT delta.
+/// The report common to every scenario: the broadcasts at `measured`, the
+/// messages counted since `before`, judged against the nodes live now.
+fn measured_report(
+    scenario: &str,
+    options: &Options,
+    nodes: usize,
+    latency: String,
+    sim: &Simulator,
+    measured: &[usize],
+    before: &MessageCounters,
+) -> Report {
+    let counters = sim.metrics().counters().since(before);
+    let live = sim.live_mask();
+    let records: Vec<_> = measured.iter().map(|&i| sim.metrics().record(i)).collect();
+    let mut report = Report::from_records(
+        scenario,
+        options.protocol_name(),
+        nodes,
+        options.seed,
+        latency,
+        options.loss,
+        &records,
+        &live,
+        &counters,
+    );
+    report.virtual_ms = sim.now().as_millis();
+    report.events = sim.steps();
+    report
+}
+
 fn payload(n: u64) -> Bytes {
     let mut p = vec![0u8; PAYLOAD_LEN];
     p[..8].copy_from_slice(&n.to_be_bytes());
