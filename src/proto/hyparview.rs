@@ -197,6 +197,30 @@ impl HyParView {
         &self.passive
     }
 
+    /// The peers this node will reach out to on its own as things stand:
+    /// its neighbours and the lost peers it probes always; its passive
+    /// peers while the active view has room (§4.3); its contacts while it
+    /// knows fewer than `rejoin_below` peers (the way out of a small
+    /// island). A healthy node does not go looking for its contacts, so two
+    /// groups merge only if one of them would contact the other; tests use
+    /// this to tell islands the protocol must heal from groups that cannot
+    /// know of each other.
+    pub fn would_contact(&self) -> BTreeSet<NodeId> {
+        let mut ids: BTreeSet<NodeId> = self
+            .active
+            .keys()
+            .chain(self.lost.keys())
+            .copied()
+            .collect();
+        if self.active.len() < self.config.active_size {
+            ids.extend(self.passive.keys().copied());
+        }
+        if self.active.len() + self.passive.len() < self.config.rejoin_below {
+            ids.extend(self.contacts.iter().map(|c| c.id));
+        }
+        ids
+    }
+
     pub fn is_active(&self, id: NodeId) -> bool {
         self.active.contains_key(&id)
     }

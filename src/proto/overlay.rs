@@ -1,7 +1,7 @@
 //! One replica's overlay: HyParView underneath, Plumtree (or the flood
 //! baseline) on top, plus the observers attached to this node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
@@ -212,6 +212,12 @@ impl Overlay {
     /// The HyParView passive view (known, unconnected peers).
     pub fn passive_view(&self) -> Vec<PeerInfo> {
         self.membership.passive().values().copied().collect()
+    }
+
+    /// The peers the membership layer will reach out to on its own (see
+    /// [`HyParView::would_contact`]).
+    pub fn would_contact(&self) -> BTreeSet<NodeId> {
+        self.membership.would_contact()
     }
 
     /// Plumtree's eager peers (the spanning-tree links).
@@ -629,68 +635,132 @@ mod properties {
             steps in proptest::collection::vec(step(), 1..40),
             lossy in any::<bool>(),
         ) {
-            let mut net = TestNet::new();
-            net.latency_ms = Some((1, 40));
-            if lossy {
-                net.drop_if = Some(Box::new(|a, b, m| (a.0 * 31 + b.0 * 17 + m.kind().len() as u64) % 11 == 0));
-            }
-            for id in 1..13 {
-                net.add(id, Config::default());
-            }
-            net.input(1, Input::Join(vec![]));
-            for id in 2..13 {
-                net.input(id, Input::Join(vec![peer(1)]));
-            }
-            let mut ids = Vec::new();
-            // A crashed node that joins again is a new incarnation that
-            // remembers nothing: at-most-once holds per incarnation.
-            let mut restarted = std::collections::BTreeSet::new();
-            for s in steps {
-                match s {
-                    Step::Join(a, b) => {
-                        if !net.nodes.contains_key(&NodeId(a)) {
-                            restarted.insert(a);
-                            net.add(a, Config::default());
-                        }
-                        net.input(a, Input::Join(vec![peer(b)]));
+            check(steps, lossy)?;
+        }
+    }
+
+    fn check(steps: Vec<Step>, lossy: bool) -> Result<(), TestCaseError> {
+        let mut net = TestNet::new();
+        net.latency_ms = Some((1, 40));
+        if lossy {
+            net.drop_if = Some(Box::new(|a, b, m| {
+                (a.0 * 31 + b.0 * 17 + m.kind().len() as u64) % 11 == 0
+            }));
+        }
+        for id in 1..13 {
+            net.add(id, Config::default());
+        }
+        net.input(1, Input::Join(vec![]));
+        for id in 2..13 {
+            net.input(id, Input::Join(vec![peer(1)]));
+        }
+        let mut ids = Vec::new();
+        // A crashed node that joins again is a new incarnation that
+        // remembers nothing: at-most-once holds per incarnation.
+        let mut restarted = BTreeSet::new();
+        let mut left = BTreeSet::new();
+        for s in steps {
+            match s {
+                Step::Join(a, b) => {
+                    if !net.nodes.contains_key(&NodeId(a)) {
+                        restarted.insert(a);
+                        net.add(a, Config::default());
                     }
-                    Step::Crash(a) => net.crash(a),
-                    Step::Leave(a) => net.input(a, Input::Leave),
-                    Step::Broadcast(a) => {
-                        if net.nodes.contains_key(&NodeId(a)) {
-                            ids.push(net.broadcast(a, b"x"));
-                        }
+                    left.remove(&NodeId(a));
+                    net.input(a, Input::Join(vec![peer(b)]));
+                }
+                Step::Crash(a) => {
+                    left.remove(&NodeId(a));
+                    net.crash(a);
+                }
+                Step::Leave(a) => {
+                    if net.nodes.contains_key(&NodeId(a)) {
+                        left.insert(NodeId(a));
                     }
-                    Step::Wait(ms) => net.run_for(Duration::from_millis(ms)),
+                    net.input(a, Input::Leave);
                 }
-                net.run_for(Duration::from_millis(5));
-                net.check_views();
-            }
-            for n in net.nodes.keys().filter(|n| !restarted.contains(&n.0)) {
-                for id in &ids {
-                    prop_assert!(net.delivered(n.0, *id) <= 1);
-                }
-            }
-            if !lossy {
-                // Once quiet, every link is known at both ends, and a
-                // broadcast from any live node reaches every live node.
-                net.run_for(Duration::from_secs(60));
-                net.check_symmetric();
-                if let Some(&origin) = net.nodes.keys().next() {
-                    let connected = net.nodes.values().all(|o| !o.active_view().is_empty());
-                    let id = net.broadcast(origin.0, b"quiet");
-                    net.run_for(Duration::from_secs(5));
-                    if connected && net.nodes.len() > 1 {
-                        let missed: Vec<NodeId> = net
-                            .nodes
-                            .keys()
-                            .copied()
-                            .filter(|n| *n != origin && net.delivered(n.0, id) == 0)
-                            .collect();
-                        prop_assert!(missed.is_empty(), "missed by {:?}", missed);
+                Step::Broadcast(a) => {
+                    if net.nodes.contains_key(&NodeId(a)) {
+                        ids.push(net.broadcast(a, b"x"));
                     }
                 }
+                Step::Wait(ms) => net.run_for(Duration::from_millis(ms)),
+            }
+            net.run_for(Duration::from_millis(5));
+            net.check_views();
+        }
+        for n in net.nodes.keys().filter(|n| !restarted.contains(&n.0)) {
+            for id in &ids {
+                prop_assert!(net.delivered(n.0, *id) <= 1);
             }
         }
+        if !lossy {
+            // Once quiet, every link is known at both ends; groups of
+            // members one of which would contact the other have merged;
+            // and a broadcast reaches every member of its group. Quiet
+            // lasts as long as a lost peer is probed (eight probes with
+            // doubling intervals from one shuffle period: ~42 minutes), the
+            // slowest way two groups find each other.
+            net.run_for(Duration::from_secs(45 * 60));
+            net.check_symmetric();
+            let members: BTreeSet<NodeId> = net
+                .nodes
+                .keys()
+                .filter(|n| !left.contains(n))
+                .copied()
+                .collect();
+            let groups = net.components(&members);
+            for (i, group) in groups.iter().enumerate() {
+                for other in groups.iter().skip(i + 1) {
+                    for n in group {
+                        let reaches = net.nodes[n].would_contact();
+                        prop_assert!(
+                            reaches.is_disjoint(other),
+                            "{:?} would contact {:?} but the groups {:?} and {:?} never merged",
+                            n,
+                            reaches.intersection(other).collect::<Vec<_>>(),
+                            group,
+                            other
+                        );
+                    }
+                }
+                let origin = *group.first().expect("groups are not empty");
+                let id = net.broadcast(origin.0, b"quiet");
+                net.run_for(Duration::from_secs(5));
+                let missed: Vec<NodeId> = group
+                    .iter()
+                    .copied()
+                    .filter(|n| *n != origin && net.delivered(n.0, id) == 0)
+                    .collect();
+                prop_assert!(missed.is_empty(), "missed by {:?}", missed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Found by CI: a restarted node that starts a new overlay of its own
+    /// while an old neighbour still probes its address.
+    #[test]
+    fn a_restarted_node_alone_is_found_by_a_prober() {
+        use Step::*;
+        let steps = vec![
+            Wait(322),
+            Crash(9),
+            Crash(5),
+            Wait(5590),
+            Wait(27162),
+            Leave(4),
+            Join(1, 1),
+            Wait(24612),
+            Leave(6),
+            Crash(10),
+            Crash(1),
+            Wait(16615),
+            Join(4, 1),
+            Wait(21669),
+            Leave(2),
+            Join(9, 9),
+        ];
+        check(steps, false).unwrap();
     }
 }

@@ -240,4 +240,28 @@ impl TestNet {
             }
         }
     }
+
+    /// Splits `members` into the connected components of the active-view
+    /// graph, each sorted, in order of their smallest id.
+    pub fn components(&self, members: &BTreeSet<NodeId>) -> Vec<BTreeSet<NodeId>> {
+        let mut seen = BTreeSet::new();
+        let mut groups = Vec::new();
+        for &start in members {
+            if !seen.insert(start) {
+                continue;
+            }
+            let mut group = BTreeSet::from([start]);
+            let mut todo = vec![start];
+            while let Some(n) = todo.pop() {
+                for p in self.nodes[&n].active_view() {
+                    if members.contains(&p.id) && seen.insert(p.id) {
+                        group.insert(p.id);
+                        todo.push(p.id);
+                    }
+                }
+            }
+            groups.push(group);
+        }
+        groups
+    }
 }
