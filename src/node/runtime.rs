@@ -351,6 +351,20 @@ impl Runtime {
                 self.pending.remove(&peer);
                 match link.role {
                     Role::Observer => self.observer_down(now, peer),
+                    Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
+                        // TCP is the failure detector of the active view
+                        // only (HyParView §4.3). A link outside it (a
+                        // shuffle reply, a seed dial, a refused NEIGHBOR)
+                        // that the peer closed, typically because it was
+                        // idle, says nothing about the peer's health. Taken
+                        // as a failure it would drop the peer from the
+                        // passive view and have it probed with JOIN, and
+                        // every JOIN reshapes active views: churn, full
+                        // anti-entropy exchanges and re-announcements in an
+                        // office where nothing happens. A NEIGHBOR request
+                        // still in flight on such a link times out instead.
+                        tracing::debug!(%peer, "a link outside the active view closed");
+                    }
                     Role::Node => {
                         let mut out = Vec::new();
                         self.overlay
