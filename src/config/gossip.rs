@@ -15,7 +15,9 @@ pub struct GossipSection {
     pub passive_random_walk_length: u8,
     /// Milliseconds between SHUFFLEs that refresh the passive view.
     pub shuffle_period_ms: u64,
-    /// Milliseconds between anti-entropy exchanges with a neighbour.
+    /// Milliseconds between anti-entropy rounds with a random neighbour.
+    /// The default is `crdt::anti_entropy`'s 5 s: a round between converged
+    /// replicas is two summaries, so the short period costs little.
     pub anti_entropy_period_ms: u64,
     /// Plumtree: milliseconds to wait for a message announced by IHAVE
     /// before GRAFTing (§3.6).
@@ -30,7 +32,7 @@ impl Default for GossipSection {
             active_random_walk_length: 6,
             passive_random_walk_length: 3,
             shuffle_period_ms: 10_000,
-            anti_entropy_period_ms: 10_000,
+            anti_entropy_period_ms: 5_000,
             graft_timeout_ms: 100,
         }
     }

@@ -139,6 +139,7 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 .await
                 .map_err(|source| HandshakeError::Io { addr, source })?;
             counters.bytes_sent(out.len() as u64);
+            tracing::trace!(target: "officemesh::sent", kind = "handshake", len = out.len());
         } else {
             match read_prefixed(stream, &mut inbuf, MAX_HANDSHAKE_MSG_LEN, counters).await {
                 Ok(()) => {}

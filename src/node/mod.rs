@@ -17,6 +17,7 @@
 pub mod device_clock;
 pub mod devices;
 pub mod durable;
+pub mod heap;
 pub mod interfaces;
 pub mod local_write;
 pub mod readings;

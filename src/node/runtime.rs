@@ -351,6 +351,20 @@ impl Runtime {
                 self.pending.remove(&peer);
                 match link.role {
                     Role::Observer => self.observer_down(now, peer),
+                    Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
+                        // TCP is the failure detector of the active view
+                        // only (HyParView §4.3). A link outside it (a
+                        // shuffle reply, a seed dial, a refused NEIGHBOR)
+                        // that the peer closed, typically because it was
+                        // idle, says nothing about the peer's health. Taken
+                        // as a failure it would drop the peer from the
+                        // passive view and have it probed with JOIN, and
+                        // every JOIN reshapes active views: churn, full
+                        // anti-entropy exchanges and re-announcements in an
+                        // office where nothing happens. A NEIGHBOR request
+                        // still in flight on such a link times out instead.
+                        tracing::debug!(%peer, "a link outside the active view closed");
+                    }
                     Role::Node => {
                         let mut out = Vec::new();
                         self.overlay
@@ -507,6 +521,13 @@ impl Runtime {
             return;
         };
         link.last_active = now;
+        // Per-kind traffic for whoever studies it (README, "Node
+        // benchmark"); the length is only computed when the target is on.
+        tracing::trace!(
+            target: "officemesh::sent",
+            kind = msg.kind(),
+            len = wire::encode_message(msg).map_or(0, |b| b.len()),
+        );
         if let Err(error) = link.handle.send(msg) {
             tracing::debug!(peer = %to, %error, "send failed");
         }
@@ -685,6 +706,7 @@ impl Runtime {
                 }
                 NodeTimer::Sweep => {
                     self.sweep(now);
+                    super::heap::release_free_heap();
                     self.timers.schedule(now + IDLE_LINK, NodeTimer::Sweep);
                 }
             }

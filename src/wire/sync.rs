@@ -1,6 +1,11 @@
 //! Anti-entropy messages: the digest exchange that repairs what broadcasts
 //! missed (see `crdt::anti_entropy`).
 //!
+//! A periodic round opens with a [`Message::Summary`], a few bytes, and
+//! only replicas whose summaries differ go on to exchange full digests:
+//! between converged replicas (almost always) a round costs two tiny
+//! messages instead of two whole causal contexts.
+//!
 //! The bodies are opaque bytes here, like a Plumtree payload: the `crdt`
 //! layer encodes and decodes them, so the wire layer needs to know nothing
 //! of the office state.
@@ -25,6 +30,12 @@ pub enum Message {
         last: bool,
         body: Bytes,
     },
+    /// "This is a fingerprint of everything I have seen." `hash` is a
+    /// 64-bit BLAKE2s digest of the canonical encoding of the sender's
+    /// whole causal context. A receiver whose own fingerprint differs opens
+    /// a full `Digest` exchange; one whose fingerprint matches answers a
+    /// `reply: false` summary with its own (`reply: true`) and nothing else.
+    Summary { reply: bool, hash: [u8; 8] },
 }
 
 impl Message {
@@ -32,6 +43,7 @@ impl Message {
         match self {
             Message::Digest { .. } => "digest",
             Message::Answer { .. } => "answer",
+            Message::Summary { .. } => "summary",
         }
     }
 }
