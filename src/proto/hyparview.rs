@@ -328,6 +328,14 @@ impl HyParView {
         }
     }
 
+    /// A broadcast that `origin` started has just been delivered here: it
+    /// is alive and its side of the overlay reaches ours, so if it was lost
+    /// it needs no JOIN probe (a probe is accepted at high priority, evicts
+    /// a neighbour and starts walks: churn for nothing in a healthy office).
+    pub fn heard_from(&mut self, origin: NodeId) {
+        self.lost.remove(&origin);
+    }
+
     /// The transport lost the connection to `id` or could not open it.
     pub fn peer_failed(&mut self, now: Time, id: NodeId, out: &mut Vec<Output>) {
         if self.left {
@@ -1286,6 +1294,22 @@ mod tests {
         // Once it answers (the partition healed), it is no longer lost.
         with_active(&mut n, &[2]);
         assert!(!n.lost.contains_key(&NodeId(2)));
+    }
+
+    #[test]
+    fn a_lost_peer_heard_from_through_the_overlay_is_not_probed() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        n.peer_failed(Time::ZERO, NodeId(2), &mut Vec::new());
+        n.heard_from(NodeId(2));
+        let period = Config::default().shuffle_period;
+        let mut out = Vec::new();
+        n.timer_fired(Time::ZERO + period, Timer::Shuffle, &mut out);
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(to, m)| *to == NodeId(2) && matches!(m, Message::Join { .. }))
+        );
     }
 
     #[test]

@@ -320,6 +320,7 @@ impl Overlay {
                         id, hops, payload, ..
                     } => {
                         let (id, hops, payload) = (*id, *hops, payload.clone());
+                        self.membership.heard_from(id.origin);
                         self.push_to_observers(id, hops, &payload, out);
                     }
                 }
