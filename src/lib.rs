@@ -18,6 +18,7 @@ pub mod observer;
 pub mod proto;
 pub mod sensors;
 pub mod sim;
+pub mod splitmix;
 pub mod store;
 pub mod time;
 pub mod tui;

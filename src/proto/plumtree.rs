@@ -23,6 +23,7 @@ use bytes::Bytes;
 
 use super::overlay::{Event, Output, Timer as OverlayTimer};
 use crate::node_id::NodeId;
+use crate::splitmix::splitmix64;
 use crate::time::Time;
 use crate::wire::plumtree::{Message, MessageId};
 use crate::wire::{Message as WireMessage, PeerInfo};
@@ -446,15 +447,8 @@ impl Plumtree {
         if concurrent < PRUNE_ALWAYS_BELOW {
             return true;
         }
-        // splitmix64 over (origin, seq, me): uniform enough, and the same
-        // on every run.
-        let mut x = id.origin.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ id.seq.wrapping_mul(0xbf58_476d_1ce4_e5b9)
-            ^ self.me.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^= x >> 31;
-        x % concurrent == 0
+        let draw = splitmix64(id.origin.0 ^ splitmix64(id.seq ^ splitmix64(self.me.0)));
+        draw % concurrent == 0
     }
 
     fn forget_old_deliveries(&mut self, now: Time) {

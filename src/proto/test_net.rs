@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::{Config, Event, Input, Output, Overlay};
 use crate::node_id::NodeId;
+use crate::splitmix::splitmix64;
 use crate::time::Time;
 use crate::wire::plumtree::MessageId;
 use crate::wire::{Message, PeerInfo};
@@ -195,11 +196,8 @@ impl TestNet {
         let Some((min, max)) = self.latency_ms else {
             return self.latency;
         };
-        // splitmix64 of the unordered pair: the same latency both ways, drawn once.
-        let mut x = a.0.min(b.0).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ a.0.max(b.0);
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^= x >> 31;
+        // A hash of the unordered pair: the same latency both ways, drawn once.
+        let x = splitmix64(a.0.min(b.0) ^ splitmix64(a.0.max(b.0)));
         Duration::from_millis(min + x % (max - min + 1))
     }
 

@@ -12,6 +12,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::splitmix::splitmix64;
+
 /// How long a message takes on one link. A uniform range is drawn once per
 /// link (not per message), so every link keeps its own steady latency as a
 /// real network path does, and a link's messages stay in order.
@@ -30,20 +32,12 @@ impl Latency {
             Latency::Fixed(d) => d,
             Latency::Uniform { min, max } => {
                 let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-                let h = mix(seed ^ ((u64::from(lo) << 32) | u64::from(hi)));
+                let h = splitmix64(seed ^ ((u64::from(lo) << 32) | u64::from(hi)));
                 let span = max.as_micros().saturating_sub(min.as_micros()) as u64 + 1;
                 min + Duration::from_micros(h % span)
             }
         }
     }
-}
-
-/// splitmix64's finaliser: a cheap, well-spread hash of one word.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The text is not a latency (`MS` or `MIN..MAX`, in milliseconds).
