@@ -205,6 +205,7 @@ impl HyParView {
     /// groups merge only if one of them would contact the other; tests use
     /// this to tell islands the protocol must heal from groups that cannot
     /// know of each other.
+    #[cfg(test)]
     pub fn would_contact(&self) -> BTreeSet<NodeId> {
         let mut ids: BTreeSet<NodeId> = self
             .active

@@ -1,7 +1,7 @@
 //! One replica's overlay: HyParView underneath, Plumtree (or the flood
 //! baseline) on top, plus the observers attached to this node.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
@@ -215,8 +215,9 @@ impl Overlay {
     }
 
     /// The peers the membership layer will reach out to on its own (see
-    /// [`HyParView::would_contact`]).
-    pub fn would_contact(&self) -> BTreeSet<NodeId> {
+    /// [`HyParView::would_contact`]); only tests ask.
+    #[cfg(test)]
+    pub fn would_contact(&self) -> std::collections::BTreeSet<NodeId> {
         self.membership.would_contact()
     }
 
@@ -599,6 +600,7 @@ mod scale {
 
 #[cfg(test)]
 mod properties {
+    use std::collections::BTreeSet;
     use std::time::Duration;
 
     use proptest::prelude::*;
