@@ -207,6 +207,8 @@ pub struct Plumtree {
     /// GRAFTs sent to each neighbour in its current `graft_retry` window:
     /// (window start, count).
     graft_budget: BTreeMap<NodeId, (Time, usize)>,
+    /// When each neighbour was last sent a PRUNE (see `on_duplicate`).
+    pruned_at: BTreeMap<NodeId, Time>,
 }
 
 impl Plumtree {
@@ -226,6 +228,7 @@ impl Plumtree {
             recent_origins: VecDeque::new(),
             recent_deliveries: VecDeque::new(),
             graft_budget: BTreeMap::new(),
+            pruned_at: BTreeMap::new(),
         }
     }
 
@@ -293,6 +296,7 @@ impl Plumtree {
     pub fn neighbor_down(&mut self, id: NodeId) {
         self.peers.remove(&id);
         self.graft_budget.remove(&id);
+        self.pruned_at.remove(&id);
         self.lazy_queue.remove(&id);
         for missing in self.missing.values_mut() {
             missing.announcers.retain(|(p, _)| p.id != id);
@@ -438,16 +442,35 @@ impl Plumtree {
             && let Some((peer, true)) = self.peers.get(&grafted).copied()
         {
             self.set_eager(grafted, false);
-            send(out, peer, Message::Prune);
+            self.send_prune(now, peer, out);
             return;
         }
-        // A lazy link still carrying copies sent before our PRUNE arrived
-        // needs no second PRUNE.
-        if !eager || !self.prune_drawn(now, id) {
+        if !eager {
+            // A lazy link still carrying copies sent before our PRUNE
+            // arrived needs no second PRUNE. Copies that keep coming long
+            // after it mean the peer has us as eager again while we have it
+            // as lazy (its answer to a GRAFT crossed a copy from elsewhere):
+            // without a second PRUNE that link would carry a duplicate of
+            // every broadcast for good.
+            let stale = self
+                .pruned_at
+                .get(&from.id)
+                .is_none_or(|at| *at + self.config.prune_window <= now);
+            if stale {
+                self.send_prune(now, from, out);
+            }
+            return;
+        }
+        if !self.prune_drawn(now, id) {
             return;
         }
         self.set_eager(from.id, false);
-        send(out, from, Message::Prune);
+        self.send_prune(now, from, out);
+    }
+
+    fn send_prune(&mut self, now: Time, peer: PeerInfo, out: &mut Vec<Output>) {
+        self.pruned_at.insert(peer.id, now);
+        send(out, peer, Message::Prune);
     }
 
     /// Whether this duplicate of `id` is the one in c that prunes (see
@@ -553,7 +576,7 @@ impl Plumtree {
             }
             if let Some(seen) = self.seen.get(&id).copied() {
                 self.holders.entry(id).or_default().insert(from.id);
-                self.maybe_optimize(from, id.origin, round, seen, out);
+                self.maybe_optimize(now, from, id.origin, round, seen, out);
                 continue;
             }
             self.holders.entry(id).or_default().insert(from.id);
@@ -573,6 +596,7 @@ impl Plumtree {
 
     fn maybe_optimize(
         &mut self,
+        now: Time,
         from: PeerInfo,
         origin: NodeId,
         round: u16,
@@ -599,7 +623,7 @@ impl Plumtree {
         self.set_eager(from.id, true);
         send(out, from, Message::Graft { id: None, round });
         self.set_eager(parent, false);
-        send(out, parent_info, Message::Prune);
+        self.send_prune(now, parent_info, out);
     }
 
     /// §3.6: GRAFTs the oldest announcer of a still-missing message, then
@@ -847,6 +871,21 @@ mod tests {
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut out);
         assert!(sent(&out).is_empty());
+    }
+
+    #[test]
+    fn copies_still_coming_over_a_lazy_link_long_after_its_prune_prune_it_again() {
+        let mut p = tree(1, &[2, 3]);
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut Vec::new());
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut Vec::new());
+        assert_eq!(p.lazy_peers(), vec![NodeId(3)]);
+        // Peer 3 has us as eager again (say its answer to a GRAFT of ours
+        // crossed a copy from elsewhere): every broadcast now comes twice.
+        let later = Time::ZERO + Config::default().prune_window * 3;
+        p.handle_message(later, peer(2), gossip(mid(9, 2), 1), &mut Vec::new());
+        let mut out = Vec::new();
+        p.handle_message(later, peer(3), gossip(mid(9, 2), 2), &mut out);
+        assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
     }
 
     #[test]

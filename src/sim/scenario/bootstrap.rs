@@ -11,8 +11,11 @@ use crate::sim::simulator::Simulator;
 const JOIN_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How long the overlay runs after the last join before anything is
-/// measured: two default shuffle periods, so passive views fill up.
-const SETTLE: Duration = Duration::from_secs(20);
+/// measured: four default shuffle periods, so passive views fill up and
+/// the slots that joins left free pair up (each new link carries one
+/// duplicate of the next broadcast before it is pruned, so links still
+/// forming would be counted in a steady-state RMR).
+const SETTLE: Duration = Duration::from_secs(40);
 
 /// Starts every node of `sim`, node 0 alone and each next one through a
 /// random earlier node, then lets the overlay settle.
