@@ -161,9 +161,13 @@ pub struct HyParView {
     /// shuffle tick with a JOIN (a dead one just fails again; a live one
     /// takes us in and advertises us), with a doubling interval.
     lost: BTreeMap<NodeId, Lost>,
-    /// The peers sent in the last SHUFFLE: the first to go when the reply's
-    /// peers need room (§4.4).
+    /// The peers this node sent in its last shuffle sample (as origin or as
+    /// a walk's end): the first to go when the partner's peers need room
+    /// (§4.4).
     last_shuffle: Vec<NodeId>,
+    /// A walk this node started has not been answered yet: only then does
+    /// an answer-wanted sample get ours in return.
+    shuffle_pending: bool,
     shuffle_armed: bool,
     rejoin_armed: bool,
     rejoin_delay: Duration,
@@ -187,6 +191,7 @@ impl HyParView {
             contacts: Vec::new(),
             lost: BTreeMap::new(),
             last_shuffle: Vec::new(),
+            shuffle_pending: false,
             shuffle_armed: false,
             rejoin_armed: false,
             rejoin_delay,
@@ -331,10 +336,10 @@ impl HyParView {
             Message::Neighbor { priority } => self.on_neighbor(from, priority, out),
             Message::NeighborReply { accepted } => self.on_neighbor_reply(now, from, accepted, out),
             Message::Disconnect { alive } => self.on_disconnect(now, from, alive, out),
-            Message::Shuffle { origin, ttl, nodes } => {
-                self.on_shuffle(from, origin, ttl, nodes, out)
+            Message::Shuffle { origin, ttl } => self.on_shuffle(from, origin, ttl, out),
+            Message::ShuffleReply { nodes, answer } => {
+                self.on_shuffle_reply(from, nodes, answer, out)
             }
-            Message::ShuffleReply { nodes } => self.on_shuffle_reply(nodes),
         }
     }
 
@@ -624,16 +629,9 @@ impl HyParView {
         self.fill_active(now, out);
     }
 
-    /// §4.4: forward the walk, or answer it straight to its origin and keep
-    /// what it carried.
-    fn on_shuffle(
-        &mut self,
-        from: PeerInfo,
-        origin: PeerInfo,
-        ttl: u8,
-        nodes: Vec<PeerInfo>,
-        out: &mut Vec<Output>,
-    ) {
+    /// §4.4: forward the walk, or end it by sending this node's sample
+    /// straight to its origin, which answers with its own.
+    fn on_shuffle(&mut self, from: PeerInfo, origin: PeerInfo, ttl: u8, out: &mut Vec<Output>) {
         if origin.id == self.me.id {
             return;
         }
@@ -642,24 +640,47 @@ impl HyParView {
             && self.active.len() > 1
             && let Some(next) = self.random_active_except(&[from.id, origin.id])
         {
-            send(out, next, Message::Shuffle { origin, ttl, nodes });
+            send(out, next, Message::Shuffle { origin, ttl });
             return;
         }
-        // The paper answers with as many peers as the walk carried; a node
-        // that knows few peers (it joined late) sends a short sample, and
-        // short answers left it knowing a handful of peers for many
-        // periods, so one crash of those few cut it off for good. An
-        // answer is never shorter than a full node's sample.
+        // The answer is a full sample whatever the origin knows: a node
+        // that knows few peers (it joined late) needs more, not fewer.
         let full_sample = self.config.shuffle_active + self.config.shuffle_passive;
         let mut reply: Vec<PeerInfo> = self.passive.values().copied().collect();
         reply.shuffle(&mut self.rng);
-        reply.truncate(nodes.len().max(full_sample));
-        let sent: Vec<NodeId> = reply.iter().map(|p| p.id).collect();
-        send(out, origin, Message::ShuffleReply { nodes: reply });
-        self.integrate(std::iter::once(origin).chain(nodes), &sent);
+        reply.truncate(full_sample);
+        self.last_shuffle = reply.iter().map(|p| p.id).collect();
+        send(
+            out,
+            origin,
+            Message::ShuffleReply {
+                nodes: reply,
+                answer: true,
+            },
+        );
+        self.integrate([origin], &[]);
     }
 
-    fn on_shuffle_reply(&mut self, nodes: Vec<PeerInfo>) {
+    /// Keeps the partner's sample; the walk's origin answers with its own.
+    fn on_shuffle_reply(
+        &mut self,
+        from: PeerInfo,
+        nodes: Vec<PeerInfo>,
+        answer: bool,
+        out: &mut Vec<Output>,
+    ) {
+        if answer && std::mem::take(&mut self.shuffle_pending) {
+            let sample = self.sample(&[from.id]);
+            self.last_shuffle = sample.iter().map(|p| p.id).collect();
+            send(
+                out,
+                from,
+                Message::ShuffleReply {
+                    nodes: sample,
+                    answer: false,
+                },
+            );
+        }
         let sent = std::mem::take(&mut self.last_shuffle);
         self.integrate(nodes, &sent);
     }
@@ -669,29 +690,41 @@ impl HyParView {
         let Some(target) = self.random_active_except(&[]) else {
             return;
         };
-        let mut active: Vec<PeerInfo> = self
-            .active
-            .values()
-            .filter(|p| p.id != target.id)
-            .copied()
-            .collect();
-        active.shuffle(&mut self.rng);
-        active.truncate(self.config.shuffle_active);
-        let mut passive: Vec<PeerInfo> = self.passive.values().copied().collect();
-        passive.shuffle(&mut self.rng);
-        passive.truncate(self.config.shuffle_passive);
-        let mut nodes = active;
-        nodes.extend(passive);
-        self.last_shuffle = nodes.iter().map(|p| p.id).collect();
+        self.shuffle_pending = true;
         send(
             out,
             target,
             Message::Shuffle {
                 origin: self.me,
                 ttl: self.config.shuffle_ttl,
-                nodes,
             },
         );
+    }
+
+    /// This node's shuffle sample (§4.4): itself, `shuffle_active`
+    /// neighbours and `shuffle_passive` passive peers, none of them in
+    /// `except`.
+    fn sample(&mut self, except: &[NodeId]) -> Vec<PeerInfo> {
+        let mut active: Vec<PeerInfo> = self
+            .active
+            .values()
+            .filter(|p| !except.contains(&p.id))
+            .copied()
+            .collect();
+        active.shuffle(&mut self.rng);
+        active.truncate(self.config.shuffle_active);
+        let mut passive: Vec<PeerInfo> = self
+            .passive
+            .values()
+            .filter(|p| !except.contains(&p.id))
+            .copied()
+            .collect();
+        passive.shuffle(&mut self.rng);
+        passive.truncate(self.config.shuffle_passive);
+        let mut nodes = vec![self.me];
+        nodes.extend(active);
+        nodes.extend(passive);
+        nodes
     }
 
     /// Adds shuffled peers to the passive view, making room by dropping
@@ -797,7 +830,14 @@ impl HyParView {
             // overlay was split for 36 and 56 s on two seeds without the
             // hints, never with them.
             let hints: Vec<PeerInfo> = self.active.values().copied().collect();
-            send(out, victim, Message::ShuffleReply { nodes: hints });
+            send(
+                out,
+                victim,
+                Message::ShuffleReply {
+                    nodes: hints,
+                    answer: false,
+                },
+            );
             send(out, victim, Message::Disconnect { alive: true });
             out.push(Output::Disconnect { peer: victim.id });
             out.push(Output::Event(Event::NeighborDown {
@@ -1232,7 +1272,7 @@ mod tests {
             &mut out,
         );
         let sent = sent(&out);
-        let Some((victim, Message::ShuffleReply { nodes })) = sent.first().cloned() else {
+        let Some((victim, Message::ShuffleReply { nodes, .. })) = sent.first().cloned() else {
             panic!("no hints before the DISCONNECT: {sent:?}");
         };
         assert_eq!(sent[1], (victim, Message::Disconnect { alive: true }));
@@ -1316,34 +1356,30 @@ mod tests {
     }
 
     #[test]
-    fn shuffle_walks_and_is_answered_straight_to_its_origin() {
+    fn shuffle_walks_light_and_the_ends_swap_samples_directly() {
         let mut a = node(1);
-        with_active(&mut a, &[2]);
+        with_active(&mut a, &[2, 3]);
         for p in 10..15 {
             a.add_passive(peer(p));
         }
         let mut out = Vec::new();
         a.timer_fired(Time::ZERO, Timer::Shuffle, &mut out);
         let msgs = sent(&out);
-        let (to, Message::Shuffle { origin, ttl, nodes }) = msgs[0].clone() else {
+        let (to, Message::Shuffle { origin, ttl }) = msgs[0].clone() else {
             panic!("expected a shuffle, got {msgs:?}")
         };
-        assert_eq!((to, origin, ttl), (NodeId(2), peer(1), 6));
-        assert!(nodes.len() <= 3 + 4 && nodes.iter().all(|p| p.id != NodeId(2)));
+        assert_eq!((origin, ttl), (peer(1), 6));
 
-        // A node with only the sender as neighbour ends the walk.
-        let mut b = node(2);
+        // A node with only the sender as neighbour ends the walk: it keeps
+        // the origin and sends its own sample straight to it.
+        let mut b = node(to.0);
         with_active(&mut b, &[1]);
         b.add_passive(peer(20));
         let mut out = Vec::new();
         b.handle_message(
             Time::ZERO,
             peer(1),
-            Message::Shuffle {
-                origin: peer(1),
-                ttl,
-                nodes: nodes.clone(),
-            },
+            Message::Shuffle { origin, ttl },
             &mut out,
         );
         assert_eq!(
@@ -1351,24 +1387,72 @@ mod tests {
             vec![(
                 NodeId(1),
                 Message::ShuffleReply {
-                    nodes: vec![peer(20)]
+                    nodes: vec![peer(20)],
+                    answer: true,
                 }
             )]
         );
-        for p in &nodes {
-            assert!(b.passive().contains_key(&p.id));
-        }
+        assert!(b.passive().contains_key(&NodeId(1)) || b.is_active(NodeId(1)));
 
+        // The origin keeps it and answers with itself, up to 3 neighbours
+        // and 4 passive peers, never the partner.
         let mut out = Vec::new();
+        let partner = peer(to.0);
         a.handle_message(
             Time::ZERO,
-            peer(2),
+            partner,
             Message::ShuffleReply {
                 nodes: vec![peer(20)],
+                answer: true,
             },
             &mut out,
         );
         assert!(a.passive().contains_key(&NodeId(20)));
+        let msgs = sent(&out);
+        let [
+            (
+                back_to,
+                Message::ShuffleReply {
+                    nodes,
+                    answer: false,
+                },
+            ),
+        ] = msgs.as_slice()
+        else {
+            panic!("expected one sample back, got {msgs:?}")
+        };
+        assert_eq!(*back_to, partner.id);
+        assert!(nodes.contains(&peer(1)) && nodes.len() <= 1 + 3 + 4);
+        assert!(nodes.iter().all(|p| p.id != partner.id));
+
+        // The partner keeps that sample and answers nothing more.
+        let mut out = Vec::new();
+        let sample = nodes.clone();
+        b.handle_message(
+            Time::ZERO,
+            peer(1),
+            Message::ShuffleReply {
+                nodes: sample.clone(),
+                answer: false,
+            },
+            &mut out,
+        );
+        assert!(sent(&out).is_empty());
+        for p in sample.iter().filter(|p| p.id != b.me.id) {
+            assert!(b.passive().contains_key(&p.id) || b.is_active(p.id));
+        }
+        // An answer nobody asked for gets no sample back.
+        let mut out = Vec::new();
+        a.handle_message(
+            Time::ZERO,
+            partner,
+            Message::ShuffleReply {
+                nodes: vec![],
+                answer: true,
+            },
+            &mut out,
+        );
+        assert!(sent(&out).is_empty());
     }
 
     #[test]
@@ -1380,7 +1464,10 @@ mod tests {
         a.handle_message(
             Time::ZERO,
             peer(2),
-            Message::ShuffleReply { nodes: many },
+            Message::ShuffleReply {
+                nodes: many,
+                answer: false,
+            },
             &mut out,
         );
         assert_eq!(a.passive().len(), 30);
@@ -1495,6 +1582,7 @@ mod tests {
             peer(2),
             Message::ShuffleReply {
                 nodes: vec![peer(50)],
+                answer: false,
             },
             &mut out,
         );
@@ -1531,7 +1619,6 @@ mod tests {
         let walk = Message::Shuffle {
             origin: peer(7),
             ttl: 3,
-            nodes: vec![],
         };
         n.handle_message(Time::ZERO, peer(5), walk, &mut out);
         assert!(sent(&out).contains(&(NodeId(5), Message::Disconnect { alive: true })));

@@ -168,14 +168,15 @@ mod tests {
             any::<bool>().prop_map(|accepted| Message::Membership(
                 hyparview::Message::NeighborReply { accepted }
             )),
-            (
-                arb_peer(),
-                any::<u8>(),
-                proptest::collection::vec(arb_peer(), 0..8)
-            )
-                .prop_map(|(origin, ttl, nodes)| Message::Membership(
-                    hyparview::Message::Shuffle { origin, ttl, nodes }
-                )),
+            (arb_peer(), any::<u8>()).prop_map(|(origin, ttl)| Message::Membership(
+                hyparview::Message::Shuffle { origin, ttl }
+            )),
+            (proptest::collection::vec(arb_peer(), 0..8), any::<bool>()).prop_map(
+                |(nodes, answer)| Message::Membership(hyparview::Message::ShuffleReply {
+                    nodes,
+                    answer
+                })
+            ),
             (
                 arb_id(),
                 any::<u16>(),

@@ -26,14 +26,16 @@ pub enum Message {
     NeighborReply { accepted: bool },
     /// The sender drops the receiver from its active view (§4.3).
     Disconnect { alive: bool },
-    /// Passive-view exchange (§4.4), walking `ttl` hops.
-    Shuffle {
-        origin: PeerInfo,
-        ttl: u8,
-        nodes: Vec<PeerInfo>,
-    },
-    /// The answer to a shuffle, sent straight to its origin.
-    ShuffleReply { nodes: Vec<PeerInfo> },
+    /// Passive-view exchange (§4.4): a random walk of `ttl` hops that finds
+    /// the exchange partner. Unlike the paper's, the walk carries only its
+    /// origin: the samples then cross once, directly between the two ends
+    /// (two `ShuffleReply`), instead of riding every hop; on an idle office
+    /// the walk is most of what the overlay sends.
+    Shuffle { origin: PeerInfo, ttl: u8 },
+    /// A shuffle sample sent straight to the other end of the walk: first
+    /// from the walk's end to its origin (`answer` set: send yours back),
+    /// then the origin's own sample in return.
+    ShuffleReply { nodes: Vec<PeerInfo>, answer: bool },
 }
 
 impl Message {
