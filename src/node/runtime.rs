@@ -120,8 +120,9 @@ pub struct Runtime {
     dirty: bool,
     flush_armed: bool,
 
-    /// Until when some observer watches (clock reports are sent).
-    watch_until: Option<Time>,
+    /// The nodes observers watch through, with their leases: clock
+    /// reports go straight to each of them while its lease lasts.
+    watchers: BTreeMap<NodeId, (PeerInfo, Time)>,
     renew_armed: bool,
     report_armed: bool,
     full_armed: bool,
@@ -184,7 +185,7 @@ impl Runtime {
             announce_armed: false,
             dirty: false,
             flush_armed: false,
-            watch_until: None,
+            watchers: BTreeMap::new(),
             renew_armed: false,
             report_armed: false,
             full_armed: false,
@@ -483,6 +484,11 @@ impl Runtime {
             ) => {
                 self.on_observer_write(peer, request, delta);
             }
+            (Role::Node, msg @ Message::Observer(wire::observer::Message::ClockReport(_))) => {
+                // Another node's report for the observers watching
+                // through this node.
+                self.to_observers(&msg);
+            }
             (
                 Role::Node,
                 msg @ (Message::Membership(_) | Message::Broadcast(_) | Message::Flood(_)),
@@ -614,10 +620,16 @@ impl Runtime {
                 }
                 Err(error) => tracing::warn!(origin = %from, %error, "undecodable delta"),
             },
-            Ok(Payload::Watch { until_ms_from_now }) => {
-                self.extend_watch(now, Duration::from_millis(u64::from(until_ms_from_now)));
+            Ok(Payload::Watch {
+                until_ms_from_now,
+                via,
+            }) => {
+                let lease = Duration::from_millis(u64::from(until_ms_from_now));
+                self.extend_watch(now, lease, via);
             }
-            Ok(Payload::ClockReport { .. }) => {}
+            Ok(Payload::ClockReport { node, .. }) => {
+                tracing::debug!(origin = %from, %node, "ignoring a broadcast clock report");
+            }
             Err(error) => tracing::warn!(origin = %from, %error, "undecodable broadcast"),
         }
     }
@@ -922,8 +934,12 @@ impl Runtime {
     /// while an observer is attached.
     fn start_watch(&mut self, now: Time) {
         let until_ms_from_now = WATCH_LEASE.as_millis() as u32;
-        self.broadcast(&Payload::Watch { until_ms_from_now });
-        self.extend_watch(now, WATCH_LEASE);
+        let via = self.me;
+        self.broadcast(&Payload::Watch {
+            until_ms_from_now,
+            via,
+        });
+        self.extend_watch(now, WATCH_LEASE, via);
         if !self.renew_armed {
             self.renew_armed = true;
             self.timers
@@ -932,14 +948,19 @@ impl Runtime {
     }
 
     fn watching(&self, now: Time) -> bool {
-        self.watch_until.is_some_and(|until| until > now)
+        self.watchers.values().any(|(_, until)| *until > now)
     }
 
     /// A Watch arrived: on a new lease, report the whole vector at once.
-    fn extend_watch(&mut self, now: Time, lease: Duration) {
-        let was = self.watching(now);
+    fn extend_watch(&mut self, now: Time, lease: Duration, via: PeerInfo) {
         let until = now + lease;
-        self.watch_until = Some(self.watch_until.map_or(until, |u| u.max(until)));
+        let was = self
+            .watchers
+            .get(&via.id)
+            .is_some_and(|(_, u)| *u > now);
+        let entry = self.watchers.entry(via.id).or_insert((via, until));
+        entry.0 = via;
+        entry.1 = entry.1.max(until);
         // A Watch may come from a newly attached observer: it needs every
         // node's whole vector, not only the next change.
         let recent = self
@@ -971,13 +992,45 @@ impl Runtime {
         if entries.is_empty() && !full {
             return;
         }
-        self.last_report_at = Some(self.now());
+        let now = self.now();
+        self.last_report_at = Some(now);
         let node = self.me.id;
-        self.broadcast(&Payload::ClockReport {
+        let bytes = match (Payload::ClockReport {
             node,
             full,
             entries,
-        });
+        })
+        .encode()
+        {
+            Ok(b) => b,
+            Err(error) => {
+                tracing::error!(%error, "cannot encode a clock report");
+                return;
+            }
+        };
+        self.watchers.retain(|_, (_, until)| *until > now);
+        let watchers: Vec<PeerInfo> = self.watchers.values().map(|(p, _)| *p).collect();
+        let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
+        for via in watchers {
+            if via.id == self.me.id {
+                self.to_observers(&msg);
+            } else {
+                self.send_or_dial(via, msg.clone());
+            }
+        }
+    }
+
+    /// Hands a message to every observer attached here.
+    fn to_observers(&mut self, msg: &Message) {
+        let observers: Vec<NodeId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.role == Role::Observer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in observers {
+            self.send(id, msg);
+        }
     }
 
     /// An observer's write: validated and joined, broadcast, committed,

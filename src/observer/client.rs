@@ -351,6 +351,9 @@ impl Observer {
             Message::Broadcast(wire::plumtree::Message::Gossip { payload, .. }) => {
                 self.on_payload(&payload)
             }
+            Message::Observer(wire::observer::Message::ClockReport(payload)) => {
+                self.on_payload(&payload)
+            }
             Message::Observer(wire::observer::Message::Stored { request }) => {
                 self.pending_writes.remove(&request);
                 Some(Update::Stored { request, by: from })

@@ -366,13 +366,13 @@ impl HyParView {
                 peer: id,
                 reason: DownReason::Failed,
             }));
+            self.refill_budget = self.config.passive_size;
         }
         self.remember_lost(now, id, known);
         // An unreachable peer is no use in the passive view either (§4.3).
         self.passive.remove(&id);
         self.pending.remove(&id);
         self.refused.remove(&id);
-        self.refill_budget = self.config.passive_size;
         self.fill_active(now, out);
     }
 

@@ -7,18 +7,22 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::node_id::NodeId;
+use crate::wire::PeerInfo;
 
 /// One broadcast's content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
     /// An encoded `crdt::Delta` from a local write (node or observer).
     Delta(Bytes),
-    /// An observer is watching: until the lease runs out, every node sends
-    /// clock reports. With nobody watching, none are sent, so an idle
-    /// office stays quiet.
-    Watch { until_ms_from_now: u32 },
+    /// An observer is watching through `via` (the node it is attached to):
+    /// until the lease runs out, every node sends clock reports straight to
+    /// `via`, which hands them to its observers. With nobody watching, none
+    /// are sent, so an idle office stays quiet.
+    Watch { until_ms_from_now: u32, via: PeerInfo },
     /// The reporting node's version vector: whole when `full`, otherwise
-    /// only the entries that changed since its previous report.
+    /// only the entries that changed since its previous report. Never
+    /// broadcast: it travels in `observer::Message::ClockReport`, so a
+    /// write costs one report per node, not one per node and receiver.
     ClockReport {
         node: NodeId,
         full: bool,
@@ -49,6 +53,14 @@ mod tests {
             entries: vec![(NodeId(1), 3), (NodeId(7), 12)],
         };
         assert_eq!(Payload::decode(&p.encode().unwrap()).unwrap(), p);
+        let w = Payload::Watch {
+            until_ms_from_now: 30_000,
+            via: PeerInfo {
+                id: NodeId(7),
+                addr: "10.0.0.7:7946".parse().unwrap(),
+            },
+        };
+        assert_eq!(Payload::decode(&w.encode().unwrap()).unwrap(), w);
         assert!(Payload::decode(&[0xff, 0xff, 0xff]).is_err());
     }
 }
