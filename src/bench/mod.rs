@@ -9,9 +9,10 @@
 //!    the observer's replica and every node has sent a clock report;
 //! 2. K target writes through the observer, one every `spacing`; each is
 //!    timed until every node's clock report covers its dot (`reported_ms`),
-//!    then every node is asked (SIGUSR1) when it last applied a write from
-//!    elsewhere: the latest of those, against the write's start on the same
-//!    machine's clock, is `converge_ms`; the nodes' byte counters are read
+//!    then every node is asked (SIGUSR1) when its winning targets last
+//!    changed: the latest of those, against the write's start on the same
+//!    machine's clock, is `converge_ms` (timed on the targets alone, so a
+//!    reading or a `Node` entry arriving meanwhile does not stretch it); the nodes' byte counters are read
 //!    before and after;
 //! 3. the observer leaves, the Watch leases run out (no clock reports any
 //!    more, as in an office nobody watches), then a quiet window measures
@@ -159,7 +160,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 // Every node has it (its report said so): when did the
                 // last one apply it?
                 let applied = cluster.stats().await?;
-                let last = applied.iter().map(|a| a.last_applied_us).max().unwrap_or(0);
+                let last = applied
+                    .iter()
+                    .map(|a| a.targets_changed_us)
+                    .max()
+                    .unwrap_or(0);
                 stored_samples.push(s);
                 reported_samples.push(c);
                 samples.push(Duration::from_micros(last.saturating_sub(t0_wall_us)));

@@ -70,7 +70,7 @@ pub struct NodeHandle {
     local_writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
     shutdown: watch::Sender<bool>,
-    last_applied_us: Arc<AtomicU64>,
+    targets_changed_us: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -94,7 +94,7 @@ impl NodeHandle {
     pub fn stats(&self) -> stats::NodeStats {
         stats::NodeStats {
             counters: self.endpoint.counters(),
-            last_applied_us: self.last_applied_us.load(Ordering::Relaxed),
+            targets_changed_us: self.targets_changed_us.load(Ordering::Relaxed),
         }
     }
 
@@ -164,7 +164,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (local_tx, local_rx) = mpsc::channel(LOCAL_WRITE_QUEUE);
     let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let last_applied_us = Arc::new(AtomicU64::new(0));
+    let targets_changed_us = Arc::new(AtomicU64::new(0));
     tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
     let runtime = runtime::Runtime::new(
         settings,
@@ -175,7 +175,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             local_rx,
             targets_tx,
             shutdown_rx,
-            last_applied_us: last_applied_us.clone(),
+            targets_changed_us: targets_changed_us.clone(),
         },
         durable,
         state,
@@ -189,7 +189,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         local_writes: local_tx,
         targets: targets_rx,
         shutdown: shutdown_tx,
-        last_applied_us,
+        targets_changed_us,
         task,
     })
 }

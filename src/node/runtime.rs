@@ -86,7 +86,7 @@ pub struct Channels {
     /// Wall-clock µs when a write from elsewhere (a broadcast delta or an
     /// observer's write) last changed the state; the benchmark's exact
     /// convergence time.
-    pub last_applied_us: Arc<AtomicU64>,
+    pub targets_changed_us: Arc<AtomicU64>,
 }
 
 pub struct Runtime {
@@ -201,11 +201,13 @@ impl Runtime {
         Time::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
-    fn mark_applied(&self) {
+    fn mark_targets_changed(&self) {
         let us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
-        self.channels.last_applied_us.store(us, Ordering::Relaxed);
+        self.channels
+            .targets_changed_us
+            .store(us, Ordering::Relaxed);
     }
 
     fn wall_ms() -> u64 {
@@ -614,7 +616,6 @@ impl Runtime {
             Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
                 Ok(delta) => {
                     if self.state.apply(&delta) {
-                        self.mark_applied();
                         self.state_changed(Durability::Lazy);
                     }
                 }
@@ -796,6 +797,7 @@ impl Runtime {
             .filter_map(|(k, r)| r.winner().map(|(_, s)| (k.clone(), s.value.clone())))
             .collect();
         if winners != self.published_targets {
+            self.mark_targets_changed();
             self.published_targets = winners.clone();
             self.channels.targets_tx.send_replace(winners);
         }
@@ -954,10 +956,7 @@ impl Runtime {
     /// A Watch arrived: on a new lease, report the whole vector at once.
     fn extend_watch(&mut self, now: Time, lease: Duration, via: PeerInfo) {
         let until = now + lease;
-        let was = self
-            .watchers
-            .get(&via.id)
-            .is_some_and(|(_, u)| *u > now);
+        let was = self.watchers.get(&via.id).is_some_and(|(_, u)| *u > now);
         let entry = self.watchers.entry(via.id).or_insert((via, until));
         entry.0 = via;
         entry.1 = entry.1.max(until);
@@ -1102,9 +1101,7 @@ impl Runtime {
                 check_target(&self.settings.targets, key.quantity, sibling.value.value)?;
             }
         }
-        if self.state.apply(&delta) {
-            self.mark_applied();
-        }
+        self.state.apply(&delta);
         Ok(())
     }
 }

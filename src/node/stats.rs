@@ -16,9 +16,10 @@ use crate::net::CountersSnapshot;
 pub struct NodeStats {
     #[serde(flatten)]
     pub counters: CountersSnapshot,
-    /// Wall-clock µs since the Unix epoch when a broadcast delta or an
-    /// observer's write last changed the state (0: never).
-    pub last_applied_us: u64,
+    /// Wall-clock µs since the Unix epoch when this node's winning targets
+    /// last changed (0: never): how the benchmark times a target write's
+    /// arrival, unblurred by other deltas (readings, `Node` entries).
+    pub targets_changed_us: u64,
 }
 
 /// Name of the counters file inside the data directory.
@@ -88,7 +89,7 @@ mod tests {
                 frames_sent: 7,
                 ..CountersSnapshot::default()
             },
-            last_applied_us: 1_700_000_000_000_000,
+            targets_changed_us: 1_700_000_000_000_000,
         };
         write_stats(dir.path(), &stats).unwrap();
         assert_eq!(read_stats(dir.path()).unwrap(), stats);

@@ -18,7 +18,10 @@ pub enum Payload {
     /// until the lease runs out, every node sends clock reports straight to
     /// `via`, which hands them to its observers. With nobody watching, none
     /// are sent, so an idle office stays quiet.
-    Watch { until_ms_from_now: u32, via: PeerInfo },
+    Watch {
+        until_ms_from_now: u32,
+        via: PeerInfo,
+    },
     /// The reporting node's version vector: whole when `full`, otherwise
     /// only the entries that changed since its previous report. Never
     /// broadcast: it travels in `observer::Message::ClockReport`, so a
