@@ -489,7 +489,7 @@ impl Runtime {
             (Role::Node, msg @ Message::Observer(wire::observer::Message::ClockReport(_))) => {
                 // Another node's report for the observers watching
                 // through this node.
-                self.to_observers(&msg);
+                self.send_to_observers(&msg);
             }
             (
                 Role::Node,
@@ -1012,7 +1012,7 @@ impl Runtime {
         let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
         for via in watchers {
             if via.id == self.me.id {
-                self.to_observers(&msg);
+                self.send_to_observers(&msg);
             } else {
                 self.send_or_dial(via, msg.clone());
             }
@@ -1020,7 +1020,7 @@ impl Runtime {
     }
 
     /// Hands a message to every observer attached here.
-    fn to_observers(&mut self, msg: &Message) {
+    fn send_to_observers(&mut self, msg: &Message) {
         let observers: Vec<NodeId> = self
             .links
             .iter()

@@ -343,7 +343,10 @@ impl Observer {
                 self.drive_anti_entropy(out);
                 if last_answer && !self.synced {
                     self.synced = true;
-                    self.resume_writer();
+                    if let Err(error) = self.resume_writer() {
+                        // Reading goes on; the next write reports it.
+                        tracing::error!(%error, "cannot resume this observer's dots");
+                    }
                     return Some(Update::Synced);
                 }
                 (before != *self.state.version_vector()).then_some(Update::State)
@@ -392,10 +395,15 @@ impl Observer {
         }
     }
 
-    fn resume_writer(&mut self) {
-        let last = self.identity.last_counter().unwrap_or(0);
+    /// Resumes the writer after this observer's last recorded dot (and
+    /// any later one of ours the synced state holds). An unreadable
+    /// counter is an error, never a restart from 0: a reused dot would be
+    /// dropped as already seen by every replica that has the first.
+    fn resume_writer(&mut self) -> Result<(), ObserverIdentityError> {
+        let last = self.identity.last_counter()?;
         let id = self.id();
         self.writer = Some(Writer::resume(id, last, Default::default(), &self.state));
+        Ok(())
     }
 
     /// Waits until `done` holds or `deadline` passes; whether it held.
@@ -429,7 +437,7 @@ impl Observer {
             return Err(ObserverError::Detached);
         }
         if self.writer.is_none() {
-            self.resume_writer();
+            self.resume_writer()?;
         }
         let Some(writer) = self.writer.as_mut() else {
             return Err(ObserverError::Detached);
