@@ -948,6 +948,18 @@ mod tests {
             .collect()
     }
 
+    /// `from` answers a NEIGHBOR request of `hv`; what `hv` does next.
+    fn answer(hv: &mut HyParView, from: u64, accepted: bool) -> Vec<Output> {
+        let mut out = Vec::new();
+        hv.handle_message(
+            Time::ZERO,
+            peer(from),
+            Message::NeighborReply { accepted },
+            &mut out,
+        );
+        out
+    }
+
     /// Makes `peers` neighbours of `hv` through accepted high-priority requests.
     fn with_active(hv: &mut HyParView, peers: &[u64]) {
         let mut out = Vec::new();
@@ -1161,23 +1173,12 @@ mod tests {
             2,
             "both passive peers are asked for the free slots"
         );
-        let mut out = Vec::new();
-        n.handle_message(
-            Time::ZERO,
-            peer(10),
-            Message::NeighborReply { accepted: false },
-            &mut out,
-        );
+        let out = answer(&mut n, 10, false);
         assert!(
             sent(&out).is_empty(),
             "no one left to ask until the next shuffle tick"
         );
-        n.handle_message(
-            Time::ZERO,
-            peer(11),
-            Message::NeighborReply { accepted: true },
-            &mut out,
-        );
+        answer(&mut n, 11, true);
         assert!(n.is_active(NodeId(11)));
         assert!(n.passive().contains_key(&NodeId(10)));
     }
@@ -1187,14 +1188,8 @@ mod tests {
         let mut n = node(1);
         with_active(&mut n, &[2]);
         n.add_passive(peer(10));
-        let mut out = Vec::new();
         // Peer 10 (full) refused a low-priority request for a free slot.
-        n.handle_message(
-            Time::ZERO,
-            peer(10),
-            Message::NeighborReply { accepted: false },
-            &mut out,
-        );
+        answer(&mut n, 10, false);
         // Then the last neighbour fails (a mass crash): waiting for the
         // next shuffle tick to forget the refusal would leave this node
         // out of every broadcast until then.
@@ -1226,13 +1221,7 @@ mod tests {
                 .filter(|(_, m)| matches!(m, Message::Neighbor { .. }))
                 .collect();
             assert_eq!(asked.len(), 1, "tick {tick}: one free slot, one request");
-            let mut out = Vec::new();
-            n.handle_message(
-                Time::ZERO,
-                peer(asked[0].0.0),
-                Message::NeighborReply { accepted: false },
-                &mut out,
-            );
+            let out = answer(&mut n, asked[0].0.0, false);
             assert!(
                 sent(&out).is_empty(),
                 "tick {tick}: a refusal waits for the next tick"
@@ -1245,14 +1234,7 @@ mod tests {
         assert_eq!(asking.len(), 2, "two free slots now");
         for _ in 0..5 {
             let (refuser, _) = asking.remove(0);
-            let mut out = Vec::new();
-            n.handle_message(
-                Time::ZERO,
-                peer(refuser.0),
-                Message::NeighborReply { accepted: false },
-                &mut out,
-            );
-            let next = sent(&out);
+            let next = sent(&answer(&mut n, refuser.0, false));
             assert_eq!(next.len(), 1, "a refusal moves on to the next peer");
             asking.extend(next);
         }

@@ -862,12 +862,19 @@ mod tests {
         assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
     }
 
-    #[test]
-    fn a_duplicate_over_a_link_already_lazy_sends_no_second_prune() {
+    /// Node 1 between 2 and 3, whose link to 3 a duplicate of message
+    /// (9, 1) has just made lazy.
+    fn pruned_by_a_duplicate() -> Plumtree {
         let mut p = tree(1, &[2, 3]);
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut Vec::new());
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut Vec::new());
         assert_eq!(p.lazy_peers(), vec![NodeId(3)]);
+        p
+    }
+
+    #[test]
+    fn a_duplicate_over_a_link_already_lazy_sends_no_second_prune() {
+        let mut p = pruned_by_a_duplicate();
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut out);
         assert!(sent(&out).is_empty());
@@ -875,10 +882,7 @@ mod tests {
 
     #[test]
     fn copies_still_coming_over_a_lazy_link_long_after_its_prune_prune_it_again() {
-        let mut p = tree(1, &[2, 3]);
-        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut Vec::new());
-        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut Vec::new());
-        assert_eq!(p.lazy_peers(), vec![NodeId(3)]);
+        let mut p = pruned_by_a_duplicate();
         // Peer 3 has us as eager again (say its answer to a GRAFT of ours
         // crossed a copy from elsewhere): every broadcast now comes twice.
         let later = Time::ZERO + Config::default().prune_window * 3;
