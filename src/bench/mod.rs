@@ -31,9 +31,9 @@ pub use cluster::Cluster;
 pub use report::{BenchReport, MeanMax, Percentiles};
 
 use crate::crdt::Quantity;
-use crate::node::runtime::WATCH_LEASE;
 use crate::node_id::NodeId;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, Update};
+use crate::replica::watch::WATCH_LEASE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

@@ -1,0 +1,1 @@
+//! The replica core in virtual time: no sockets, no sleeps.
