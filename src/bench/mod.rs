@@ -148,6 +148,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 Ok(Update::Rejected { request, reason }) if request == submitted.request => {
                     return Err(BenchError::Setup(format!("write refused: {reason}")));
                 }
+                Ok(Update::NotStored {
+                    request, reason, ..
+                }) if request == submitted.request => {
+                    return Err(BenchError::Setup(format!("write not stored: {reason}")));
+                }
                 Ok(_) => {}
             }
             if converged.is_none() && covers(&observer) {

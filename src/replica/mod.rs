@@ -37,8 +37,7 @@ use self::watch::{Report, Watchers};
 use crate::config::TargetsSection;
 use crate::crdt::anti_entropy::{self, AntiEntropy};
 use crate::crdt::{
-    CausalContext, Delta, FailedSensor, Interface, NodeInfo, OfficeState, TargetKey, TargetValue,
-    Writer,
+    Delta, FailedSensor, Interface, NodeInfo, OfficeState, TargetKey, TargetValue, Writer,
 };
 use crate::node_id::NodeId;
 use crate::proto::{self, Overlay};
@@ -1020,16 +1019,7 @@ impl Replica {
     fn reject(&mut self, observer: NodeId, request: u64, why: Rejection, delta: Option<&Delta>) {
         tracing::warn!(%observer, request, reason = %why, "observer write refused");
         if let Some(delta) = delta {
-            let mut void = CausalContext::new();
-            delta.0.for_each_register(|_, dots| {
-                for d in dots.filter(|d| d.replica == observer) {
-                    void.insert(d);
-                }
-            });
-            let void = void.difference(self.state.context());
-            if !void.is_empty() {
-                self.state.join_context(&void);
-            }
+            self.state.void_own_dots(delta, observer);
         }
         let reply = wire::observer::Message::Rejected {
             request,
