@@ -248,12 +248,19 @@ impl OfficeState {
     /// arriving later is dropped as old, and the replica's version vector
     /// has no gap where it was.
     pub fn void_own_dots(&mut self, delta: &Delta, replica: NodeId) {
+        let mut dots = Vec::new();
+        delta.0.for_each_register(|_, ds| dots.extend(ds.filter(|d| d.replica == replica)));
+        self.void(dots.into_iter());
+    }
+
+    /// Marks dots of refused writes as seen, without registers. A dot
+    /// this replica already accounts for is left alone (joining it bare
+    /// would remove a value it holds).
+    pub fn void(&mut self, dots: impl Iterator<Item = Dot>) {
         let mut void = CausalContext::new();
-        delta.0.for_each_register(|_, dots| {
-            for d in dots.filter(|d| d.replica == replica) {
-                void.insert(d);
-            }
-        });
+        for d in dots {
+            void.insert(d);
+        }
         let void = void.difference(&self.context);
         if !void.is_empty() {
             self.join_context(&void);

@@ -431,6 +431,15 @@ impl Observer {
                 clock.at = Some(Instant::now());
                 Some(Update::Clock(node))
             }
+            Ok(Payload::Refused { observer, counters }) => {
+                // The node refused these writes: every replica marks their
+                // dots seen, and so does this one, to stay equal.
+                let dots = counters
+                    .into_iter()
+                    .map(|c| crate::crdt::Dot::new(observer, c));
+                self.state.void(dots);
+                Some(Update::State)
+            }
             Ok(Payload::Watch { .. }) | Err(_) => None,
         }
     }
