@@ -46,7 +46,7 @@ const BAD_WRITES: f64 = 0.1;
 /// powered on together do (their boot times differ by seconds). Joins much
 /// closer than the links' round trips (20 ms on 10–50 ms links) can leave
 /// the overlay split into cliques whose active views are full.
-const JOIN_SPACING: Duration = Duration::from_millis(300);
+const JOIN_SPACING: Duration = Duration::from_millis(100);
 const SETTLE: Duration = Duration::from_secs(20);
 const WRITE_PHASE: Duration = Duration::from_secs(30);
 /// Crashed nodes stay down this long.
