@@ -46,9 +46,10 @@ fn a_forgotten_node_is_gone_everywhere_and_stays_gone_when_an_old_replica_return
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("n2"));
+    // n3, offline, is still known (unreachable); n2 is gone.
     for i in [0, 1] {
         office.wait_status(i, Duration::from_secs(10), |d| {
-            node_names(d) == ["n0", "n1"]
+            node_names(d) == ["n0", "n1", "n3"]
         });
     }
     // n2 learnt it, said why, and stopped: it no longer serves observers
