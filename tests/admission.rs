@@ -141,7 +141,7 @@ fn a_target_outside_the_nodes_range_never_becomes_the_target() {
             let screen = tmux.screen();
             let cell = tui::target_cell(&screen, "zone-1");
             assert!(
-                cell.is_some_and(|c| c.starts_with("21.0")),
+                cell.as_deref().is_some_and(|c| c.starts_with("21.0")),
                 "the Target column shows {cell:?}:\n{screen}"
             );
         }
@@ -152,7 +152,7 @@ fn a_target_outside_the_nodes_range_never_becomes_the_target() {
         let screen = tmux.screen();
         let cell = tui::target_cell(&screen, "zone-1");
         assert!(
-            cell.is_some_and(|c| c.starts_with("21.0")),
+            cell.as_deref().is_some_and(|c| c.starts_with("21.0")),
             "the Target column shows {cell:?}:\n{screen}"
         );
     }
@@ -301,7 +301,9 @@ mod tui {
             let word: Vec<char> = word.chars().collect();
             line.windows(word.len()).position(|w| w == word.as_slice())
         };
-        let header = lines.iter().find(|l| find(l, "Target").is_some())?;
+        let header = lines
+            .iter()
+            .find(|l| find(l, "Target").is_some() && find(l, "Humid").is_some())?;
         let (start, end) = (find(header, "Target")?, find(header, "Humid")?);
         let row = lines
             .iter()
