@@ -204,94 +204,9 @@ fn a_target_register_without_a_value_is_refused_and_removes_nothing() {
     target_everywhere(&office, 2, "lab", 22.0);
 }
 
-/// The TUI in a real terminal (tmux), as `tests/tui.rs` drives it.
+/// What the Overview shows.
 mod tui {
-    use std::process::{Command, Output};
-    use std::time::{Duration, Instant};
-
-    /// A tmux server of our own (its own socket), killed on drop.
-    pub struct Tmux {
-        socket: String,
-    }
-
-    impl Tmux {
-        pub fn available() -> bool {
-            Command::new("tmux")
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        }
-
-        fn run(&self, args: &[&str]) -> Output {
-            Command::new("tmux")
-                .args(["-L", &self.socket])
-                .args(args)
-                .output()
-                .expect("running tmux")
-        }
-
-        pub fn start(command: &str, width: u16, height: u16) -> Tmux {
-            let tmux = Tmux {
-                socket: format!("officemesh-admission-{}", std::process::id()),
-            };
-            let out = tmux.run(&[
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "tui",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                command,
-            ]);
-            assert!(
-                out.status.success(),
-                "tmux new-session: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            tmux
-        }
-
-        pub fn keys(&self, keys: &[&str]) {
-            for key in keys {
-                let out = self.run(&["send-keys", "-t", "tui", key]);
-                assert!(out.status.success(), "send-keys {key}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-
-        pub fn screen(&self) -> String {
-            String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into()
-        }
-
-        pub fn wait_for(
-            &self,
-            what: &str,
-            within: Duration,
-            check: impl Fn(&str) -> bool,
-        ) -> String {
-            let deadline = Instant::now() + within;
-            loop {
-                let screen = self.screen();
-                if check(&screen) {
-                    return screen;
-                }
-                if Instant::now() >= deadline {
-                    panic!("the screen never showed {what}; it shows:\n{screen}");
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-
-    impl Drop for Tmux {
-        fn drop(&mut self) {
-            let _ = self.run(&["kill-server"]);
-        }
-    }
+    pub use super::support::tmux::Tmux;
 
     /// The Overview's Target cell of `zone`'s row: the text under the
     /// "Target" header, up to the next column.

@@ -7,7 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Office, node_names};
+use support::tmux::Tmux;
+use support::{BIN, Office, node_names};
 
 /// Anti-entropy period of the test nodes.
 const AE_MS: u64 = 500;
@@ -78,4 +79,56 @@ fn a_forgotten_node_is_gone_everywhere_and_stays_gone_when_an_old_replica_return
         assert_eq!(node_names(&doc), ["n0", "n1", "n3"], "through n{i}");
     }
     assert!(office.status(2).is_none(), "n2 serves status again");
+}
+
+#[test]
+fn an_operator_forgets_a_node_from_the_tui_network_view() {
+    if !Tmux::available() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let mut office = Office::new();
+    office.extra_config = format!("[gossip]\nanti_entropy_period_ms = {AE_MS}\n");
+    for _ in 0..3 {
+        office.add("cluster.key");
+    }
+    office.wait_status(0, Duration::from_secs(30), |d| {
+        node_names(d) == ["n0", "n1", "n2"]
+    });
+    let dir = office.dir.path();
+    let command = format!(
+        "env OFFICEMESH_OBSERVER_DIR={obs} {BIN} tui --connect {addr} --key {key} --log {log}; \
+         exec sleep 600",
+        obs = dir.join("tui-observer").display(),
+        addr = office.nodes[0].addr,
+        key = dir.join("cluster.key").display(),
+        log = dir.join("tui.log").display(),
+    );
+    let tmux = Tmux::start(&command, 120, 40);
+    tmux.wait_for("an attached, synced office", Duration::from_secs(20), |s| {
+        s.contains("connected") && s.contains("live 3/3")
+    });
+    // The Network view, sorted by name: n0, n1, n2.
+    tmux.keys(&["2", "j", "j", "x"]);
+    tmux.wait_for("the confirmation", Duration::from_secs(5), |s| {
+        s.contains("Forget n2?")
+    });
+    tmux.keys(&["y"]);
+    tmux.keys(&["6"]);
+    tmux.wait_for("the forget stored", Duration::from_secs(10), |s| {
+        s.contains("n2 forgotten")
+    });
+    for i in [0, 1] {
+        office.wait_status(i, Duration::from_secs(10), |d| {
+            node_names(d) == ["n0", "n1"]
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !office.log(2).contains("forgot this node") {
+        assert!(
+            Instant::now() < deadline,
+            "n2 never logged that it was forgotten"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -4,6 +4,8 @@
 //! whether the test passed or not.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod tmux;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
