@@ -47,6 +47,9 @@ enum Command {
         #[command(subcommand)]
         what: cli::set::SetWhat,
     },
+    /// Remove a decommissioned node from the office for good: it
+    /// disappears from every replica, and stops if it still runs.
+    Forget(cli::forget::ForgetArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,6 +95,7 @@ fn main() -> anyhow::Result<()> {
         Command::Status(args) => cli::status::run(args),
         Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
+        Command::Forget(args) => cli::forget::run(args),
         Command::Bench(args) => cli::bench::run(args),
     }
 }

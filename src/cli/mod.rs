@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod bench;
 pub mod demo;
+pub mod forget;
 pub mod keygen;
 pub mod node;
 pub mod set;

@@ -209,6 +209,21 @@ impl OfficeState {
         Delta(delta)
     }
 
+    /// Removes a target: a register with no value left, under its own dot.
+    /// No replica writes this (a zone's target is replaced, never removed,
+    /// and admission refuses it on every route, since it would turn the
+    /// zone's heating off everywhere); it exists so tests can send what a
+    /// faulty or hostile peer could.
+    #[doc(hidden)]
+    pub fn remove_target(&mut self, writer: &mut Writer, wall_ms: u64, key: TargetKey) -> Delta {
+        let mut delta = Registers::default();
+        let register = self.registers.targets.entry(key.clone()).or_default();
+        delta
+            .targets
+            .insert(key, remove(register, &mut self.context, writer, wall_ms));
+        Delta(delta)
+    }
+
     // ----- joins ----------------------------------------------------------
 
     /// Joins a delta (from a broadcast or an anti-entropy answer).

@@ -18,6 +18,8 @@ pub mod persistence;
 pub mod watch;
 
 #[cfg(test)]
+mod forget_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
