@@ -473,6 +473,35 @@ impl Observer {
         })
     }
 
+    /// Drops the replica and syncs it again from the attached node. A
+    /// write is applied here when it is made; after the node refused it,
+    /// this replica holds a value no node has, and only a fresh sync
+    /// shows the office as it is. The writer keeps its counter, so no dot
+    /// is reused.
+    pub fn resync(&mut self) {
+        let Some(node) = self.link.as_ref().map(PeerHandle::id) else {
+            return;
+        };
+        self.state = OfficeState::new();
+        // The node's last answer reports `Synced` again.
+        self.synced = false;
+        let now = self.now();
+        let mut out = Vec::new();
+        self.anti_entropy.handle(
+            now,
+            &mut self.state,
+            anti_entropy::Input::NeighborDown(node),
+            &mut out,
+        );
+        self.anti_entropy.handle(
+            now,
+            &mut self.state,
+            anti_entropy::Input::NeighborUp(node),
+            &mut out,
+        );
+        self.drive_anti_entropy(out);
+    }
+
     /// Nodes whose last report is recent.
     pub fn live_nodes(&self) -> BTreeSet<NodeId> {
         self.clocks
