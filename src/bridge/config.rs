@@ -149,6 +149,27 @@ mod tests {
         assert!(m.client_id().starts_with("officemesh-bridge-"));
     }
 
+    /// The commented `[mqtt]` block of `config.example.toml`, uncommented
+    /// (with TLS on, which its `ca_file` needs), is a valid table stating
+    /// the defaults it claims.
+    #[test]
+    fn the_example_block_parses() {
+        let text = include_str!("../../config.example.toml");
+        let start = text.find("# [mqtt]").unwrap();
+        let block: String = text[start..]
+            .lines()
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect::<String>()
+            .replace("tls = false", "tls = true");
+        let config = crate::config::Config::parse(&block, std::path::Path::new("example")).unwrap();
+        let mqtt = config.mqtt.unwrap();
+        assert_eq!(mqtt.base_topic, DEFAULT_BASE_TOPIC);
+        assert_eq!(mqtt.discovery_prefix, DEFAULT_DISCOVERY_PREFIX);
+        assert_eq!(mqtt.keep_alive, DEFAULT_KEEP_ALIVE);
+        assert_eq!(mqtt.port(), DEFAULT_PORT);
+    }
+
     #[test]
     fn contradictions_name_their_key() {
         let m = MqttSection {
