@@ -274,6 +274,8 @@ struct Office {
     dir: tempfile::TempDir,
     nodes: Vec<(SocketAddr, Option<Child>)>,
     bridge: Option<Child>,
+    /// Appended to every node's config.
+    node_extra: String,
 }
 
 impl Office {
@@ -284,6 +286,7 @@ impl Office {
             dir,
             nodes: Vec::new(),
             bridge: None,
+            node_extra: String::new(),
         }
     }
 
@@ -311,6 +314,7 @@ impl Office {
                  [simulated_room]\nnoise = 0.3\n",
             );
         }
+        config.push_str(&self.node_extra);
         let path = self.dir.path().join(format!("n{i}.toml"));
         std::fs::write(&path, config).unwrap();
         let log = std::fs::File::create(self.dir.path().join(format!("n{i}.log"))).unwrap();
@@ -439,6 +443,9 @@ fn home_assistant_sees_the_office_and_sets_its_targets() {
     }
     let mut office = Office::new();
     let broker = Broker::start(office.dir.path());
+    // The nodes accept less than the bridge offers (its config has the
+    // default 5..=30): a value between is refused by the node itself.
+    office.node_extra = "[targets.temperature]\nmin = 5.0\nmax = 25.0\nstep = 0.5\n".into();
     office.add_node("lab", true);
     office.add_node("hall", true);
     office.wait_status(1, Duration::from_secs(20), |d| {
@@ -592,9 +599,10 @@ fn home_assistant_sees_the_office_and_sets_its_targets() {
         );
     }
 
-    // Out of range, and not a number: an error on the error topic, the
-    // target published again unchanged, and nothing written.
-    for bad in ["40", "warm"] {
+    // Out of range for the bridge, not a number, and out of range for the
+    // nodes: an error on the error topic, the target published again
+    // unchanged, and nothing written.
+    for bad in ["40", "warm", "27"] {
         let from = sub.len();
         broker.publish("officemesh/zone/lab/target/set", bad);
         let (i, error) = sub.wait(from, Duration::from_secs(5), "an error", |m| {
@@ -603,7 +611,11 @@ fn home_assistant_sees_the_office_and_sets_its_targets() {
         let error = json(&error.payload);
         assert_eq!(error["zone"], "lab");
         assert_eq!(error["command"], bad);
-        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty()));
+        let reason = error["error"].as_str().unwrap_or_default();
+        assert!(!reason.is_empty());
+        if bad == "27" {
+            assert!(reason.contains("node refused"), "{reason}");
+        }
         sub.wait(i, Duration::from_secs(5), "the target state again", |m| {
             m.topic == "officemesh/zone/lab/target" && m.payload == "22.5"
         });
@@ -611,7 +623,12 @@ fn home_assistant_sees_the_office_and_sets_its_targets() {
     for node in 0..2 {
         let doc = office.status(node).expect("status");
         assert_eq!(target(&doc, "lab"), Some(22.5));
-        assert!(!doc.to_string().contains("\"value\":40"), "{doc:#}");
+        for bad in ["40", "27"] {
+            assert!(
+                !doc.to_string().contains(&format!("\"value\":{bad}")),
+                "{doc:#}"
+            );
+        }
     }
 }
 
@@ -647,6 +664,19 @@ fn the_bridge_survives_a_broker_restart_and_leaves_a_last_will() {
         .and_then(|n| n["id"].as_str().map(String::from))
         .unwrap();
     let annex_availability = format!("officemesh/node/{annex_id}/availability");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while broker
+        .retained("officemesh/node/#")
+        .get(&annex_availability)
+        .map(String::as_str)
+        != Some("online")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the annex node never online: {}",
+            office.bridge_log()
+        );
+    }
     office.kill_node(1);
     let killed_ms = wall_ms();
 
@@ -683,7 +713,7 @@ fn the_bridge_survives_a_broker_restart_and_leaves_a_last_will() {
         |m| m.topic == climate && !m.retained && !m.payload.is_empty(),
     );
 
-    let (_, gone) = sub.wait(0, Duration::from_secs(25), "the annex node offline", |m| {
+    let (_, gone) = sub.wait(0, Duration::from_secs(20), "the annex node offline", |m| {
         m.topic == annex_availability && m.payload == "offline"
     });
     eprintln!(

@@ -194,7 +194,7 @@ mod tests {
                 zone: "lab".into(),
                 version: "0.1.0".into(),
                 macs: vec!["02:00:00:00:00:01".into()],
-                live: true,
+                live: Some(true),
                 sensors,
             },
         );

@@ -13,9 +13,16 @@ use crate::node_id::NodeId;
 pub struct OfficeView {
     pub zones: BTreeMap<String, ZoneView>,
     pub nodes: BTreeMap<NodeId, NodeView>,
-    /// Whether liveness is known yet: just after attaching, a node that has
-    /// not reported is not yet gone.
-    pub liveness_known: bool,
+}
+
+/// What the bridge knows of the nodes' liveness.
+#[derive(Clone, Debug, Default)]
+pub struct Liveness {
+    /// Nodes heard from recently.
+    pub live: BTreeSet<NodeId>,
+    /// Nodes not heard from since the bridge attached, while that is too
+    /// recent to call them gone: an idle node reports only every 10 s.
+    pub unknown: BTreeSet<NodeId>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,7 +53,8 @@ pub struct NodeView {
     /// Hardware addresses, `aa:bb:cc:dd:ee:ff`, without the all-zero one
     /// of loopback.
     pub macs: Vec<String>,
-    pub live: bool,
+    /// In the mesh (`None`: not known yet).
+    pub live: Option<bool>,
     pub sensors: BTreeMap<SensorId, SensorView>,
 }
 
@@ -81,16 +89,13 @@ impl ZoneView {
 }
 
 impl OfficeView {
-    /// The view of `state`, with `live` the nodes heard from recently.
+    /// The view of `state` and the nodes' `liveness`.
     ///
     /// A zone's current temperature is the first temperature sensor of a
     /// node in the zone that drives a heater (the reading its thermostat
     /// follows), else of any node in the zone, by node id then index.
-    pub fn from_state(state: &OfficeState, live: &BTreeSet<NodeId>, liveness_known: bool) -> Self {
-        let mut view = OfficeView {
-            liveness_known,
-            ..OfficeView::default()
-        };
+    pub fn from_state(state: &OfficeState, liveness: &Liveness) -> Self {
+        let mut view = OfficeView::default();
         for (id, register) in state.nodes() {
             let Some((_, info)) = register.winner() else {
                 continue;
@@ -108,7 +113,13 @@ impl OfficeView {
                         .filter(|i| i.mac != [0; 6])
                         .map(|i| format_mac(&i.mac))
                         .collect(),
-                    live: live.contains(&id),
+                    live: if liveness.live.contains(&id) {
+                        Some(true)
+                    } else if liveness.unknown.contains(&id) {
+                        None
+                    } else {
+                        Some(false)
+                    },
                     sensors: BTreeMap::new(),
                 },
             );
@@ -182,6 +193,23 @@ impl OfficeView {
         view
     }
 
+    /// Whether a node of `zone` is in the mesh (`None`: none is known to
+    /// be, and some are not known yet).
+    pub fn zone_live(&self, zone: &ZoneView) -> Option<bool> {
+        let lives: Vec<Option<bool>> = zone
+            .nodes
+            .iter()
+            .filter_map(|n| self.nodes.get(n).map(|n| n.live))
+            .collect();
+        if lives.contains(&Some(true)) {
+            Some(true)
+        } else if lives.contains(&None) {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
     /// The zone whose topic slug is `slug`.
     pub fn zone_by_slug(&self, slug: &str) -> Option<&str> {
         self.zones
@@ -253,13 +281,18 @@ mod tests {
                 set_by: "ops".into(),
             },
         );
-        let live = BTreeSet::from([NodeId(2)]);
-        let view = OfficeView::from_state(&state, &live, true);
+        let liveness = Liveness {
+            live: BTreeSet::from([NodeId(2)]),
+            unknown: BTreeSet::new(),
+        };
+        let view = OfficeView::from_state(&state, &liveness);
         let lab = &view.zones["lab"];
         assert_eq!(lab.current_temperature, Some(19.5));
         assert_eq!(lab.target.as_ref().map(|t| t.value), Some(21.0));
         assert_eq!((lab.mode(), lab.action()), ("heat", "heating"));
-        assert!(!view.nodes[&NodeId(1)].live && view.nodes[&NodeId(2)].live);
+        assert_eq!(view.nodes[&NodeId(1)].live, Some(false));
+        assert_eq!(view.nodes[&NodeId(2)].live, Some(true));
+        assert_eq!(view.zone_live(lab), Some(true));
         assert_eq!(view.zone_by_slug("lab"), Some("lab"));
     }
 
@@ -267,8 +300,13 @@ mod tests {
     fn a_zone_without_heater_is_off() {
         let mut state = OfficeState::new();
         announce(&mut state, 1, "hall");
-        let view = OfficeView::from_state(&state, &BTreeSet::new(), false);
+        let liveness = Liveness {
+            live: BTreeSet::new(),
+            unknown: BTreeSet::from([NodeId(1)]),
+        };
+        let view = OfficeView::from_state(&state, &liveness);
         let hall = &view.zones["hall"];
+        assert_eq!(view.zone_live(hall), None);
         assert_eq!((hall.mode(), hall.action()), ("off", "off"));
         assert_eq!(hall.current_temperature, None);
     }

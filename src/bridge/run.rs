@@ -7,7 +7,7 @@
 //! bridge keeps following the office and publishes everything again once
 //! it is back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,13 +22,15 @@ use super::broker::{Broker, BrokerEvent};
 use super::commands::{self, Refusal, TargetCommand};
 use super::discovery;
 use super::error::BridgeError;
-use super::office_view::OfficeView;
+use super::office_view::{Liveness, OfficeView};
 use super::retained::{Publish, Retained};
 use super::states;
 use super::topics::{OFFLINE, ONLINE, Topics};
 use crate::config::TargetsSection;
 use crate::crdt::Quantity;
 use crate::net::ClusterKey;
+use crate::node_id::NodeId;
+use crate::observer::client::LIVE_WITHIN;
 use crate::observer::{Observer, ObserverIdentity, Update};
 
 /// How long a burst of broadcasts is gathered into one round of
@@ -186,6 +188,11 @@ struct Bridge {
     /// Target writes awaiting the node's answer: the zone and the command.
     pending: BTreeMap<u64, (String, String)>,
     flush_at: Option<Instant>,
+    /// When the office was first synced: a node not heard from within
+    /// [`LIVE_WITHIN`] of it is gone, before that it may just be idle.
+    attached_at: Option<Instant>,
+    /// Nodes heard from at least once.
+    heard: BTreeSet<NodeId>,
 }
 
 impl Bridge {
@@ -201,6 +208,8 @@ impl Bridge {
             view: OfficeView::default(),
             pending: BTreeMap::new(),
             flush_at: None,
+            attached_at: None,
+            heard: BTreeSet::new(),
         }
     }
 
@@ -381,11 +390,16 @@ impl Bridge {
         let Some(observer) = observer.filter(|o| o.is_synced()) else {
             return;
         };
-        self.view = OfficeView::from_state(
-            observer.state(),
-            &observer.live_nodes(),
-            observer.reports_settled(),
-        );
+        let live = observer.live_nodes();
+        self.heard.extend(live.iter().copied());
+        let grace_over = self.attached_at.get_or_insert_with(Instant::now).elapsed() >= LIVE_WITHIN;
+        let unknown = observer
+            .state()
+            .nodes()
+            .map(|(id, _)| id)
+            .filter(|id| !grace_over && !self.heard.contains(id))
+            .collect();
+        self.view = OfficeView::from_state(observer.state(), &Liveness { live, unknown });
         if !self.connected {
             return;
         }

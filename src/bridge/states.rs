@@ -1,7 +1,7 @@
 //! The retained state topics: what each entity shows, derived from the
 //! office view. A value nobody has yet (a zone never given a target, a
-//! node whose liveness is not known yet) has no topic, rather than a
-//! made-up one.
+//! node not heard from since the bridge attached) has no topic, rather
+//! than a made-up one.
 
 use std::collections::BTreeMap;
 
@@ -37,17 +37,13 @@ pub fn states(view: &OfficeView, topics: &Topics) -> BTreeMap<String, String> {
         }
         put("mode", zone.mode().into());
         put("action", zone.action().into());
-        if view.liveness_known {
-            let live = zone
-                .nodes
-                .iter()
-                .any(|n| view.nodes.get(n).is_some_and(|n| n.live));
+        if let Some(live) = view.zone_live(zone) {
             put("availability", availability(live));
         }
     }
     for (id, node) in &view.nodes {
-        if view.liveness_known {
-            out.insert(topics.node_availability(*id), availability(node.live));
+        if let Some(live) = node.live {
+            out.insert(topics.node_availability(*id), availability(live));
         }
         for (sensor, reading) in &node.sensors {
             out.insert(
@@ -86,15 +82,27 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::bridge::office_view::{TargetView, ZoneView};
+    use crate::bridge::office_view::{NodeView, TargetView, ZoneView};
+    use crate::node_id::NodeId;
 
     #[test]
     fn a_zone_publishes_what_it_has_and_liveness_once_known() {
         let mut view = OfficeView::default();
+        view.nodes.insert(
+            NodeId(1),
+            NodeView {
+                name: "pi-1".into(),
+                zone: "lab".into(),
+                version: "0".into(),
+                macs: vec![],
+                live: None,
+                sensors: BTreeMap::new(),
+            },
+        );
         view.zones.insert(
             "lab".into(),
             ZoneView {
-                nodes: BTreeSet::new(),
+                nodes: BTreeSet::from([NodeId(1)]),
                 current_temperature: Some(19.25),
                 target: Some(TargetView {
                     value: 21.5,
@@ -112,11 +120,13 @@ mod tests {
         assert_eq!(s["om/zone/lab/mode"], "heat");
         assert_eq!(s["om/zone/lab/action"], "idle");
         assert!(!s.contains_key("om/zone/lab/availability"));
-        view.liveness_known = true;
-        assert_eq!(
-            states(&view, &topics)["om/zone/lab/availability"],
-            "offline"
-        );
+        assert!(!s.contains_key("om/node/0000000000000001/availability"));
+        if let Some(node) = view.nodes.get_mut(&NodeId(1)) {
+            node.live = Some(false);
+        }
+        let s = states(&view, &topics);
+        assert_eq!(s["om/zone/lab/availability"], "offline");
+        assert_eq!(s["om/node/0000000000000001/availability"], "offline");
         assert_eq!(round(0.1), json!(0.1));
     }
 }
