@@ -72,11 +72,18 @@ struct Broker {
 
 impl Broker {
     fn start(dir: &Path) -> Broker {
+        Broker::start_with(dir, "allow_anonymous true\n")
+    }
+
+    /// A broker whose listener has the settings `listener` (TLS, passwords).
+    fn start_with(dir: &Path, listener: &str) -> Broker {
         let port = free_port();
         let config = dir.join("mosquitto.conf");
+        // `user root`: started as root (CI), mosquitto would otherwise
+        // switch to its own user, who cannot read the test's directory.
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!("user root\npersistence false\nlistener {port} 127.0.0.1\n{listener}"),
         )
         .unwrap();
         let mut broker = Broker {
@@ -335,12 +342,19 @@ impl Office {
 
     /// Starts the bridge attached to the first node.
     fn start_bridge(&mut self, broker: &Broker) {
+        self.start_bridge_with(
+            broker,
+            "host = \"127.0.0.1\"\nclient_id = \"officemesh-test-bridge\"\nkeep_alive = 5\n",
+        );
+    }
+
+    /// Starts the bridge with `mqtt` as its `[mqtt]` table (less the port).
+    fn start_bridge_with(&mut self, broker: &Broker, mqtt: &str) {
         let config = self.dir.path().join("bridge.toml");
         std::fs::write(
             &config,
             format!(
-                "[cluster]\nkey_file = \"cluster.key\"\n\
-                 [mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"officemesh-test-bridge\"\nkeep_alive = 5\n",
+                "[cluster]\nkey_file = \"cluster.key\"\n[mqtt]\nport = {}\n{mqtt}",
                 broker.port
             ),
         )
@@ -620,6 +634,13 @@ fn home_assistant_sees_the_office_and_sets_its_targets() {
             m.topic == "officemesh/zone/lab/target" && m.payload == "22.5"
         });
     }
+    // Home Assistant was never shown a refused value.
+    assert!(
+        sub.find(0, |m| m.topic == "officemesh/zone/lab/target"
+            && m.payload != "22.5")
+            .is_none(),
+        "a refused target was published"
+    );
     for node in 0..2 {
         let doc = office.status(node).expect("status");
         assert_eq!(target(&doc, "lab"), Some(22.5));
@@ -738,4 +759,135 @@ fn the_bridge_survives_a_broker_restart_and_leaves_a_last_will() {
             .map(String::as_str),
         Some("offline")
     );
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_bridge_connects_over_tls_with_a_password() {
+    if !mosquitto_available() {
+        return;
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: `openssl` is not installed (apt-get install openssl; .ci/run does)");
+        return;
+    }
+    let mut office = Office::new();
+    let dir = office.dir.path().to_path_buf();
+    // A certificate authority of the test's own and a broker certificate
+    // for `localhost` signed by it.
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=officemesh test CA",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    let ok = Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(dir.join("passwd"))
+        .args(["officemesh", "s3cret-word"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mosquitto_passwd");
+    std::fs::write(dir.join("mqtt.password"), "s3cret-word\n").unwrap();
+    let broker = Broker::start_with(
+        &dir,
+        &format!(
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n\
+             allow_anonymous false\npassword_file {0}/passwd\n",
+            dir.display()
+        ),
+    );
+    office.add_node("office", false);
+    office.start_bridge_with(
+        &broker,
+        "host = \"localhost\"\ntls = true\nca_file = \"ca.pem\"\n\
+         username = \"officemesh\"\npassword_file = \"mqtt.password\"\n",
+    );
+    let read = |topic: &str| {
+        let out = Command::new("mosquitto_sub")
+            .args(["-h", "localhost", "-p", &broker.port.to_string()])
+            .arg("--cafile")
+            .arg(dir.join("ca.pem"))
+            .args(["-u", "officemesh", "-P", "s3cret-word"])
+            .args(["-t", topic, "-C", "1", "-W", "2"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while read("officemesh/bridge/availability") != "online" {
+        assert!(
+            Instant::now() < deadline,
+            "the bridge never came online over TLS: {}",
+            office.bridge_log()
+        );
+    }
+    let climate = read("homeassistant/climate/officemesh_zone_office/config");
+    assert!(json(&climate)["unique_id"].is_string(), "{climate}");
 }

@@ -233,6 +233,7 @@ impl Bridge {
             Update::Stored { request, by } => {
                 if let Some((zone, command)) = self.pending.remove(&request) {
                     tracing::info!(%zone, %command, node = %by, "target from Home Assistant stored");
+                    self.schedule_flush();
                 }
             }
             Update::Rejected { request, reason } => {
@@ -405,7 +406,20 @@ impl Bridge {
         }
         let mut desired = discovery::configs(&self.view, &self.topics, &self.targets.temperature);
         desired.extend(states::states(&self.view, &self.topics));
-        let changes = self.retained.changes(&desired);
+        // A zone's target shows what a node stored: while a write from
+        // Home Assistant awaits its answer, the value this replica applied
+        // may yet be refused.
+        let held: BTreeSet<String> = self
+            .pending
+            .values()
+            .flat_map(|(zone, _)| {
+                [
+                    self.topics.zone(zone, "target"),
+                    self.topics.zone(zone, "attributes"),
+                ]
+            })
+            .collect();
+        let changes = self.retained.changes(&desired, |t| held.contains(t));
         let (first, then): (Vec<Publish>, Vec<Publish>) = changes
             .into_iter()
             .partition(|p| self.topics.is_discovery(&p.topic));
