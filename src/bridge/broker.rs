@@ -47,8 +47,13 @@ pub enum BrokerEvent {
     /// A new connection is up (the broker answered CONNACK): subscribe and
     /// publish everything again.
     Connected,
-    /// A message on a subscribed topic.
-    Message { topic: String, payload: Bytes },
+    /// A message on a subscribed topic; `retained`: an old one the broker
+    /// kept, delivered because the bridge just subscribed.
+    Message {
+        topic: String,
+        payload: Bytes,
+        retained: bool,
+    },
     /// The connection failed or was lost; the task retries after a backoff.
     Disconnected(String),
 }
@@ -171,6 +176,7 @@ async fn drive(mut eventloop: EventLoop, tx: mpsc::Sender<BrokerEvent>) {
             Ok(Event::Incoming(Packet::Publish(p))) => BrokerEvent::Message {
                 topic: p.topic,
                 payload: p.payload,
+                retained: p.retain,
             },
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 // Asked to leave: the DISCONNECT is on its way.

@@ -270,13 +270,21 @@ impl Bridge {
                 self.schedule_flush();
             }
             BrokerEvent::Disconnected(_) => self.connected = false,
-            BrokerEvent::Message { topic, payload } => {
-                self.on_message(observer, &topic, &payload);
-            }
+            BrokerEvent::Message {
+                topic,
+                payload,
+                retained,
+            } => self.on_message(observer, &topic, &payload, retained),
         }
     }
 
-    fn on_message(&mut self, observer: Option<&mut Observer>, topic: &str, payload: &Bytes) {
+    fn on_message(
+        &mut self,
+        observer: Option<&mut Observer>,
+        topic: &str,
+        payload: &Bytes,
+        retained: bool,
+    ) {
         if topic == self.topics.home_assistant_status() {
             if payload.as_ref() == ONLINE.as_bytes() {
                 tracing::info!("Home Assistant came online: sending discovery again");
@@ -287,6 +295,14 @@ impl Bridge {
         }
         if topic == self.topics.bridge_instance() {
             self.on_instance(payload);
+            return;
+        }
+        if retained {
+            // A command someone published retained would be applied again
+            // on every reconnect, undoing whatever was set since.
+            if self.topics.command_zone_slug(topic).is_some() {
+                tracing::warn!(%topic, "ignoring a retained command; clear it with an empty retained message");
+            }
             return;
         }
         let command = commands::parse(&self.topics, &self.view, &self.targets, topic, payload);
