@@ -21,19 +21,11 @@ pub struct Retained {
 impl Retained {
     /// The messages that turn what was published into `desired`: changed
     /// or new topics, and an empty payload for each topic that is gone.
-    /// Topics `held` selects stay as they are, whatever `desired` says.
-    /// The messages are taken as published; one that could not be sent is
+    /// They are taken as published; a message that could not be sent is
     /// handed back with [`Retained::unsent`].
-    pub fn changes(
-        &mut self,
-        desired: &BTreeMap<String, String>,
-        held: impl Fn(&str) -> bool,
-    ) -> Vec<Publish> {
+    pub fn changes(&mut self, desired: &BTreeMap<String, String>) -> Vec<Publish> {
         let mut out = Vec::new();
         for (topic, payload) in desired {
-            if held(topic) {
-                continue;
-            }
             if self.published.get(topic) != Some(payload) {
                 out.push(Publish {
                     topic: topic.clone(),
@@ -45,7 +37,7 @@ impl Retained {
         let gone: Vec<String> = self
             .published
             .keys()
-            .filter(|t| !desired.contains_key(*t) && !held(t))
+            .filter(|t| !desired.contains_key(*t))
             .cloned()
             .collect();
         for topic in gone {
@@ -88,12 +80,9 @@ mod tests {
     #[test]
     fn only_changes_are_sent_and_gone_topics_are_cleared() {
         let mut r = Retained::default();
-        let none = |_: &str| false;
-        assert_eq!(r.changes(&map(&[("a", "1"), ("b", "2")]), none).len(), 2);
-        assert!(r.changes(&map(&[("a", "1"), ("b", "2")]), none).is_empty());
-        // Held: neither changed nor cleared.
-        assert!(r.changes(&map(&[("a", "9")]), |_| true).is_empty());
-        let out = r.changes(&map(&[("a", "3")]), none);
+        assert_eq!(r.changes(&map(&[("a", "1"), ("b", "2")])).len(), 2);
+        assert!(r.changes(&map(&[("a", "1"), ("b", "2")])).is_empty());
+        let out = r.changes(&map(&[("a", "3")]));
         assert_eq!(
             out,
             vec![
@@ -108,8 +97,8 @@ mod tests {
             ]
         );
         r.resend(|t| t == "a");
-        assert_eq!(r.changes(&map(&[("a", "3")]), none).len(), 1);
+        assert_eq!(r.changes(&map(&[("a", "3")])).len(), 1);
         r.unsent("a");
-        assert_eq!(r.changes(&map(&[("a", "3")]), none).len(), 1);
+        assert_eq!(r.changes(&map(&[("a", "3")])).len(), 1);
     }
 }

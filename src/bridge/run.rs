@@ -86,7 +86,7 @@ pub async fn run(
         if let Some(o) = observer.as_mut().filter(|o| o.attached().is_none()) {
             tokio::select! {
                 () = &mut shutdown => break,
-                update = o.next_update() => bridge.on_update(o, update),
+                update = o.next_update() => bridge.on_update(update),
             }
             while let Ok(event) = bridge.broker.events.try_recv() {
                 bridge.on_broker(observer.as_mut(), event);
@@ -115,11 +115,7 @@ pub async fn run(
                     }
                 }
             }
-            update = next_update(&mut observer) => {
-                if let Some(o) = observer.as_mut() {
-                    bridge.on_update(o, update);
-                }
-            }
+            update = next_update(&mut observer) => bridge.on_update(update),
             event = bridge.broker.events.recv() => {
                 let Some(event) = event else { break };
                 bridge.on_broker(observer.as_mut(), event);
@@ -218,7 +214,7 @@ impl Bridge {
         self.flush_at = self.flush_at.or(Some(Instant::now() + COALESCE));
     }
 
-    fn on_update(&mut self, observer: &mut Observer, update: Update) {
+    fn on_update(&mut self, update: Update) {
         match update {
             Update::Synced | Update::State | Update::Clock(_) => self.schedule_flush(),
             Update::Attached(peer) => {
@@ -236,14 +232,24 @@ impl Bridge {
                     self.schedule_flush();
                 }
             }
+            Update::NotStored {
+                request,
+                reason,
+                sent_to,
+            } => {
+                // Admitted and on its way, but not durable on that node:
+                // not a refusal, so nothing to undo in Home Assistant.
+                if let Some((zone, command)) = self.pending.remove(&request) {
+                    tracing::warn!(%zone, %command, %reason, sent_to, "target from Home Assistant admitted but not stored");
+                    self.schedule_flush();
+                }
+            }
             Update::Rejected { request, reason } => {
-                let Some((zone, command)) = self.pending.remove(&request) else {
-                    return;
-                };
-                self.refuse(Some(&zone), &command, &Refusal::Rejected(reason));
-                // This replica applied the refused value when writing it;
-                // sync it again so the entity shows what the office holds.
-                observer.resync();
+                // The observer never applied it: the entity still shows
+                // what the office holds once it is published again.
+                if let Some((zone, command)) = self.pending.remove(&request) {
+                    self.refuse(Some(&zone), &command, &Refusal::Rejected(reason));
+                }
             }
         }
     }
@@ -422,20 +428,7 @@ impl Bridge {
         }
         let mut desired = discovery::configs(&self.view, &self.topics, &self.targets.temperature);
         desired.extend(states::states(&self.view, &self.topics));
-        // A zone's target shows what a node stored: while a write from
-        // Home Assistant awaits its answer, the value this replica applied
-        // may yet be refused.
-        let held: BTreeSet<String> = self
-            .pending
-            .values()
-            .flat_map(|(zone, _)| {
-                [
-                    self.topics.zone(zone, "target"),
-                    self.topics.zone(zone, "attributes"),
-                ]
-            })
-            .collect();
-        let changes = self.retained.changes(&desired, |t| held.contains(t));
+        let changes = self.retained.changes(&desired);
         let (first, then): (Vec<Publish>, Vec<Publish>) = changes
             .into_iter()
             .partition(|p| self.topics.is_discovery(&p.topic));
