@@ -283,6 +283,8 @@ struct Office {
     bridge: Option<Child>,
     /// Appended to every node's config.
     node_extra: String,
+    /// More bridges, beside `bridge`.
+    others: Vec<Child>,
 }
 
 impl Office {
@@ -294,6 +296,7 @@ impl Office {
             nodes: Vec::new(),
             bridge: None,
             node_extra: String::new(),
+            others: Vec::new(),
         }
     }
 
@@ -350,7 +353,13 @@ impl Office {
 
     /// Starts the bridge with `mqtt` as its `[mqtt]` table (less the port).
     fn start_bridge_with(&mut self, broker: &Broker, mqtt: &str) {
-        let config = self.dir.path().join("bridge.toml");
+        self.bridge = Some(self.spawn_bridge(broker, "bridge", mqtt));
+    }
+
+    /// A bridge process whose config, log and observer directory are
+    /// named after `name`.
+    fn spawn_bridge(&self, broker: &Broker, name: &str, mqtt: &str) -> Child {
+        let config = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(
             &config,
             format!(
@@ -359,24 +368,22 @@ impl Office {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(self.dir.path().join("bridge.log")).unwrap();
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
         let mut command = Command::new(BIN);
         command
             .args(["bridge", "mqtt", "--config"])
             .arg(&config)
             .arg("--observer-dir")
-            .arg(self.dir.path().join("bridge-observer"));
+            .arg(self.dir.path().join(format!("{name}-observer")));
         for (addr, _) in &self.nodes {
             command.arg("--connect").arg(addr.to_string());
         }
-        self.bridge = Some(
-            command
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        command
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
     }
 
     fn status(&self, node: usize) -> Option<Value> {
@@ -421,6 +428,9 @@ impl Office {
 impl Drop for Office {
     fn drop(&mut self) {
         kill(&mut self.bridge);
+        for child in self.others.drain(..) {
+            kill(&mut Some(child));
+        }
         for (_, child) in &mut self.nodes {
             kill(child);
         }
@@ -759,6 +769,33 @@ fn the_bridge_survives_a_broker_restart_and_leaves_a_last_will() {
             .map(String::as_str),
         Some("offline")
     );
+}
+
+#[test]
+fn two_bridges_under_one_base_topic_are_told_of_each_other() {
+    if !mosquitto_available() {
+        return;
+    }
+    let mut office = Office::new();
+    let broker = Broker::start(office.dir.path());
+    office.add_node("office", false);
+    let sub = Subscriber::start(&broker);
+    office.start_bridge(&broker);
+    sub.wait(0, Duration::from_secs(15), "the first bridge online", |m| {
+        m.topic == "officemesh/bridge/availability" && m.payload == "online"
+    });
+    let second = office.spawn_bridge(
+        &broker,
+        "second",
+        "host = \"127.0.0.1\"\nclient_id = \"officemesh-second-bridge\"\n",
+    );
+    office.others.push(second);
+    // Each names the other on the error topic.
+    for other in ["officemesh-test-bridge", "officemesh-second-bridge"] {
+        sub.wait(0, Duration::from_secs(15), other, |m| {
+            m.topic == "officemesh/bridge/error" && m.payload.contains(&format!("`{other}`"))
+        });
+    }
 }
 
 /// Runs `openssl` with `args` in `dir`.
