@@ -42,6 +42,11 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Open the live view of the office and set targets interactively.
     Tui(cli::tui::TuiArgs),
+    /// Connect the office to other systems (Home Assistant through MQTT).
+    Bridge {
+        #[command(subcommand)]
+        kind: cli::bridge::BridgeKind,
+    },
     /// Write a value into the office state.
     Set {
         #[command(subcommand)]
@@ -97,5 +102,6 @@ fn main() -> anyhow::Result<()> {
         Command::Set { what } => cli::set::run(what),
         Command::Forget(args) => cli::forget::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Bridge { kind } => cli::bridge::run(kind),
     }
 }

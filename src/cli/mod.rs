@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod bench;
+pub mod bridge;
 pub mod demo;
 pub mod forget;
 pub mod keygen;
