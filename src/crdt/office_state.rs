@@ -264,7 +264,9 @@ impl OfficeState {
     /// has no gap where it was.
     pub fn void_own_dots(&mut self, delta: &Delta, replica: NodeId) {
         let mut dots = Vec::new();
-        delta.0.for_each_register(|_, ds| dots.extend(ds.filter(|d| d.replica == replica)));
+        delta
+            .0
+            .for_each_register(|_, ds| dots.extend(ds.filter(|d| d.replica == replica)));
         self.void(dots.into_iter());
     }
 
@@ -276,6 +278,17 @@ impl OfficeState {
         for d in dots {
             void.insert(d);
         }
+        let void = void.difference(&self.context);
+        if !void.is_empty() {
+            self.join_context(&void);
+        }
+    }
+
+    /// Marks `replica`'s dots `from..=to` as seen, those this replica does
+    /// not already account for: writes that will never exist.
+    pub fn void_range(&mut self, replica: NodeId, from: u64, to: u64) {
+        let mut void = CausalContext::new();
+        void.insert_range(replica, from, to);
         let void = void.difference(&self.context);
         if !void.is_empty() {
             self.join_context(&void);

@@ -9,9 +9,7 @@
 use crate::crdt::{OfficeState, Writer};
 use crate::node_id::NodeId;
 use crate::replica::PersistJob;
-use crate::replica::persistence::{
-    DOT_BLOCK, KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY, restore,
-};
+use crate::replica::persistence::{DOT_BLOCK, KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY, restore};
 use crate::store::{Store, StoreError};
 use crate::wire::PeerInfo;
 
@@ -38,6 +36,8 @@ pub struct Loaded {
     pub reserved_dots: u64,
     /// The peers of the last run (hints: the node still has its seeds).
     pub peers: Vec<PeerInfo>,
+    /// Own dots of earlier runs this replica no longer knows.
+    pub skipped: Option<(u64, u64)>,
 }
 
 impl Durable {
@@ -53,7 +53,7 @@ impl Durable {
         let snapshot = store.get_state(STATE_KEY)?;
         let kept = store.get_state(KEPT_KEY)?;
         let writer = store.get_state(WRITER_KEY)?;
-        let (state, writer) = restore(
+        let restored = restore(
             id,
             snapshot.as_deref(),
             kept.as_deref(),
@@ -64,6 +64,7 @@ impl Durable {
             what: e.what,
             reason: e.reason,
         })?;
+        let (state, writer, skipped) = (restored.state, restored.writer, restored.skipped);
         let reserved_dots = writer
             .last_counter()
             .saturating_add(1)
@@ -78,6 +79,7 @@ impl Durable {
             writer,
             reserved_dots,
             peers,
+            skipped,
         };
         Ok((Durable { store }, loaded))
     }

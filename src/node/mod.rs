@@ -186,6 +186,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         seed: rand::random(),
         reserved_dots: loaded.reserved_dots,
         tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
+        skipped: loaded.skipped,
     };
     let replica = Replica::new(config, loaded.state, loaded.writer);
     let runtime = runtime::Runtime::new(

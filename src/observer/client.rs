@@ -446,7 +446,7 @@ impl Observer {
                 self.state.void(dots);
                 Some(Update::State)
             }
-            Ok(Payload::Watch { .. }) | Err(_) => None,
+            Ok(Payload::Watch { .. } | Payload::Skipped { .. }) | Err(_) => None,
         }
     }
 

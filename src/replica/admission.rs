@@ -51,6 +51,10 @@ pub const MAX_REFUSED_DOTS: usize = 8;
 /// *stored*.
 pub const MAX_REFUSED_AHEAD: u64 = 4;
 
+/// Most dots one restart may announce as skipped: the rest of a reserved
+/// block and what its last run wrote since its writer was last stored.
+pub const MAX_SKIPPED: u64 = 4 * crate::replica::persistence::DOT_BLOCK;
+
 /// A peer's repeated rejection for the same reason is logged at most this
 /// often.
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
@@ -103,6 +107,8 @@ pub enum Rejection {
     RefusalNotice { replica: NodeId },
     #[error("this write was refused before")]
     RefusedBefore,
+    #[error("a skipped-dots notice of {replica} before any later write of it, or too long")]
+    SkippedNotice { replica: NodeId },
 }
 
 impl Rejection {
@@ -125,6 +131,7 @@ impl Rejection {
             Rejection::Undecodable(_) => "undecodable",
             Rejection::RefusalNotice { .. } => "refusal_notice",
             Rejection::RefusedBefore => "refused_before",
+            Rejection::SkippedNotice { .. } => "skipped_notice",
         }
     }
 }
@@ -322,6 +329,25 @@ impl Admission {
         {
             let why = Rejection::RefusalNotice { replica: observer };
             self.refuse(now, from, Route::Broadcast, &why);
+            return Err(why);
+        }
+        Ok(())
+    }
+
+    /// Checks a restarted replica's notice of skipped dots: a bounded range
+    /// below a dot of it this replica already holds.
+    pub fn skipped_notice(
+        &mut self,
+        now: Time,
+        origin: NodeId,
+        from: u64,
+        to: u64,
+        state: &OfficeState,
+    ) -> Result<(), Rejection> {
+        let later = state.context().max_counter(origin) > to;
+        if from == 0 || to < from || to - from >= MAX_SKIPPED || !later {
+            let why = Rejection::SkippedNotice { replica: origin };
+            self.refuse(now, origin, Route::Broadcast, &why);
             return Err(why);
         }
         Ok(())

@@ -67,6 +67,7 @@ fn config(i: usize) -> Config {
         seed: i as u64,
         reserved_dots: 0,
         tombstone_grace: GRACE,
+        skipped: None,
     }
 }
 

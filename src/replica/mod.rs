@@ -73,6 +73,9 @@ pub struct Config {
     /// The dot bound already durable (dots below it may be used).
     pub reserved_dots: u64,
     pub tombstone_grace: Duration,
+    /// Own dots of an earlier run this replica no longer knows, announced
+    /// after its first write ([`Payload::Skipped`]).
+    pub skipped: Option<(u64, u64)>,
 }
 
 /// What the driver feeds the core.
@@ -624,13 +627,26 @@ impl Replica {
             Ok(Payload::ClockReport { node, .. }) => {
                 tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
             }
+            Ok(Payload::Skipped { from, to }) => {
+                if self
+                    .admission
+                    .skipped_notice(self.now, origin, from, to, &self.state)
+                    .is_ok()
+                {
+                    self.state.void_range(origin, from, to);
+                    self.state_changed(false);
+                }
+            }
             Ok(Payload::Refused { observer, counters }) => {
                 if self
                     .admission
                     .refusal_notice(self.now, origin, observer, &counters, &self.state)
                     .is_ok()
                 {
-                    self.void(observer, counters.into_iter().map(|c| Dot::new(observer, c)));
+                    self.void(
+                        observer,
+                        counters.into_iter().map(|c| Dot::new(observer, c)),
+                    );
                 }
             }
             Err(error) => {
@@ -646,13 +662,13 @@ impl Replica {
     }
 
     fn broadcast(&mut self, payload: &Payload) {
-        let bytes = match payload.encode() {
-            Ok(b) => b,
-            Err(error) => {
-                tracing::error!(%error, "cannot encode a payload");
-                return;
-            }
-        };
+        match payload.encode() {
+            Ok(bytes) => self.broadcast_bytes(bytes),
+            Err(error) => tracing::error!(%error, "cannot encode a payload"),
+        }
+    }
+
+    fn broadcast_bytes(&mut self, bytes: Bytes) {
         let mut out = Vec::new();
         self.overlay.broadcast(self.now, bytes, &mut out);
         self.drive_overlay(out);
@@ -817,10 +833,29 @@ impl Replica {
             return false;
         }
         let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
-        self.state_changed(persistence::touches_kept(&delta));
-        match delta.encode() {
-            Ok(bytes) => self.broadcast(&Payload::Delta(Bytes::from(bytes))),
-            Err(error) => tracing::error!(%error, "cannot encode a delta"),
+        let kept = persistence::touches_kept(&delta);
+        self.state_changed(kept);
+        let payload = match delta
+            .encode()
+            .map(|b| Payload::Delta(Bytes::from(b)).encode())
+        {
+            Ok(Ok(payload)) => payload,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot encode a payload");
+                return true;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot encode a delta");
+                return true;
+            }
+        };
+        if kept {
+            self.persistence.broadcast_after_commit(payload);
+        } else {
+            self.broadcast_bytes(payload);
+        }
+        if let Some((from, to)) = self.config.skipped.take() {
+            self.broadcast(&Payload::Skipped { from, to });
         }
         true
     }
@@ -888,6 +923,9 @@ impl Replica {
 
     fn persisted(&mut self, token: u64, result: Result<(), String>) {
         let landed = self.persistence.landed(token, result);
+        for payload in landed.release {
+            self.broadcast_bytes(payload);
+        }
         if let Some(error) = &landed.error {
             tracing::error!(%error, "could not write to the data directory; retrying");
             self.timers
@@ -1077,7 +1115,10 @@ impl Replica {
             dots.sort();
             dots.dedup();
             dots.truncate(admission::MAX_REFUSED_DOTS);
-            let fresh: Vec<Dot> = dots.into_iter().filter(|d| !self.state.covers(*d)).collect();
+            let fresh: Vec<Dot> = dots
+                .into_iter()
+                .filter(|d| !self.state.covers(*d))
+                .collect();
             if !fresh.is_empty() {
                 self.void(observer, fresh.iter().copied());
                 self.broadcast(&Payload::Refused {

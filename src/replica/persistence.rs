@@ -72,6 +72,7 @@ struct InFlight {
     snapshot: bool,
     dot_bound: Option<u64>,
     acks: Vec<PendingAck>,
+    held: Vec<bytes::Bytes>,
 }
 
 /// The persistence decisions of one replica.
@@ -83,6 +84,11 @@ pub struct Persistence {
     snapshot_dirty: bool,
     snapshot_wanted: bool,
     acks: Vec<PendingAck>,
+    /// This replica's own kept writes (its targets), broadcast only once
+    /// on disk: after a crash the replica marks every dot of its last run
+    /// as seen, so one that left before it was durable would be deleted
+    /// everywhere by its next anti-entropy rounds.
+    held: Vec<bytes::Bytes>,
     reserved_until: u64,
     /// Set after a failed job until [`RETRY_AFTER`] passes.
     paused: bool,
@@ -94,6 +100,8 @@ pub struct Persistence {
 #[derive(Debug, Default)]
 pub struct Landed {
     pub acks: Vec<PendingAck>,
+    /// Own writes now durable: broadcast them.
+    pub release: Vec<bytes::Bytes>,
     pub error: Option<String>,
 }
 
@@ -108,6 +116,7 @@ impl Persistence {
             snapshot_dirty: false,
             snapshot_wanted: false,
             acks: Vec::new(),
+            held: Vec::new(),
             reserved_until,
             paused: false,
             failures: 0,
@@ -150,6 +159,12 @@ impl Persistence {
     pub fn ack_after_commit(&mut self, ack: PendingAck) {
         self.kept_dirty = true;
         self.acks.push(ack);
+    }
+
+    /// An own kept write to broadcast once it is on disk.
+    pub fn broadcast_after_commit(&mut self, payload: bytes::Bytes) {
+        self.kept_dirty = true;
+        self.held.push(payload);
     }
 
     /// Whether anything waits for the disk.
@@ -208,6 +223,7 @@ impl Persistence {
             snapshot,
             dot_bound,
             acks: std::mem::take(&mut self.acks),
+            held: std::mem::take(&mut self.held),
         });
         Some(PersistJob {
             token,
@@ -229,6 +245,7 @@ impl Persistence {
                 }
                 Landed {
                     acks: job.acks,
+                    release: job.held,
                     error: None,
                 }
             }
@@ -240,8 +257,13 @@ impl Persistence {
                 if job.snapshot {
                     self.snapshot_dirty = true;
                 }
+                // Unsent own writes wait for the next commit that lands.
+                let mut held = job.held;
+                held.append(&mut self.held);
+                self.held = held;
                 Landed {
                     acks: job.acks,
+                    release: Vec::new(),
                     error: Some(error),
                 }
             }
@@ -269,7 +291,7 @@ pub fn restore(
     kept: Option<&[u8]>,
     writer: Option<&[u8]>,
     first_dot: u64,
-) -> Result<(OfficeState, crate::crdt::Writer), RestoreError> {
+) -> Result<Restored, RestoreError> {
     use crate::crdt::{CausalContext, Writer};
     let mut state = match snapshot {
         Some(bytes) => OfficeState::decode(bytes).map_err(|e| RestoreError {
@@ -296,6 +318,7 @@ pub fn restore(
     let (last, hlc) = saved
         .filter(|w| w.id() == id)
         .map_or((0, Default::default()), |w| (w.last_counter(), w.hlc()));
+    let known = last.max(state.context().max_counter(id));
     let writer = Writer::resume(id, last.max(below), hlc, &state);
     if below > 0 {
         let mut gap = CausalContext::new();
@@ -305,7 +328,23 @@ pub fn restore(
             state.join_context(&gap);
         }
     }
-    Ok((state, writer))
+    let skipped = (known < below).then_some((known + 1, below));
+    Ok(Restored {
+        state,
+        writer,
+        skipped,
+    })
+}
+
+/// What a replica restarts from.
+#[derive(Debug)]
+pub struct Restored {
+    pub state: OfficeState,
+    pub writer: crate::crdt::Writer,
+    /// This replica's dots of an earlier run that it no longer knows (the
+    /// end of the last reserved block): marked as seen here, and announced
+    /// to the others once the replica writes again.
+    pub skipped: Option<(u64, u64)>,
 }
 
 /// The part of the state kept on disk as soon as it changes: every target

@@ -42,6 +42,7 @@ fn config(id: u64) -> Config {
         seed: id,
         reserved_dots: 1 + DOT_BLOCK,
         tombstone_grace: Duration::from_secs(3600),
+        skipped: None,
     }
 }
 

@@ -39,13 +39,42 @@ pub const DISK_DELAY: Duration = Duration::from_millis(5);
 pub type Endpoint = usize;
 
 enum Event {
-    Arrive { to: Endpoint, life: u32, link: LinkId, msg: Message },
-    LinkUp { at: Endpoint, life: u32, peer: PeerInfo, role: Role, outbound: bool, link: LinkId },
-    LinkDown { at: Endpoint, life: u32, link: LinkId },
-    DialFailed { at: Endpoint, life: u32, addr: SocketAddr },
-    Landed { node: usize, life: u32, job: replica::PersistJob },
-    Wake { node: usize, life: u32 },
-    PartitionTimeout { epoch: u32 },
+    Arrive {
+        to: Endpoint,
+        life: u32,
+        link: LinkId,
+        msg: Message,
+    },
+    LinkUp {
+        at: Endpoint,
+        life: u32,
+        peer: PeerInfo,
+        role: Role,
+        outbound: bool,
+        link: LinkId,
+    },
+    LinkDown {
+        at: Endpoint,
+        life: u32,
+        link: LinkId,
+    },
+    DialFailed {
+        at: Endpoint,
+        life: u32,
+        addr: SocketAddr,
+    },
+    Landed {
+        node: usize,
+        life: u32,
+        job: replica::PersistJob,
+    },
+    Wake {
+        node: usize,
+        life: u32,
+    },
+    PartitionTimeout {
+        epoch: u32,
+    },
 }
 
 /// One end of a connection: who owns it, and the other end.
@@ -238,13 +267,20 @@ impl Mesh {
         let disk = &n.disk;
         let first_dot = disk.dot_bound.max(1);
         let get = |k: &[u8]| disk.entries.get(k).map(Vec::as_slice);
-        let (state, writer) = match restore(n.peer.id, get(STATE_KEY), get(KEPT_KEY), get(WRITER_KEY), first_dot) {
+        let restored = match restore(
+            n.peer.id,
+            get(STATE_KEY),
+            get(KEPT_KEY),
+            get(WRITER_KEY),
+            first_dot,
+        ) {
             Ok(r) => r,
             Err(error) => {
                 tracing::error!(node, %error, "cannot restore a simulated node");
                 return;
             }
         };
+        let (state, writer, skipped) = (restored.state, restored.writer, restored.skipped);
         let remembered: Vec<PeerInfo> = get(PEERS_KEY)
             .and_then(|b| postcard::from_bytes(b).ok())
             .unwrap_or_default();
@@ -265,6 +301,7 @@ impl Mesh {
             seed: self.rng.random(),
             reserved_dots,
             tombstone_grace: self.config.tombstone_grace,
+            skipped,
         };
         n.replica = Some(Replica::new(config, state, writer));
         self.feed(node, Input::Start);
@@ -410,14 +447,34 @@ impl Mesh {
             } else {
                 self.net.crash_detection
             };
-            self.queue
-                .push(self.now + after, Event::DialFailed { at: from, life, addr });
+            self.queue.push(
+                self.now + after,
+                Event::DialFailed {
+                    at: from,
+                    life,
+                    addr,
+                },
+            );
             return;
         };
         let (a, b) = (LinkId(self.next_link), LinkId(self.next_link + 1));
         self.next_link += 2;
-        self.ends.insert(a, End { owner: from, peer: to, peer_link: b });
-        self.ends.insert(b, End { owner: to, peer: from, peer_link: a });
+        self.ends.insert(
+            a,
+            End {
+                owner: from,
+                peer: to,
+                peer_link: b,
+            },
+        );
+        self.ends.insert(
+            b,
+            End {
+                owner: to,
+                peer: from,
+                peer_link: a,
+            },
+        );
         let one_way = self.latency(from, to);
         let from_peer = self.peer_info(from);
         let to_peer = self.peer_info(to);
@@ -426,11 +483,25 @@ impl Mesh {
         // after the round trip.
         self.queue.push(
             self.now + one_way,
-            Event::LinkUp { at: to, life: to_life, peer: from_peer, role, outbound: false, link: b },
+            Event::LinkUp {
+                at: to,
+                life: to_life,
+                peer: from_peer,
+                role,
+                outbound: false,
+                link: b,
+            },
         );
         self.queue.push(
             self.now + one_way * 2,
-            Event::LinkUp { at: from, life, peer: to_peer, role: Role::Node, outbound: true, link: a },
+            Event::LinkUp {
+                at: from,
+                life,
+                peer: to_peer,
+                role: Role::Node,
+                outbound: true,
+                link: a,
+            },
         );
     }
 
@@ -592,19 +663,39 @@ impl Mesh {
     fn step(&mut self, event: Event) {
         let nodes = self.nodes.len();
         match event {
-            Event::Arrive { to, life, link, msg } if self.life(to) == life => {
+            Event::Arrive {
+                to,
+                life,
+                link,
+                msg,
+            } if self.life(to) == life => {
                 if to < nodes {
                     self.feed(to, Input::Frame { link, msg });
                 } else {
                     self.observer_event(to - nodes, ObserverEvent::Frame { link, msg });
                 }
             }
-            Event::LinkUp { at, life, peer, role, outbound, link } if self.life(at) == life => {
+            Event::LinkUp {
+                at,
+                life,
+                peer,
+                role,
+                outbound,
+                link,
+            } if self.life(at) == life => {
                 if !self.ends.contains_key(&link) {
                     return;
                 }
                 if at < nodes {
-                    self.feed(at, Input::LinkUp { peer, role, outbound, link });
+                    self.feed(
+                        at,
+                        Input::LinkUp {
+                            peer,
+                            role,
+                            outbound,
+                            link,
+                        },
+                    );
                 } else {
                     self.observer_event(at - nodes, ObserverEvent::Up { peer, link });
                 }
@@ -632,7 +723,13 @@ impl Mesh {
                 if let Some(bound) = job.dot_bound {
                     disk.dot_bound = disk.dot_bound.max(bound);
                 }
-                self.feed(node, Input::Persisted { token: job.token, result: Ok(()) });
+                self.feed(
+                    node,
+                    Input::Persisted {
+                        token: job.token,
+                        result: Ok(()),
+                    },
+                );
             }
             Event::Wake { node, life } if self.nodes[node].life == life => {
                 let n = &mut self.nodes[node];

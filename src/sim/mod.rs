@@ -12,9 +12,9 @@
 
 pub mod fault;
 pub mod invariants;
+pub mod mesh;
 pub mod metrics;
 pub mod network;
-pub mod mesh;
 pub mod queue;
 pub mod report;
 pub mod scenario;
@@ -22,8 +22,8 @@ pub mod sim_observer;
 pub mod simulator;
 
 pub use fault::Fault;
+pub use mesh::Mesh;
 pub use network::{Latency, NetworkConfig};
 pub use report::Report;
 pub use scenario::{Options, Scenario, ScenarioError};
-pub use mesh::Mesh;
 pub use simulator::Simulator;

@@ -205,7 +205,12 @@ impl SimObserver {
     }
 
     /// A target write made on a copy of the replica and sent to the node.
-    pub fn write_target(&mut self, zone: &str, value: f32, wall_ms: u64) -> Option<(LinkId, Message, u64)> {
+    pub fn write_target(
+        &mut self,
+        zone: &str,
+        value: f32,
+        wall_ms: u64,
+    ) -> Option<(LinkId, Message, u64)> {
         let link = self.link?;
         let key = TargetKey::new(zone, Quantity::Temperature);
         let target = TargetValue {

@@ -381,16 +381,13 @@ impl Simulator {
                     self.queue
                         .push(at.max(self.now), SimEvent::Timer { node, life, timer });
                 }
-                Output::Event(Event::Delivered {
-                    id, hops, ..
-                }) => {
+                Output::Event(Event::Delivered { id, hops, .. }) => {
                     self.metrics.on_delivered(node as usize, id, hops, self.now);
                 }
                 Output::Event(Event::NeighborUp(_) | Event::NeighborDown { .. }) => {}
             }
         }
     }
-
 
     fn send(&mut self, from: u32, to: PeerInfo, msg: Message) {
         self.metrics.on_send(&msg);

@@ -37,7 +37,16 @@ pub enum Payload {
     /// where they were. Admitted only for an observer's dots, a few, and
     /// only just past what a replica has seen of it (see
     /// `replica::admission::MAX_REFUSED_AHEAD`).
-    Refused { observer: NodeId, counters: Vec<u64> },
+    Refused {
+        observer: NodeId,
+        counters: Vec<u64>,
+    },
+    /// The broadcasting replica restarted and will never write its dots
+    /// `from..=to` (the rest of a block reserved before a crash, or writes
+    /// it lost): every replica marks them as seen, so its version vector
+    /// has no gap. Admitted only once a later dot of the same replica is
+    /// known, so nobody can mark another replica's future writes as seen.
+    Skipped { from: u64, to: u64 },
 }
 
 impl Payload {

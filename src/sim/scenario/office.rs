@@ -28,8 +28,8 @@ use crate::crdt::{
 };
 use crate::replica::LocalWrite;
 use crate::sim::mesh::{Mesh, MeshConfig};
-use crate::sim::report::Report;
 use crate::sim::metrics::MessageCounters;
+use crate::sim::report::Report;
 use crate::wire::Role;
 
 const NODES: usize = 100;
@@ -266,7 +266,8 @@ pub fn run(options: &Options) -> Report {
             })
         })
         .count();
-    let observer_states: Vec<&OfficeState> = (0..observers).map(|o| mesh.observer(o).state()).collect();
+    let observer_states: Vec<&OfficeState> =
+        (0..observers).map(|o| mesh.observer(o).state()).collect();
     let refused_applied = refused
         .iter()
         .filter(|w| {
@@ -345,9 +346,12 @@ fn components(mesh: &Mesh) -> usize {
             if let Some(p) = mesh.index_of(peer.id)
                 && mesh.is_live(p)
             {
-                let back = mesh
-                    .replica(p)
-                    .is_some_and(|r| r.overlay().active_view().iter().any(|q| q.id == replica.id()));
+                let back = mesh.replica(p).is_some_and(|r| {
+                    r.overlay()
+                        .active_view()
+                        .iter()
+                        .any(|q| q.id == replica.id())
+                });
                 if !back {
                     asymmetric += 1;
                 }
