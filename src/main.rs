@@ -6,7 +6,8 @@ mod cli;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use officemesh::service::log_format::LogStyle;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
@@ -47,6 +48,13 @@ enum Command {
         #[command(subcommand)]
         what: cli::set::SetWhat,
     },
+    /// Check this machine's setup for a node: config, keys, data
+    /// directory, devices, clock, seeds. Exits 0 only when all pass.
+    Doctor(cli::doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::completions::CompletionsArgs),
+    /// Print the man page, officemesh(1), in roff.
+    Man,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,10 +87,18 @@ fn main() -> anyhow::Result<()> {
                 .with_writer(log)
                 .init();
         }
-        None => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
+        None => {
+            let style = LogStyle::for_stderr();
+            let fmt = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(style.ansi)
+                .with_writer(std::io::stderr);
+            if style.timestamps {
+                fmt.init();
+            } else {
+                fmt.without_time().init();
+            }
+        }
     }
     match cli.command {
         Command::Demo(args) => cli::demo::run(args),
@@ -93,5 +109,8 @@ fn main() -> anyhow::Result<()> {
         Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Doctor(args) => cli::doctor::run(args),
+        Command::Completions(args) => cli::completions::run(args, Cli::command()),
+        Command::Man => cli::man::run(Cli::command()),
     }
 }

@@ -2,8 +2,11 @@
 
 pub mod attach;
 pub mod bench;
+pub mod completions;
 pub mod demo;
+pub mod doctor;
 pub mod keygen;
+pub mod man;
 pub mod node;
 pub mod set;
 pub mod sim;

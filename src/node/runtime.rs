@@ -87,6 +87,8 @@ pub struct Channels {
     /// observer's write) last changed the state; the benchmark's exact
     /// convergence time.
     pub targets_changed_us: Arc<AtomicU64>,
+    /// Loop ticks and a summary for the watchdog, `STATUS=` and metrics.
+    pub health: super::health::HealthRecorder,
 }
 
 pub struct Runtime {
@@ -245,7 +247,9 @@ impl Runtime {
                 Some(event) = self.events_rx.recv() => self.on_net(event),
                 Some(write) = self.channels.local_rx.recv() => self.on_local(write),
                 () = sleep => self.fire_timers(),
+                () = self.channels.health.heartbeat() => {}
             }
+            self.channels.health.record(&self.overlay, &self.state).await;
             if !self.unacked.is_empty() {
                 tokio::task::yield_now().await;
                 self.commit_observer_writes();
