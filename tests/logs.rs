@@ -49,13 +49,19 @@ fn log_through_a_pipe(env: &[(&str, &str)]) -> String {
 #[test]
 fn a_log_written_to_a_pipe_has_no_escape_sequences() {
     let log = log_through_a_pipe(&[]);
-    assert!(!log.contains('\u{1b}'), "ANSI escapes in a piped log:\n{log:?}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes in a piped log:\n{log:?}"
+    );
 }
 
 #[test]
 fn under_systemd_lines_are_plain_and_carry_no_timestamp_of_their_own() {
     let log = log_through_a_pipe(&[("JOURNAL_STREAM", "8:12345")]);
-    assert!(!log.contains('\u{1b}'), "ANSI escapes for the journal:\n{log:?}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes for the journal:\n{log:?}"
+    );
     let started = log.lines().find(|l| l.contains("node started")).unwrap();
     assert!(
         started.trim_start().starts_with("INFO"),

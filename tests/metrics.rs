@@ -23,9 +23,7 @@ impl Drop for Killed {
 /// The body of `GET path` at `addr`, if the answer is 200.
 fn get(addr: SocketAddr, path: &str) -> Option<(String, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
@@ -111,7 +109,10 @@ fn a_scrape_passes_promtool_and_has_the_expected_families() {
         }
         std::thread::sleep(Duration::from_millis(300));
     };
-    assert!(head.contains("Content-Type: text/plain; version=0.0.4"), "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
 
     if !has_promtool() {
         eprintln!("skipped promtool: not found (apt-get install prometheus; .ci/run does)");
@@ -174,7 +175,10 @@ fn anything_but_a_get_of_metrics_is_refused() {
         let _ = stream.read_to_string(&mut answer);
         answer.lines().next().unwrap_or_default().to_string()
     };
-    assert_eq!(status(b"GET /nope HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
+    assert_eq!(
+        status(b"GET /nope HTTP/1.1\r\n\r\n"),
+        "HTTP/1.1 404 Not Found"
+    );
     assert_eq!(
         status(b"POST /metrics HTTP/1.1\r\n\r\n"),
         "HTTP/1.1 405 Method Not Allowed"

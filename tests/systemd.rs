@@ -58,7 +58,10 @@ fn the_unit_file_passes_systemd_analyze_verify() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "systemd-analyze verify failed:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{stderr}"
+    );
     assert!(
         !stderr.contains("officemesh.service"),
         "systemd-analyze verify warned about the unit:\n{stderr}"
@@ -91,10 +94,15 @@ fn collect(socket: &UnixDatagram, start: Instant, until: Duration) -> Vec<(Durat
     let mut buf = [0u8; 4096];
     while start.elapsed() < until {
         socket
-            .set_read_timeout(Some((until - start.elapsed()).max(Duration::from_millis(1))))
+            .set_read_timeout(Some(
+                (until - start.elapsed()).max(Duration::from_millis(1)),
+            ))
             .unwrap();
         if let Ok(n) = socket.recv(&mut buf) {
-            got.push((start.elapsed(), String::from_utf8_lossy(&buf[..n]).into_owned()));
+            got.push((
+                start.elapsed(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
         }
     }
     got
@@ -131,7 +139,10 @@ fn ready_status_and_watchdog_pings_that_stop_when_the_loop_is_wedged() {
         .position(|(_, m)| m.lines().any(|l| l == "READY=1"))
         .unwrap_or_else(|| panic!("no READY=1 in {got:?}\nlog:\n{log}"));
     assert!(
-        got[ready].1.lines().any(|l| l == "STATUS=no neighbours yet, 1 node known, nothing heating"),
+        got[ready]
+            .1
+            .lines()
+            .any(|l| l == "STATUS=no neighbours yet, 1 node known, nothing heating"),
         "READY=1 came without a readable STATUS=: {got:?}"
     );
     let pings: Vec<Duration> = got
@@ -141,8 +152,14 @@ fn ready_status_and_watchdog_pings_that_stop_when_the_loop_is_wedged() {
         .collect();
     // The wedge is 5 s after the node's start, which is after `start`.
     let wedged_by = Duration::from_millis(5000) + got[ready].0;
-    let before = pings.iter().filter(|at| **at < Duration::from_secs(5)).count();
-    assert!(before >= 3, "expected pings every second before the wedge: {pings:?}");
+    let before = pings
+        .iter()
+        .filter(|at| **at < Duration::from_secs(5))
+        .count();
+    assert!(
+        before >= 3,
+        "expected pings every second before the wedge: {pings:?}"
+    );
     // One more ping may follow the wedge (the loop ticked since the last
     // one); then none, for more than twice the watchdog interval.
     let last = *pings.last().unwrap();
@@ -154,7 +171,10 @@ fn ready_status_and_watchdog_pings_that_stop_when_the_loop_is_wedged() {
         node.0.try_wait().unwrap().is_none(),
         "the process must still run: only its loop is stuck"
     );
-    assert!(log.contains("no watchdog ping"), "the stall is logged:\n{log}");
+    assert!(
+        log.contains("no watchdog ping"),
+        "the stall is logged:\n{log}"
+    );
 }
 
 #[test]
@@ -178,7 +198,8 @@ fn sigterm_says_stopping_and_the_node_exits_cleanly() {
     assert!(ok);
     let got = collect(&socket, start, start.elapsed() + Duration::from_secs(3));
     assert!(
-        got.iter().any(|(_, m)| m.lines().any(|l| l == "STOPPING=1")),
+        got.iter()
+            .any(|(_, m)| m.lines().any(|l| l == "STOPPING=1")),
         "no STOPPING=1 after SIGTERM: {got:?}"
     );
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -186,7 +207,10 @@ fn sigterm_says_stopping_and_the_node_exits_cleanly() {
         if let Some(status) = node.0.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the node did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the node did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status:?}");

@@ -25,15 +25,24 @@ mod tests {
     fn metrics_are_off_unless_listen_is_set() {
         let config = Config::parse("", Path::new("c.toml")).unwrap();
         assert_eq!(config.metrics.listen, None);
-        let config =
-            Config::parse("[metrics]\nlisten = \"127.0.0.1:9464\"\n", Path::new("c.toml")).unwrap();
-        assert_eq!(config.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let config = Config::parse(
+            "[metrics]\nlisten = \"127.0.0.1:9464\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.metrics.listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
     }
 
     #[test]
     fn a_misspelt_metrics_key_is_an_error() {
-        let err = Config::parse("[metrics]\nlisen = \"127.0.0.1:9464\"\n", Path::new("c.toml"))
-            .unwrap_err();
+        let err = Config::parse(
+            "[metrics]\nlisen = \"127.0.0.1:9464\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
         assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err:?}");
     }
 }

@@ -56,6 +56,8 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         }
         stat.assume_init()
     };
+    // The fields are 32-bit on armhf, 64-bit elsewhere.
+    #[allow(clippy::useless_conversion)]
     Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
 }
 

@@ -49,15 +49,19 @@ pub fn check(config: &Config) -> Vec<Check> {
     checks
 }
 
+/// What to look at once the error's own remedy is applied.
 fn fix_for(kind: SensorKind) -> &'static str {
     match kind {
-        SensorKind::Bme280 | SensorKind::Sht4x => crate::board::ENABLE_I2C,
+        SensorKind::Bme280 | SensorKind::Sht4x => {
+            "then `i2cdetect -y BUS` (package i2c-tools) should show the sensor's address; \
+             if not, check the wiring and `address`"
+        }
         SensorKind::Ds18b20 => {
-            "enable 1-wire (`dtoverlay=w1-gpio,gpiopin=4` in /boot/firmware/config.txt), \
-             check the 4.7 kΩ pull-up, reboot, then look in /sys/bus/w1/devices"
+            "then `ls /sys/bus/w1/devices` should list a 28-… probe; if not, check the \
+             4.7 kΩ pull-up and the data pin"
         }
         SensorKind::Iio | SensorKind::Hwmon => {
-            "load the sensor's overlay (`dtoverlay=i2c-sensor,<chip>`) and reboot, or set `path`"
+            "load the sensor's overlay (`dtoverlay=i2c-sensor,CHIP`) and reboot, or set `path`"
         }
         SensorKind::Simulated => "",
     }
@@ -65,7 +69,11 @@ fn fix_for(kind: SensorKind) -> &'static str {
 
 fn gpio_chip(chip: &PathBuf) -> Check {
     let name = format!("gpio {}", chip.display());
-    match std::fs::OpenOptions::new().read(true).write(true).open(chip) {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(chip)
+    {
         Ok(_) => Check::pass(name, "present and writable by this user"),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             Check::fail(name, "missing", ENABLE_GPIO)

@@ -15,7 +15,11 @@ pub fn check(cluster_key: &Path, data_dir: &Path) -> Vec<Check> {
         cluster_key,
         "cluster key",
         "write one with `officemesh keygen --out FILE` and copy it to every node",
-        || ClusterKey::load(cluster_key).map(|_| ()).map_err(|e| e.to_string()),
+        || {
+            ClusterKey::load(cluster_key)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
     )];
     let node_key = data_dir.join(crate::net::identity::KEYPAIR_FILE);
     if node_key.exists() {

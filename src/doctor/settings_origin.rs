@@ -95,8 +95,16 @@ pub fn describe(
                 .map_or_else(|| "off".to_string(), |a| a.to_string()),
         ),
         setting("gossip", "active_view_size", g.active_view_size.to_string()),
-        setting("gossip", "passive_view_size", g.passive_view_size.to_string()),
-        setting("gossip", "shuffle_period_ms", g.shuffle_period_ms.to_string()),
+        setting(
+            "gossip",
+            "passive_view_size",
+            g.passive_view_size.to_string(),
+        ),
+        setting(
+            "gossip",
+            "shuffle_period_ms",
+            g.shuffle_period_ms.to_string(),
+        ),
         setting(
             "gossip",
             "anti_entropy_period_ms",

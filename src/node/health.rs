@@ -16,8 +16,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::net::{CountersSnapshot, NetCounters};
 use crate::crdt::{ActuatorKind, ActuatorOutput, OfficeState, Quantity, Unit};
+use crate::net::{CountersSnapshot, NetCounters};
 use crate::node_id::NodeId;
 use crate::proto::Overlay;
 
@@ -173,10 +173,7 @@ fn summarize(me: NodeId, zone: &str, overlay: &Overlay, state: &OfficeState) -> 
     let mut zones_heating: Vec<String> = state
         .actuators()
         .filter(|(key, _)| key.actuator.kind == ActuatorKind::Heater)
-        .filter(|(_, reg)| {
-            reg.winner()
-                .is_some_and(|(_, s)| heating(s.value.output))
-        })
+        .filter(|(_, reg)| reg.winner().is_some_and(|(_, s)| heating(s.value.output)))
         .filter_map(|(key, _)| zone_of(key.node))
         .collect();
     zones_heating.sort();

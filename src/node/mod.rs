@@ -172,7 +172,8 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let targets_changed_us = Arc::new(AtomicU64::new(0));
-    let (health_recorder, health) = health::channel(id, &settings.zone, endpoint.counters_handle().clone());
+    let (health_recorder, health) =
+        health::channel(id, &settings.zone, endpoint.counters_handle().clone());
     tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
     let runtime = runtime::Runtime::new(
         settings,

@@ -249,7 +249,10 @@ impl Runtime {
                 () = sleep => self.fire_timers(),
                 () = self.channels.health.heartbeat() => {}
             }
-            self.channels.health.record(&self.overlay, &self.state).await;
+            self.channels
+                .health
+                .record(&self.overlay, &self.state)
+                .await;
             if !self.unacked.is_empty() {
                 tokio::task::yield_now().await;
                 self.commit_observer_writes();

@@ -172,7 +172,10 @@ impl Collector for NodeCollector {
             "officemesh_frames_rejected",
             "Frames rejected and their connection closed, by reason.",
             "reason",
-            &[("undecodable", net.bad_frames), ("oversized", net.oversized_frames)],
+            &[
+                ("undecodable", net.bad_frames),
+                ("oversized", net.oversized_frames),
+            ],
         )?;
         counter(
             e,

@@ -33,8 +33,7 @@ impl Notifier {
     pub fn ready(health: Health) -> Option<Notifier> {
         std::env::var_os("NOTIFY_SOCKET")?;
         let status = status_line(&health.summary());
-        if let Err(error) = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(&status)])
-        {
+        if let Err(error) = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(&status)]) {
             tracing::warn!(%error, "could not tell systemd the node is ready");
         }
         let watchdog = sd_notify::watchdog_enabled();
