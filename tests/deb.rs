@@ -33,7 +33,11 @@ fn the_package_builds_with_the_unit_the_conffile_and_the_docs() {
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
         .expect("a .deb in target/debian");
-    let contents = Command::new("dpkg-deb").arg("-c").arg(&deb).output().unwrap();
+    let contents = Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(&deb)
+        .output()
+        .unwrap();
     let contents = String::from_utf8_lossy(&contents.stdout);
     for path in [
         "./usr/bin/officemesh",
@@ -42,11 +46,21 @@ fn the_package_builds_with_the_unit_the_conffile_and_the_docs() {
         "./usr/share/man/man1/officemesh.1",
         "./usr/share/bash-completion/completions/officemesh",
     ] {
-        assert!(contents.contains(path), "{path} missing from the package:\n{contents}");
+        assert!(
+            contents.contains(path),
+            "{path} missing from the package:\n{contents}"
+        );
     }
-    let control = Command::new("dpkg-deb").arg("-I").arg(&deb).output().unwrap();
+    let control = Command::new("dpkg-deb")
+        .arg("-I")
+        .arg(&deb)
+        .output()
+        .unwrap();
     let control = String::from_utf8_lossy(&control.stdout);
     for part in ["conffiles", "postinst", "postrm", "Depends:"] {
-        assert!(control.contains(part), "{part} missing from the control area:\n{control}");
+        assert!(
+            control.contains(part),
+            "{part} missing from the control area:\n{control}"
+        );
     }
 }
