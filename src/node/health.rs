@@ -219,6 +219,82 @@ fn heating(output: ActuatorOutput) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crdt::{ActuatorId, NodeInfo, Reading, SensorId, TargetKey, TargetValue, Writer};
+    use crate::wire::{PeerInfo, Role};
+
+    fn announce(state: &mut OfficeState, writer: &mut Writer, zone: &str) {
+        let info = NodeInfo {
+            name: zone.into(),
+            zone: zone.into(),
+            role: Role::Node,
+            version: "0".into(),
+            interfaces: Vec::new(),
+            failed_sensors: Vec::new(),
+            neighbours: Vec::new(),
+        };
+        state.announce_node(writer, 1, info);
+    }
+
+    fn heater(state: &mut OfficeState, writer: &mut Writer, output: ActuatorOutput) {
+        let id = ActuatorId {
+            kind: ActuatorKind::Heater,
+            index: 0,
+        };
+        state.set_actuator(writer, 2, id, output);
+    }
+
+    #[test]
+    fn the_summary_names_heating_zones_and_this_nodes_own_figures() {
+        let (me, other, third) = (NodeId(1), NodeId(2), NodeId(3));
+        let mut state = OfficeState::new();
+        let (mut wm, mut wo, mut wt) = (Writer::new(me), Writer::new(other), Writer::new(third));
+        announce(&mut state, &mut wm, "kitchen");
+        announce(&mut state, &mut wo, "lab");
+        announce(&mut state, &mut wt, "hall");
+        heater(&mut state, &mut wm, ActuatorOutput::On);
+        heater(&mut state, &mut wo, ActuatorOutput::Level(0.5));
+        heater(&mut state, &mut wt, ActuatorOutput::Off);
+        let thermometer = SensorId {
+            quantity: Quantity::Temperature,
+            index: 0,
+        };
+        let reading = |value| Reading {
+            value,
+            unit: Unit::Celsius,
+        };
+        state.publish_reading(&mut wm, 3, thermometer, reading(19.5));
+        state.publish_reading(&mut wo, 3, thermometer, reading(23.0));
+        let target = TargetValue {
+            value: 21.0,
+            unit: Unit::Celsius,
+            set_by: "alice".into(),
+        };
+        state.set_target(
+            &mut wo,
+            4,
+            TargetKey::new("kitchen", Quantity::Temperature),
+            target,
+        );
+        let overlay = Overlay::new(
+            PeerInfo {
+                id: me,
+                addr: "127.0.0.1:1".parse().unwrap(),
+            },
+            crate::proto::Config::default(),
+            1,
+        );
+
+        let summary = summarize(me, "kitchen", &overlay, &state);
+        assert_eq!(summary.nodes_known, 3);
+        assert_eq!(summary.zones_heating, vec!["kitchen", "lab"]);
+        assert_eq!(
+            summary.temperatures,
+            vec![("temperature#0".to_string(), 19.5)]
+        );
+        assert_eq!(summary.target_celsius, Some(21.0));
+        assert_eq!(summary.heater_on, Some(true));
+        assert_eq!((summary.active_peers, summary.passive_peers), (0, 0));
+    }
 
     #[test]
     fn heating_means_any_output_above_off() {
