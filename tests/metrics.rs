@@ -93,6 +93,8 @@ fn a_scrape_passes_promtool_and_has_the_expected_families() {
         "officemesh_transport_received_frames_total ",
         "officemesh_handshake_failures_total{reason=\"refused\"} ",
         "officemesh_frames_rejected_total{reason=\"oversized\"} ",
+        "officemesh_store_commits_total ",
+        "officemesh_store_commit_failures_total 0",
         "officemesh_zone_temperature_celsius{zone=\"zone-0\",sensor=",
         "officemesh_zone_target_celsius{zone=\"zone-0\"} 21",
         "officemesh_heater_on{zone=\"zone-0\"} 1",

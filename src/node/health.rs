@@ -20,6 +20,7 @@ use crate::crdt::{ActuatorKind, ActuatorOutput, OfficeState, Quantity, Unit};
 use crate::net::{CountersSnapshot, NetCounters};
 use crate::node_id::NodeId;
 use crate::proto::Overlay;
+use crate::replica::{Replica, Stats};
 
 /// An idle loop still iterates this often (the node task wakes for it), so
 /// a quiet office is never mistaken for a hung loop. The watchdog interval
@@ -51,6 +52,8 @@ pub struct HealthSummary {
     pub target_celsius: Option<f32>,
     /// Whether this node's heater is on; `None` without a heater.
     pub heater_on: Option<bool>,
+    /// The replica core's counters: writes rejected by reason, commits.
+    pub replica: Stats,
 }
 
 #[derive(Debug)]
@@ -129,8 +132,8 @@ pub fn channel(me: NodeId, zone: &str, net: Arc<NetCounters>) -> (HealthRecorder
 
 impl HealthRecorder {
     /// Counts one loop iteration and, at most every [`SUMMARY_EVERY`],
-    /// refreshes the summary from the overlay and the office state.
-    pub async fn record(&mut self, overlay: &Overlay, state: &OfficeState) {
+    /// refreshes the summary from the replica core.
+    pub async fn record(&mut self, replica: &Replica) {
         let now = Instant::now();
         if self.wedge_at.is_some_and(|at| now >= at) {
             tracing::warn!("{WEDGE_ENV} is set: the node loop stops here");
@@ -145,7 +148,8 @@ impl HealthRecorder {
             return;
         }
         self.last_summary = Some(now);
-        let summary = summarize(self.me, &self.zone, overlay, state);
+        let mut summary = summarize(self.me, &self.zone, replica.overlay(), replica.state());
+        summary.replica = replica.stats();
         self.summary.send_if_modified(|old| {
             let changed = *old != summary;
             *old = summary;
@@ -205,6 +209,7 @@ fn summarize(me: NodeId, zone: &str, overlay: &Overlay, state: &OfficeState) -> 
         temperatures,
         target_celsius,
         heater_on,
+        replica: Stats::default(),
     }
 }
 

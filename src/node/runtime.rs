@@ -130,10 +130,7 @@ impl Runtime {
                 _ = heap.tick() => super::heap::release_free_heap(),
                 () = self.channels.health.heartbeat() => {}
             }
-            self.channels
-                .health
-                .record(self.replica.overlay(), self.replica.state())
-                .await;
+            self.channels.health.record(&self.replica).await;
         }
         self.leave().await;
     }

@@ -184,6 +184,46 @@ impl Collector for NodeCollector {
             net.slow_peers_dropped,
         )?;
 
+        let rejected: Vec<(&str, u64)> = summary
+            .replica
+            .rejected
+            .iter()
+            .map(|(reason, n)| (*reason, *n))
+            .collect();
+        if !rejected.is_empty() {
+            labelled_counters(
+                e,
+                "officemesh_writes_rejected",
+                "Registers from peers or observers refused at admission, by reason.",
+                "reason",
+                &rejected,
+            )?;
+        }
+        counter(
+            e,
+            "officemesh_store_commits",
+            "Commits of the node's durable state to its store.",
+            summary.replica.commits,
+        )?;
+        counter(
+            e,
+            "officemesh_store_commit_failures",
+            "Commits that failed (a full or failing SD card).",
+            summary.replica.commit_failures,
+        )?;
+        counter(
+            e,
+            "officemesh_watches_refused",
+            "Observer Watch leases refused by their bounds.",
+            summary.replica.watches_refused,
+        )?;
+        counter(
+            e,
+            "officemesh_pending_messages_dropped",
+            "Messages dropped while waiting for a connection to open (queue full).",
+            summary.replica.pending_dropped,
+        )?;
+
         let celsius = ConstGauge::new(0.0f64);
         if !summary.temperatures.is_empty() {
             let mut family = e.encode_descriptor(
