@@ -5,7 +5,7 @@
 //! Slow (a release build) and needs cargo-deb, so ignored by default:
 //!
 //!     cargo install cargo-deb
-//!     cargo test --release --test deb -- --ignored
+//!     cargo test --test deb -- --ignored
 
 use std::process::Command;
 
