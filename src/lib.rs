@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod board;
+pub mod bridge;
 pub mod config;
 pub mod control;
 pub mod crdt;
