@@ -3,7 +3,8 @@
 //! Layers, bottom-up (see DESIGN.md): `wire` (frames and messages), `proto`
 //! (HyParView + Plumtree, sans-IO), `crdt` (the office state), `sim` (the
 //! deterministic simulator), the runtime (`net`, `node`, `store`), the
-//! devices (`sensors`, `control`) and the interfaces (`tui`, the CLI).
+//! devices (`sensors`, `control`), the interfaces (`tui`, the CLI) and what
+//! runs a node as a Linux service (`service`: systemd, logs, metrics).
 
 pub mod bench;
 pub mod board;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod crdt;
 pub mod demo;
+pub mod doctor;
 pub mod net;
 pub mod node;
 pub mod node_id;
@@ -19,6 +21,7 @@ pub mod observer;
 pub mod proto;
 pub mod replica;
 pub mod sensors;
+pub mod service;
 pub mod sim;
 pub mod splitmix;
 pub mod store;

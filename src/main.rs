@@ -6,7 +6,8 @@ mod cli;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use officemesh::service::log_format::LogStyle;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
@@ -52,6 +53,13 @@ enum Command {
         #[command(subcommand)]
         what: cli::set::SetWhat,
     },
+    /// Check this machine's setup for a node: config, keys, data
+    /// directory, devices, clock, seeds. Exits 0 only when all pass.
+    Doctor(cli::doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::completions::CompletionsArgs),
+    /// Print the man page, officemesh(1), in roff.
+    Man,
     /// Remove a decommissioned node from the office for good: it
     /// disappears from every replica, and stops if it still runs.
     Forget(cli::forget::ForgetArgs),
@@ -87,10 +95,18 @@ fn main() -> anyhow::Result<()> {
                 .with_writer(log)
                 .init();
         }
-        None => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
+        None => {
+            let style = LogStyle::for_stderr();
+            let fmt = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(style.ansi)
+                .with_writer(std::io::stderr);
+            if style.timestamps {
+                fmt.init();
+            } else {
+                fmt.without_time().init();
+            }
+        }
     }
     match cli.command {
         Command::Demo(args) => cli::demo::run(args),
@@ -102,6 +118,9 @@ fn main() -> anyhow::Result<()> {
         Command::Set { what } => cli::set::run(what),
         Command::Forget(args) => cli::forget::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Doctor(args) => cli::doctor::run(args),
+        Command::Completions(args) => cli::completions::run(args, Cli::command()),
+        Command::Man => cli::man::run(Cli::command()),
         Command::Bridge { kind } => cli::bridge::run(kind),
     }
 }

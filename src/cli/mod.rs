@@ -3,9 +3,12 @@
 pub mod attach;
 pub mod bench;
 pub mod bridge;
+pub mod completions;
 pub mod demo;
+pub mod doctor;
 pub mod forget;
 pub mod keygen;
+pub mod man;
 pub mod node;
 pub mod set;
 pub mod sim;

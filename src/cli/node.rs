@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use officemesh::config::{Config, resolve_data_dir};
 use officemesh::node::{self, DeviceClock, DevicesSetup, Settings, stats};
+use officemesh::service::{self, metrics_http::MetricsServer, systemd::Notifier};
 
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
@@ -46,6 +47,15 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         let mut usr1 =
             signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
         let handle = node::start(settings).await?;
+        let metrics = match config.metrics.listen {
+            Some(addr) => {
+                let server =
+                    MetricsServer::bind(addr, service::metrics::registry(handle.health())).await?;
+                tracing::info!(addr = %server.local_addr()?, "serving metrics at /metrics");
+                Some(server.spawn())
+            }
+            None => None,
+        };
         let devices = DevicesSetup::from_config(&config, DeviceClock::real())
             .map(|setup| node::devices::spawn(setup, &handle));
         if devices.is_none() {
@@ -53,6 +63,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                 "no [[sensor]] or [heating] configured: this node only relays and stores"
             );
         }
+        // Listening, devices started: ready as far as systemd is concerned.
+        let notifier = Notifier::ready(handle.health());
         loop {
             tokio::select! {
                 _ = term.recv() => {
@@ -69,6 +81,12 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        if let Some(notifier) = notifier {
+            notifier.stopping();
+        }
+        if let Some(metrics) = metrics {
+            metrics.abort();
         }
         // Heater off and published first, while the node still listens.
         if let Some(devices) = devices {

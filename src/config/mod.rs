@@ -7,6 +7,7 @@
 mod cluster;
 mod error;
 mod gossip;
+mod metrics;
 mod node;
 mod targets;
 
@@ -21,6 +22,7 @@ use crate::sensors::{SensorConfig, SimulatedRoomConfig};
 pub use cluster::{ClusterSection, DEFAULT_KEY_FILE};
 pub use error::ConfigError;
 pub use gossip::GossipSection;
+pub use metrics::MetricsSection;
 pub use node::{DEFAULT_PORT, DEFAULT_ZONE, NodeSection, hostname};
 pub use targets::{TargetError, TargetRange, TargetsSection};
 
@@ -36,6 +38,9 @@ pub struct Config {
     pub gossip: GossipSection,
     #[serde(default)]
     pub targets: TargetsSection,
+    /// `[metrics]`: the Prometheus endpoint, off unless `listen` is set.
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// `[[sensor]]` tables, in file order.
     #[serde(default)]
     pub sensor: Vec<SensorConfig>,

@@ -17,6 +17,7 @@
 pub mod device_clock;
 pub mod devices;
 pub mod durable;
+pub mod health;
 pub mod heap;
 pub mod interfaces;
 pub mod readings;
@@ -71,6 +72,7 @@ pub struct NodeHandle {
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
     shutdown: watch::Sender<bool>,
     targets_changed_us: Arc<AtomicU64>,
+    health: health::Health,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -96,6 +98,11 @@ impl NodeHandle {
             counters: self.endpoint.counters(),
             targets_changed_us: self.targets_changed_us.load(Ordering::Relaxed),
         }
+    }
+
+    /// Loop ticks and what the node knows, for the watchdog and metrics.
+    pub fn health(&self) -> health::Health {
+        self.health.clone()
     }
 
     /// Where the devices layer sends its writes. Clone it freely.
@@ -165,6 +172,8 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let targets_changed_us = Arc::new(AtomicU64::new(0));
+    let (health_recorder, health) =
+        health::channel(id, &settings.zone, endpoint.counters_handle().clone());
     tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
     let me = PeerInfo { id, addr };
     let config = replica::Config {
@@ -198,6 +207,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             targets_tx,
             shutdown_rx,
             targets_changed_us: targets_changed_us.clone(),
+            health: health_recorder,
         },
         durable,
         replica,
@@ -211,6 +221,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         targets: targets_rx,
         shutdown: shutdown_tx,
         targets_changed_us,
+        health,
         task,
     })
 }

@@ -37,6 +37,8 @@ pub struct Channels {
     /// Wall-clock µs when the winning targets last changed; the
     /// benchmark's exact convergence time.
     pub targets_changed_us: Arc<AtomicU64>,
+    /// Loop ticks and a summary for the watchdog, `STATUS=` and metrics.
+    pub health: super::health::HealthRecorder,
 }
 
 pub struct Runtime {
@@ -126,7 +128,9 @@ impl Runtime {
                     self.input(Input::Interfaces(fresh));
                 }
                 _ = heap.tick() => super::heap::release_free_heap(),
+                () = self.channels.health.heartbeat() => {}
             }
+            self.channels.health.record(&self.replica).await;
         }
         self.leave().await;
     }
