@@ -34,6 +34,26 @@ pub struct DemoArgs {
     /// thermostats run (60: a minute of demo is an hour of office).
     #[arg(long, default_value_t = 60.0)]
     pub speed: f64,
+    /// Open a window in ZONE at SECS of simulated time (e.g.
+    /// `kitchen@1800`); it closes ten simulated minutes later. Repeatable.
+    #[arg(long = "open-window", value_name = "ZONE@SECS", value_parser = parse_open_window)]
+    pub open_window: Vec<(String, u64)>,
+    /// The office's time zone (IANA name); default: this machine's.
+    #[arg(long, value_name = "NAME")]
+    pub timezone: Option<String>,
+}
+
+fn parse_open_window(text: &str) -> Result<(String, u64), String> {
+    let (zone, secs) = text
+        .rsplit_once('@')
+        .ok_or_else(|| format!("{text:?}: expected ZONE@SECS, e.g. kitchen@1800"))?;
+    let secs = secs
+        .parse()
+        .map_err(|_| format!("{secs:?} is not a number of seconds"))?;
+    if zone.is_empty() {
+        return Err("the zone is empty".into());
+    }
+    Ok((zone.to_string(), secs))
 }
 
 impl DemoArgs {
@@ -48,9 +68,14 @@ impl DemoArgs {
         if !(self.speed.is_finite() && self.speed >= 1.0 && self.speed <= 10_000.0) {
             anyhow::bail!("--speed must be between 1 and 10000, not {}", self.speed);
         }
+        let office = officemesh::config::OfficeSection {
+            timezone: self.timezone.clone(),
+        };
         Ok(DemoOptions {
             nodes: usize::from(self.nodes),
             speed: self.speed,
+            time_zone: office.time_zone()?,
+            open_windows: self.open_window.clone(),
             ..DemoOptions::default()
         })
     }

@@ -8,6 +8,7 @@ mod cluster;
 mod error;
 mod gossip;
 mod node;
+mod office;
 mod targets;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub use cluster::{ClusterSection, DEFAULT_KEY_FILE};
 pub use error::ConfigError;
 pub use gossip::GossipSection;
 pub use node::{DEFAULT_PORT, DEFAULT_ZONE, NodeSection, hostname};
+pub use office::{OfficeSection, UnknownTimeZone};
 pub use targets::{TargetError, TargetRange, TargetsSection};
 
 /// A whole configuration file.
@@ -29,6 +31,8 @@ pub use targets::{TargetError, TargetRange, TargetsSection};
 pub struct Config {
     #[serde(default)]
     pub node: NodeSection,
+    #[serde(default)]
+    pub office: OfficeSection,
     #[serde(default)]
     pub cluster: ClusterSection,
     #[serde(default)]
@@ -88,6 +92,9 @@ impl Config {
         for seed in &self.cluster.seeds {
             cluster::check_seed(seed).map_err(|reason| invalid("cluster", "seeds", reason))?;
         }
+        self.office
+            .time_zone()
+            .map_err(|e| invalid("office", "timezone", e.to_string()))?;
         if self.node.zone.trim().is_empty() {
             return Err(invalid("node", "zone", "must not be empty".into()));
         }

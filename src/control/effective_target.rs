@@ -67,6 +67,25 @@ impl ZoneProgram {
         }
     }
 
+    /// The program of every zone `state` names in a heating key or a
+    /// temperature target, by zone.
+    pub fn all(state: &OfficeState) -> BTreeMap<String, ZoneProgram> {
+        let mut zones: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        zones.extend(state.schedules().map(|(z, _)| z.as_str()));
+        zones.extend(state.presets().map(|(k, _)| k.zone.as_str()));
+        zones.extend(state.overrides().map(|(z, _)| z.as_str()));
+        zones.extend(
+            state
+                .targets()
+                .filter(|(k, _)| k.quantity == Quantity::Temperature)
+                .map(|(k, _)| k.zone.as_str()),
+        );
+        zones
+            .into_iter()
+            .map(|z| (z.to_string(), ZoneProgram::from_state(state, z)))
+            .collect()
+    }
+
     /// What `preset` means in this zone, in °C.
     pub fn preset(&self, preset: PresetName) -> f32 {
         self.presets

@@ -16,6 +16,7 @@
 mod config;
 pub mod effective_target;
 mod gpio_relay;
+mod heater_meter;
 mod open_window;
 mod relay;
 mod safety;
@@ -23,10 +24,12 @@ pub mod schedule_clock;
 pub mod schedule_syntax;
 mod simulated_relay;
 mod thermostat;
+pub mod why;
 
 pub use self::config::{HeatingConfig, RelayKind};
 pub use self::effective_target::{Effective, Level, ZoneProgram, resolve};
 pub use self::gpio_relay::GpioRelay;
+pub use self::heater_meter::HeaterMeter;
 pub use self::open_window::{OpenWindow, OpenWindowConfig, OpenWindowConfigError};
 pub use self::relay::{Relay, RelayError};
 pub use self::safety::SafetyCause;

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::heating_day::HeatingDay;
+
 /// One zone at the end of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneSummary {
@@ -17,6 +19,9 @@ pub struct ZoneSummary {
     pub heating_duty: f64,
     /// The nodes in the zone.
     pub nodes: Vec<String>,
+    /// Schedule switches expected and followed, cycles, on-time and the
+    /// minimum times (`None` before the heater's first decision).
+    pub heating: Option<HeatingDay>,
 }
 
 /// The whole office at the end of a run.
@@ -29,29 +34,72 @@ pub struct Summary {
     pub simulated_seconds: f64,
     /// Whether every node saw the same winning targets.
     pub targets_agree: bool,
+    /// Schedule switches no zone followed.
+    pub switches_missed: usize,
+    /// Whether min_on and min_off held in every zone.
+    pub min_times_held: bool,
+}
+
+impl Summary {
+    /// Schedule switches the zones did not follow.
+    pub fn count_missed(zones: &[ZoneSummary]) -> usize {
+        zones
+            .iter()
+            .filter_map(|z| z.heating.as_ref())
+            .map(|h| h.switches_expected - h.switches_followed)
+            .sum()
+    }
+
+    /// Whether min_on and min_off held in every zone.
+    pub fn all_held(zones: &[ZoneSummary]) -> bool {
+        zones
+            .iter()
+            .filter_map(|z| z.heating.as_ref())
+            .all(|h| h.min_times_held)
+    }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<16} {:>8} {:>12} {:>8}  nodes",
-            "zone", "target", "temperature", "heating"
+            "{:<16} {:>8} {:>12} {:>8} {:>9} {:>7} {:>8}  nodes",
+            "zone", "target", "temperature", "heating", "switches", "cycles", "on"
         )?;
         for z in &self.zones {
             let target = z
                 .target
                 .map_or_else(|| "-".to_string(), |t| format!("{t:.1} °C"));
+            let (switches, cycles, on) = match &z.heating {
+                Some(h) => (
+                    format!("{}/{}", h.switches_followed, h.switches_expected),
+                    h.meter.cycles.to_string(),
+                    format!("{:.0} min", h.on_seconds / 60.0),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
             writeln!(
                 f,
-                "{:<16} {:>8} {:>9.2} °C {:>7.0}%  {}",
+                "{:<16} {:>8} {:>9.2} °C {:>7.0}% {:>9} {:>7} {:>8}  {}",
                 z.zone,
                 target,
                 z.temperature,
                 100.0 * z.heating_duty,
+                switches,
+                cycles,
+                on,
                 z.nodes.join(", ")
             )?;
+            if let Some(h) = &z.heating {
+                writeln!(f, "{:<16} {}", "", h.why)?;
+            }
         }
+        writeln!(
+            f,
+            "schedule switches missed: {}; min_on/min_off held: {}",
+            self.switches_missed,
+            if self.min_times_held { "yes" } else { "NO" }
+        )?;
         write!(
             f,
             "{:.0} s at {}× = {:.0} simulated minutes; targets {} on every node",

@@ -10,23 +10,39 @@
 //!   [`LocalWrite::FailedSensors`] (shown in the node's `Node` entry, with
 //!   the message saying how to enable the device) and the rest keeps
 //!   running;
-//! - the [`Thermostat`] is fed the zone's temperature target and the
-//!   heating sensor's latest sample on every sample, target change and
+//! - the [`Thermostat`] is fed the zone's *effective* target and the
+//!   heating sensor's latest sample on every sample, program change and
 //!   recheck; the relay follows its decision and every change is published
-//!   as [`LocalWrite::Actuator`];
+//!   as [`LocalWrite::Actuator`]. The effective target is resolved here,
+//!   from the replicated program ([`NodeHandle::programs`], the zone's
+//!   target) in the office's time zone at the clock's calendar time
+//!   (`control::effective_target`): safety > override > schedule > target,
+//!   so the schedule switches and a boost expires with no network;
+//! - an open window (`[heating.open_window]`) holds the heater off, and the
+//!   safe state is entered on a stale or failed sensor, a relay error or
+//!   when nothing says what the zone should be at; while it lasts it is
+//!   listed with the broken devices ("SAFETY: stale reading since 09:12");
+//! - what the heating does and why is kept in [`HeatingStatus`], logged on
+//!   change and readable through [`DevicesHandle::heating`];
 //! - on shutdown the heater is switched off (fail-safe) and that is
 //!   published before the node leaves.
 //!
 //! All device times come from one [`DeviceClock`], real on a Pi and
 //! accelerated in the demo.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use jiff::tz::TimeZone;
+
 use crate::config::Config;
-use crate::control::{HeatingConfig, Relay, Sample, Thermostat, open_relay};
+use crate::control::effective_target::local_hhmm;
+use crate::control::{
+    Effective, HeaterMeter, HeatingConfig, Level, OpenWindow, Reason, Relay, SafetyCause, Sample,
+    Thermostat, ZoneProgram, open_relay, resolve, why,
+};
 use crate::crdt::{
     ActuatorId, ActuatorKind, ActuatorOutput, FailedSensor, TargetKey, TargetValue, Unit,
 };
@@ -64,7 +80,45 @@ pub struct DevicesSetup {
     pub room: Option<SharedRoom>,
     pub paths: SystemPaths,
     pub clock: DeviceClock,
+    /// The office's time zone (`[office] timezone`): schedules are read in it.
+    pub time_zone: TimeZone,
 }
+
+/// How often the effective target is resolved again while nothing else
+/// wakes the task: a safety net under the exact switch times, and the
+/// granularity a changed system clock is noticed at.
+pub const PROGRAM_RECHECK: Duration = Duration::from_secs(60);
+
+/// What a zone's heating does and why, after the last decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatingStatus {
+    pub on: bool,
+    pub effective: Option<Effective>,
+    /// "on: 0.6 °C below 21.0 (schedule mon-fri 07:00–18:00 (comfort))".
+    pub why: String,
+    /// The safe state's cause and when it began (Unix ms), while in it.
+    pub safety: Option<(SafetyCause, i64)>,
+    /// When the window was seen open (Unix ms), while heating is held off.
+    pub window_open_since: Option<i64>,
+    /// On-time, cycles and the shortest periods so far.
+    pub meter: HeaterMeter,
+    /// The last changes of the effective target, oldest first (at most
+    /// [`TARGET_CHANGES_KEPT`]): what the demo checks the schedule against.
+    pub changes: VecDeque<TargetChange>,
+}
+
+/// One change of a zone's effective target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetChange {
+    /// Calendar time, Unix ms.
+    pub wall_ms: i64,
+    pub celsius: Option<f64>,
+    pub level: Level,
+}
+
+/// Effective-target changes kept in [`HeatingStatus::changes`]: a day of a
+/// busy schedule with boosts fits.
+pub const TARGET_CHANGES_KEPT: usize = 64;
 
 impl DevicesSetup {
     /// The devices a config describes, on `clock`; `None` when it has no
@@ -84,6 +138,11 @@ impl DevicesSetup {
             room,
             paths: SystemPaths::default(),
             clock,
+            // Validated when the file was loaded.
+            time_zone: config
+                .office
+                .time_zone()
+                .unwrap_or_else(|_| TimeZone::system()),
         })
     }
 }
@@ -92,6 +151,7 @@ impl DevicesSetup {
 #[derive(Debug)]
 pub struct DevicesHandle {
     shutdown: watch::Sender<bool>,
+    heating: watch::Receiver<Option<HeatingStatus>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -107,23 +167,47 @@ impl DevicesHandle {
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
+
+    /// What the heating does and why (`None` without a heater, or before
+    /// its first decision).
+    pub fn heating(&self) -> watch::Receiver<Option<HeatingStatus>> {
+        self.heating.clone()
+    }
+}
+
+/// The zone-level inputs the devices task follows.
+pub struct Inputs {
+    pub targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    pub programs: watch::Receiver<BTreeMap<String, ZoneProgram>>,
 }
 
 /// Starts the devices task of `node`.
 pub fn spawn(setup: DevicesSetup, node: &NodeHandle) -> DevicesHandle {
-    spawn_on(setup, node.local_writes(), node.targets())
+    spawn_on(
+        setup,
+        node.local_writes(),
+        Inputs {
+            targets: node.targets(),
+            programs: node.programs(),
+        },
+    )
 }
 
-/// Starts a devices task that writes to `writes` and follows `targets`
+/// Starts a devices task that writes to `writes` and follows `inputs`
 /// (what [`spawn`] takes from a node; tests pass their own channels).
 pub fn spawn_on(
     setup: DevicesSetup,
     writes: mpsc::Sender<LocalWrite>,
-    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    inputs: Inputs,
 ) -> DevicesHandle {
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(run(setup, writes, targets, shutdown_rx));
-    DevicesHandle { shutdown, task }
+    let (status_tx, heating) = watch::channel(None);
+    let task = tokio::spawn(run(setup, writes, inputs, status_tx, shutdown_rx));
+    DevicesHandle {
+        shutdown,
+        heating,
+        task,
+    }
 }
 
 /// One working sensor.
@@ -153,13 +237,23 @@ struct Heating {
     recheck: Option<Time>,
     /// The last relay failure, in words.
     error: Option<String>,
+    frost_floor: Option<f64>,
+    window: Option<OpenWindow>,
+    /// The safe state's cause and since when (Unix ms).
+    safety: Option<(SafetyCause, i64)>,
+    status: Option<HeatingStatus>,
+    meter: HeaterMeter,
+    changes: VecDeque<TargetChange>,
 }
 
 struct Devices {
     zone: String,
     clock: DeviceClock,
+    time_zone: TimeZone,
     writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    programs: watch::Receiver<BTreeMap<String, ZoneProgram>>,
+    status: watch::Sender<Option<HeatingStatus>>,
     slots: Vec<Slot>,
     /// Sensors (and the heater) that did not open: fixed for the run.
     open_failures: Vec<SensorFailure>,
@@ -170,10 +264,11 @@ struct Devices {
 async fn run(
     setup: DevicesSetup,
     writes: mpsc::Sender<LocalWrite>,
-    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    inputs: Inputs,
+    status: watch::Sender<Option<HeatingStatus>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Some(mut devices) = Devices::open(setup, writes, targets).await else {
+    let Some(mut devices) = Devices::open(setup, writes, inputs, status).await else {
         return;
     };
     if !devices.publish_heater(false).await {
@@ -202,6 +297,11 @@ async fn run(
                     break;
                 }
             }
+            changed = devices.programs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
             _ = shutdown.changed() => break,
         }
     }
@@ -214,7 +314,8 @@ impl Devices {
     async fn open(
         setup: DevicesSetup,
         writes: mpsc::Sender<LocalWrite>,
-        targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+        inputs: Inputs,
+        status: watch::Sender<Option<HeatingStatus>>,
     ) -> Option<Devices> {
         let DevicesSetup {
             zone,
@@ -223,6 +324,7 @@ impl Devices {
             room,
             paths,
             clock,
+            time_zone,
         } = setup;
         let (opened, configs, paths, room) = tokio::task::spawn_blocking(move || {
             let opened = sensors::open_all(&configs, &paths, room.as_ref());
@@ -277,6 +379,12 @@ impl Devices {
                         last: None,
                         recheck: None,
                         error: None,
+                        frost_floor: config.frost_floor,
+                        window: config.open_window.map(OpenWindow::new),
+                        safety: None,
+                        status: None,
+                        meter: HeaterMeter::default(),
+                        changes: VecDeque::new(),
                     })
                 }
                 Err(err) => {
@@ -292,8 +400,11 @@ impl Devices {
         Some(Devices {
             zone,
             clock,
+            time_zone,
             writes,
-            targets,
+            targets: inputs.targets,
+            programs: inputs.programs,
+            status,
             slots,
             open_failures,
             heating,
@@ -361,6 +472,11 @@ impl Devices {
                 }
                 if heating.sensor.as_ref() == Some(&name) {
                     heating.last = Some(sample);
+                    if let Some(window) = &mut heating.window
+                        && window.observe(sample.at, sample.celsius)
+                    {
+                        tracing::info!(zone = %self.zone, celsius = sample.celsius, "window open: heating held off");
+                    }
                 }
             }
             for write in publish {
@@ -386,18 +502,135 @@ impl Devices {
         Some(f64::from(target.value))
     }
 
-    /// Asks the thermostat and applies a change to the relay. False when
-    /// the node is gone.
+    /// What the devices know is wrong with the heating, before resolving
+    /// the target: a failed heating sensor or a relay error. (A stale or
+    /// missing reading is the thermostat's own fail-safe.)
+    fn device_safety(&self) -> Option<SafetyCause> {
+        let heating = self.heating.as_ref()?;
+        if heating.error.is_some() {
+            return Some(SafetyCause::RelayError);
+        }
+        let sensor = heating.sensor.as_ref()?;
+        let failed = self
+            .slots
+            .iter()
+            .any(|s| &s.name == sensor && s.error.is_some())
+            || self.open_failures.iter().any(|f| &f.name == sensor);
+        failed.then_some(SafetyCause::FailedSensor)
+    }
+
+    /// The zone's program: the replicated schedule, presets and override,
+    /// with the zone's winning target.
+    fn program(&self) -> ZoneProgram {
+        let mut program = self
+            .programs
+            .borrow()
+            .get(&self.zone)
+            .cloned()
+            .unwrap_or_default();
+        program.target = self.target().map(|t| t as f32);
+        program
+    }
+
+    /// Resolves the effective target, asks the thermostat and applies a
+    /// change to the relay. False when the node is gone.
     async fn regulate(&mut self, now: Time) -> bool {
-        let target = self.target();
+        if self.heating.is_none() {
+            return true;
+        }
+        let wall_ms = self.clock.wall_ms(now);
+        let device_safety = self.device_safety();
+        let program = self.program();
+        let (clock, tz) = (self.clock, self.time_zone.clone());
         let Some(heating) = &mut self.heating else {
             return true;
         };
-        let decision = heating.thermostat.update(now, target, heating.last);
-        heating.recheck = decision.recheck_at;
+        let effective = resolve(&program, &tz, wall_ms, device_safety, heating.frost_floor);
+        let window_since = heating.window.as_ref().and_then(|w| w.open_at(now));
+        let decision = heating.thermostat.update_held(
+            now,
+            effective.celsius,
+            heating.last,
+            window_since.is_some(),
+        );
+        // The safe state: what the resolution says, or the thermostat's
+        // own fail-safe on a missing or stale reading.
+        let cause = match decision.reason {
+            Reason::NoReading => Some(SafetyCause::NoReading),
+            Reason::StaleReading => Some(SafetyCause::StaleReading),
+            _ => effective.safety,
+        };
+        match (cause, heating.safety) {
+            (Some(c), Some((was, _))) if c == was => {}
+            (Some(c), _) => {
+                tracing::warn!(zone = %self.zone, cause = %c, "heating in its safe state");
+                heating.safety = Some((c, wall_ms));
+            }
+            (None, Some(_)) => {
+                tracing::info!(zone = %self.zone, "heating left its safe state");
+                heating.safety = None;
+            }
+            (None, None) => {}
+        }
+        let wall_at = |t: Time| clock.wall_ms(t);
+        let window_open_since = window_since.map(wall_at);
+        let text = why::explain(
+            &decision,
+            &heating.thermostat,
+            now,
+            &why::Context {
+                effective: &effective,
+                celsius: heating.last.map(|s| s.celsius),
+                window_since: window_open_since.map(|ms| local_hhmm(&tz, ms)),
+                safety_since: heating.safety.map(|(_, ms)| local_hhmm(&tz, ms)),
+            },
+        );
+        // Wake for the next switch, boost expiry or window hold end.
+        let program_wake = effective
+            .next_change_ms
+            .map(|ms| clock.at_wall_ms(ms, now))
+            .into_iter()
+            .chain(heating.window.as_ref().and_then(|w| w.hold_until(now)))
+            .chain((effective.level != Level::Target).then(|| now + PROGRAM_RECHECK))
+            .min();
+        heating.recheck = match (decision.recheck_at, program_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        heating
+            .meter
+            .record(now, decision.on, decision.reason.is_fail_safe());
+        let last = heating.changes.back();
+        if last.is_none_or(|c| c.celsius != effective.celsius || c.level != effective.level) {
+            if heating.changes.len() == TARGET_CHANGES_KEPT {
+                heating.changes.pop_front();
+            }
+            heating.changes.push_back(TargetChange {
+                wall_ms,
+                celsius: effective.celsius,
+                level: effective.level,
+            });
+        }
+        let status = HeatingStatus {
+            on: decision.on,
+            effective: Some(effective),
+            why: text,
+            safety: heating.safety,
+            window_open_since,
+            meter: heating.meter,
+            changes: heating.changes.clone(),
+        };
+        if heating.status.as_ref().map(|s| &s.why) != Some(&status.why) {
+            tracing::info!(zone = %self.zone, why = %status.why, "heating");
+        }
+        heating.status = Some(status.clone());
+        self.status.send_replace(Some(status));
         if !decision.changed {
             return true;
         }
+        let Some(heating) = &mut self.heating else {
+            return true;
+        };
         tracing::info!(
             zone = %self.zone,
             on = decision.on,
@@ -449,15 +682,28 @@ impl Devices {
                 message: message.clone(),
             })
         }));
-        if let Some(Heating {
-            error: Some(message),
-            ..
-        }) = &self.heating
-        {
-            failed.push(FailedSensor {
-                sensor: HEATING_ENTRY.into(),
-                message: message.clone(),
+        if let Some(heating) = &self.heating {
+            let safety = heating.safety.map(|(cause, since)| {
+                format!(
+                    "SAFETY: {cause} since {}; {}",
+                    local_hhmm(&self.time_zone, since),
+                    match heating.frost_floor.filter(|_| cause.can_regulate()) {
+                        Some(f) => format!("held at the frost floor {f:.1} °C"),
+                        None => "heater off".into(),
+                    }
+                )
             });
+            let message = match (&heating.error, safety) {
+                (Some(e), Some(s)) => Some(format!("{s} ({e})")),
+                (Some(e), None) => Some(e.clone()),
+                (None, s) => s,
+            };
+            if let Some(message) = message {
+                failed.push(FailedSensor {
+                    sensor: HEATING_ENTRY.into(),
+                    message,
+                });
+            }
         }
         if self.reported.as_ref() == Some(&failed) {
             return true;
@@ -544,10 +790,12 @@ mod tests {
                 dev: DevRoot(tmp.path().join("dev")),
             },
             clock,
+            time_zone: TimeZone::UTC,
         };
         let (writes_tx, mut writes) = mpsc::channel(1024);
         let (_targets_tx, targets) = watch::channel(target(21.0));
-        let devices = spawn_on(setup, writes_tx, targets);
+        let (_programs_tx, programs) = watch::channel(BTreeMap::new());
+        let devices = spawn_on(setup, writes_tx, Inputs { targets, programs });
 
         let mut failed = None;
         let mut heater = Vec::new();

@@ -9,6 +9,8 @@
 //!   actuator changes, failed sensors, local targets), see [`LocalWrite`];
 //! - [`NodeHandle::targets`]: the current winning target of every
 //!   `(zone, quantity)`, for the thermostat;
+//! - [`NodeHandle::programs`]: every zone's heating program (schedule,
+//!   presets, override) for the thermostat to resolve locally;
 //! - [`NodeHandle::shutdown`]: leave gracefully and flush the store.
 //!
 //! The devices (sensors, heater, thermostat) run in their own task beside
@@ -39,6 +41,7 @@ pub use durable::{Durable, DurableError};
 pub use local_write::LocalWrite;
 pub use settings::{Settings, check_target, resolve_seeds};
 
+use crate::control::ZoneProgram;
 use crate::crdt::{Quantity, TargetKey, TargetValue};
 use crate::net::{ClusterKey, Endpoint, IdentityError, StaticKeypair, limits};
 use crate::node_id::NodeId;
@@ -69,6 +72,10 @@ pub struct NodeHandle {
     endpoint: Endpoint,
     local_writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    programs: (
+        watch::Sender<BTreeMap<String, ZoneProgram>>,
+        watch::Receiver<BTreeMap<String, ZoneProgram>>,
+    ),
     shutdown: watch::Sender<bool>,
     targets_changed_us: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
@@ -111,6 +118,27 @@ impl NodeHandle {
         self.targets.clone()
     }
 
+    /// Every zone's heating program, by zone. It starts as the store held
+    /// it, so a node restarted while cut off from the mesh follows the
+    /// schedules it last knew; [`NodeHandle::publish_programs`] replaces it
+    /// from a newer state.
+    pub fn programs(&self) -> watch::Receiver<BTreeMap<String, ZoneProgram>> {
+        self.programs.1.clone()
+    }
+
+    /// Publishes the heating programs of `state` to the devices, when they
+    /// changed: what the node task calls after a join, like the targets.
+    pub fn publish_programs(&self, state: &crate::crdt::OfficeState) {
+        let programs = ZoneProgram::all(state);
+        self.programs.0.send_if_modified(|current| {
+            let changed = *current != programs;
+            if changed {
+                *current = programs;
+            }
+            changed
+        });
+    }
+
     /// The current winning target for one zone and quantity.
     pub fn target(&self, zone: &str, quantity: Quantity) -> Option<TargetValue> {
         self.targets
@@ -138,6 +166,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let cluster_key = ClusterKey::load(&settings.cluster_key)?;
     let id = keypair.node_id();
     let (durable, state, writer) = Durable::open(&settings.data_dir, id)?;
+    let programs = watch::channel(ZoneProgram::all(&state));
     let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
     let listener = endpoint
         .bind(settings.listen)
@@ -188,6 +217,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         endpoint,
         local_writes: local_tx,
         targets: targets_rx,
+        programs,
         shutdown: shutdown_tx,
         targets_changed_us,
         task,
