@@ -93,6 +93,9 @@ pub struct HeatingDay {
     pub on_seconds: f64,
     /// min_on and min_off held for every regulating period.
     pub min_times_held: bool,
+    /// The effective target at the end, °C, and the level that set it.
+    pub effective: Option<f64>,
+    pub level: String,
     /// The "why" text at the end.
     pub why: String,
 }

@@ -282,6 +282,11 @@ impl DemoOffice {
                     min_times_held: status.meter.held(config.min_on, config.min_off),
                     on_seconds: status.meter.on_time(now).as_secs_f64(),
                     meter: status.meter,
+                    effective: status.effective.as_ref().and_then(|e| e.celsius),
+                    level: status
+                        .effective
+                        .as_ref()
+                        .map_or_else(String::new, |e| e.level.to_string()),
                     why: status.why,
                 }
             });

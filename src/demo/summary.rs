@@ -11,7 +11,8 @@ use super::heating_day::HeatingDay;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneSummary {
     pub zone: String,
-    /// The zone's winning temperature target on its own node, °C.
+    /// The zone's winning temperature target on its own node, °C (the
+    /// effective target, which a schedule may override, is in `heating`).
     pub target: Option<f32>,
     /// The room's true temperature, °C.
     pub temperature: f64,
@@ -67,8 +68,13 @@ impl fmt::Display for Summary {
             "zone", "target", "temperature", "heating", "switches", "cycles", "on"
         )?;
         for z in &self.zones {
+            // What the zone is held at: the effective target when the
+            // heating has decided, else the zone's target.
             let target = z
-                .target
+                .heating
+                .as_ref()
+                .and_then(|h| h.effective)
+                .or(z.target.map(f64::from))
                 .map_or_else(|| "-".to_string(), |t| format!("{t:.1} °C"));
             let (switches, cycles, on) = match &z.heating {
                 Some(h) => (

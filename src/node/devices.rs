@@ -838,4 +838,96 @@ mod tests {
         }
         assert!(matches!(last, None | Some(ActuatorOutput::Off)), "{last:?}");
     }
+
+    /// A node with no mesh at all (its inputs never change after start)
+    /// still switches at 07:00 local time from the schedule it holds, and
+    /// a boost it holds ends at its expiry without any write.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_cut_off_node_follows_its_schedule_and_drops_an_expired_boost() {
+        use crate::control::schedule_syntax;
+        use crate::crdt::OverrideValue;
+        let tz = TimeZone::get("Europe/Lisbon").unwrap();
+        // Mon 30 Nov 2026 06:50 in Lisbon (UTC+0 in winter).
+        let start_ms = 1_796_021_400_000;
+        let clock = DeviceClock::accelerated_from(600.0, start_ms);
+        let room = SimulatedRoom::new(
+            SimulatedRoomConfig {
+                noise: 0.0,
+                initial: 18.0,
+                ..SimulatedRoomConfig::default()
+            },
+            clock.now(),
+        )
+        .shared();
+        let mut thermometer = SensorConfig::new(SensorKind::Simulated, "thermometer");
+        thermometer.interval = 10;
+        let tmp = tempfile::tempdir().unwrap();
+        let setup = DevicesSetup {
+            zone: "lab".into(),
+            sensors: vec![thermometer],
+            heating: Some(HeatingConfig::new(RelayKind::Simulated)),
+            room: Some(room.clone()),
+            paths: SystemPaths {
+                sys: tmp.path().join("sys"),
+                dev: DevRoot(tmp.path().join("dev")),
+            },
+            clock,
+            time_zone: tz,
+        };
+        let program = ZoneProgram {
+            schedule: Some(
+                schedule_syntax::parse("mon-fri 07:00 comfort, 18:00 eco; sat-sun away", "t")
+                    .unwrap(),
+            ),
+            // A boost to 23 °C that ends at 07:30.
+            override_value: Some(OverrideValue {
+                celsius: Some(23.0),
+                expires_at_ms: Some((start_ms + 40 * 60_000) as u64),
+                set_by: "alice".into(),
+            }),
+            ..ZoneProgram::default()
+        };
+        let (writes_tx, mut writes) = mpsc::channel(4096);
+        let (_targets_tx, targets) = watch::channel(BTreeMap::new());
+        let (_programs_tx, programs) =
+            watch::channel(BTreeMap::from([("lab".to_string(), program)]));
+        let devices = spawn_on(setup, writes_tx, Inputs { targets, programs });
+        let status = devices.heating();
+        let drain = tokio::spawn(async move { while writes.recv().await.is_some() {} });
+        // 60 device minutes at 600× is 6 s.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let done = status.borrow().as_ref().is_some_and(|s| {
+                clock.wall_ms(clock.now()) > start_ms + 60 * 60_000 && !s.changes.is_empty()
+            });
+            if done {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "an hour passes within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let s = status.borrow().clone().unwrap();
+        let changes: Vec<(i64, Option<f64>, Level)> = s
+            .changes
+            .iter()
+            .map(|c| ((c.wall_ms - start_ms) / 60_000, c.celsius, c.level))
+            .collect();
+        assert_eq!(changes[0], (0, Some(23.0), Level::Override), "{changes:?}");
+        assert_eq!(changes[1], (40, Some(21.0), Level::Schedule), "{changes:?}");
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(
+            s.why.contains("schedule mon-fri 07:00–18:00 (comfort)"),
+            "{}",
+            s.why
+        );
+        assert!(
+            s.meter
+                .held(Duration::from_secs(120), Duration::from_secs(120))
+        );
+        devices.shutdown().await;
+        drain.abort();
+    }
 }
