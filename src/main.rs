@@ -47,6 +47,16 @@ enum Command {
         #[command(subcommand)]
         what: cli::set::SetWhat,
     },
+    /// Show, set or clear a zone's heating schedule.
+    Schedule {
+        #[command(subcommand)]
+        command: cli::schedule::ScheduleCommand,
+    },
+    /// Set what a zone's comfort, eco or away preset means.
+    Preset {
+        #[command(subcommand)]
+        command: cli::preset::PresetCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,6 +102,8 @@ fn main() -> anyhow::Result<()> {
         Command::Status(args) => cli::status::run(args),
         Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
+        Command::Schedule { command } => cli::schedule::run(command),
+        Command::Preset { command } => cli::preset::run(command),
         Command::Bench(args) => cli::bench::run(args),
     }
 }

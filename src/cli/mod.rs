@@ -2,9 +2,12 @@
 
 pub mod attach;
 pub mod bench;
+pub mod confirm;
 pub mod demo;
 pub mod keygen;
 pub mod node;
+pub mod preset;
+pub mod schedule;
 pub mod set;
 pub mod sim;
 pub mod status;

@@ -1,6 +1,7 @@
 //! The observer client: attaches to one node as a passive peer, keeps a
 //! replica of the office state and the latest clock reports, and submits
-//! target writes (NODE-DESIGN.md, "Observers").
+//! operators' writes: targets, schedules, presets and overrides
+//! (NODE-DESIGN.md, "Observers").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -12,7 +13,10 @@ use tokio::time::Instant;
 
 use super::identity::{ObserverIdentity, ObserverIdentityError};
 use crate::crdt::anti_entropy::{self, AntiEntropy};
-use crate::crdt::{Dot, OfficeState, Quantity, TargetKey, TargetValue, Writer};
+use crate::crdt::{
+    Dot, OfficeState, OverrideValue, PresetKey, PresetValue, Quantity, Schedule, TargetKey,
+    TargetValue, Write, Writer,
+};
 use crate::net::{ClusterKey, Endpoint, NetEvent, PeerHandle, limits};
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -433,6 +437,59 @@ impl Observer {
         value: f32,
         set_by: String,
     ) -> Result<Submitted, ObserverError> {
+        let target = TargetValue {
+            value,
+            unit: quantity.default_unit(),
+            set_by,
+        };
+        let key = TargetKey::new(zone, quantity);
+        self.submit(|state, writer, wall_ms| state.set_target(writer, wall_ms, key, target))
+    }
+
+    /// Writes a zone's schedule (an empty one clears it), like a target.
+    pub fn write_schedule(
+        &mut self,
+        zone: &str,
+        schedule: Schedule,
+    ) -> Result<Submitted, ObserverError> {
+        let zone = zone.to_string();
+        self.submit(|state, writer, wall_ms| state.set_schedule(writer, wall_ms, zone, schedule))
+    }
+
+    /// Writes what a preset means in a zone.
+    pub fn write_preset(
+        &mut self,
+        key: PresetKey,
+        value: PresetValue,
+    ) -> Result<Submitted, ObserverError> {
+        self.submit(|state, writer, wall_ms| state.set_preset(writer, wall_ms, key, value))
+    }
+
+    /// Writes (or, with `celsius: None`, clears) a zone's override.
+    pub fn write_override(
+        &mut self,
+        zone: &str,
+        value: OverrideValue,
+    ) -> Result<Submitted, ObserverError> {
+        let zone = zone.to_string();
+        self.submit(|state, writer, wall_ms| state.set_override(writer, wall_ms, zone, value))
+    }
+
+    /// The calendar time writes are stamped with, Unix ms (the override
+    /// expiry is computed from it).
+    pub fn wall_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// One write through the observer path: a fresh dot recorded durably
+    /// first, the write applied to this replica, its delta sent to the
+    /// attached node.
+    fn submit(
+        &mut self,
+        write: impl FnOnce(&mut OfficeState, &mut Writer, u64) -> Write,
+    ) -> Result<Submitted, ObserverError> {
         if self.link.is_none() {
             return Err(ObserverError::Detached);
         }
@@ -444,17 +501,7 @@ impl Observer {
         };
         let dot = writer.peek_dot();
         self.identity.record_counter(dot.counter)?;
-        let wall_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let target = TargetValue {
-            value,
-            unit: quantity.default_unit(),
-            set_by,
-        };
-        let write = self
-            .state
-            .set_target(writer, wall_ms, TargetKey::new(zone, quantity), target);
+        let write = write(&mut self.state, writer, Self::wall_ms());
         let bytes = write
             .delta
             .encode()
