@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use officemesh::control::schedule_syntax;
+use officemesh::demo::heating_day::DEMO_SCHEDULE;
 use officemesh::demo::{DemoOffice, DemoOptions, MAX_NODES, Summary};
 use officemesh::tui::live::{self, LiveOptions};
 use tokio::time::Instant;
@@ -38,6 +40,11 @@ pub struct DemoArgs {
     /// `kitchen@1800`); it closes ten simulated minutes later. Repeatable.
     #[arg(long = "open-window", value_name = "ZONE@SECS", value_parser = parse_open_window)]
     pub open_window: Vec<(String, u64)>,
+    /// Give every zone a heating schedule (default: the office day in
+    /// docs/heating.md) and start the day at 06:50 of the next weekday;
+    /// schedules outrank targets, so set targets with `--for` meanwhile.
+    #[arg(long, value_name = "PROGRAM", num_args = 0..=1, default_missing_value = DEMO_SCHEDULE)]
+    pub schedule: Option<String>,
     /// The office's time zone (IANA name); default: this machine's.
     #[arg(long, value_name = "NAME")]
     pub timezone: Option<String>,
@@ -71,7 +78,15 @@ impl DemoArgs {
         let office = officemesh::config::OfficeSection {
             timezone: self.timezone.clone(),
         };
+        let schedule = match &self.schedule {
+            Some(text) => Some(
+                schedule_syntax::parse(text, "demo")
+                    .map_err(|e| anyhow::anyhow!("--schedule: {e}\n{}", e.pointer(text)))?,
+            ),
+            None => None,
+        };
         Ok(DemoOptions {
+            schedule,
             nodes: usize::from(self.nodes),
             speed: self.speed,
             time_zone: office.time_zone()?,

@@ -91,6 +91,8 @@ pub struct HeatingDay {
     pub meter: HeaterMeter,
     /// Seconds the heater was on over the run, device time.
     pub on_seconds: f64,
+    /// Open windows the zone's detector saw.
+    pub windows_opened: u64,
     /// min_on and min_off held for every regulating period.
     pub min_times_held: bool,
     /// The effective target at the end, °C, and the level that set it.

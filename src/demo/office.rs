@@ -42,6 +42,10 @@ pub struct DemoOptions {
     pub sample_interval: u64,
     /// The office's time zone: the demo's day and schedule run in it.
     pub time_zone: TimeZone,
+    /// A schedule every zone follows (written as replicated state before
+    /// the nodes start); the day then starts at 06:50 of the next weekday.
+    /// Without one, zones follow their targets and the day starts now.
+    pub schedule: Option<crate::crdt::Schedule>,
     /// Windows to open: a zone and the device second it opens at (it
     /// closes [`WINDOW_OPEN_FOR`] later).
     pub open_windows: Vec<(String, u64)>,
@@ -58,6 +62,7 @@ impl Default for DemoOptions {
             target: 21.0,
             sample_interval: 10,
             time_zone: TimeZone::system(),
+            schedule: None,
             open_windows: Vec::new(),
         }
     }
@@ -122,9 +127,11 @@ impl DemoOffice {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let start_ms = heating_day::next_morning(&options.time_zone, now_ms);
+        let start_ms = match &options.schedule {
+            Some(_) => heating_day::next_morning(&options.time_zone, now_ms),
+            None => now_ms,
+        };
         let clock = DeviceClock::accelerated_from(options.speed, start_ms);
-        let schedule = heating_day::demo_schedule();
         let mut office = DemoOffice {
             nodes: Vec::with_capacity(options.nodes),
             cluster_key,
@@ -140,12 +147,14 @@ impl DemoOffice {
             let zone = zone(i);
             let name = node_name(&zone);
             let data_dir = office.dir.path().join(format!("node-{i}"));
-            heating_day::seed(&data_dir, &zone, &schedule, now_ms as u64).map_err(|source| {
-                DemoError::Seed {
-                    name: name.clone(),
-                    source,
-                }
-            })?;
+            if let Some(schedule) = &options.schedule {
+                heating_day::seed(&data_dir, &zone, schedule, now_ms as u64).map_err(|source| {
+                    DemoError::Seed {
+                        name: name.clone(),
+                        source,
+                    }
+                })?;
+            }
             let settings = Settings {
                 name: name.clone(),
                 zone: zone.clone(),
@@ -281,6 +290,7 @@ impl DemoOffice {
                     switches_followed: followed,
                     min_times_held: status.meter.held(config.min_on, config.min_off),
                     on_seconds: status.meter.on_time(now).as_secs_f64(),
+                    windows_opened: status.windows_opened,
                     meter: status.meter,
                     effective: status.effective.as_ref().and_then(|e| e.celsius),
                     level: status

@@ -102,6 +102,8 @@ pub struct HeatingStatus {
     pub window_open_since: Option<i64>,
     /// On-time, cycles and the shortest periods so far.
     pub meter: HeaterMeter,
+    /// Windows seen opening so far.
+    pub windows_opened: u64,
     /// The last changes of the effective target, oldest first (at most
     /// [`TARGET_CHANGES_KEPT`]): what the demo checks the schedule against.
     pub changes: VecDeque<TargetChange>,
@@ -244,6 +246,7 @@ struct Heating {
     status: Option<HeatingStatus>,
     meter: HeaterMeter,
     changes: VecDeque<TargetChange>,
+    windows_opened: u64,
 }
 
 struct Devices {
@@ -385,6 +388,7 @@ impl Devices {
                         status: None,
                         meter: HeaterMeter::default(),
                         changes: VecDeque::new(),
+                        windows_opened: 0,
                     })
                 }
                 Err(err) => {
@@ -475,6 +479,7 @@ impl Devices {
                     if let Some(window) = &mut heating.window
                         && window.observe(sample.at, sample.celsius)
                     {
+                        heating.windows_opened += 1;
                         tracing::info!(zone = %self.zone, celsius = sample.celsius, "window open: heating held off");
                     }
                 }
@@ -618,6 +623,7 @@ impl Devices {
             safety: heating.safety,
             window_open_since,
             meter: heating.meter,
+            windows_opened: heating.windows_opened,
             changes: heating.changes.clone(),
         };
         if heating.status.as_ref().map(|s| &s.why) != Some(&status.why) {
