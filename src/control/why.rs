@@ -7,7 +7,7 @@
 //! - `off: SAFETY: stale reading since 09:12`
 
 use super::effective_target::Effective;
-use super::thermostat::{Decision, Reason, Thermostat};
+use super::thermostat::{Decision, Reason, Thermostat, ThermostatConfig};
 use crate::time::Time;
 
 /// What the node knows beyond the decision itself.
@@ -72,9 +72,11 @@ pub fn explain_observed(heater_on: bool, cx: &Context<'_>) -> String {
     {
         return safety(state, &cause.to_string(), cx);
     }
+    // The node's band is not replicated; the default one is assumed.
+    let half = ThermostatConfig::default().hysteresis / 2.0;
     let reason = match (cx.celsius, cx.effective.celsius) {
-        (Some(c), Some(t)) if c < t => Reason::BelowBand,
-        (Some(c), Some(t)) if c > t => Reason::AboveBand,
+        (Some(c), Some(t)) if c < t - half => Reason::BelowBand,
+        (Some(c), Some(t)) if c > t + half => Reason::AboveBand,
         _ => Reason::InBand,
     };
     regulating(heater_on, reason, cx)
@@ -96,14 +98,14 @@ fn regulating(on: bool, reason: Reason, cx: &Context<'_>) -> String {
     match reason {
         Reason::BelowBand => format!("{state}: {:.1} °C below {t:.1} ({why})", t - c),
         Reason::AboveBand => format!("{state}: {:.1} °C above {t:.1} ({why})", c - t),
-        _ => format!("{state}: at {t:.1} ({why})"),
+        _ => format!("{state}: in the band around {t:.1} ({why})"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{Level, SafetyCause, Sample, ThermostatConfig};
+    use crate::control::{Level, SafetyCause, Sample};
     use std::time::Duration;
 
     fn schedule(celsius: f64) -> Effective {
@@ -205,6 +207,14 @@ mod tests {
         assert_eq!(
             explain_observed(true, &cx),
             "on: 0.6 °C below 21.0 (schedule mon-fri 07:00–18:00 (comfort))"
+        );
+        let in_band = Context {
+            celsius: Some(20.9),
+            ..cx.clone()
+        };
+        assert_eq!(
+            explain_observed(false, &in_band),
+            "off: in the band around 21.0 (schedule mon-fri 07:00–18:00 (comfort))"
         );
     }
 }

@@ -21,7 +21,8 @@
 //! - an open window (`[heating.open_window]`) holds the heater off, and the
 //!   safe state is entered on a stale or failed sensor, a relay error or
 //!   when nothing says what the zone should be at; while it lasts it is
-//!   listed with the broken devices ("SAFETY: stale reading since 09:12");
+//!   listed with the broken devices ("SAFETY: stale reading since 09:12",
+//!   "WINDOW OPEN since 09:12; heating held off");
 //! - what the heating does and why is kept in [`HeatingStatus`], logged on
 //!   change and readable through [`DevicesHandle::heating`];
 //! - on shutdown the heater is switched off (fail-safe) and that is
@@ -699,6 +700,19 @@ impl Devices {
                     }
                 )
             });
+            // The heating's state in words, for every operator's screen:
+            // the node's broken-device list is what reaches them.
+            let window = heating
+                .status
+                .as_ref()
+                .and_then(|st| st.window_open_since)
+                .map(|since| {
+                    format!(
+                        "WINDOW OPEN since {}; heating held off",
+                        local_hhmm(&self.time_zone, since)
+                    )
+                });
+            let safety = safety.or(window);
             let message = match (&heating.error, safety) {
                 (Some(e), Some(s)) => Some(format!("{s} ({e})")),
                 (Some(e), None) => Some(e.clone()),

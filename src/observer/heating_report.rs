@@ -50,12 +50,16 @@ pub fn zones(state: &OfficeState, tz: &TimeZone, now_ms: i64) -> Vec<Value> {
                     .and_then(|(_, r)| r.winner())
                     .map(|(_, s)| f64::from(s.value.value))
             });
-            // The zone's node says when it is in its safe state, and since
-            // when, among its broken devices.
+            // The zone's node says when it is in its safe state or holds
+            // off for an open window, and since when, among its broken
+            // devices.
             let safety = nodes.iter().find_map(|(_, i)| {
                 i.failed_sensors
                     .iter()
-                    .find(|f| f.sensor == HEATING_ENTRY && f.message.starts_with("SAFETY"))
+                    .find(|f| {
+                        f.sensor == HEATING_ENTRY
+                            && (f.message.starts_with("SAFETY") || f.message.starts_with("WINDOW"))
+                    })
                     .map(|f| f.message.clone())
             });
             let why_text = match &safety {
