@@ -319,6 +319,23 @@ impl OfficeState {
         self.context.join(other);
     }
 
+    /// Marks `replica`'s dots in `delta` as seen without joining its
+    /// registers: a write of that replica that was refused. A copy of it
+    /// arriving later is dropped as old, and the replica's version vector
+    /// has no gap where it was.
+    pub fn void_own_dots(&mut self, delta: &Delta, replica: NodeId) {
+        let mut void = CausalContext::new();
+        delta.0.for_each_register(|_, dots| {
+            for d in dots.filter(|d| d.replica == replica) {
+                void.insert(d);
+            }
+        });
+        let void = void.difference(&self.context);
+        if !void.is_empty() {
+            self.join_context(&void);
+        }
+    }
+
     /// Drops tombstones removed at least `grace` before `wall_ms`. Their
     /// dots stay in the context, so what they removed cannot return.
     /// Returns how many keys were collected.
@@ -991,8 +1008,10 @@ mod tests {
         assert!(len <= 64, "{len}");
     }
 
+    /// The goal was 96 B before the heating maps; each delta now carries
+    /// their three empty lengths, one byte each (99 B for the 4th writer).
     #[test]
-    fn a_target_writes_delta_is_at_most_96_bytes() {
+    fn a_target_writes_delta_is_at_most_100_bytes() {
         let key = TargetKey::new("meeting-2", Quantity::Temperature);
         let mut s = OfficeState::new();
         let mut sizes = Vec::new();
@@ -1009,7 +1028,7 @@ mod tests {
         println!(
             "target write delta (zone \"meeting-2\", label \"alice@pi-3\"), by the 1st..4th distinct writer of the key: {sizes:?} bytes"
         );
-        assert!(sizes.iter().all(|&len| len <= 96), "{sizes:?}");
+        assert!(sizes.iter().all(|&len| len <= 100), "{sizes:?}");
     }
 
     #[test]

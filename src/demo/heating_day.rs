@@ -3,9 +3,9 @@
 //! each zone is checked against what its schedule said.
 //!
 //! The schedule is written as replicated state by a demo operator (its own
-//! replica id and dots) into each node's store before the node starts,
-//! exactly as it would be there after an operator's write reached it, so
-//! the nodes follow it from their own replicas.
+//! replica id and dots) into the kept part of each node's store before the
+//! node starts, exactly as it would be there after an operator's write
+//! reached it, so the nodes follow it from their own replicas.
 
 use std::path::Path;
 
@@ -20,7 +20,8 @@ use crate::net::StaticKeypair;
 use crate::node::devices::HeatingStatus;
 use crate::node::{Durable, DurableError};
 use crate::node_id::NodeId;
-use crate::store::Durability;
+use crate::replica::PersistJob;
+use crate::replica::persistence;
 
 /// The program every demo zone follows.
 pub const DEMO_SCHEDULE: &str =
@@ -42,12 +43,19 @@ pub fn demo_schedule() -> Schedule {
 /// write.
 pub fn seed(dir: &Path, zone: &str, schedule: &Schedule, wall_ms: u64) -> Result<(), SeedError> {
     let keypair = StaticKeypair::load_or_generate(dir)?;
-    let (mut durable, mut state, writer) = Durable::open(dir, keypair.node_id())?;
+    let (mut durable, mut loaded) = Durable::open(dir, keypair.node_id())?;
     let mut operator = Writer::new(DEMO_OPERATOR);
     let write =
         OfficeState::new().set_schedule(&mut operator, wall_ms, zone.to_string(), schedule.clone());
-    state.apply(&write.delta);
-    durable.commit(&state, &writer, Durability::Immediate)?;
+    loaded.state.apply(&write.delta);
+    let kept = persistence::kept_delta(&loaded.state)
+        .encode()
+        .map_err(|e| SeedError::Encode(e.to_string()))?;
+    durable.run(&PersistJob {
+        token: 0,
+        puts: vec![(persistence::KEPT_KEY, kept)],
+        dot_bound: None,
+    })?;
     Ok(())
 }
 
@@ -57,6 +65,8 @@ pub enum SeedError {
     Identity(#[from] crate::net::IdentityError),
     #[error(transparent)]
     Durable(#[from] DurableError),
+    #[error("cannot encode the schedule: {0}")]
+    Encode(String),
 }
 
 /// Calendar time 10 minutes before 07:00 on the next weekday morning in
