@@ -1008,8 +1008,8 @@ mod tests {
         assert!(len <= 64, "{len}");
     }
 
-    /// The goal was 96 B before the heating maps; each delta now carries
-    /// their three empty lengths, one byte each (99 B for the 4th writer).
+    /// Every delta carries the lengths of the three heating maps, one byte
+    /// each when empty: 99 B for the 4th distinct writer.
     #[test]
     fn a_target_writes_delta_is_at_most_100_bytes() {
         let key = TargetKey::new("meeting-2", Quantity::Temperature);

@@ -47,6 +47,9 @@ use crate::node_id::NodeId;
 use crate::replica::{self, Replica};
 use crate::wire::{PeerInfo, Role};
 
+/// Every zone's heating program, by zone.
+pub type Programs = BTreeMap<String, ZoneProgram>;
+
 /// Local writes queued for the node task before senders wait.
 pub const LOCAL_WRITE_QUEUE: usize = 256;
 
@@ -72,10 +75,7 @@ pub struct NodeHandle {
     endpoint: Endpoint,
     local_writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
-    programs: (
-        watch::Sender<BTreeMap<String, ZoneProgram>>,
-        watch::Receiver<BTreeMap<String, ZoneProgram>>,
-    ),
+    programs: (watch::Sender<Programs>, watch::Receiver<Programs>),
     shutdown: watch::Sender<bool>,
     targets_changed_us: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
@@ -122,7 +122,7 @@ impl NodeHandle {
     /// it, so a node restarted while cut off from the mesh follows the
     /// schedules it last knew; [`NodeHandle::publish_programs`] replaces it
     /// from a newer state.
-    pub fn programs(&self) -> watch::Receiver<BTreeMap<String, ZoneProgram>> {
+    pub fn programs(&self) -> watch::Receiver<Programs> {
         self.programs.1.clone()
     }
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::config::TargetsSection;
 use crate::crdt::{
-    Delta, HeatingLimits, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey,
-    PresetValue, Quantity, Schedule, TargetKey, TargetValue,
+    Delta, HeatingLimits, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey, PresetValue,
+    Quantity, Schedule, TargetKey, TargetValue,
 };
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -66,7 +66,9 @@ pub enum Route {
 pub enum Rejection {
     #[error("observers change the office only through write requests, not anti-entropy")]
     ObserverSync,
-    #[error("an observer may only write targets, schedules, presets and overrides, or forget nodes")]
+    #[error(
+        "an observer may only write targets, schedules, presets and overrides, or forget nodes"
+    )]
     ObserverKey,
     #[error("the write carries a dot of replica {found}, not the writer's ({writer})")]
     ForeignDot { found: NodeId, writer: NodeId },
@@ -472,9 +474,12 @@ fn check_schedule_register(
     r: &MvRegister<Schedule>,
     wall_ms: u64,
 ) -> Result<(), Rejection> {
-    check_heating(format_args!("schedule {zone}"), r, wall_ms, |v: &Schedule, _| {
-        v.check(zone, limits)
-    })
+    check_heating(
+        format_args!("schedule {zone}"),
+        r,
+        wall_ms,
+        |v: &Schedule, _| v.check(zone, limits),
+    )
 }
 
 fn check_preset_register(
@@ -526,7 +531,10 @@ mod heating_tests {
         let observer = NodeId(7);
         let mut a = Admission::new(TargetsSection::default());
         let good = schedule_write(observer, "mon-fri 07:00 comfort, 18:00 eco");
-        assert_eq!(a.observer_write(Time::ZERO, NOW_MS, observer, &good), Ok(()));
+        assert_eq!(
+            a.observer_write(Time::ZERO, NOW_MS, observer, &good),
+            Ok(())
+        );
         let hot = schedule_write(observer, "mon-fri 07:00 45");
         assert!(matches!(
             a.observer_write(Time::ZERO, NOW_MS, observer, &hot),
