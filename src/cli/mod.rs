@@ -2,8 +2,10 @@
 
 pub mod attach;
 pub mod bench;
+pub mod bridge;
 pub mod confirm;
 pub mod demo;
+pub mod forget;
 pub mod keygen;
 pub mod node;
 pub mod preset;

@@ -5,6 +5,7 @@ pub mod clocks;
 pub mod column_widths;
 pub mod dialog;
 pub mod events;
+pub mod forget;
 pub mod help;
 pub mod network;
 pub mod overview;
