@@ -136,22 +136,22 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Column::fitting(headers[2], shown.iter().map(|n| status_label(n.status)), 9),
         Column::fitting(headers[3], lines.iter().flatten().map(String::as_str), 22),
         Column::fitting(headers[4], seen.iter().map(String::as_str), 6),
-        Column::fitting(headers[5], neighbours.iter().map(String::as_str), 10),
+        Column::fitting(headers[5], neighbours.iter().map(String::as_str), 0),
     ];
     // Borders and the selection symbol take four cells. The interfaces
-    // give up their IPv6 first (name, MAC and IPv4 take 34 cells), then the
-    // neighbours, then both more; a node's name and zone, how an operator
-    // finds it, give last.
+    // give up their IPv6 first (name, MAC and IPv4 take 35 cells), then the
+    // neighbours, down to nothing before the IPv4 goes; a node's name and
+    // zone, how an operator finds it, give last.
     let steps = [
-        (3, 34),
+        (3, 35),
         (5, 24),
         (1, 10),
-        (3, 26),
         (5, 12),
         (4, 6),
         (1, 8),
-        (3, 0),
         (5, 0),
+        (3, 26),
+        (3, 0),
         (0, 0),
     ];
     let widths = fit(&columns, area.width.saturating_sub(4), &steps);
