@@ -63,6 +63,16 @@ enum Command {
     /// Remove a decommissioned node from the office for good: it
     /// disappears from every replica, and stops if it still runs.
     Forget(cli::forget::ForgetArgs),
+    /// Show, set or clear a zone's heating schedule.
+    Schedule {
+        #[command(subcommand)]
+        command: cli::schedule::ScheduleCommand,
+    },
+    /// Set what a zone's comfort, eco or away preset means.
+    Preset {
+        #[command(subcommand)]
+        command: cli::preset::PresetCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -117,6 +127,8 @@ fn main() -> anyhow::Result<()> {
         Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
         Command::Forget(args) => cli::forget::run(args),
+        Command::Schedule { command } => cli::schedule::run(command),
+        Command::Preset { command } => cli::preset::run(command),
         Command::Bench(args) => cli::bench::run(args),
         Command::Doctor(args) => cli::doctor::run(args),
         Command::Completions(args) => cli::completions::run(args, Cli::command()),

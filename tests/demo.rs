@@ -155,6 +155,50 @@ fn headless_json_summary_has_every_zone() {
     assert_eq!(doc["targets_agree"].as_bool(), Some(true));
 }
 
+/// Over three hours of an office day at 600×: every zone follows every switch of its
+/// schedule from its own replica, the thermostat never short-cycles, and
+/// the window opened in the kitchen is seen and handled.
+#[test]
+fn a_demo_day_follows_the_schedule_and_handles_an_open_window() {
+    let out = Command::new(BIN)
+        .args([
+            "demo",
+            "--headless",
+            "--duration",
+            "20",
+            "--speed",
+            "600",
+            "--json",
+            "--nodes",
+            "2",
+            "--timezone",
+            "Europe/Lisbon",
+            "--schedule",
+            "--open-window",
+            "Kitchen@2400",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["switches_missed"].as_u64(), Some(0), "{doc}");
+    assert_eq!(doc["min_times_held"].as_bool(), Some(true), "{doc}");
+    for z in doc["zones"].as_array().expect("zones") {
+        let h = &z["heating"];
+        // 06:50 plus 200 simulated minutes passes 07:00.
+        assert!(h["switches_expected"].as_u64() >= Some(1), "{z}");
+        assert!(h["meter"]["cycles"].as_u64() >= Some(1), "{z}");
+        assert!(h["on_seconds"].as_f64() > Some(0.0), "{z}");
+    }
+    let kitchen = &doc["zones"][0]["heating"];
+    assert_eq!(kitchen["windows_opened"].as_u64(), Some(1), "{kitchen}");
+    assert_eq!(
+        doc["zones"][1]["heating"]["windows_opened"].as_u64(),
+        Some(0)
+    );
+}
+
 /// `officemesh node --config` runs the devices its config lists: the
 /// simulated thermometer's readings and the heater show in `status`, and
 /// the probe that is not there is reported as failed with the fix.

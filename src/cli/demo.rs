@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use officemesh::control::schedule_syntax;
+use officemesh::demo::heating_day::DEMO_SCHEDULE;
 use officemesh::demo::{DemoOffice, DemoOptions, MAX_NODES, Summary};
 use officemesh::tui::live::{self, LiveOptions};
 use tokio::time::Instant;
@@ -34,6 +36,31 @@ pub struct DemoArgs {
     /// thermostats run (60: a minute of demo is an hour of office).
     #[arg(long, default_value_t = 60.0)]
     pub speed: f64,
+    /// Open a window in ZONE at SECS of simulated time (e.g.
+    /// `kitchen@1800`); it closes ten simulated minutes later. Repeatable.
+    #[arg(long = "open-window", value_name = "ZONE@SECS", value_parser = parse_open_window)]
+    pub open_window: Vec<(String, u64)>,
+    /// Give every zone a heating schedule (default: the office day in
+    /// docs/heating.md) and start the day at 06:50 of the next weekday;
+    /// schedules outrank targets, so set targets with `--for` meanwhile.
+    #[arg(long, value_name = "PROGRAM", num_args = 0..=1, default_missing_value = DEMO_SCHEDULE)]
+    pub schedule: Option<String>,
+    /// The office's time zone (IANA name); default: this machine's.
+    #[arg(long, value_name = "NAME")]
+    pub timezone: Option<String>,
+}
+
+fn parse_open_window(text: &str) -> Result<(String, u64), String> {
+    let (zone, secs) = text
+        .rsplit_once('@')
+        .ok_or_else(|| format!("{text:?}: expected ZONE@SECS, e.g. kitchen@1800"))?;
+    let secs = secs
+        .parse()
+        .map_err(|_| format!("{secs:?} is not a number of seconds"))?;
+    if zone.is_empty() {
+        return Err("the zone is empty".into());
+    }
+    Ok((zone.to_string(), secs))
 }
 
 impl DemoArgs {
@@ -48,9 +75,22 @@ impl DemoArgs {
         if !(self.speed.is_finite() && self.speed >= 1.0 && self.speed <= 10_000.0) {
             anyhow::bail!("--speed must be between 1 and 10000, not {}", self.speed);
         }
+        let office = officemesh::config::OfficeSection {
+            timezone: self.timezone.clone(),
+        };
+        let schedule = match &self.schedule {
+            Some(text) => Some(
+                schedule_syntax::parse(text, "demo")
+                    .map_err(|e| anyhow::anyhow!("--schedule: {e}\n{}", e.pointer(text)))?,
+            ),
+            None => None,
+        };
         Ok(DemoOptions {
+            schedule,
             nodes: usize::from(self.nodes),
             speed: self.speed,
+            time_zone: office.time_zone()?,
+            open_windows: self.open_window.clone(),
             ..DemoOptions::default()
         })
     }

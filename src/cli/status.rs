@@ -24,6 +24,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let deadline = Instant::now() + Duration::from_secs(args.timeout);
         let mut attached = attach(&args.attach).await?;
+        let tz = attached.config.office.time_zone()?;
         let observer = &mut attached.observer;
         let ready = observer
             .wait_until(deadline, |o| o.is_synced() && o.reports_settled())
@@ -34,7 +35,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         if !ready {
             tracing::warn!("not every node reported its clock in time");
         }
-        let doc = report::document(observer);
+        let doc = report::document(observer, &tz);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&doc)?);
         } else {

@@ -9,6 +9,7 @@ mod error;
 mod gossip;
 mod metrics;
 mod node;
+mod office;
 mod targets;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use error::ConfigError;
 pub use gossip::GossipSection;
 pub use metrics::MetricsSection;
 pub use node::{DEFAULT_PORT, DEFAULT_ZONE, NodeSection, hostname};
+pub use office::{OfficeSection, UnknownTimeZone};
 pub use targets::{TargetError, TargetRange, TargetsSection};
 
 /// A whole configuration file.
@@ -32,6 +34,8 @@ pub use targets::{TargetError, TargetRange, TargetsSection};
 pub struct Config {
     #[serde(default)]
     pub node: NodeSection,
+    #[serde(default)]
+    pub office: OfficeSection,
     #[serde(default)]
     pub cluster: ClusterSection,
     #[serde(default)]
@@ -97,6 +101,9 @@ impl Config {
         for seed in &self.cluster.seeds {
             cluster::check_seed(seed).map_err(|reason| invalid("cluster", "seeds", reason))?;
         }
+        self.office
+            .time_zone()
+            .map_err(|e| invalid("office", "timezone", e.to_string()))?;
         if self.node.zone.trim().is_empty() {
             return Err(invalid("node", "zone", "must not be empty".into()));
         }

@@ -84,6 +84,17 @@ impl Default for TargetsSection {
 }
 
 impl TargetsSection {
+    /// The bounds schedules, presets and overrides are checked against:
+    /// the temperature range an operator may set, and the other limits at
+    /// their defaults.
+    pub fn heating_limits(&self) -> crate::crdt::HeatingLimits {
+        crate::crdt::HeatingLimits {
+            min_celsius: self.temperature.min as f32,
+            max_celsius: self.temperature.max as f32,
+            ..crate::crdt::HeatingLimits::default()
+        }
+    }
+
     /// The range for a quantity by its name in `set target --quantity`.
     pub fn range(&self, quantity: &str) -> Option<&TargetRange> {
         match quantity {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{RelayError, ThermostatConfig};
+use super::{OpenWindowConfig, RelayError, ThermostatConfig};
 
 /// What switches the heater.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -52,6 +52,14 @@ pub struct HeatingConfig {
     /// then goes off). Default 120, four missed 30 s samples.
     #[serde(default = "default_stale_after")]
     pub stale_after: u64,
+    /// °C held in the safe state while a reading still allows it (no
+    /// target and no schedule known). Default: none, the heater is off.
+    #[serde(default)]
+    pub frost_floor: Option<f64>,
+    /// `[heating.open_window]`: hold the heating off after a fast drop.
+    /// Default: no detection.
+    #[serde(default)]
+    pub open_window: Option<OpenWindowConfig>,
 }
 
 fn default_hysteresis() -> f64 {
@@ -81,6 +89,8 @@ impl HeatingConfig {
             max_duty: None,
             duty_window: default_duty_window(),
             stale_after: default_stale_after(),
+            frost_floor: None,
+            open_window: None,
         }
     }
 
@@ -116,6 +126,17 @@ impl HeatingConfig {
             return Err(RelayError::Config(format!(
                 "max_duty {d} must be in (0, 1]"
             )));
+        }
+        if let Some(f) = self.frost_floor
+            && !(f.is_finite() && (0.0..=15.0).contains(&f))
+        {
+            return Err(RelayError::Config(format!(
+                "frost_floor {f} must be in 0–15 °C"
+            )));
+        }
+        if let Some(w) = &self.open_window {
+            w.validate()
+                .map_err(|e| RelayError::Config(e.to_string()))?;
         }
         if self.stale_after == 0 {
             return Err(RelayError::Config(
@@ -173,5 +194,22 @@ mod tests {
         );
         let f: File = toml::from_str("[heating]\nrelay = \"simulated\"\nmax_duty = 1.5\n").unwrap();
         assert!(f.heating.validate().is_err());
+        let f: File = toml::from_str(
+            "[heating]\nrelay = \"simulated\"\n[heating.open_window]\ndrop = -1.0\n",
+        )
+        .unwrap();
+        assert!(f.heating.validate().is_err());
+    }
+
+    #[test]
+    fn open_window_and_frost_floor_parse() {
+        let f: File = toml::from_str(
+            "[heating]\nrelay = \"simulated\"\nfrost_floor = 7.0\n[heating.open_window]\ndrop = 1.5\n",
+        )
+        .unwrap();
+        f.heating.validate().unwrap();
+        assert_eq!(f.heating.frost_floor, Some(7.0));
+        let w = f.heating.open_window.unwrap();
+        assert_eq!((w.drop, w.within, w.hold), (1.5, 300, 900));
     }
 }

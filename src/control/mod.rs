@@ -5,16 +5,34 @@
 //! Pi, [`SimulatedRelay`] in the demo) switches. The node runtime feeds the
 //! thermostat the zone's target and its freshest temperature, applies the
 //! decision to the relay and publishes the heater state.
+//!
+//! The target the thermostat follows is resolved in
+//! [`effective_target`]: safety > operator override > schedule > zone
+//! target, from the replicated program, evaluated locally in the office's
+//! time zone ([`schedule_clock`]). [`OpenWindow`] holds the heating off
+//! after a fast drop; [`schedule_syntax`] reads and writes the schedule
+//! language people type.
 
 mod config;
+pub mod effective_target;
 mod gpio_relay;
+mod heater_meter;
+mod open_window;
 mod relay;
+mod safety;
+pub mod schedule_clock;
+pub mod schedule_syntax;
 mod simulated_relay;
 mod thermostat;
+pub mod why;
 
 pub use self::config::{HeatingConfig, RelayKind};
+pub use self::effective_target::{Effective, Level, ZoneProgram, resolve};
 pub use self::gpio_relay::GpioRelay;
+pub use self::heater_meter::HeaterMeter;
+pub use self::open_window::{OpenWindow, OpenWindowConfig, OpenWindowConfigError};
 pub use self::relay::{Relay, RelayError};
+pub use self::safety::SafetyCause;
 pub use self::simulated_relay::SimulatedRelay;
 pub use self::thermostat::{Decision, Reason, Sample, Thermostat, ThermostatConfig};
 

@@ -12,9 +12,11 @@
 //! 2. **Hysteresis**: on below `target − hysteresis/2`, off above
 //!    `target + hysteresis/2`, unchanged in between, so sensor noise
 //!    cannot chatter the relay.
-//! 3. **Maximum duty**: if the heater was on for `max_duty` of the trailing
+//! 3. **Held off**: the caller can hold the heater off (an open window);
+//!    unlike the fail-safe this waits for `min_on`, it is not a fault.
+//! 4. **Maximum duty**: if the heater was on for `max_duty` of the trailing
 //!    `duty_window`, it goes (or stays) off.
-//! 4. **Minimum times**: a regulating switch waits until the heater has been
+//! 5. **Minimum times**: a regulating switch waits until the heater has been
 //!    on for `min_on` or off for `min_off`, protecting boilers and relay
 //!    contacts. The thermostat starts as "off since it was created", so a
 //!    node restarting in a loop cannot cycle the boiler either.
@@ -86,6 +88,8 @@ pub enum Reason {
     InBand,
     /// Was on for `max_duty` of the window.
     DutyLimit,
+    /// The caller holds the heater off (an open window).
+    HeldOff,
     /// Would switch off, but has not been on for `min_on` yet.
     MinOnTime,
     /// Would switch on, but has not been off for `min_off` yet.
@@ -185,6 +189,18 @@ impl Thermostat {
     /// Decides the heater state at `now` for `target` (°C) and the latest
     /// `sample`.
     pub fn update(&mut self, now: Time, target: Option<f64>, sample: Option<Sample>) -> Decision {
+        self.update_held(now, target, sample, false)
+    }
+
+    /// [`Thermostat::update`], with the heater held off when `held_off`
+    /// (an open window) as soon as the minimum on time allows.
+    pub fn update_held(
+        &mut self,
+        now: Time,
+        target: Option<f64>,
+        sample: Option<Sample>,
+        held_off: bool,
+    ) -> Decision {
         let start = self.window_start(now);
         while let Some(&(_, Some(end))) = self.periods.front() {
             if end < start {
@@ -212,7 +228,10 @@ impl Thermostat {
                 }
             }
         };
-        if want && self.duty_exhausted(now) {
+        if held_off && !reason.is_fail_safe() {
+            want = false;
+            reason = Reason::HeldOff;
+        } else if want && self.duty_exhausted(now) {
             want = false;
             reason = Reason::DutyLimit;
         }
@@ -280,6 +299,19 @@ mod tests {
 
     fn sample(celsius: f64, at: Time) -> Option<Sample> {
         Some(Sample { celsius, at })
+    }
+
+    #[test]
+    fn held_off_waits_for_min_on_and_then_stays_off() {
+        let mut t = Thermostat::new(ThermostatConfig::default(), secs(0));
+        let d = t.update(secs(120), Some(21.0), sample(18.0, secs(120)));
+        assert!(d.on);
+        let d = t.update_held(secs(150), Some(21.0), sample(17.0, secs(150)), true);
+        assert_eq!((d.on, d.reason), (true, Reason::MinOnTime));
+        let d = t.update_held(secs(240), Some(21.0), sample(17.0, secs(240)), true);
+        assert_eq!((d.on, d.changed, d.reason), (false, true, Reason::HeldOff));
+        let d = t.update_held(secs(900), Some(21.0), sample(16.0, secs(900)), true);
+        assert_eq!((d.on, d.reason), (false, Reason::HeldOff));
     }
 
     #[test]

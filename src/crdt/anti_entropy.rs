@@ -414,6 +414,9 @@ impl AntiEntropy {
         parts.take_missing(&registers.sensors, digest, |r| &mut r.sensors);
         parts.take_missing(&registers.actuators, digest, |r| &mut r.actuators);
         parts.take_missing(&registers.targets, digest, |r| &mut r.targets);
+        parts.take_missing(&registers.schedules, digest, |r| &mut r.schedules);
+        parts.take_missing(&registers.presets, digest, |r| &mut r.presets);
+        parts.take_missing(&registers.overrides, digest, |r| &mut r.overrides);
         self.stats.oversized_skipped += parts.skipped;
         let live = registers.live_context();
         let mut seen = state.context().difference(digest).difference(&live);

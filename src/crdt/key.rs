@@ -2,12 +2,14 @@
 //!
 //! Per-node keys (`Node`, `Sensor`, `Actuator`) are written by that node
 //! (and removed by whoever forgets it); `Target` keys by any node or
-//! observer. Keys order deterministically so encodings are canonical.
+//! observer; the heating keys (`Schedule`, `Preset`, `Override`) by
+//! operators. Keys order deterministically so encodings are canonical.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::preset::PresetKey;
 use super::quantity::Quantity;
 use crate::node_id::NodeId;
 
@@ -74,6 +76,12 @@ pub enum Key {
     Sensor(SensorKey),
     Actuator(ActuatorKey),
     Target(TargetKey),
+    /// `Schedule(zone)`: the zone's weekly program and exceptions.
+    Schedule(String),
+    /// `Preset(zone, name)`: what comfort, eco or away means in the zone.
+    Preset(PresetKey),
+    /// `Override(zone)`: an operator's temperature, with an optional expiry.
+    Override(String),
 }
 
 impl fmt::Display for SensorId {
@@ -95,6 +103,9 @@ impl fmt::Display for Key {
             Key::Sensor(k) => write!(f, "sensor {}/{}", k.node.short(), k.sensor),
             Key::Actuator(k) => write!(f, "actuator {}/{}", k.node.short(), k.actuator),
             Key::Target(k) => write!(f, "target {}/{}", k.zone, k.quantity),
+            Key::Schedule(zone) => write!(f, "schedule {zone}"),
+            Key::Preset(k) => write!(f, "preset {}/{}", k.zone, k.preset),
+            Key::Override(zone) => write!(f, "override {zone}"),
         }
     }
 }

@@ -29,9 +29,12 @@ use super::hlc::Timestamp;
 use super::key::{ActuatorId, ActuatorKey, SensorId, SensorKey, TargetKey};
 use super::mv_register::MvRegister;
 use super::node_info::NodeInfo;
+use super::override_value::OverrideValue;
+use super::preset::{PresetKey, PresetName, PresetValue};
 use super::quantity::Quantity;
 use super::reading::Reading;
 use super::registers::{Registers, Scope};
+use super::schedule::Schedule;
 use super::target_value::TargetValue;
 use super::version_vector::VersionVector;
 use super::writer::Writer;
@@ -170,6 +173,79 @@ impl OfficeState {
         );
         let mut delta = Registers::default();
         delta.targets.insert(key, register);
+        Write {
+            dot,
+            delta: Delta(delta),
+        }
+    }
+
+    /// Sets a zone's schedule (an empty one clears it). Like a target: it
+    /// replaces what this replica holds, concurrent writes stay siblings.
+    pub fn set_schedule(
+        &mut self,
+        writer: &mut Writer,
+        wall_ms: u64,
+        zone: String,
+        schedule: Schedule,
+    ) -> Write {
+        let (dot, register) = write(
+            &mut self.registers.schedules,
+            &mut self.context,
+            writer,
+            wall_ms,
+            zone.clone(),
+            |_, _| schedule,
+        );
+        let mut delta = Registers::default();
+        delta.schedules.insert(zone, register);
+        Write {
+            dot,
+            delta: Delta(delta),
+        }
+    }
+
+    /// Sets what one preset means in a zone.
+    pub fn set_preset(
+        &mut self,
+        writer: &mut Writer,
+        wall_ms: u64,
+        key: PresetKey,
+        value: PresetValue,
+    ) -> Write {
+        let (dot, register) = write(
+            &mut self.registers.presets,
+            &mut self.context,
+            writer,
+            wall_ms,
+            key.clone(),
+            |_, _| value,
+        );
+        let mut delta = Registers::default();
+        delta.presets.insert(key, register);
+        Write {
+            dot,
+            delta: Delta(delta),
+        }
+    }
+
+    /// Sets (or, with `celsius: None`, clears) a zone's override.
+    pub fn set_override(
+        &mut self,
+        writer: &mut Writer,
+        wall_ms: u64,
+        zone: String,
+        value: OverrideValue,
+    ) -> Write {
+        let (dot, register) = write(
+            &mut self.registers.overrides,
+            &mut self.context,
+            writer,
+            wall_ms,
+            zone.clone(),
+            |_, _| value,
+        );
+        let mut delta = Registers::default();
+        delta.overrides.insert(zone, register);
         Write {
             dot,
             delta: Delta(delta),
@@ -315,6 +391,15 @@ impl OfficeState {
         self.registers
             .targets
             .retain(|_, r| !(r.is_empty() && collectable(r.removed_at())));
+        self.registers
+            .schedules
+            .retain(|_, r| !(r.is_empty() && collectable(r.removed_at())));
+        self.registers
+            .presets
+            .retain(|_, r| !(r.is_empty() && collectable(r.removed_at())));
+        self.registers
+            .overrides
+            .retain(|_, r| !(r.is_empty() && collectable(r.removed_at())));
         before - self.registers.len()
     }
 
@@ -349,6 +434,42 @@ impl OfficeState {
             zone: zone.to_string(),
             quantity,
         }))
+    }
+
+    /// A zone's schedule register (siblings when edited concurrently).
+    pub fn schedule(&self, zone: &str) -> Option<&MvRegister<Schedule>> {
+        live(self.registers.schedules.get(zone))
+    }
+
+    /// A zone's preset register; `None` while the preset is at its default.
+    pub fn preset(&self, zone: &str, preset: PresetName) -> Option<&MvRegister<PresetValue>> {
+        live(self.registers.presets.get(&PresetKey::new(zone, preset)))
+    }
+
+    /// A zone's override register.
+    pub fn override_of(&self, zone: &str) -> Option<&MvRegister<OverrideValue>> {
+        live(self.registers.overrides.get(zone))
+    }
+
+    /// Every zone's schedule, in zone order.
+    pub fn schedules(&self) -> impl Iterator<Item = (&String, &MvRegister<Schedule>)> {
+        self.registers
+            .schedules
+            .iter()
+            .filter(|(_, r)| !r.is_empty())
+    }
+
+    /// Every written preset, in key order.
+    pub fn presets(&self) -> impl Iterator<Item = (&PresetKey, &MvRegister<PresetValue>)> {
+        self.registers.presets.iter().filter(|(_, r)| !r.is_empty())
+    }
+
+    /// Every zone's override, in zone order.
+    pub fn overrides(&self) -> impl Iterator<Item = (&String, &MvRegister<OverrideValue>)> {
+        self.registers
+            .overrides
+            .iter()
+            .filter(|(_, r)| !r.is_empty())
     }
 
     /// Every known node, in id order.
@@ -398,6 +519,9 @@ impl OfficeState {
             + r.sensors.values().filter(|r| r.is_empty()).count()
             + r.actuators.values().filter(|r| r.is_empty()).count()
             + r.targets.values().filter(|r| r.is_empty()).count()
+            + r.schedules.values().filter(|r| r.is_empty()).count()
+            + r.presets.values().filter(|r| r.is_empty()).count()
+            + r.overrides.values().filter(|r| r.is_empty()).count()
     }
 
     /// The largest number of siblings of any key (1 when no conflict).
@@ -434,6 +558,17 @@ impl OfficeState {
                     .filter_map(MvRegister::newest_timestamp),
             )
             .chain(r.targets.values().filter_map(MvRegister::newest_timestamp))
+            .chain(
+                r.schedules
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+            .chain(r.presets.values().filter_map(MvRegister::newest_timestamp))
+            .chain(
+                r.overrides
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
             .max();
         newest.unwrap_or(Timestamp::ZERO)
     }
@@ -559,6 +694,91 @@ mod tests {
         assert_eq!(reg.len(), 1);
         assert_eq!(reg.winner().unwrap().1.value.value, 20.0);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn concurrent_heating_writes_are_siblings_and_survive_a_round_trip() {
+        use crate::crdt::{Days, Setpoint, Slot};
+        let (mut wa, mut wb) = (Writer::new(NodeId(1)), Writer::new(NodeId(2)));
+        let (mut a, mut b) = (OfficeState::new(), OfficeState::new());
+        let schedule = |minute, by: &str| Schedule {
+            slots: vec![Slot {
+                days: Days::ALL,
+                minute,
+                setpoint: Setpoint::Preset(PresetName::Comfort),
+            }],
+            exceptions: vec![],
+            set_by: by.into(),
+        };
+        let x = a.set_schedule(&mut wa, T0, "hall".into(), schedule(420, "alice"));
+        let y = b.set_schedule(&mut wb, T0 + 5, "hall".into(), schedule(480, "bob"));
+        let p = a.set_preset(
+            &mut wa,
+            T0 + 1,
+            PresetKey::new("hall", PresetName::Eco),
+            PresetValue {
+                celsius: 16.0,
+                set_by: "alice".into(),
+            },
+        );
+        let o = b.set_override(
+            &mut wb,
+            T0 + 6,
+            "hall".into(),
+            OverrideValue {
+                celsius: Some(23.0),
+                expires_at_ms: Some(T0 + 7_200_000),
+                set_by: "bob".into(),
+            },
+        );
+        for d in [&y.delta, &o.delta] {
+            a.apply(d);
+        }
+        for d in [&x.delta, &p.delta] {
+            b.apply(d);
+        }
+        assert_eq!(a, b);
+        let reg = a.schedule("hall").unwrap();
+        assert_eq!(reg.len(), 2, "concurrent schedule edits stay visible");
+        assert_eq!(reg.winner().unwrap().1.value.set_by, "bob");
+        assert_eq!(
+            a.preset("hall", PresetName::Eco)
+                .unwrap()
+                .winner()
+                .unwrap()
+                .1
+                .value
+                .celsius,
+            16.0
+        );
+        assert_eq!(
+            a.override_of("hall")
+                .unwrap()
+                .winner()
+                .unwrap()
+                .1
+                .value
+                .celsius,
+            Some(23.0)
+        );
+        let decoded = OfficeState::decode(&a.encode().unwrap()).unwrap();
+        assert_eq!(decoded, a);
+        let z = a.set_schedule(&mut wa, T0 + 10, "hall".into(), Schedule::default());
+        b.apply(&z.delta);
+        assert_eq!(
+            b.schedule("hall").unwrap().len(),
+            1,
+            "a later write resolves"
+        );
+        assert!(
+            b.schedule("hall")
+                .unwrap()
+                .winner()
+                .unwrap()
+                .1
+                .value
+                .is_empty()
+        );
     }
 
     #[test]
@@ -823,8 +1043,10 @@ mod tests {
         assert!(len <= 64, "{len}");
     }
 
+    /// Every delta carries the lengths of the three heating maps, one byte
+    /// each when empty: 99 B for the 4th distinct writer.
     #[test]
-    fn a_target_writes_delta_is_at_most_96_bytes() {
+    fn a_target_writes_delta_is_at_most_100_bytes() {
         let key = TargetKey::new("meeting-2", Quantity::Temperature);
         let mut s = OfficeState::new();
         let mut sizes = Vec::new();
@@ -841,7 +1063,7 @@ mod tests {
         println!(
             "target write delta (zone \"meeting-2\", label \"alice@pi-3\"), by the 1st..4th distinct writer of the key: {sizes:?} bytes"
         );
-        assert!(sizes.iter().all(|&len| len <= 96), "{sizes:?}");
+        assert!(sizes.iter().all(|&len| len <= 100), "{sizes:?}");
     }
 
     #[test]

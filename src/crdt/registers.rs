@@ -13,7 +13,10 @@ use super::causal_context::CausalContext;
 use super::key::{ActuatorKey, Key, SensorKey, TargetKey};
 use super::mv_register::MvRegister;
 use super::node_info::NodeInfo;
+use super::override_value::OverrideValue;
+use super::preset::{PresetKey, PresetValue};
 use super::reading::Reading;
+use super::schedule::Schedule;
 use super::target_value::TargetValue;
 use crate::node_id::NodeId;
 
@@ -23,6 +26,9 @@ pub(crate) struct Registers {
     pub(crate) sensors: BTreeMap<SensorKey, MvRegister<Reading>>,
     pub(crate) actuators: BTreeMap<ActuatorKey, MvRegister<ActuatorState>>,
     pub(crate) targets: BTreeMap<TargetKey, MvRegister<TargetValue>>,
+    pub(crate) schedules: BTreeMap<String, MvRegister<Schedule>>,
+    pub(crate) presets: BTreeMap<PresetKey, MvRegister<PresetValue>>,
+    pub(crate) overrides: BTreeMap<String, MvRegister<OverrideValue>>,
 }
 
 /// Which keys of `self` a join visits.
@@ -38,7 +44,13 @@ pub(crate) enum Scope {
 
 impl Registers {
     pub(crate) fn len(&self) -> usize {
-        self.nodes.len() + self.sensors.len() + self.actuators.len() + self.targets.len()
+        self.nodes.len()
+            + self.sensors.len()
+            + self.actuators.len()
+            + self.targets.len()
+            + self.schedules.len()
+            + self.presets.len()
+            + self.overrides.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -58,6 +70,9 @@ impl Registers {
         join_map(&mut self.sensors, &other.sensors, mine, theirs, scope);
         join_map(&mut self.actuators, &other.actuators, mine, theirs, scope);
         join_map(&mut self.targets, &other.targets, mine, theirs, scope);
+        join_map(&mut self.schedules, &other.schedules, mine, theirs, scope);
+        join_map(&mut self.presets, &other.presets, mine, theirs, scope);
+        join_map(&mut self.overrides, &other.overrides, mine, theirs, scope);
     }
 
     /// The dots these registers fully account for: the implicit causal
@@ -89,6 +104,15 @@ impl Registers {
         for (k, r) in &self.targets {
             f(Key::Target(k.clone()), &mut r.accounted_dots());
         }
+        for (zone, r) in &self.schedules {
+            f(Key::Schedule(zone.clone()), &mut r.accounted_dots());
+        }
+        for (k, r) in &self.presets {
+            f(Key::Preset(k.clone()), &mut r.accounted_dots());
+        }
+        for (zone, r) in &self.overrides {
+            f(Key::Override(zone.clone()), &mut r.accounted_dots());
+        }
     }
 
     /// The dots of every current value.
@@ -110,6 +134,21 @@ impl Registers {
             )
             .chain(
                 self.targets
+                    .values()
+                    .flat_map(|r| r.siblings().map(|(d, _)| d)),
+            )
+            .chain(
+                self.schedules
+                    .values()
+                    .flat_map(|r| r.siblings().map(|(d, _)| d)),
+            )
+            .chain(
+                self.presets
+                    .values()
+                    .flat_map(|r| r.siblings().map(|(d, _)| d)),
+            )
+            .chain(
+                self.overrides
                     .values()
                     .flat_map(|r| r.siblings().map(|(d, _)| d)),
             );
@@ -140,7 +179,15 @@ impl Registers {
             .map(MvRegister::len)
             .max()
             .unwrap_or(0);
-        n.max(s).max(a).max(t)
+        let h = self
+            .schedules
+            .values()
+            .map(MvRegister::len)
+            .chain(self.presets.values().map(MvRegister::len))
+            .chain(self.overrides.values().map(MvRegister::len))
+            .max()
+            .unwrap_or(0);
+        n.max(s).max(a).max(t).max(h)
     }
 }
 

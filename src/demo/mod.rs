@@ -8,6 +8,7 @@
 //! zone's target as it would on a Pi. Only the device clock is accelerated
 //! (see [`DemoOptions::speed`]).
 
+pub mod heating_day;
 mod network_card;
 mod office;
 mod rooms;

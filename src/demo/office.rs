@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use jiff::tz::TimeZone;
+
 use crate::config::{GossipSection, TargetsSection};
-use crate::control::{HeatingConfig, RelayKind};
+use crate::control::{HeatingConfig, OpenWindowConfig, RelayKind, ZoneProgram};
 use crate::crdt::{Quantity, TargetKey};
 use crate::net::{ClusterKey, IdentityError};
 use crate::node::{
@@ -18,7 +20,9 @@ use crate::sensors::{
     SensorConfig, SensorKind, SharedRoom, SimulatedRoom, SimulatedRoomConfig, SystemPaths,
     lock_room,
 };
+use crate::time::Time;
 
+use super::heating_day::{self, HeatingDay, SeedError};
 use super::summary::{Summary, ZoneSummary};
 use super::{MAX_NODES, address, interface, node_name, zone};
 
@@ -36,7 +40,19 @@ pub struct DemoOptions {
     pub target: f32,
     /// Seconds (device time) between two samples of each thermometer.
     pub sample_interval: u64,
+    /// The office's time zone: the demo's day and schedule run in it.
+    pub time_zone: TimeZone,
+    /// A schedule every zone follows (written as replicated state before
+    /// the nodes start); the day then starts at 06:50 of the next weekday.
+    /// Without one, zones follow their targets and the day starts now.
+    pub schedule: Option<crate::crdt::Schedule>,
+    /// Windows to open: a zone and the device second it opens at (it
+    /// closes [`WINDOW_OPEN_FOR`] later).
+    pub open_windows: Vec<(String, u64)>,
 }
+
+/// How long a demo window stays open, device time.
+pub const WINDOW_OPEN_FOR: Duration = Duration::from_secs(600);
 
 impl Default for DemoOptions {
     fn default() -> Self {
@@ -45,6 +61,9 @@ impl Default for DemoOptions {
             speed: 60.0,
             target: 21.0,
             sample_interval: 10,
+            time_zone: TimeZone::system(),
+            schedule: None,
+            open_windows: Vec::new(),
         }
     }
 }
@@ -61,6 +80,10 @@ pub enum DemoError {
     Node { name: String, source: NodeError },
     #[error("node {name} stopped before its first target was written")]
     Gone { name: String },
+    #[error("node {name}: cannot write its schedule: {source}")]
+    Seed { name: String, source: SeedError },
+    #[error("--open-window: no zone {0:?} in this office")]
+    NoSuchZone(String),
 }
 
 /// One node of the demo office.
@@ -81,6 +104,10 @@ pub struct DemoOffice {
     clock: DeviceClock,
     targets: TargetsSection,
     dir: TempDir,
+    time_zone: TimeZone,
+    /// Calendar time (Unix ms) the device clock started at.
+    start_ms: i64,
+    windows: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl DemoOffice {
@@ -97,25 +124,44 @@ impl DemoOffice {
         let cluster_key = ClusterKey::generate();
         let key_file = dir.path().join("cluster.key");
         cluster_key.write_new(&key_file)?;
-        let clock = DeviceClock::accelerated(options.speed);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let start_ms = match &options.schedule {
+            Some(_) => heating_day::next_morning(&options.time_zone, now_ms),
+            None => now_ms,
+        };
+        let clock = DeviceClock::accelerated_from(options.speed, start_ms);
         let mut office = DemoOffice {
             nodes: Vec::with_capacity(options.nodes),
             cluster_key,
             clock,
             targets: TargetsSection::default(),
             dir,
+            time_zone: options.time_zone.clone(),
+            start_ms,
+            windows: Vec::new(),
         };
         let mut seeds: Vec<SocketAddr> = Vec::new();
         for i in 0..options.nodes {
             let zone = zone(i);
             let name = node_name(&zone);
+            let data_dir = office.dir.path().join(format!("node-{i}"));
+            if let Some(schedule) = &options.schedule {
+                heating_day::seed(&data_dir, &zone, schedule, now_ms as u64).map_err(|source| {
+                    DemoError::Seed {
+                        name: name.clone(),
+                        source,
+                    }
+                })?;
+            }
             let settings = Settings {
                 name: name.clone(),
                 zone: zone.clone(),
                 listen: SocketAddr::new(address(i).into(), 0),
                 seeds: seeds.clone(),
                 cluster_key: key_file.clone(),
-                data_dir: office.dir.path().join(format!("node-{i}")),
+                data_dir,
                 targets: office.targets.clone(),
                 gossip: GossipSection::default(),
                 interface_poll: INTERFACE_POLL,
@@ -155,6 +201,21 @@ impl DemoOffice {
                     name: n.name.clone(),
                 });
             }
+        }
+        for (zone, at) in &options.open_windows {
+            let Some(n) = office.nodes.iter().find(|n| &n.zone == zone) else {
+                return Err(DemoError::NoSuchZone(zone.clone()));
+            };
+            let (room, opens) = (n.room.clone(), Time::ZERO + Duration::from_secs(*at));
+            let zone = zone.clone();
+            office.windows.push(tokio::spawn(async move {
+                tokio::time::sleep_until(clock.instant(opens)).await;
+                lock_room(&room).set_window_open(clock.now(), true);
+                tracing::info!(%zone, "demo: window opened");
+                tokio::time::sleep_until(clock.instant(opens + WINDOW_OPEN_FOR)).await;
+                lock_room(&room).set_window_open(clock.now(), false);
+                tracing::info!(%zone, "demo: window closed");
+            }));
         }
         tracing::info!(
             nodes = office.nodes.len(),
@@ -206,7 +267,41 @@ impl DemoOffice {
                 room.advance_to(now);
                 (room.temperature(), room.heating_duty())
             };
+            let status = n.devices.heating().borrow().clone();
+            let program = n
+                .node
+                .programs()
+                .borrow()
+                .get(&n.zone)
+                .cloned()
+                .unwrap_or_else(ZoneProgram::default);
+            let heating = status.map(|status| {
+                let (expected, followed) = heating_day::check(
+                    &program,
+                    &self.time_zone,
+                    self.start_ms,
+                    self.clock.wall_ms(now),
+                    &status,
+                    crate::node::devices::PROGRAM_RECHECK.as_millis() as i64,
+                );
+                let config = HeatingConfig::new(RelayKind::Simulated).thermostat();
+                HeatingDay {
+                    switches_expected: expected,
+                    switches_followed: followed,
+                    min_times_held: status.meter.held(config.min_on, config.min_off),
+                    on_seconds: status.meter.on_time(now).as_secs_f64(),
+                    windows_opened: status.windows_opened,
+                    meter: status.meter,
+                    effective: status.effective.as_ref().and_then(|e| e.celsius),
+                    level: status
+                        .effective
+                        .as_ref()
+                        .map_or_else(String::new, |e| e.level.to_string()),
+                    why: status.why,
+                }
+            });
             zones.push(ZoneSummary {
+                heating,
                 zone: n.zone.clone(),
                 target: n
                     .node
@@ -228,6 +323,8 @@ impl DemoOffice {
         let first = self.nodes.first().map(winners);
         let targets_agree = self.nodes.iter().all(|n| Some(winners(n)) == first);
         Summary {
+            switches_missed: Summary::count_missed(&zones),
+            min_times_held: Summary::all_held(&zones),
             zones,
             speed: self.clock.speed(),
             wall_seconds: wall.as_secs_f64(),
@@ -239,6 +336,9 @@ impl DemoOffice {
     /// Switches every heater off (and publishes it), then lets every node
     /// leave the overlay and flush its store.
     pub async fn shutdown(self) {
+        for w in &self.windows {
+            w.abort();
+        }
         let mut handles = Vec::with_capacity(self.nodes.len());
         for n in self.nodes {
             n.devices.shutdown().await;
@@ -271,12 +371,15 @@ fn devices_setup(
 ) -> DevicesSetup {
     let mut thermometer = SensorConfig::new(SensorKind::Simulated, "thermometer");
     thermometer.interval = options.sample_interval.max(1);
+    let mut heating = HeatingConfig::new(RelayKind::Simulated);
+    heating.open_window = Some(OpenWindowConfig::default());
     DevicesSetup {
         zone: zone.to_string(),
         sensors: vec![thermometer],
-        heating: Some(HeatingConfig::new(RelayKind::Simulated)),
+        heating: Some(heating),
         room: Some(room.clone()),
         paths: SystemPaths::default(),
         clock,
+        time_zone: options.time_zone.clone(),
     }
 }

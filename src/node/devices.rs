@@ -10,23 +10,40 @@
 //!   [`LocalWrite::FailedSensors`] (shown in the node's `Node` entry, with
 //!   the message saying how to enable the device) and the rest keeps
 //!   running;
-//! - the [`Thermostat`] is fed the zone's temperature target and the
-//!   heating sensor's latest sample on every sample, target change and
+//! - the [`Thermostat`] is fed the zone's *effective* target and the
+//!   heating sensor's latest sample on every sample, program change and
 //!   recheck; the relay follows its decision and every change is published
-//!   as [`LocalWrite::Actuator`];
+//!   as [`LocalWrite::Actuator`]. The effective target is resolved here,
+//!   from the replicated program ([`NodeHandle::programs`], the zone's
+//!   target) in the office's time zone at the clock's calendar time
+//!   (`control::effective_target`): safety > override > schedule > target,
+//!   so the schedule switches and a boost expires with no network;
+//! - an open window (`[heating.open_window]`) holds the heater off, and the
+//!   safe state is entered on a stale or failed sensor, a relay error or
+//!   when nothing says what the zone should be at; while it lasts it is
+//!   listed with the broken devices ("SAFETY: stale reading since 09:12",
+//!   "WINDOW OPEN since 09:12; heating held off");
+//! - what the heating does and why is kept in [`HeatingStatus`], logged on
+//!   change and readable through [`DevicesHandle::heating`];
 //! - on shutdown the heater is switched off (fail-safe) and that is
 //!   published before the node leaves.
 //!
 //! All device times come from one [`DeviceClock`], real on a Pi and
 //! accelerated in the demo.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use jiff::tz::TimeZone;
+
 use crate::config::Config;
-use crate::control::{HeatingConfig, Relay, Sample, Thermostat, open_relay};
+use crate::control::effective_target::local_hhmm;
+use crate::control::{
+    Effective, HeaterMeter, HeatingConfig, Level, OpenWindow, Reason, Relay, SafetyCause, Sample,
+    Thermostat, ZoneProgram, open_relay, resolve, why,
+};
 use crate::crdt::{
     ActuatorId, ActuatorKind, ActuatorOutput, FailedSensor, TargetKey, TargetValue, Unit,
 };
@@ -64,7 +81,47 @@ pub struct DevicesSetup {
     pub room: Option<SharedRoom>,
     pub paths: SystemPaths,
     pub clock: DeviceClock,
+    /// The office's time zone (`[office] timezone`): schedules are read in it.
+    pub time_zone: TimeZone,
 }
+
+/// How often the effective target is resolved again while nothing else
+/// wakes the task: a safety net under the exact switch times, and the
+/// granularity a changed system clock is noticed at.
+pub const PROGRAM_RECHECK: Duration = Duration::from_secs(60);
+
+/// What a zone's heating does and why, after the last decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatingStatus {
+    pub on: bool,
+    pub effective: Option<Effective>,
+    /// "on: 0.6 °C below 21.0 (schedule mon-fri 07:00–18:00 (comfort))".
+    pub why: String,
+    /// The safe state's cause and when it began (Unix ms), while in it.
+    pub safety: Option<(SafetyCause, i64)>,
+    /// When the window was seen open (Unix ms), while heating is held off.
+    pub window_open_since: Option<i64>,
+    /// On-time, cycles and the shortest periods so far.
+    pub meter: HeaterMeter,
+    /// Windows seen opening so far.
+    pub windows_opened: u64,
+    /// The last changes of the effective target, oldest first (at most
+    /// [`TARGET_CHANGES_KEPT`]): what the demo checks the schedule against.
+    pub changes: VecDeque<TargetChange>,
+}
+
+/// One change of a zone's effective target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetChange {
+    /// Calendar time, Unix ms.
+    pub wall_ms: i64,
+    pub celsius: Option<f64>,
+    pub level: Level,
+}
+
+/// Effective-target changes kept in [`HeatingStatus::changes`]: a day of a
+/// busy schedule with boosts fits.
+pub const TARGET_CHANGES_KEPT: usize = 64;
 
 impl DevicesSetup {
     /// The devices a config describes, on `clock`; `None` when it has no
@@ -84,6 +141,11 @@ impl DevicesSetup {
             room,
             paths: SystemPaths::default(),
             clock,
+            // Validated when the file was loaded.
+            time_zone: config
+                .office
+                .time_zone()
+                .unwrap_or_else(|_| TimeZone::system()),
         })
     }
 }
@@ -92,6 +154,7 @@ impl DevicesSetup {
 #[derive(Debug)]
 pub struct DevicesHandle {
     shutdown: watch::Sender<bool>,
+    heating: watch::Receiver<Option<HeatingStatus>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -107,23 +170,47 @@ impl DevicesHandle {
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
+
+    /// What the heating does and why (`None` without a heater, or before
+    /// its first decision).
+    pub fn heating(&self) -> watch::Receiver<Option<HeatingStatus>> {
+        self.heating.clone()
+    }
+}
+
+/// The zone-level inputs the devices task follows.
+pub struct Inputs {
+    pub targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    pub programs: watch::Receiver<BTreeMap<String, ZoneProgram>>,
 }
 
 /// Starts the devices task of `node`.
 pub fn spawn(setup: DevicesSetup, node: &NodeHandle) -> DevicesHandle {
-    spawn_on(setup, node.local_writes(), node.targets())
+    spawn_on(
+        setup,
+        node.local_writes(),
+        Inputs {
+            targets: node.targets(),
+            programs: node.programs(),
+        },
+    )
 }
 
-/// Starts a devices task that writes to `writes` and follows `targets`
+/// Starts a devices task that writes to `writes` and follows `inputs`
 /// (what [`spawn`] takes from a node; tests pass their own channels).
 pub fn spawn_on(
     setup: DevicesSetup,
     writes: mpsc::Sender<LocalWrite>,
-    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    inputs: Inputs,
 ) -> DevicesHandle {
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(run(setup, writes, targets, shutdown_rx));
-    DevicesHandle { shutdown, task }
+    let (status_tx, heating) = watch::channel(None);
+    let task = tokio::spawn(run(setup, writes, inputs, status_tx, shutdown_rx));
+    DevicesHandle {
+        shutdown,
+        heating,
+        task,
+    }
 }
 
 /// One working sensor.
@@ -153,13 +240,24 @@ struct Heating {
     recheck: Option<Time>,
     /// The last relay failure, in words.
     error: Option<String>,
+    frost_floor: Option<f64>,
+    window: Option<OpenWindow>,
+    /// The safe state's cause and since when (Unix ms).
+    safety: Option<(SafetyCause, i64)>,
+    status: Option<HeatingStatus>,
+    meter: HeaterMeter,
+    changes: VecDeque<TargetChange>,
+    windows_opened: u64,
 }
 
 struct Devices {
     zone: String,
     clock: DeviceClock,
+    time_zone: TimeZone,
     writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    programs: watch::Receiver<BTreeMap<String, ZoneProgram>>,
+    status: watch::Sender<Option<HeatingStatus>>,
     slots: Vec<Slot>,
     /// Sensors (and the heater) that did not open: fixed for the run.
     open_failures: Vec<SensorFailure>,
@@ -170,10 +268,11 @@ struct Devices {
 async fn run(
     setup: DevicesSetup,
     writes: mpsc::Sender<LocalWrite>,
-    targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    inputs: Inputs,
+    status: watch::Sender<Option<HeatingStatus>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Some(mut devices) = Devices::open(setup, writes, targets).await else {
+    let Some(mut devices) = Devices::open(setup, writes, inputs, status).await else {
         return;
     };
     if !devices.publish_heater(false).await {
@@ -202,6 +301,11 @@ async fn run(
                     break;
                 }
             }
+            changed = devices.programs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
             _ = shutdown.changed() => break,
         }
     }
@@ -214,7 +318,8 @@ impl Devices {
     async fn open(
         setup: DevicesSetup,
         writes: mpsc::Sender<LocalWrite>,
-        targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+        inputs: Inputs,
+        status: watch::Sender<Option<HeatingStatus>>,
     ) -> Option<Devices> {
         let DevicesSetup {
             zone,
@@ -223,6 +328,7 @@ impl Devices {
             room,
             paths,
             clock,
+            time_zone,
         } = setup;
         let (opened, configs, paths, room) = tokio::task::spawn_blocking(move || {
             let opened = sensors::open_all(&configs, &paths, room.as_ref());
@@ -277,6 +383,13 @@ impl Devices {
                         last: None,
                         recheck: None,
                         error: None,
+                        frost_floor: config.frost_floor,
+                        window: config.open_window.map(OpenWindow::new),
+                        safety: None,
+                        status: None,
+                        meter: HeaterMeter::default(),
+                        changes: VecDeque::new(),
+                        windows_opened: 0,
                     })
                 }
                 Err(err) => {
@@ -292,8 +405,11 @@ impl Devices {
         Some(Devices {
             zone,
             clock,
+            time_zone,
             writes,
-            targets,
+            targets: inputs.targets,
+            programs: inputs.programs,
+            status,
             slots,
             open_failures,
             heating,
@@ -361,6 +477,12 @@ impl Devices {
                 }
                 if heating.sensor.as_ref() == Some(&name) {
                     heating.last = Some(sample);
+                    if let Some(window) = &mut heating.window
+                        && window.observe(sample.at, sample.celsius)
+                    {
+                        heating.windows_opened += 1;
+                        tracing::info!(zone = %self.zone, celsius = sample.celsius, "window open: heating held off");
+                    }
                 }
             }
             for write in publish {
@@ -386,18 +508,136 @@ impl Devices {
         Some(f64::from(target.value))
     }
 
-    /// Asks the thermostat and applies a change to the relay. False when
-    /// the node is gone.
+    /// What the devices know is wrong with the heating, before resolving
+    /// the target: a failed heating sensor or a relay error. (A stale or
+    /// missing reading is the thermostat's own fail-safe.)
+    fn device_safety(&self) -> Option<SafetyCause> {
+        let heating = self.heating.as_ref()?;
+        if heating.error.is_some() {
+            return Some(SafetyCause::RelayError);
+        }
+        let sensor = heating.sensor.as_ref()?;
+        let failed = self
+            .slots
+            .iter()
+            .any(|s| &s.name == sensor && s.error.is_some())
+            || self.open_failures.iter().any(|f| &f.name == sensor);
+        failed.then_some(SafetyCause::FailedSensor)
+    }
+
+    /// The zone's program: the replicated schedule, presets and override,
+    /// with the zone's winning target.
+    fn program(&self) -> ZoneProgram {
+        let mut program = self
+            .programs
+            .borrow()
+            .get(&self.zone)
+            .cloned()
+            .unwrap_or_default();
+        program.target = self.target().map(|t| t as f32);
+        program
+    }
+
+    /// Resolves the effective target, asks the thermostat and applies a
+    /// change to the relay. False when the node is gone.
     async fn regulate(&mut self, now: Time) -> bool {
-        let target = self.target();
+        if self.heating.is_none() {
+            return true;
+        }
+        let wall_ms = self.clock.wall_ms(now);
+        let device_safety = self.device_safety();
+        let program = self.program();
+        let (clock, tz) = (self.clock, self.time_zone.clone());
         let Some(heating) = &mut self.heating else {
             return true;
         };
-        let decision = heating.thermostat.update(now, target, heating.last);
-        heating.recheck = decision.recheck_at;
+        let effective = resolve(&program, &tz, wall_ms, device_safety, heating.frost_floor);
+        let window_since = heating.window.as_ref().and_then(|w| w.open_at(now));
+        let decision = heating.thermostat.update_held(
+            now,
+            effective.celsius,
+            heating.last,
+            window_since.is_some(),
+        );
+        // The safe state: what the resolution says, or the thermostat's
+        // own fail-safe on a missing or stale reading.
+        let cause = match decision.reason {
+            Reason::NoReading => Some(SafetyCause::NoReading),
+            Reason::StaleReading => Some(SafetyCause::StaleReading),
+            _ => effective.safety,
+        };
+        match (cause, heating.safety) {
+            (Some(c), Some((was, _))) if c == was => {}
+            (Some(c), _) => {
+                tracing::warn!(zone = %self.zone, cause = %c, "heating in its safe state");
+                heating.safety = Some((c, wall_ms));
+            }
+            (None, Some(_)) => {
+                tracing::info!(zone = %self.zone, "heating left its safe state");
+                heating.safety = None;
+            }
+            (None, None) => {}
+        }
+        let wall_at = |t: Time| clock.wall_ms(t);
+        let window_open_since = window_since.map(wall_at);
+        let text = why::explain(
+            &decision,
+            &heating.thermostat,
+            now,
+            &why::Context {
+                effective: &effective,
+                celsius: heating.last.map(|s| s.celsius),
+                window_since: window_open_since.map(|ms| local_hhmm(&tz, ms)),
+                safety_since: heating.safety.map(|(_, ms)| local_hhmm(&tz, ms)),
+            },
+        );
+        // Wake for the next switch, boost expiry or window hold end.
+        let program_wake = effective
+            .next_change_ms
+            .map(|ms| clock.at_wall_ms(ms, now))
+            .into_iter()
+            .chain(heating.window.as_ref().and_then(|w| w.hold_until(now)))
+            .chain((effective.level != Level::Target).then(|| now + PROGRAM_RECHECK))
+            .min();
+        heating.recheck = match (decision.recheck_at, program_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        heating
+            .meter
+            .record(now, decision.on, decision.reason.is_fail_safe());
+        let last = heating.changes.back();
+        if last.is_none_or(|c| c.celsius != effective.celsius || c.level != effective.level) {
+            if heating.changes.len() == TARGET_CHANGES_KEPT {
+                heating.changes.pop_front();
+            }
+            heating.changes.push_back(TargetChange {
+                wall_ms,
+                celsius: effective.celsius,
+                level: effective.level,
+            });
+        }
+        let status = HeatingStatus {
+            on: decision.on,
+            effective: Some(effective),
+            why: text,
+            safety: heating.safety,
+            window_open_since,
+            meter: heating.meter,
+            windows_opened: heating.windows_opened,
+            changes: heating.changes.clone(),
+        };
+        if heating.status.as_ref().map(|s| &s.why) != Some(&status.why) {
+            tracing::info!(zone = %self.zone, why = %status.why, "heating");
+        }
+        heating.status = Some(status.clone());
+        self.status.send_replace(Some(status));
         if !decision.changed {
             return true;
         }
+        let Some(heating) = &mut self.heating else {
+            return true;
+        };
         tracing::info!(
             zone = %self.zone,
             on = decision.on,
@@ -449,15 +689,41 @@ impl Devices {
                 message: message.clone(),
             })
         }));
-        if let Some(Heating {
-            error: Some(message),
-            ..
-        }) = &self.heating
-        {
-            failed.push(FailedSensor {
-                sensor: HEATING_ENTRY.into(),
-                message: message.clone(),
+        if let Some(heating) = &self.heating {
+            let safety = heating.safety.map(|(cause, since)| {
+                format!(
+                    "SAFETY: {cause} since {}; {}",
+                    local_hhmm(&self.time_zone, since),
+                    match heating.frost_floor.filter(|_| cause.can_regulate()) {
+                        Some(f) => format!("held at the frost floor {f:.1} °C"),
+                        None => "heater off".into(),
+                    }
+                )
             });
+            // The heating's state in words, for every operator's screen:
+            // the node's broken-device list is what reaches them.
+            let window = heating
+                .status
+                .as_ref()
+                .and_then(|st| st.window_open_since)
+                .map(|since| {
+                    format!(
+                        "WINDOW OPEN since {}; heating held off",
+                        local_hhmm(&self.time_zone, since)
+                    )
+                });
+            let safety = safety.or(window);
+            let message = match (&heating.error, safety) {
+                (Some(e), Some(s)) => Some(format!("{s} ({e})")),
+                (Some(e), None) => Some(e.clone()),
+                (None, s) => s,
+            };
+            if let Some(message) = message {
+                failed.push(FailedSensor {
+                    sensor: HEATING_ENTRY.into(),
+                    message,
+                });
+            }
         }
         if self.reported.as_ref() == Some(&failed) {
             return true;
@@ -544,10 +810,12 @@ mod tests {
                 dev: DevRoot(tmp.path().join("dev")),
             },
             clock,
+            time_zone: TimeZone::UTC,
         };
         let (writes_tx, mut writes) = mpsc::channel(1024);
         let (_targets_tx, targets) = watch::channel(target(21.0));
-        let devices = spawn_on(setup, writes_tx, targets);
+        let (_programs_tx, programs) = watch::channel(BTreeMap::new());
+        let devices = spawn_on(setup, writes_tx, Inputs { targets, programs });
 
         let mut failed = None;
         let mut heater = Vec::new();
@@ -589,5 +857,97 @@ mod tests {
             }
         }
         assert!(matches!(last, None | Some(ActuatorOutput::Off)), "{last:?}");
+    }
+
+    /// A node with no mesh at all (its inputs never change after start)
+    /// still switches at 07:00 local time from the schedule it holds, and
+    /// a boost it holds ends at its expiry without any write.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_cut_off_node_follows_its_schedule_and_drops_an_expired_boost() {
+        use crate::control::schedule_syntax;
+        use crate::crdt::OverrideValue;
+        let tz = TimeZone::get("Europe/Lisbon").unwrap();
+        // Mon 30 Nov 2026 06:50 in Lisbon (UTC+0 in winter).
+        let start_ms = 1_796_021_400_000;
+        let clock = DeviceClock::accelerated_from(600.0, start_ms);
+        let room = SimulatedRoom::new(
+            SimulatedRoomConfig {
+                noise: 0.0,
+                initial: 18.0,
+                ..SimulatedRoomConfig::default()
+            },
+            clock.now(),
+        )
+        .shared();
+        let mut thermometer = SensorConfig::new(SensorKind::Simulated, "thermometer");
+        thermometer.interval = 10;
+        let tmp = tempfile::tempdir().unwrap();
+        let setup = DevicesSetup {
+            zone: "lab".into(),
+            sensors: vec![thermometer],
+            heating: Some(HeatingConfig::new(RelayKind::Simulated)),
+            room: Some(room.clone()),
+            paths: SystemPaths {
+                sys: tmp.path().join("sys"),
+                dev: DevRoot(tmp.path().join("dev")),
+            },
+            clock,
+            time_zone: tz,
+        };
+        let program = ZoneProgram {
+            schedule: Some(
+                schedule_syntax::parse("mon-fri 07:00 comfort, 18:00 eco; sat-sun away", "t")
+                    .unwrap(),
+            ),
+            // A boost to 23 °C that ends at 07:30.
+            override_value: Some(OverrideValue {
+                celsius: Some(23.0),
+                expires_at_ms: Some((start_ms + 40 * 60_000) as u64),
+                set_by: "alice".into(),
+            }),
+            ..ZoneProgram::default()
+        };
+        let (writes_tx, mut writes) = mpsc::channel(4096);
+        let (_targets_tx, targets) = watch::channel(BTreeMap::new());
+        let (_programs_tx, programs) =
+            watch::channel(BTreeMap::from([("lab".to_string(), program)]));
+        let devices = spawn_on(setup, writes_tx, Inputs { targets, programs });
+        let status = devices.heating();
+        let drain = tokio::spawn(async move { while writes.recv().await.is_some() {} });
+        // 60 device minutes at 600× is 6 s.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let done = status.borrow().as_ref().is_some_and(|s| {
+                clock.wall_ms(clock.now()) > start_ms + 60 * 60_000 && !s.changes.is_empty()
+            });
+            if done {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "an hour passes within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let s = status.borrow().clone().unwrap();
+        let changes: Vec<(i64, Option<f64>, Level)> = s
+            .changes
+            .iter()
+            .map(|c| ((c.wall_ms - start_ms) / 60_000, c.celsius, c.level))
+            .collect();
+        assert_eq!(changes[0], (0, Some(23.0), Level::Override), "{changes:?}");
+        assert_eq!(changes[1], (40, Some(21.0), Level::Schedule), "{changes:?}");
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(
+            s.why.contains("schedule mon-fri 07:00–18:00 (comfort)"),
+            "{}",
+            s.why
+        );
+        assert!(
+            s.meter
+                .held(Duration::from_secs(120), Duration::from_secs(120))
+        );
+        devices.shutdown().await;
+        drain.abort();
     }
 }

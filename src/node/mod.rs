@@ -9,6 +9,8 @@
 //!   actuator changes, failed sensors, local targets), see [`LocalWrite`];
 //! - [`NodeHandle::targets`]: the current winning target of every
 //!   `(zone, quantity)`, for the thermostat;
+//! - [`NodeHandle::programs`]: every zone's heating program (schedule,
+//!   presets, override) for the thermostat to resolve locally;
 //! - [`NodeHandle::shutdown`]: leave gracefully and flush the store.
 //!
 //! The devices (sensors, heater, thermostat) run in their own task beside
@@ -39,11 +41,15 @@ pub use devices::{DevicesHandle, DevicesSetup};
 pub use durable::{Durable, DurableError, Loaded};
 pub use settings::{Settings, resolve_seeds};
 
+use crate::control::ZoneProgram;
 use crate::crdt::{NodeInfo, Quantity, TargetKey, TargetValue};
 use crate::net::{ClusterKey, Endpoint, IdentityError, StaticKeypair, limits};
 use crate::node_id::NodeId;
 use crate::replica::{self, Replica};
 use crate::wire::{PeerInfo, Role};
+
+/// Every zone's heating program, by zone.
+pub type Programs = BTreeMap<String, ZoneProgram>;
 
 /// Local writes queued for the node task before senders wait.
 pub const LOCAL_WRITE_QUEUE: usize = 256;
@@ -70,6 +76,7 @@ pub struct NodeHandle {
     endpoint: Endpoint,
     local_writes: mpsc::Sender<LocalWrite>,
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
+    programs: (watch::Sender<Programs>, watch::Receiver<Programs>),
     shutdown: watch::Sender<bool>,
     targets_changed_us: Arc<AtomicU64>,
     health: health::Health,
@@ -118,6 +125,27 @@ impl NodeHandle {
         self.targets.clone()
     }
 
+    /// Every zone's heating program, by zone. It starts as the store held
+    /// it, so a node restarted while cut off from the mesh follows the
+    /// schedules it last knew; [`NodeHandle::publish_programs`] replaces it
+    /// from a newer state.
+    pub fn programs(&self) -> watch::Receiver<Programs> {
+        self.programs.1.clone()
+    }
+
+    /// Publishes the heating programs of `state` to the devices, when they
+    /// changed: what the node task calls after a join, like the targets.
+    pub fn publish_programs(&self, state: &crate::crdt::OfficeState) {
+        let programs = ZoneProgram::all(state);
+        self.programs.0.send_if_modified(|current| {
+            let changed = *current != programs;
+            if changed {
+                *current = programs;
+            }
+            changed
+        });
+    }
+
     /// The current winning target for one zone and quantity.
     pub fn target(&self, zone: &str, quantity: Quantity) -> Option<TargetValue> {
         self.targets
@@ -145,6 +173,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let cluster_key = ClusterKey::load(&settings.cluster_key)?;
     let id = keypair.node_id();
     let (durable, loaded) = Durable::open(&settings.data_dir, id)?;
+    let programs = watch::channel(ZoneProgram::all(&loaded.state));
     let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
     let listener = endpoint
         .bind(settings.listen)
@@ -208,6 +237,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             shutdown_rx,
             targets_changed_us: targets_changed_us.clone(),
             health: health_recorder,
+            programs_tx: programs.0.clone(),
         },
         durable,
         replica,
@@ -219,6 +249,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         endpoint,
         local_writes: local_tx,
         targets: targets_rx,
+        programs,
         shutdown: shutdown_tx,
         targets_changed_us,
         health,

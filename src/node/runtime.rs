@@ -39,6 +39,8 @@ pub struct Channels {
     pub targets_changed_us: Arc<AtomicU64>,
     /// Loop ticks and a summary for the watchdog, `STATUS=` and metrics.
     pub health: super::health::HealthRecorder,
+    /// Every zone's heating program, for the thermostats.
+    pub programs_tx: watch::Sender<super::Programs>,
 }
 
 pub struct Runtime {
@@ -247,6 +249,16 @@ impl Runtime {
                     .targets_changed_us
                     .store(us, Ordering::Relaxed);
                 self.channels.targets_tx.send_replace(winners);
+            }
+            Output::Programs => {
+                let programs = crate::control::ZoneProgram::all(self.replica.state());
+                self.channels.programs_tx.send_if_modified(|current| {
+                    let changed = *current != programs;
+                    if changed {
+                        *current = programs;
+                    }
+                    changed
+                });
             }
             Output::Retired => {
                 tracing::warn!("this node was forgotten; it serves nobody until re-imaged");

@@ -1,6 +1,7 @@
 //! The observer client: attaches to one node as a passive peer, keeps a
 //! replica of the office state and the latest clock reports, and submits
-//! target writes (NODE-DESIGN.md, "Observers").
+//! operators' writes: targets, schedules, presets and overrides
+//! (NODE-DESIGN.md, "Observers").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -12,7 +13,10 @@ use tokio::time::Instant;
 
 use super::identity::{ObserverIdentity, ObserverIdentityError};
 use crate::crdt::anti_entropy::{self, AntiEntropy};
-use crate::crdt::{Delta, Dot, OfficeState, Quantity, TargetKey, TargetValue, Writer};
+use crate::crdt::{
+    Delta, Dot, OfficeState, OverrideValue, PresetKey, PresetValue, Quantity, Schedule, TargetKey,
+    TargetValue, Writer,
+};
 use crate::net::{ClusterKey, Endpoint, NetEvent, PeerHandle, limits};
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -499,6 +503,49 @@ impl Observer {
         })
     }
 
+    /// Writes a zone's schedule (an empty one clears it), like a target.
+    pub fn write_schedule(
+        &mut self,
+        zone: &str,
+        schedule: Schedule,
+    ) -> Result<Submitted, ObserverError> {
+        let zone = zone.to_string();
+        self.write_with(|state, writer, wall_ms| {
+            state.set_schedule(writer, wall_ms, zone, schedule).delta
+        })
+    }
+
+    /// Writes what a preset means in a zone.
+    pub fn write_preset(
+        &mut self,
+        key: PresetKey,
+        value: PresetValue,
+    ) -> Result<Submitted, ObserverError> {
+        self.write_with(|state, writer, wall_ms| {
+            state.set_preset(writer, wall_ms, key, value).delta
+        })
+    }
+
+    /// Writes (or, with `celsius: None`, clears) a zone's override.
+    pub fn write_override(
+        &mut self,
+        zone: &str,
+        value: OverrideValue,
+    ) -> Result<Submitted, ObserverError> {
+        let zone = zone.to_string();
+        self.write_with(|state, writer, wall_ms| {
+            state.set_override(writer, wall_ms, zone, value).delta
+        })
+    }
+
+    /// The calendar time writes are stamped with, Unix ms (an override's
+    /// expiry is computed from it).
+    pub fn wall_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
     /// Forgets a decommissioned node: a tombstone for its entry and every
     /// sensor and actuator of it this replica knows, sent to the attached
     /// node like any write. Once it spreads the node is gone from every
@@ -516,8 +563,8 @@ impl Observer {
     /// takes are durably recorded before the write leaves, so none is ever
     /// reused; the write joins this replica only once the node admits it.
     ///
-    /// The public writes are [`Observer::write_target`] and
-    /// [`Observer::forget_node`]; this is open so tests can send what a
+    /// The public writes are [`Observer::write_target`], the heating
+    /// writes and [`Observer::forget_node`]; this is open so tests can send what a
     /// faulty observer could and check that nodes refuse it.
     #[doc(hidden)]
     pub fn write_with(

@@ -4,6 +4,7 @@
 //! (NODE-DESIGN.md, "Observers").
 
 pub mod client;
+pub mod heating_report;
 pub mod identity;
 pub mod report;
 

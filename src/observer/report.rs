@@ -17,8 +17,9 @@ fn ts(t: Timestamp) -> Value {
 
 /// The status document. Keys and list orders are stable (sorted by id or
 /// key), so two runs on a quiet office print the same document.
-pub fn document(observer: &Observer) -> Value {
+pub fn document(observer: &Observer, tz: &jiff::tz::TimeZone) -> Value {
     let state = observer.state();
+    let heating = super::heating_report::zones(state, tz, Observer::wall_ms() as i64);
     let live = observer.live_nodes();
     let clocks = observer.clocks();
     let nodes: Vec<Value> = state
@@ -133,6 +134,7 @@ pub fn document(observer: &Observer) -> Value {
         "sensors": sensors,
         "actuators": actuators,
         "targets": targets,
+        "heating": heating,
         "version_vectors": vectors,
         "own_version_vector": observer.state().version_vector().iter()
             .map(|(r, c)| (r.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
@@ -217,6 +219,7 @@ pub fn text(doc: &Value) -> String {
             ));
         }
     }
+    out.push_str(&super::heating_report::text(&doc["heating"]));
     out.push_str("\nVERSION VECTORS\n");
     if let Some(map) = doc["version_vectors"].as_object() {
         for (node, vv) in map {

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::TargetsSection;
-use crate::crdt::{Delta, MvRegister, NodeInfo, OfficeState, Quantity, TargetKey, TargetValue};
+use crate::crdt::{
+    Delta, HeatingLimits, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey, PresetValue,
+    Quantity, Schedule, TargetKey, TargetValue,
+};
 use crate::node_id::NodeId;
 use crate::time::Time;
 
@@ -77,7 +80,9 @@ pub enum Route {
 pub enum Rejection {
     #[error("observers change the office only through write requests, not anti-entropy")]
     ObserverSync,
-    #[error("an observer may only write targets or forget nodes")]
+    #[error(
+        "an observer may only write targets, schedules, presets and overrides, or forget nodes"
+    )]
     ObserverKey,
     #[error("the write carries a dot of replica {found}, not the writer's ({writer})")]
     ForeignDot { found: NodeId, writer: NodeId },
@@ -109,6 +114,8 @@ pub enum Rejection {
     RefusedBefore,
     #[error("a skipped-dots notice of {replica} before any later write of it, or too long")]
     SkippedNotice { replica: NodeId },
+    #[error("{key}: {reason}")]
+    Heating { key: String, reason: String },
 }
 
 impl Rejection {
@@ -132,6 +139,7 @@ impl Rejection {
             Rejection::RefusalNotice { .. } => "refusal_notice",
             Rejection::RefusedBefore => "refused_before",
             Rejection::SkippedNotice { .. } => "skipped_notice",
+            Rejection::Heating { .. } => "heating_out_of_bounds",
         }
     }
 }
@@ -218,6 +226,13 @@ impl Admission {
         let targets = &self.targets;
         regs.targets
             .retain(|k, r| keep(check_target_register(targets, k, r, wall_ms)));
+        let limits = targets.heating_limits();
+        regs.schedules
+            .retain(|z, r| keep(check_schedule_register(&limits, z, r, wall_ms)));
+        regs.presets
+            .retain(|k, r| keep(check_preset_register(&limits, k, r, wall_ms)));
+        regs.overrides
+            .retain(|z, r| keep(check_override_register(&limits, z, r, wall_ms)));
         // New keys only while the replica is under its bound; the keys it
         // holds keep being updated.
         let regs = &mut delta.0;
@@ -241,6 +256,12 @@ impl Admission {
             .retain(|k, _| fits(held.actuators.contains_key(k)));
         regs.targets
             .retain(|k, _| fits(held.targets.contains_key(k)));
+        regs.schedules
+            .retain(|k, _| fits(held.schedules.contains_key(k)));
+        regs.presets
+            .retain(|k, _| fits(held.presets.contains_key(k)));
+        regs.overrides
+            .retain(|k, _| fits(held.overrides.contains_key(k)));
         let count = refused.len();
         for e in refused {
             self.refuse(now, from, route, &e);
@@ -297,6 +318,19 @@ impl Admission {
         for (key, register) in &regs.targets {
             own(&mut register.siblings().map(|(d, _)| d))?;
             check_target_register(&self.targets, key, register, wall_ms)?;
+        }
+        let limits = self.targets.heating_limits();
+        for (zone, register) in &regs.schedules {
+            own(&mut register.siblings().map(|(d, _)| d))?;
+            check_schedule_register(&limits, zone, register, wall_ms)?;
+        }
+        for (key, register) in &regs.presets {
+            own(&mut register.siblings().map(|(d, _)| d))?;
+            check_preset_register(&limits, key, register, wall_ms)?;
+        }
+        for (zone, register) in &regs.overrides {
+            own(&mut register.siblings().map(|(d, _)| d))?;
+            check_override_register(&limits, zone, register, wall_ms)?;
         }
         // A tombstone's own dot is the newest entry of its context.
         for r in regs.nodes.values() {
@@ -474,4 +508,133 @@ fn check_target_register(
             .map_err(|reason| Rejection::TargetOutOfRange { reason })?;
     }
     Ok(())
+}
+
+/// A heating register: a value (removal is not how a schedule is cleared:
+/// an empty schedule or a cleared override is a write), the shared bounds,
+/// and the value's own check.
+fn check_heating<V: Clone, E: std::fmt::Display>(
+    key: impl std::fmt::Display,
+    r: &MvRegister<V>,
+    wall_ms: u64,
+    check: impl Fn(&V, u64) -> Result<(), E>,
+) -> Result<(), Rejection> {
+    if r.is_empty() {
+        return Err(Rejection::Heating {
+            key: key.to_string(),
+            reason: "a value is required (clearing is a write)".into(),
+        });
+    }
+    check_common(r, wall_ms)?;
+    for (_, s) in r.siblings() {
+        check(&s.value, s.at.wall_ms).map_err(|e| Rejection::Heating {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+fn check_schedule_register(
+    limits: &HeatingLimits,
+    zone: &str,
+    r: &MvRegister<Schedule>,
+    wall_ms: u64,
+) -> Result<(), Rejection> {
+    check_heating(
+        format_args!("schedule {zone}"),
+        r,
+        wall_ms,
+        |v: &Schedule, _| v.check(zone, limits),
+    )
+}
+
+fn check_preset_register(
+    limits: &HeatingLimits,
+    key: &PresetKey,
+    r: &MvRegister<PresetValue>,
+    wall_ms: u64,
+) -> Result<(), Rejection> {
+    check_heating(
+        format_args!("preset {}/{}", key.zone, key.preset),
+        r,
+        wall_ms,
+        |v: &PresetValue, _| v.check(key, limits),
+    )
+}
+
+fn check_override_register(
+    limits: &HeatingLimits,
+    zone: &str,
+    r: &MvRegister<OverrideValue>,
+    wall_ms: u64,
+) -> Result<(), Rejection> {
+    check_heating(
+        format_args!("override {zone}"),
+        r,
+        wall_ms,
+        |v: &OverrideValue, written_at| v.check(zone, written_at, limits),
+    )
+}
+
+#[cfg(test)]
+mod heating_tests {
+    use super::*;
+    use crate::control::schedule_syntax;
+    use crate::crdt::Writer;
+
+    const NOW_MS: u64 = 1_796_032_800_000;
+
+    fn schedule_write(observer: NodeId, text: &str) -> Delta {
+        let mut writer = Writer::new(observer);
+        let schedule = schedule_syntax::parse(text, "alice").unwrap();
+        OfficeState::new()
+            .set_schedule(&mut writer, NOW_MS, "kitchen".into(), schedule)
+            .delta
+    }
+
+    #[test]
+    fn heating_writes_are_checked_on_every_route() {
+        let observer = NodeId(7);
+        let mut a = Admission::new(TargetsSection::default());
+        let good = schedule_write(observer, "mon-fri 07:00 comfort, 18:00 eco");
+        assert_eq!(
+            a.observer_write(Time::ZERO, NOW_MS, observer, &good),
+            Ok(())
+        );
+        let hot = schedule_write(observer, "mon-fri 07:00 45");
+        assert!(matches!(
+            a.observer_write(Time::ZERO, NOW_MS, observer, &hot),
+            Err(Rejection::Heating { .. })
+        ));
+        assert!(matches!(
+            a.observer_write(Time::ZERO, NOW_MS, NodeId(8), &good),
+            Err(Rejection::ForeignDot { .. })
+        ));
+        let mut broadcast = hot.clone();
+        let dropped = a.filter(
+            Time::ZERO,
+            NOW_MS,
+            NodeId(9),
+            Route::Broadcast,
+            &mut broadcast,
+            &OfficeState::new(),
+        );
+        assert_eq!((dropped, broadcast.is_empty()), (1, true));
+        let mut writer = Writer::new(observer);
+        let boost = OfficeState::new().set_override(
+            &mut writer,
+            NOW_MS,
+            "kitchen".into(),
+            OverrideValue {
+                celsius: Some(23.0),
+                expires_at_ms: Some(NOW_MS + 30 * 24 * 3600 * 1000),
+                set_by: "alice".into(),
+            },
+        );
+        assert!(matches!(
+            a.observer_write(Time::ZERO, NOW_MS, observer, &boost.delta),
+            Err(Rejection::Heating { .. })
+        ));
+    }
 }

@@ -140,6 +140,10 @@ pub enum Output {
     /// An operator forgot this node: it has stopped writing and left the
     /// overlay, and stays quiet until it is re-imaged.
     Retired,
+    /// Something the zones' heating programs are made of (a target, a
+    /// schedule, a preset, an override) may have changed: the devices
+    /// re-read them from [`Replica::state`].
+    Programs,
 }
 
 /// The core's wake-ups.
@@ -568,6 +572,7 @@ impl Replica {
             .handle_admitted(now, &mut self.state, input, &mut admit, &mut out);
         if kept {
             self.persistence.kept_changed();
+            self.out.push(Output::Programs);
         }
         for output in out {
             match output {
@@ -741,6 +746,7 @@ impl Replica {
     fn state_changed(&mut self, kept: bool) {
         if kept {
             self.persistence.kept_changed();
+            self.out.push(Output::Programs);
         } else {
             self.persistence.other_changed();
         }

@@ -347,12 +347,17 @@ pub struct Restored {
     pub skipped: Option<(u64, u64)>,
 }
 
-/// The part of the state kept on disk as soon as it changes: every target
-/// and every tombstone.
+/// The part of the state kept on disk as soon as it changes: every target,
+/// every schedule, preset and override (operators' writes a node must not
+/// lose to a power cut: it heats by them with no network), and every
+/// tombstone.
 pub fn kept_delta(state: &OfficeState) -> Delta {
     let regs = &state.registers;
     let mut kept = crate::crdt::Delta::default();
     kept.0.targets = regs.targets.clone();
+    kept.0.schedules = regs.schedules.clone();
+    kept.0.presets = regs.presets.clone();
+    kept.0.overrides = regs.overrides.clone();
     kept.0.nodes = regs
         .nodes
         .iter()
@@ -378,6 +383,9 @@ pub fn kept_delta(state: &OfficeState) -> Delta {
 pub fn touches_kept(delta: &Delta) -> bool {
     let regs = &delta.0;
     !regs.targets.is_empty()
+        || !regs.schedules.is_empty()
+        || !regs.presets.is_empty()
+        || !regs.overrides.is_empty()
         || regs.nodes.values().any(|r| r.is_empty())
         || regs.sensors.values().any(|r| r.is_empty())
         || regs.actuators.values().any(|r| r.is_empty())

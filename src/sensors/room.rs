@@ -5,7 +5,9 @@
 //! `dT/dt = (T_out − T)/τ + heater · G/τ`, where `G` is how far above the
 //! outside temperature the room would settle with the heater always on.
 //! For a heater state that is constant between two instants the solution is
-//! exact, `T(t+Δ) = T_eq + (T − T_eq)·e^(−Δ/τ)`, so the result does not
+//! exact, `T(t+Δ) = T_eq + (T − T_eq)·e^(−Δ/τ)`, and an open window adds a
+//! second, fast path to the outside (time constant τ_w), which is what the
+//! open-window detector is tested against; so the result does not
 //! depend on how often the caller steps it. The caller passes the time
 //! (virtual in tests and the demo) and the noise comes from a seeded RNG,
 //! so a run is reproducible.
@@ -46,6 +48,15 @@ pub struct SimulatedRoomConfig {
     /// Seed of the noise. Default 0; the demo gives each room its own.
     #[serde(default)]
     pub seed: u64,
+    /// Time constant in seconds of the heat lost through an open window.
+    /// Default 900: a window wide open in winter cools an office by a
+    /// degree in a few minutes.
+    #[serde(default = "default_window_time_constant")]
+    pub window_time_constant: u64,
+}
+
+fn default_window_time_constant() -> u64 {
+    900
 }
 
 fn default_initial() -> f64 {
@@ -73,6 +84,7 @@ impl Default for SimulatedRoomConfig {
             heater_gain: default_heater_gain(),
             noise: default_noise(),
             seed: 0,
+            window_time_constant: default_window_time_constant(),
         }
     }
 }
@@ -83,6 +95,7 @@ pub struct SimulatedRoom {
     config: SimulatedRoomConfig,
     temperature: f64,
     heater_on: bool,
+    window_open: bool,
     at: Time,
     started: Time,
     heated_for: Duration,
@@ -106,6 +119,7 @@ impl SimulatedRoom {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             config,
             heater_on: false,
+            window_open: false,
             at: start,
             started: start,
             heated_for: Duration::ZERO,
@@ -122,10 +136,17 @@ impl SimulatedRoom {
             return;
         }
         let dt = (now - self.at).as_secs_f64();
-        let tau = self.config.time_constant.max(1) as f64;
+        let walls = self.config.time_constant.max(1) as f64;
+        // Losses through the walls and an open window add up as rates.
+        let tau = if self.window_open {
+            let window = self.config.window_time_constant.max(1) as f64;
+            1.0 / (1.0 / walls + 1.0 / window)
+        } else {
+            walls
+        };
         let equilibrium = self.config.outside
             + if self.heater_on {
-                self.config.heater_gain
+                self.config.heater_gain * tau / walls
             } else {
                 0.0
             };
@@ -144,6 +165,16 @@ impl SimulatedRoom {
 
     pub fn heater_on(&self) -> bool {
         self.heater_on
+    }
+
+    /// Opens or closes the window at `now`.
+    pub fn set_window_open(&mut self, now: Time, open: bool) {
+        self.advance_to(now);
+        self.window_open = open;
+    }
+
+    pub fn window_open(&self) -> bool {
+        self.window_open
     }
 
     /// Changes the weather at `now`.

@@ -576,7 +576,7 @@ impl Mesh {
                     self.queue
                         .push(now + DISK_DELAY, Event::Landed { node, life, job });
                 }
-                Output::Targets(_) | Output::Retired => {}
+                Output::Targets(_) | Output::Retired | Output::Programs => {}
             }
         }
         self.out = out;

@@ -152,13 +152,23 @@ pub fn office_at(t: u64) -> OfficeSnapshot {
                 NOW_MS - 312_000
             }),
             neighbours: p.neighbours.iter().map(|n| pi(*n)).collect(),
-            failed_sensors: if p.n == 7 {
-                vec![FailedSensor {
+            failed_sensors: match p.n {
+                7 => vec![FailedSensor {
                     sensor: "sht4x".into(),
                     message: "i2c: no ack at 0x44".into(),
-                }]
-            } else {
-                vec![]
+                }],
+                // The kitchen's heating holds off for an open window; the
+                // meeting room's relay stopped answering.
+                1 => vec![FailedSensor {
+                    sensor: "heating".into(),
+                    message: "WINDOW OPEN since 09:12; heating held off".into(),
+                }],
+                3 => vec![FailedSensor {
+                    sensor: "heating".into(),
+                    message: "SAFETY: relay error since 09:05; heater off (gpio 17: write failed)"
+                        .into(),
+                }],
+                _ => vec![],
             },
         })
         .collect();

@@ -1,13 +1,16 @@
 //! Clocks: every replica's version vector as a matrix, replicas × origins.
 //! A cell behind the newest counter for its origin is marked `*` (and
 //! styled), and each replica says "converged" or how many updates it lacks:
-//! here an operator watches an update spread.
+//! here an operator watches an update spread. Origin columns are headed by
+//! the start of each name, without the prefix the office's names share
+//! (the legend names it), never by an unreadable tail.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
+use super::column_widths::abbreviate;
 use super::{clamp_selection, matches, title};
 use crate::NodeId;
 use crate::tui::app::{App, View};
@@ -36,15 +39,39 @@ pub fn visible_columns(width: u16) -> usize {
     (width.saturating_sub(fixed) / (COLUMN + 1)).max(1) as usize
 }
 
-fn truncate(name: &str, width: usize) -> String {
-    name.chars().take(width).collect()
+/// The prefix, up to and including a `-`, `_` or `.`, that at least two
+/// of `names` share and that is the longest such: "office-pi-" for
+/// "office-pi-1" … "office-pi-7". The columns drop it and the legend
+/// names it once.
+fn shared_prefix(names: &[String]) -> String {
+    let mut best = String::new();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            let common: String = a
+                .chars()
+                .zip(b.chars())
+                .take_while(|(x, y)| x == y)
+                .map(|(x, _)| x)
+                .collect();
+            let cut = common
+                .rfind(['-', '_', '.'])
+                .map_or(String::new(), |at| common[..=at].to_string());
+            if cut.len() > best.len() {
+                best = cut;
+            }
+        }
+    }
+    best
 }
 
-/// The end of a name: "office-pi-12" → "-pi-12"; names in one office share
-/// prefixes, so the tail is what tells columns apart.
-fn tail(name: &str, width: usize) -> String {
-    let skip = name.chars().count().saturating_sub(width);
-    name.chars().skip(skip).collect()
+/// A column header: the name without the shared prefix, cut from the end
+/// with `…` if still too long, so it reads as the start of the name.
+fn label(name: &str, prefix: &str, width: u16) -> String {
+    let rest = name
+        .strip_prefix(prefix)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(name);
+    abbreviate(rest, width)
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -57,11 +84,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let first = app.clock_column.min(origins.len().saturating_sub(shown));
     let columns = &origins[first..(first + shown).min(origins.len())];
 
+    let names: Vec<String> = origins.iter().map(|o| app.summary.name(*o)).collect();
+    let prefix = shared_prefix(&names);
     let mut header = vec![Cell::from("Replica"), Cell::from("State")];
     header.extend(
-        columns
+        names[first..first + columns.len()]
             .iter()
-            .map(|o| Cell::from(tail(&app.summary.name(*o), COLUMN as usize - 1))),
+            .map(|n| Cell::from(label(n, &prefix, COLUMN - 1))),
     );
     let selected = clamp_selection(app.selected[View::Clocks.index()], replicas.len());
     let reach = selected.unwrap_or(0) + table_area.height as usize;
@@ -77,7 +106,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(Span::styled(format!("{missing} behind"), theme.warn()))
             };
             let mut cells = vec![
-                Cell::from(truncate(&app.summary.name(*replica), REPLICA as usize)),
+                Cell::from(abbreviate(&app.summary.name(*replica), REPLICA)),
                 state,
             ];
             cells.extend(columns.iter().map(|origin| {
@@ -117,11 +146,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             origins.len()
         )
     };
-    let legend = Line::from(vec![
+    // The prefix first: the columns cannot be read without it.
+    let mut legend = Vec::new();
+    if !prefix.is_empty() {
+        legend.push(Span::raw(format!(" columns: {prefix}… ·")));
+    }
+    legend.extend([
         Span::styled(" * ", theme.warn()),
         Span::raw("behind the newest counter of that origin · "),
         Span::raw(range),
         Span::raw(" · h/l scroll"),
     ]);
+    let legend = Line::from(legend);
     frame.render_widget(Paragraph::new(legend), legend_area);
 }

@@ -2,6 +2,7 @@
 //! select and act on the same rows a person sees) and a `render`.
 
 pub mod clocks;
+pub mod column_widths;
 pub mod dialog;
 pub mod events;
 pub mod forget;

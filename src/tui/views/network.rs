@@ -6,6 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
+use super::column_widths::{Column, abbreviate, fit};
 use super::{clamp_selection, matches, title};
 use crate::tui::age::age;
 use crate::tui::app::{App, NetworkSort, View};
@@ -88,78 +89,114 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.config.theme;
     let now = app.display_now();
     let nodes = rows(app);
-    let header = Row::new([
+    let headers = [
         "Node",
         "Zone",
         "Status",
         "Interfaces (MAC → IP)",
         "Last seen",
         "Neighbours",
-    ])
-    .style(theme.header());
+    ];
     // Only the rows that can be visible are built: the table scrolls to keep
     // the selection in view, so anything past selection + height is unseen.
     let selected = clamp_selection(app.selected[View::Network.index()], nodes.len());
     let reach = selected.unwrap_or(0) + area.height as usize;
-    let table_rows: Vec<Row> = nodes
+    let shown: Vec<&NodeInfo> = nodes.iter().take(reach).copied().collect();
+    let lines: Vec<Vec<String>> = shown
         .iter()
-        .take(reach)
+        .map(|n| n.interfaces.iter().map(interface_line).collect())
+        .collect();
+    let seen: Vec<String> = shown
+        .iter()
         .map(|n| {
-            let interfaces: Vec<Line> = if n.interfaces.is_empty() {
-                vec![Line::from("—")]
-            } else {
-                n.interfaces
-                    .iter()
-                    .map(|i| Line::from(interface_line(i)))
-                    .collect()
-            };
-            let height = interfaces.len().max(1) as u16;
-            let neighbours = n
+            n.last_seen_ms
+                .map(|t| age(now, t))
+                .unwrap_or_else(|| "never".into())
+        })
+        .collect();
+    let neighbours: Vec<String> = shown
+        .iter()
+        .map(|n| {
+            let names = n
                 .neighbours
                 .iter()
                 .map(|id| app.summary.name(*id))
                 .collect::<Vec<_>>()
                 .join(", ");
+            if names.is_empty() {
+                "—".to_string()
+            } else {
+                names
+            }
+        })
+        .collect();
+    let columns = [
+        Column::fitting(headers[0], shown.iter().map(|n| n.name.as_str()), 10),
+        Column::fitting(headers[1], shown.iter().map(|n| n.zone.as_str()), 8),
+        Column::fitting(headers[2], shown.iter().map(|n| status_label(n.status)), 9),
+        Column::fitting(headers[3], lines.iter().flatten().map(String::as_str), 22),
+        Column::fitting(headers[4], seen.iter().map(String::as_str), 6),
+        Column::fitting(headers[5], neighbours.iter().map(String::as_str), 0),
+    ];
+    // Borders and the selection symbol take four cells. The interfaces
+    // give up their IPv6 first (name, MAC and IPv4 take 35 cells), then the
+    // neighbours, down to nothing before the IPv4 goes; a node's name and
+    // zone, how an operator finds it, give last.
+    let steps = [
+        (3, 35),
+        (5, 24),
+        (1, 10),
+        (5, 12),
+        (4, 6),
+        (1, 8),
+        (5, 0),
+        (3, 26),
+        (3, 0),
+        (0, 0),
+    ];
+    let widths = fit(&columns, area.width.saturating_sub(4), &steps);
+    let header = Row::new(
+        headers
+            .iter()
+            .zip(&widths)
+            .map(|(h, &w)| Cell::from(abbreviate(h, w))),
+    )
+    .style(theme.header());
+    let table_rows: Vec<Row> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let interfaces: Vec<Line> = if lines[i].is_empty() {
+                vec![Line::from("—")]
+            } else {
+                lines[i]
+                    .iter()
+                    .map(|l| Line::from(abbreviate(l, widths[3])))
+                    .collect()
+            };
+            let height = interfaces.len().max(1) as u16;
             Row::new(vec![
-                Cell::from(n.name.clone()),
-                Cell::from(n.zone.clone()),
+                Cell::from(abbreviate(&n.name, widths[0])),
+                Cell::from(abbreviate(&n.zone, widths[1])),
                 Cell::from(status_span(theme, n.status)),
                 Cell::from(Text::from(interfaces)),
-                Cell::from(
-                    n.last_seen_ms
-                        .map(|t| age(now, t))
-                        .unwrap_or_else(|| "never".into()),
-                ),
-                Cell::from(if neighbours.is_empty() {
-                    "—".to_string()
-                } else {
-                    neighbours
-                }),
+                Cell::from(abbreviate(&seen[i], widths[4])),
+                Cell::from(abbreviate(&neighbours[i], widths[5])),
             ])
             .height(height)
         })
         .collect();
     let name = format!("Network, by {} (s sorts)", app.network_sort.label());
-    let table = Table::new(
-        table_rows,
-        [
-            Constraint::Length(11),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Min(34),
-            Constraint::Length(7),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(header)
-    .block(Block::default().borders(Borders::ALL).title(title(
-        app,
-        &name,
-        nodes.len(),
-        app.snapshot.nodes.len(),
-    )))
-    .highlight_symbol(SELECTED_SYMBOL)
-    .row_highlight_style(theme.selected());
+    let table = Table::new(table_rows, widths.iter().map(|&w| Constraint::Length(w)))
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title(
+            app,
+            &name,
+            nodes.len(),
+            app.snapshot.nodes.len(),
+        )))
+        .highlight_symbol(SELECTED_SYMBOL)
+        .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
 }

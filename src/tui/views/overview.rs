@@ -7,8 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::{clamp_selection, matches, progress, title, value};
+use crate::node::devices::HEATING_ENTRY;
 use crate::tui::app::App;
-use crate::tui::snapshot::TargetState;
+use crate::tui::snapshot::{NodeStatus, TargetState};
 use crate::tui::theme::SELECTED_SYMBOL;
 
 /// What one zone looks like right now.
@@ -21,8 +22,11 @@ pub struct ZoneRow<'a> {
     pub target: Option<&'a TargetState>,
     /// Any heater on; `None` when the zone has no actuator.
     pub heating: Option<bool>,
-    /// Distinct nodes with a fresh reading in the zone.
-    pub reporting: usize,
+    /// Nodes of the zone (sensor or not; forgotten ones aside).
+    pub nodes: usize,
+    /// What the zone's heating says in words while it is not simply
+    /// regulating: "SAFETY: stale reading since 09:12", "WINDOW OPEN …".
+    pub heating_state: Option<String>,
     /// Some reading of the zone is older than the stale horizon.
     pub stale: bool,
 }
@@ -61,13 +65,25 @@ pub fn rows(app: &App) -> Vec<ZoneRow<'_>> {
                 mean(&fresh_values)
                     .or_else(|| mean(&of.iter().map(|r| r.value).collect::<Vec<_>>()))
             };
-            let mut reporting: Vec<_> = readings
+            let mut nodes: Vec<_> = snapshot
+                .nodes
                 .iter()
-                .filter(|r| fresh(r.measured_at_ms))
-                .map(|r| r.node)
+                .filter(|n| &n.zone == zone && n.status != NodeStatus::Forgotten)
+                .map(|n| n.id)
+                .chain(readings.iter().map(|r| r.node))
                 .collect();
-            reporting.sort();
-            reporting.dedup();
+            nodes.sort();
+            nodes.dedup();
+            let heating_state = snapshot
+                .nodes
+                .iter()
+                .filter(|n| &n.zone == zone)
+                .flat_map(|n| &n.failed_sensors)
+                .find(|f| {
+                    f.sensor == HEATING_ENTRY
+                        && (f.message.starts_with("SAFETY") || f.message.starts_with("WINDOW"))
+                })
+                .map(|f| f.message.split(';').next().unwrap_or_default().to_string());
             let actuators: Vec<_> = snapshot
                 .actuators
                 .iter()
@@ -86,7 +102,8 @@ pub fn rows(app: &App) -> Vec<ZoneRow<'_>> {
                 } else {
                     Some(actuators.iter().any(|a| a.on))
                 },
-                reporting: reporting.len(),
+                nodes: nodes.len(),
+                heating_state,
                 stale: readings.iter().any(|r| !fresh(r.measured_at_ms)),
             }
         })
@@ -103,6 +120,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .map(|z| {
             let winning = z.target.and_then(|t| t.winning());
             let mut notes: Vec<Span> = Vec::new();
+            if let Some(state) = &z.heating_state {
+                notes.push(Span::styled(format!("{state} "), theme.bad()));
+            }
             if let Some(t) = z.target.filter(|t| t.siblings.len() > 1) {
                 notes.push(Span::styled(
                     format!("CONFLICT {} siblings ", t.siblings.len()),
@@ -140,7 +160,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                     Some(false) => Cell::from("off"),
                     None => Cell::from("—"),
                 },
-                Cell::from(z.reporting.to_string()),
+                Cell::from(z.nodes.to_string()),
                 Cell::from(Line::from(notes)),
             ])
         })
