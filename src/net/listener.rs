@@ -1,6 +1,6 @@
 //! The accept loop: admits at most a fixed number of unauthenticated
-//! connections at once, runs their handshakes, and hands authenticated
-//! peers to the owner.
+//! connections at once (in total and per source address), runs their
+//! handshakes, and hands authenticated peers to the owner.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,11 +52,16 @@ impl Listener {
                     continue;
                 }
             };
-            let Ok(slot) = self.endpoint.pending_slots().clone().try_acquire_owned() else {
-                self.endpoint.counters_handle().busy_refused(1);
-                tracing::warn!(%addr, "too many handshakes in progress; connection refused");
-                drop(stream);
-                continue;
+            let slot = match self.endpoint.pending_slots().try_acquire(addr.ip()) {
+                Ok(slot) => slot,
+                Err(reason) => {
+                    self.endpoint.counters_handle().busy_refused(1);
+                    if self.endpoint.should_log_refusal(addr.ip()) {
+                        tracing::warn!(%addr, %reason, "too many handshakes in progress; connections refused (logged once a minute per source)");
+                    }
+                    drop(stream);
+                    continue;
+                }
             };
             let endpoint = self.endpoint.clone();
             let events = events.clone();
@@ -67,7 +72,11 @@ impl Listener {
                     Ok(conn) => {
                         conn.spawn(events);
                     }
-                    Err(e) => tracing::warn!(%addr, error = %e, "connection refused"),
+                    Err(e) => {
+                        if endpoint.should_log_refusal(addr.ip()) {
+                            tracing::warn!(%addr, error = %e, "connection refused (logged once a minute per source)");
+                        }
+                    }
                 }
             });
         }
