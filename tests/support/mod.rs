@@ -187,3 +187,52 @@ pub fn target(doc: &Value, zone: &str) -> Option<f64> {
         .find(|t| t["zone"] == zone)
         .and_then(|t| t["value"].as_f64())
 }
+
+/// The node's transport counters, which it writes to its data directory
+/// on SIGUSR1.
+pub fn counters(office: &Office, node: usize) -> Value {
+    let pid = office.nodes[node].child.as_ref().unwrap().id();
+    let path = office
+        .dir
+        .path()
+        .join(format!("data-{node}"))
+        .join("net-counters.json");
+    let _ = std::fs::remove_file(&path);
+    let ok = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(doc) = serde_json::from_slice(&bytes)
+        {
+            return doc;
+        }
+        assert!(Instant::now() < deadline, "no counters from node {node}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A process's resident set in KiB (`VmRSS` in /proc/PID/status).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// The cluster key in a key file (64 hex digits).
+pub fn read_cluster_key(path: &Path) -> [u8; 32] {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.trim();
+    let mut psk = [0u8; 32];
+    for (i, byte) in psk.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+    }
+    psk
+}
