@@ -27,6 +27,9 @@ pub struct Office {
     /// Start nodes with `--announce-loopback`, so their `lo` interface
     /// (and its all-zero MAC) is in their `Node` entry.
     pub announce_loopback: bool,
+    /// Run every node and observer inside this network namespace
+    /// (`ip netns exec`), whose loopback the test may shape with `tc`.
+    pub netns: Option<String>,
 }
 
 pub struct NodeProc {
@@ -72,6 +75,18 @@ pub fn keygen(path: &Path) {
     assert!(ok);
 }
 
+/// The binary, run inside `netns` when one is given.
+fn command_in(netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, BIN]);
+            c
+        }
+        None => Command::new(BIN),
+    }
+}
+
 impl Office {
     pub fn new() -> Office {
         let dir = tempfile::tempdir().unwrap();
@@ -80,6 +95,7 @@ impl Office {
             dir,
             nodes: Vec::new(),
             announce_loopback: false,
+            netns: None,
         }
     }
 
@@ -104,7 +120,7 @@ impl Office {
     pub fn start(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         let log = std::fs::File::create(self.dir.path().join(format!("n{i}.log"))).unwrap();
-        let mut command = Command::new(BIN);
+        let mut command = command_in(self.netns.as_deref());
         command.args(["node", "--config"]).arg(&node.config);
         if self.announce_loopback {
             command.arg("--announce-loopback");
@@ -127,7 +143,7 @@ impl Office {
     }
 
     pub fn observer_cmd(&self, args: &[&str], node: usize) -> Output {
-        Command::new(BIN)
+        command_in(self.netns.as_deref())
             .args(args)
             .arg("--connect")
             .arg(self.nodes[node].addr.to_string())
