@@ -203,6 +203,7 @@ fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib
     // Logged once per source per minute, not once per connection.
     let log = std::fs::read_to_string(office.dir.path().join("n0.log")).unwrap();
     let refusals = log.matches("refused").count();
+    println!("{refusals} log lines about refusals");
     assert!(
         refusals <= 6,
         "{refusals} refusal lines for two attacking sources:\n{log}"
