@@ -256,6 +256,8 @@ fn power_cuts(cycles: usize) {
             let out = child.wait_with_output().unwrap();
             if out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("stored:") {
                 acked.push((zone, value));
+            } else {
+                cut += 1;
             }
         }
         office.start(0);
