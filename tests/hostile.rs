@@ -130,10 +130,16 @@ fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib
         let (max, stop) = (max_rss.clone(), stop.clone());
         thread::spawn(move || sample_rss(pid, max, stop))
     };
-    let flood = {
-        let stop = stop.clone();
-        thread::spawn(move || handshake_flood("127.0.0.2".parse().unwrap(), addr, 400, stop))
-    };
+    // Six flooding hosts: together they could hold every handshake slot
+    // (6 × MAX_PENDING_HANDSHAKES_PER_IP > MAX_PENDING_HANDSHAKES).
+    let flood: Vec<_> = [2u8, 4, 5, 6, 7, 8]
+        .into_iter()
+        .map(|host| {
+            let stop = stop.clone();
+            let source = IpAddr::from([127, 0, 0, host]);
+            thread::spawn(move || handshake_flood(source, addr, 100, stop))
+        })
+        .collect();
     let loris = {
         let stop = stop.clone();
         thread::spawn(move || {
@@ -182,14 +188,14 @@ fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib
         thread::sleep(Duration::from_secs(7) - elapsed);
     }
     stop.store(true, Ordering::Relaxed);
-    let opened = flood.join().unwrap();
+    let opened: u64 = flood.into_iter().map(|f| f.join().unwrap()).sum();
     let loris_dropped = loris.join().unwrap();
     sampler.join().unwrap();
 
     let c = counters(&office, 0);
     let max_rss = max_rss.load(Ordering::Relaxed);
     println!(
-        "flood: {opened} connections opened; slowloris: {loris_dropped} dropped by the node; \
+        "flood from 6 hosts: {opened} connections opened; slowloris: {loris_dropped} dropped by the node; \
          node RSS {rss_before} KiB before, {max_rss} KiB at most under attack; counters {c}"
     );
     assert!(opened > 100, "the flood ran ({opened} connections)");
@@ -202,11 +208,14 @@ fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib
     );
     // Logged once per source per minute, not once per connection.
     let log = std::fs::read_to_string(office.dir.path().join("n0.log")).unwrap();
-    let refusals = log.matches("refused").count();
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("refused") || l.contains("gave way"))
+        .count();
     println!("{refusals} log lines about refusals");
     assert!(
-        refusals <= 6,
-        "{refusals} refusal lines for two attacking sources:\n{log}"
+        refusals <= 3 * 7,
+        "{refusals} refusal lines for seven attacking sources:\n{log}"
     );
     // Still serving after the attack.
     let doc = office.status(0).expect("status after the attack");

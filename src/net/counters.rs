@@ -15,6 +15,7 @@ pub struct NetCounters {
     handshakes_refused: AtomicU64,
     handshakes_timed_out: AtomicU64,
     busy_refused: AtomicU64,
+    handshakes_evicted: AtomicU64,
     peer_connections_refused: AtomicU64,
     total_connections_refused: AtomicU64,
     bad_frames: AtomicU64,
@@ -41,6 +42,9 @@ pub struct CountersSnapshot {
     /// Inbound connections closed at accept because too many were pending
     /// (in total, or from their source address).
     pub busy_refused: u64,
+    /// Handshakes aborted to make room for a connection from an address
+    /// holding fewer handshake slots (the flood gives way, not its victims).
+    pub handshakes_evicted: u64,
     /// Authenticated connections closed because their peer id already held
     /// its share.
     pub peer_connections_refused: u64,
@@ -80,6 +84,7 @@ impl NetCounters {
             handshakes_refused: get(&self.handshakes_refused),
             handshakes_timed_out: get(&self.handshakes_timed_out),
             busy_refused: get(&self.busy_refused),
+            handshakes_evicted: get(&self.handshakes_evicted),
             peer_connections_refused: get(&self.peer_connections_refused),
             total_connections_refused: get(&self.total_connections_refused),
             bad_frames: get(&self.bad_frames),
@@ -100,6 +105,7 @@ impl NetCounters {
         handshakes_refused,
         handshakes_timed_out,
         busy_refused,
+        handshakes_evicted,
         peer_connections_refused,
         total_connections_refused,
         bad_frames,

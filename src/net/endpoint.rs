@@ -17,6 +17,7 @@ use super::handshake::{self, Direction, HandshakeError};
 use super::identity::{ClusterKey, StaticKeypair};
 use super::limits;
 use super::listener::Listener;
+use super::pending::PendingHandshakes;
 use super::refusal_log::RefusalLog;
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::{SlotRefused, Slots};
@@ -67,7 +68,7 @@ struct Inner {
     next_conn: AtomicU64,
     counters: Arc<NetCounters>,
     /// Unauthenticated inbound connections, by source address.
-    pending: Arc<Slots<IpAddr>>,
+    pending: Arc<PendingHandshakes>,
     /// Authenticated connections, by the peer's proven id.
     connections: Arc<Slots<NodeId>>,
     refusals: RefusalLog<IpAddr>,
@@ -93,7 +94,7 @@ impl Endpoint {
                 listen_port: AtomicU16::new(0),
                 next_conn: AtomicU64::new(1),
                 counters: Arc::new(NetCounters::new()),
-                pending: Slots::new(
+                pending: PendingHandshakes::new(
                     limits.max_pending_handshakes_per_ip,
                     limits.max_pending_handshakes,
                 ),
@@ -127,8 +128,13 @@ impl Endpoint {
         &self.inner.counters
     }
 
-    pub(crate) fn pending_slots(&self) -> &Arc<Slots<IpAddr>> {
+    pub(crate) fn pending_handshakes(&self) -> &Arc<PendingHandshakes> {
         &self.inner.pending
+    }
+
+    /// Inbound handshakes in progress now.
+    pub fn pending_handshakes_count(&self) -> usize {
+        self.inner.pending.len()
     }
 
     /// Authenticated connections open now (both directions).

@@ -22,6 +22,7 @@ pub mod handshake;
 pub mod identity;
 pub mod limits;
 pub mod listener;
+mod pending;
 mod refusal_log;
 pub mod secure_stream;
 mod slots;

@@ -78,6 +78,20 @@ impl<K: Eq + Hash + Clone> Slots<K> {
         self.lock().total
     }
 
+    /// Slots `key` holds.
+    pub(crate) fn held_by(&self, key: &K) -> usize {
+        self.lock().by_key.get(key).copied().unwrap_or(0)
+    }
+
+    /// The key holding the most slots, and how many.
+    pub(crate) fn busiest(&self) -> Option<(K, usize)> {
+        self.lock()
+            .by_key
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(k, n)| (k.clone(), *n))
+    }
+
     fn release(&self, key: &K) {
         let mut held = self.lock();
         if let Some(count) = held.by_key.get_mut(key) {
@@ -123,6 +137,8 @@ mod tests {
             slots.try_acquire("c").unwrap_err(),
             SlotRefused::Total { limit: 3 }
         );
+        assert_eq!(slots.busiest(), Some(("a", 2)));
+        assert_eq!(slots.held_by(&"b"), 1);
         drop(a1);
         assert_eq!(slots.held(), 2);
         let _c1 = slots.try_acquire("c").unwrap();
