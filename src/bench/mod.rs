@@ -31,9 +31,9 @@ pub use cluster::Cluster;
 pub use report::{BenchReport, MeanMax, Percentiles};
 
 use crate::crdt::Quantity;
-use crate::node::runtime::WATCH_LEASE;
 use crate::node_id::NodeId;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, Update};
+use crate::replica::watch::WATCH_LEASE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -147,6 +147,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 }
                 Ok(Update::Rejected { request, reason }) if request == submitted.request => {
                     return Err(BenchError::Setup(format!("write refused: {reason}")));
+                }
+                Ok(Update::NotStored {
+                    request, reason, ..
+                }) if request == submitted.request => {
+                    return Err(BenchError::Setup(format!("write not stored: {reason}")));
                 }
                 Ok(_) => {}
             }
