@@ -328,6 +328,19 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
         ],
     );
     s.insert("noise_responder", vec![noise_first_message()]);
+    // Each frame: a control byte (link: even the neighbour, odd the
+    // observer; the rest, time passing) and a message body.
+    let to_replica: Vec<Vec<u8>> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let observer = matches!(m, Message::Observer(_));
+            let mut f = vec![(i as u8 % 8) << 1 | u8::from(observer)];
+            f.extend(enc(m));
+            f
+        })
+        .collect();
+    s.insert("replica_frames", vec![framed(&to_replica)]);
     s
 }
 
