@@ -250,7 +250,7 @@ fn power_cuts(cycles: usize) {
         k += 3;
         // Sometimes before the burst is stored, sometimes while it commits,
         // sometimes after.
-        thread::sleep(Duration::from_millis(rng.random_range(30..700)));
+        thread::sleep(Duration::from_millis(rng.random_range(0..250)));
         office.kill(0);
         for (zone, value, child) in burst {
             let out = child.wait_with_output().unwrap();
