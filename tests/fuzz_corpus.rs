@@ -251,6 +251,11 @@ fn observer_messages() -> Vec<observer::Message> {
             reason: "temperature target 35 is outside the allowed range".into(),
         },
         observer::Message::ClockReport(report.encode().unwrap()),
+        observer::Message::NotStored {
+            request: 3,
+            reason: "disk full".into(),
+            sent_to: 2,
+        },
     ]
 }
 

@@ -24,6 +24,7 @@ fuzz_target!(|body: &[u8]| {
         Message::ClockReport(bytes) => {
             let _ = Payload::decode(&bytes);
         }
-        Message::Stored { .. } | Message::Rejected { .. } => {}
+        // Answers carry no nested encoding.
+        _ => {}
     }
 });

@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let mut r = replica();
     let mut now = Time::from_millis(1);
     let mut out = Vec::new();
-    let mut feed = |r: &mut Replica, now: Time, input: Input, out: &mut Vec<Output>| {
+    let feed = |r: &mut Replica, now: Time, input: Input, out: &mut Vec<Output>| {
         out.clear();
         r.handle(now, WALL + now.as_millis(), input, out);
         // Every commit lands at once, so acknowledgements are exercised.

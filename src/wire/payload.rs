@@ -1,4 +1,4 @@
-//! What a Plumtree broadcast carries between replicas (NODE-DESIGN.md).
+//! What a Plumtree broadcast carries between replicas (DESIGN.md, "Office state").
 //!
 //! The broadcast layer treats payloads as opaque bytes; the node encodes
 //! one of these with postcard and decodes it on delivery.
