@@ -35,7 +35,12 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         out.clear();
-        machine.handle(now, &mut state, Input::Message { from: peer, msg }, &mut out);
+        machine.handle(
+            now,
+            &mut state,
+            Input::Message { from: peer, msg },
+            &mut out,
+        );
     }
     state.encode().expect("state encodes");
 });

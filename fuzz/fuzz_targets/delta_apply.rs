@@ -38,6 +38,10 @@ fuzz_target!(|data: &[u8]| {
     state.apply(&delta);
     let once = state.encode().expect("state encodes");
     state.apply(&delta);
-    assert_eq!(state.encode().expect("state encodes"), once, "apply is idempotent");
+    assert_eq!(
+        state.encode().expect("state encodes"),
+        once,
+        "apply is idempotent"
+    );
     OfficeState::decode(&once).expect("an encoded state decodes");
 });

@@ -112,7 +112,11 @@ fuzz_target!(|data: &[u8]| {
         let Some((&control, body)) = frame.split_first() else {
             continue;
         };
-        let link = if control & 1 == 0 { node_link } else { observer_link };
+        let link = if control & 1 == 0 {
+            node_link
+        } else {
+            observer_link
+        };
         let Ok(msg) = decode_message::<Message>(body) else {
             continue;
         };
