@@ -37,7 +37,10 @@ pub enum Payload {
     /// where they were. Admitted only for an observer's dots, a few, and
     /// only just past what a replica has seen of it (see
     /// `replica::admission::MAX_REFUSED_AHEAD`).
-    Refused { observer: NodeId, counters: Vec<u64> },
+    Refused {
+        observer: NodeId,
+        counters: Vec<u64>,
+    },
 }
 
 impl Payload {
