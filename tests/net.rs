@@ -472,6 +472,43 @@ async fn unauthenticated_connections_beyond_the_cap_are_refused() {
     good_peer_round_trip(&mut a, &key).await;
 }
 
+/// A silent connection from `source` (a loopback address of its own, so it
+/// is another host to the node).
+async fn silent_from(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(source.parse().unwrap(), 0))
+        .unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_flood_that_fills_every_handshake_slot_gives_way_to_another_host() {
+    let key = ClusterKey::generate();
+    let limits = Limits {
+        max_pending_handshakes: 4,
+        max_pending_handshakes_per_ip: 3,
+        handshake_timeout: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let mut a = node(&key, limits).await;
+    // Two flooding hosts hold every slot with silent sockets.
+    let mut flood = Vec::new();
+    for _ in 0..3 {
+        flood.push(silent_from("127.0.0.2", a.addr).await);
+    }
+    flood.push(silent_from("127.0.0.3", a.addr).await);
+    eventually(|| a.endpoint.pending_handshakes_count() == 4).await;
+    // An honest replica on another host still gets in, at once (well
+    // before the flood's handshakes time out), and the flood's oldest
+    // handshake is the one closed.
+    let started = std::time::Instant::now();
+    good_peer_round_trip(&mut a, &key).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(a.endpoint.counters().handshakes_evicted, 1);
+    expect_eof(&mut flood[0]).await;
+}
+
 #[tokio::test]
 async fn a_peer_that_stops_reading_is_dropped_and_others_carry_on() {
     let key = ClusterKey::generate();

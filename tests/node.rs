@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
 use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
 use serde_json::Value;
-use support::{BIN, Office, keygen, node_names, target};
+use support::{BIN, Office, counters, keygen, node_names, target};
 
 #[test]
 fn five_nodes_converge_and_a_target_reaches_every_node() {
@@ -233,33 +233,6 @@ fn authenticated_garbage(addr: SocketAddr, key_file: &Path) -> TcpStream {
     write_prefixed(&mut stream, &ct[..len]);
     write_prefixed(&mut stream, &[0xAB; 100]);
     stream
-}
-
-/// The node's transport counters, written on SIGUSR1.
-fn counters(office: &Office, node: usize) -> Value {
-    let pid = office.nodes[node].child.as_ref().unwrap().id();
-    let path = office
-        .dir
-        .path()
-        .join(format!("data-{node}"))
-        .join("net-counters.json");
-    let _ = std::fs::remove_file(&path);
-    let ok = Command::new("kill")
-        .args(["-USR1", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(bytes) = std::fs::read(&path)
-            && let Ok(doc) = serde_json::from_slice(&bytes)
-        {
-            return doc;
-        }
-        assert!(Instant::now() < deadline, "no counters from node {node}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Bad input closes only the connection it came on: the node keeps its

@@ -19,6 +19,7 @@ use super::event::{CloseReason, NetEvent};
 use super::handshake::Direction;
 use super::limits::MAX_NOISE_MSG_LEN;
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
+use super::slots::Slot;
 use crate::node_id::NodeId;
 use crate::wire::{self, FrameError, Message, PeerInfo, Role};
 
@@ -43,6 +44,9 @@ pub struct Connection {
     pub(crate) send_queue_len: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) counters: Arc<NetCounters>,
+    /// This connection's share of the per-peer and total caps, held until
+    /// the connection ends.
+    pub(crate) slot: Slot<NodeId>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -114,6 +118,7 @@ impl Connection {
             conn,
             write_timeout,
             counters,
+            slot,
             ..
         } = self;
         // Announced before the first frame is read, so the owner never sees
@@ -132,6 +137,9 @@ impl Connection {
             r = write_loop(&mut writer, &mut queue, write_timeout) => r,
             r = killed(&mut kill) => r,
         };
+        // Given back before the owner hears of the close, so its redial is
+        // never refused by the link it replaces.
+        drop(slot);
         if matches!(reason, CloseReason::SlowPeer | CloseReason::WriteTimeout) {
             counters.slow_peers_dropped(1);
         }

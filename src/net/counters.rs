@@ -15,13 +15,18 @@ pub struct NetCounters {
     handshakes_refused: AtomicU64,
     handshakes_timed_out: AtomicU64,
     busy_refused: AtomicU64,
+    handshakes_evicted: AtomicU64,
+    peer_connections_refused: AtomicU64,
+    total_connections_refused: AtomicU64,
     bad_frames: AtomicU64,
     oversized_frames: AtomicU64,
     slow_peers_dropped: AtomicU64,
 }
 
-/// A copy of the counters at one moment.
+/// A copy of the counters at one moment. A field missing from a stats
+/// file written by an older build reads as zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CountersSnapshot {
     /// Every byte written to a peer socket: prefixes, handshakes, tags.
     pub bytes_sent: u64,
@@ -34,8 +39,17 @@ pub struct CountersSnapshot {
     /// Handshakes that failed: wrong cluster key, not Noise, wrong version.
     pub handshakes_refused: u64,
     pub handshakes_timed_out: u64,
-    /// Inbound connections closed at accept because too many were pending.
+    /// Inbound connections closed at accept because too many were pending
+    /// (in total, or from their source address).
     pub busy_refused: u64,
+    /// Handshakes aborted to make room for a connection from an address
+    /// holding fewer handshake slots (the flood gives way, not its victims).
+    pub handshakes_evicted: u64,
+    /// Authenticated connections closed because their peer id already held
+    /// its share.
+    pub peer_connections_refused: u64,
+    /// Authenticated connections closed because the node held its total.
+    pub total_connections_refused: u64,
     /// Authenticated frames that failed to decrypt or decode.
     pub bad_frames: u64,
     /// Length prefixes over the cap for their phase.
@@ -70,6 +84,9 @@ impl NetCounters {
             handshakes_refused: get(&self.handshakes_refused),
             handshakes_timed_out: get(&self.handshakes_timed_out),
             busy_refused: get(&self.busy_refused),
+            handshakes_evicted: get(&self.handshakes_evicted),
+            peer_connections_refused: get(&self.peer_connections_refused),
+            total_connections_refused: get(&self.total_connections_refused),
             bad_frames: get(&self.bad_frames),
             oversized_frames: get(&self.oversized_frames),
             slow_peers_dropped: get(&self.slow_peers_dropped),
@@ -88,6 +105,9 @@ impl NetCounters {
         handshakes_refused,
         handshakes_timed_out,
         busy_refused,
+        handshakes_evicted,
+        peer_connections_refused,
+        total_connections_refused,
         bad_frames,
         oversized_frames,
         slow_peers_dropped,

@@ -1,13 +1,13 @@
 //! One replica's end of the transport: its keys, role, limits and counters,
 //! shared by the listener and every outbound dial.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use super::backoff::Backoff;
 use super::connection::{ConnId, Connection};
@@ -17,7 +17,10 @@ use super::handshake::{self, Direction, HandshakeError};
 use super::identity::{ClusterKey, StaticKeypair};
 use super::limits;
 use super::listener::Listener;
+use super::pending::PendingHandshakes;
+use super::refusal_log::RefusalLog;
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
+use super::slots::{SlotRefused, Slots};
 use crate::node_id::NodeId;
 use crate::wire::{self, Message, PeerInfo, Role};
 
@@ -27,6 +30,9 @@ use crate::wire::{self, Message, PeerInfo, Role};
 pub struct Limits {
     pub handshake_timeout: Duration,
     pub max_pending_handshakes: usize,
+    pub max_pending_handshakes_per_ip: usize,
+    pub max_connections_per_peer: usize,
+    pub max_connections: usize,
     pub send_queue_len: usize,
     pub write_timeout: Duration,
 }
@@ -36,6 +42,9 @@ impl Default for Limits {
         Self {
             handshake_timeout: limits::HANDSHAKE_TIMEOUT,
             max_pending_handshakes: limits::MAX_PENDING_HANDSHAKES,
+            max_pending_handshakes_per_ip: limits::MAX_PENDING_HANDSHAKES_PER_IP,
+            max_connections_per_peer: limits::MAX_CONNECTIONS_PER_PEER,
+            max_connections: limits::MAX_CONNECTIONS,
             send_queue_len: limits::SEND_QUEUE_LEN,
             write_timeout: limits::WRITE_TIMEOUT,
         }
@@ -58,7 +67,11 @@ struct Inner {
     listen_port: AtomicU16,
     next_conn: AtomicU64,
     counters: Arc<NetCounters>,
-    pending: Arc<Semaphore>,
+    /// Unauthenticated inbound connections, by source address.
+    pending: Arc<PendingHandshakes>,
+    /// Authenticated connections, by the peer's proven id.
+    connections: Arc<Slots<NodeId>>,
+    refusals: RefusalLog<IpAddr>,
 }
 
 impl Endpoint {
@@ -81,7 +94,15 @@ impl Endpoint {
                 listen_port: AtomicU16::new(0),
                 next_conn: AtomicU64::new(1),
                 counters: Arc::new(NetCounters::new()),
-                pending: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+                pending: PendingHandshakes::new(
+                    limits.max_pending_handshakes_per_ip,
+                    limits.max_pending_handshakes,
+                ),
+                connections: Slots::new(limits.max_connections_per_peer, limits.max_connections),
+                refusals: RefusalLog::new(
+                    limits::REFUSAL_LOG_INTERVAL,
+                    limits::REFUSAL_LOG_SOURCES,
+                ),
             }),
         }
     }
@@ -107,8 +128,24 @@ impl Endpoint {
         &self.inner.counters
     }
 
-    pub(crate) fn pending_slots(&self) -> &Arc<Semaphore> {
+    pub(crate) fn pending_handshakes(&self) -> &Arc<PendingHandshakes> {
         &self.inner.pending
+    }
+
+    /// Inbound handshakes in progress now.
+    pub fn pending_handshakes_count(&self) -> usize {
+        self.inner.pending.len()
+    }
+
+    /// Authenticated connections open now (both directions).
+    pub fn open_connections(&self) -> usize {
+        self.inner.connections.held()
+    }
+
+    /// Whether a refusal of a connection from `source` should be logged
+    /// now: once per source per [`limits::REFUSAL_LOG_INTERVAL`].
+    pub(crate) fn should_log_refusal(&self, source: IpAddr) -> bool {
+        self.inner.refusals.should_log(source, Instant::now())
     }
 
     /// Listens on `addr`; the port it gets is announced in our `Hello`.
@@ -157,6 +194,13 @@ impl Endpoint {
                 Ok(conn)
             }
             Ok(Err(e @ HandshakeError::Connect { .. })) => Err(e),
+            Ok(Err(e @ HandshakeError::ConnectionLimit { reason, .. })) => {
+                match reason {
+                    SlotRefused::PerKey { .. } => counters.peer_connections_refused(1),
+                    SlotRefused::Total { .. } => counters.total_connections_refused(1),
+                }
+                Err(e)
+            }
             Ok(Err(e)) => {
                 counters.handshakes_refused(1);
                 Err(e)
@@ -187,6 +231,16 @@ impl Endpoint {
             &inner.counters,
         )
         .await?;
+        // Refused before the `Hello`, so a peer over its share costs us no
+        // frame, task or queue.
+        let slot = inner
+            .connections
+            .try_acquire(est.remote_id)
+            .map_err(|reason| HandshakeError::ConnectionLimit {
+                addr,
+                peer: est.remote_id,
+                reason,
+            })?;
         let (read_half, write_half) = stream.into_split();
         let mut reader = SecureReader::new(read_half, est.noise.clone(), inner.counters.clone());
         let mut writer = SecureWriter::new(write_half, est.noise, inner.counters.clone());
@@ -256,6 +310,7 @@ impl Endpoint {
             send_queue_len: inner.limits.send_queue_len,
             write_timeout: inner.limits.write_timeout,
             counters: inner.counters.clone(),
+            slot,
         })
     }
 

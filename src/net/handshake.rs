@@ -16,9 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use super::counters::NetCounters;
 use super::identity::{ClusterKey, StaticKeypair};
 use super::limits::MAX_HANDSHAKE_MSG_LEN;
-use super::secure_stream::{ReadError, push_prefixed, read_prefixed};
+use super::secure_stream::{ReadError, read_frame};
 use crate::node_id::NodeId;
-use crate::wire::{PROTOCOL_VERSION, Role};
+use crate::wire::{self, FrameDecoder, PROTOCOL_VERSION, Role};
 
 /// The Noise protocol every connection speaks.
 pub const NOISE_PATTERN: &str = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2s";
@@ -74,6 +74,12 @@ pub enum HandshakeError {
     },
     #[error("{addr} did not start with a Hello: {reason}")]
     BadHello { addr: SocketAddr, reason: String },
+    #[error("{addr} ({peer}) refused: connection limit reached ({reason})")]
+    ConnectionLimit {
+        addr: SocketAddr,
+        peer: NodeId,
+        reason: super::slots::SlotRefused,
+    },
     #[error("the Noise library refused our keys: {0}")]
     Local(String),
 }
@@ -121,7 +127,7 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e: snow::Error| HandshakeError::Local(e.to_string()))?;
     let initiator = direction == Direction::Outbound;
     let mut state = builder_for(params, keypair, cluster_key, initiator)?;
-    let mut inbuf = Vec::with_capacity(MAX_HANDSHAKE_MSG_LEN);
+    let mut frames = FrameDecoder::new(MAX_HANDSHAKE_MSG_LEN);
     let mut msg = [0u8; MAX_HANDSHAKE_MSG_LEN];
     let mut payload = [0u8; MAX_HANDSHAKE_MSG_LEN];
     // Message 2 (responder → initiator) carries no PSK yet; message 3 is the
@@ -132,8 +138,9 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             let len = state
                 .write_message(&[], &mut msg)
                 .map_err(|e| HandshakeError::Local(e.to_string()))?;
-            let mut out = Vec::with_capacity(len + 2);
-            push_prefixed(&mut out, &msg[..len]);
+            let mut out = Vec::with_capacity(len + wire::PREFIX_LEN);
+            wire::push_frame(&mut out, &msg[..len])
+                .map_err(|e| HandshakeError::Local(e.to_string()))?;
             stream
                 .write_all(&out)
                 .await
@@ -141,8 +148,8 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             counters.bytes_sent(out.len() as u64);
             tracing::trace!(target: "officemesh::sent", kind = "handshake", len = out.len());
         } else {
-            match read_prefixed(stream, &mut inbuf, MAX_HANDSHAKE_MSG_LEN, counters).await {
-                Ok(()) => {}
+            let inbuf = match read_frame(stream, &mut frames, counters).await {
+                Ok(body) => body,
                 Err(ReadError::Eof) => return Err(HandshakeError::ClosedByPeer { addr }),
                 Err(ReadError::Oversized { len, max }) => {
                     return Err(HandshakeError::Oversized { addr, len, max });
@@ -163,9 +170,9 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
                         reason: other.to_string(),
                     });
                 }
-            }
+            };
             messages_read += 1;
-            if let Err(e) = state.read_message(&inbuf, &mut payload) {
+            if let Err(e) = state.read_message(inbuf, &mut payload) {
                 let proves_psk = !initiator && messages_read == 2;
                 return Err(if proves_psk && matches!(e, snow::Error::Decrypt) {
                     HandshakeError::WrongClusterKey { addr }

@@ -6,10 +6,6 @@
 
 use std::time::Duration;
 
-/// Bytes of the big-endian length prefix in front of every message on the
-/// socket (handshake and transport alike).
-pub const LENGTH_PREFIX_LEN: usize = 2;
-
 /// Bytes the Noise AEAD (ChaCha20-Poly1305) adds to each transport message.
 pub const NOISE_TAG_LEN: usize = 16;
 
@@ -35,6 +31,35 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// sockets beyond this is refused at accept instead of costing a task and
 /// a Noise state each.
 pub const MAX_PENDING_HANDSHAKES: usize = 32;
+
+/// How many of the [`MAX_PENDING_HANDSHAKES`] slots one source address may
+/// hold. A replica dials a given node once at a time (twice when both
+/// ends dial at once, plus an observer on the same host), so one host that
+/// holds more is flooding; it cannot lock every other host out.
+pub const MAX_PENDING_HANDSHAKES_PER_IP: usize = 8;
+
+/// Authenticated connections one peer id may hold at once. Both ends may
+/// dial each other at the same moment (two connections until the
+/// duplicate is closed) and a reconnect can overlap the close of the old
+/// link; more than this is a key holder opening connections to exhaust us.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 4;
+
+/// Authenticated connections in total. A node holds its HyParView active
+/// view (a handful), short-lived shuffle and join links, and the
+/// observers attached to it (an operator's TUI, `status`, `set`); an
+/// office of tens of Pis stays far below this, and every connection costs
+/// a task, two buffers and a send queue.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// A refused connection is logged at most once per source per this
+/// interval; the counters count every one. A flood must not fill the
+/// journal on the SD card.
+pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Sources remembered by the refusal log. Beyond this many distinct
+/// offenders within one [`REFUSAL_LOG_INTERVAL`] new ones go unlogged
+/// (still counted), so the log's own memory stays bounded.
+pub const REFUSAL_LOG_SOURCES: usize = 256;
 
 /// Frames queued for one peer before we give up on it. A peer that does
 /// not read fills this queue (its TCP window closed long before) and is

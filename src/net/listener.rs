@@ -1,6 +1,7 @@
 //! The accept loop: admits at most a fixed number of unauthenticated
-//! connections at once, runs their handshakes, and hands authenticated
-//! peers to the owner.
+//! connections at once (in total and per source address, the busiest
+//! address giving way when all are taken), runs their handshakes, and
+//! hands authenticated peers to the owner.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::endpoint::Endpoint;
 use super::event::NetEvent;
+use super::pending::Admission;
 
 /// Pause after a failed `accept` (out of file descriptors, say), so the
 /// loop does not spin while the condition lasts.
@@ -52,24 +54,44 @@ impl Listener {
                     continue;
                 }
             };
-            let Ok(slot) = self.endpoint.pending_slots().clone().try_acquire_owned() else {
-                self.endpoint.counters_handle().busy_refused(1);
-                tracing::warn!(%addr, "too many handshakes in progress; connection refused");
-                drop(stream);
-                continue;
+            let pending = self.endpoint.pending_handshakes();
+            let counters = self.endpoint.counters_handle();
+            let ticket = match pending.admit(addr.ip()) {
+                Admission::Admitted(ticket) => ticket,
+                Admission::AdmittedByEviction { ticket, evicted } => {
+                    counters.handshakes_evicted(1);
+                    if self.endpoint.should_log_refusal(evicted) {
+                        tracing::warn!(%evicted, "every handshake slot taken: the oldest handshake from the address holding the most gave way (logged once a minute per source)");
+                    }
+                    ticket
+                }
+                Admission::Refused(reason) => {
+                    counters.busy_refused(1);
+                    if self.endpoint.should_log_refusal(addr.ip()) {
+                        tracing::warn!(%addr, %reason, "too many handshakes in progress; connections refused (logged once a minute per source)");
+                    }
+                    drop(stream);
+                    continue;
+                }
             };
+            let id = ticket.id();
             let endpoint = self.endpoint.clone();
             let events = events.clone();
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let result = endpoint.accept_stream(stream, addr).await;
-                drop(slot);
+                drop(ticket);
                 match result {
                     Ok(conn) => {
                         conn.spawn(events);
                     }
-                    Err(e) => tracing::warn!(%addr, error = %e, "connection refused"),
+                    Err(e) => {
+                        if endpoint.should_log_refusal(addr.ip()) {
+                            tracing::warn!(%addr, error = %e, "connection refused (logged once a minute per source)");
+                        }
+                    }
                 }
             });
+            pending.started(id, task.abort_handle());
         }
     }
 }

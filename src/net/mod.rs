@@ -22,7 +22,10 @@ pub mod handshake;
 pub mod identity;
 pub mod limits;
 pub mod listener;
+mod pending;
+mod refusal_log;
 pub mod secure_stream;
+mod slots;
 
 pub use backoff::Backoff;
 pub use connection::{ConnId, Connection, PeerHandle, SendError};
@@ -32,3 +35,4 @@ pub use event::{CloseReason, NetEvent};
 pub use handshake::{Direction, HandshakeError, NOISE_PATTERN, NOISE_PROLOGUE};
 pub use identity::{ClusterKey, IdentityError, StaticKeypair};
 pub use listener::Listener;
+pub use slots::SlotRefused;

@@ -1,8 +1,9 @@
 //! Noise transport messages on a TCP stream, one per frame.
 //!
-//! On the socket every message is a big-endian `u16` length followed by
-//! that many bytes of Noise ciphertext; the plaintext is one
-//! [`crate::wire`] message body. Each direction keeps its own nonce, so the
+//! On the socket every message is one [`crate::wire::frame`] (a big-endian
+//! `u16` length, then that many bytes) of Noise ciphertext; the plaintext
+//! is one [`crate::wire`] message body. Frames are split by the wire
+//! layer's [`FrameDecoder`], the only frame reader. Each direction keeps its own nonce, so the
 //! reading and writing halves run in separate tasks without sharing a lock
 //! (snow's stateless transport takes the nonce as an argument).
 
@@ -12,12 +13,12 @@ use snow::StatelessTransportState;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::counters::NetCounters;
-use super::limits::{LENGTH_PREFIX_LEN, MAX_NOISE_MSG_LEN, NOISE_TAG_LEN};
-use crate::wire::{self, FrameError, MAX_FRAME_LEN, Message};
+use super::limits::{MAX_NOISE_MSG_LEN, NOISE_TAG_LEN};
+use crate::wire::{self, FrameDecoder, FrameError, MAX_FRAME_LEN, Message};
 
-/// Buffer capacity a connection keeps between frames. One large frame
-/// must not pin 64 KiB per buffer per peer for the life of the connection
-/// (a node's whole budget is 10 MiB), so bigger buffers are released.
+/// Plaintext capacity a reader keeps between frames: one large frame
+/// must not pin 64 KiB per peer for the life of the connection (a node's
+/// whole budget is 10 MiB), so a bigger buffer is released.
 const RETAINED_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Drops `buf`'s allocation when it grew past [`RETAINED_BUFFER_BYTES`].
@@ -44,40 +45,45 @@ pub enum ReadError {
     Decode(#[from] FrameError),
 }
 
-/// Reads one length-prefixed message of at most `max` bytes into `buf`.
+/// Reads from `reader` until `frames` holds one whole frame, and returns
+/// its body. Reads only the bytes that frame lacks, so the next frame stays
+/// in the socket for whoever reads it next (the handshake hands the socket
+/// to the transport this way).
 ///
-/// A clean end of stream before the prefix is [`ReadError::Eof`]; in the
-/// middle of a message it is an I/O error (`UnexpectedEof`).
-pub(crate) async fn read_prefixed<R: AsyncRead + Unpin>(
+/// A clean end of stream between frames is [`ReadError::Eof`]; in the
+/// middle of a frame it is an I/O error (`UnexpectedEof`).
+pub(crate) async fn read_frame<'d, R: AsyncRead + Unpin>(
     reader: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
+    frames: &'d mut FrameDecoder,
     counters: &NetCounters,
-) -> Result<(), ReadError> {
-    let mut prefix = [0u8; LENGTH_PREFIX_LEN];
-    let first = reader.read(&mut prefix).await?;
-    if first == 0 {
-        return Err(ReadError::Eof);
+) -> Result<&'d [u8], ReadError> {
+    let oversized = |e: FrameError| match e {
+        FrameError::Oversized { len, max } => {
+            counters.oversized_frames(1);
+            ReadError::Oversized { len, max }
+        }
+        other => ReadError::Decode(other),
+    };
+    loop {
+        let space = frames.read_buf().map_err(oversized)?;
+        if space.is_empty() {
+            break;
+        }
+        let n = reader.read(space).await?;
+        if n == 0 {
+            return Err(if frames.is_between_frames() {
+                ReadError::Eof
+            } else {
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()
+            });
+        }
+        frames.advance(n);
+        counters.bytes_received(n as u64);
     }
-    if first < LENGTH_PREFIX_LEN {
-        reader.read_exact(&mut prefix[first..]).await?;
+    match frames.next_frame().map_err(oversized)? {
+        Some(body) => Ok(body),
+        None => Err(std::io::Error::other("frame decoder lost a whole frame").into()),
     }
-    let len = u16::from_be_bytes(prefix) as usize;
-    counters.bytes_received(LENGTH_PREFIX_LEN as u64);
-    if len > max {
-        counters.oversized_frames(1);
-        return Err(ReadError::Oversized { len, max });
-    }
-    buf.resize(len, 0);
-    reader.read_exact(buf).await?;
-    counters.bytes_received(len as u64);
-    Ok(())
-}
-
-/// Writes one length-prefixed message (the caller checked `bytes.len()`).
-pub(crate) fn push_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-    out.extend_from_slice(bytes);
 }
 
 /// The receiving half: decrypts and decodes frames in order.
@@ -85,7 +91,7 @@ pub(crate) struct SecureReader<R> {
     inner: R,
     noise: Arc<StatelessTransportState>,
     nonce: u64,
-    ciphertext: Vec<u8>,
+    frames: FrameDecoder,
     plaintext: Vec<u8>,
     counters: Arc<NetCounters>,
 }
@@ -100,7 +106,7 @@ impl<R: AsyncRead + Unpin> SecureReader<R> {
             inner,
             noise,
             nonce: 0,
-            ciphertext: Vec::new(),
+            frames: FrameDecoder::new(MAX_NOISE_MSG_LEN),
             plaintext: Vec::new(),
             counters,
         }
@@ -108,26 +114,19 @@ impl<R: AsyncRead + Unpin> SecureReader<R> {
 
     /// The next message from the peer.
     pub(crate) async fn read(&mut self) -> Result<Message, ReadError> {
-        read_prefixed(
-            &mut self.inner,
-            &mut self.ciphertext,
-            MAX_NOISE_MSG_LEN,
-            &self.counters,
-        )
-        .await?;
-        if self.ciphertext.len() < NOISE_TAG_LEN {
+        let ciphertext = read_frame(&mut self.inner, &mut self.frames, &self.counters).await?;
+        if ciphertext.len() < NOISE_TAG_LEN {
             return Err(ReadError::Truncated {
-                len: self.ciphertext.len(),
+                len: ciphertext.len(),
             });
         }
-        self.plaintext.resize(self.ciphertext.len(), 0);
+        self.plaintext.resize(ciphertext.len(), 0);
         let len = self
             .noise
-            .read_message(self.nonce, &self.ciphertext, &mut self.plaintext)
+            .read_message(self.nonce, ciphertext, &mut self.plaintext)
             .map_err(|_| ReadError::Decrypt)?;
         self.nonce += 1;
         let msg = wire::decode_message(&self.plaintext[..len]);
-        trim(&mut self.ciphertext);
         trim(&mut self.plaintext);
         let msg = msg?;
         self.counters.frames_received(1);
@@ -188,7 +187,10 @@ impl<W: AsyncWrite + Unpin> SecureWriter<W> {
             .map_err(|_| WriteError::Encrypt)?;
         self.nonce += 1;
         let Self { out, scratch, .. } = self;
-        push_prefixed(out, &scratch[..len]);
+        wire::push_frame(out, &scratch[..len]).map_err(|_| WriteError::Oversized {
+            len,
+            max: MAX_NOISE_MSG_LEN,
+        })?;
         self.counters.frames_sent(1);
         Ok(())
     }

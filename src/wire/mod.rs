@@ -19,7 +19,8 @@ pub mod sync;
 use serde::{Deserialize, Serialize};
 
 pub use frame::{
-    FrameDecoder, FrameError, MAX_FRAME_LEN, decode_message, encode_frame, encode_message,
+    FrameDecoder, FrameError, MAX_FRAME_LEN, PREFIX_LEN, decode_message, encode_frame,
+    encode_message, push_frame,
 };
 pub use hello::{Hello, PROTOCOL_VERSION, Role};
 pub use peer::PeerInfo;

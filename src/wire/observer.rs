@@ -1,5 +1,5 @@
 //! Between an observer and the node it is attached to, never relayed
-//! (NODE-DESIGN.md, "Observers").
+//! (DESIGN.md, "Membership and broadcast": observers attach to one node).
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

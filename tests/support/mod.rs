@@ -29,6 +29,9 @@ pub struct Office {
     /// Start nodes with `--announce-loopback`, so their `lo` interface
     /// (and its all-zero MAC) is in their `Node` entry.
     pub announce_loopback: bool,
+    /// Run every node and observer inside this network namespace
+    /// (`ip netns exec`), whose loopback the test may shape with `tc`.
+    pub netns: Option<String>,
     /// TOML appended to every node's config written after it is set
     /// (e.g. a `[gossip]` or `[targets.temperature]` section).
     pub extra_config: String,
@@ -77,6 +80,18 @@ pub fn keygen(path: &Path) {
     assert!(ok);
 }
 
+/// The binary, run inside `netns` when one is given.
+fn command_in(netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, BIN]);
+            c
+        }
+        None => Command::new(BIN),
+    }
+}
+
 impl Office {
     pub fn new() -> Office {
         let dir = tempfile::tempdir().unwrap();
@@ -85,6 +100,7 @@ impl Office {
             dir,
             nodes: Vec::new(),
             announce_loopback: false,
+            netns: None,
             extra_config: String::new(),
         }
     }
@@ -144,7 +160,7 @@ impl Office {
             .append(true)
             .open(self.dir.path().join(format!("n{i}.log")))
             .unwrap();
-        let mut command = Command::new(BIN);
+        let mut command = command_in(self.netns.as_deref());
         command.args(["node", "--config"]).arg(&node.config);
         if self.announce_loopback {
             command.arg("--announce-loopback");
@@ -167,7 +183,7 @@ impl Office {
     }
 
     pub fn observer_cmd(&self, args: &[&str], node: usize) -> Output {
-        Command::new(BIN)
+        command_in(self.netns.as_deref())
             .args(args)
             .arg("--connect")
             .arg(self.nodes[node].addr.to_string())
@@ -226,4 +242,53 @@ pub fn target(doc: &Value, zone: &str) -> Option<f64> {
         .iter()
         .find(|t| t["zone"] == zone)
         .and_then(|t| t["value"].as_f64())
+}
+
+/// The node's transport counters, which it writes to its data directory
+/// on SIGUSR1.
+pub fn counters(office: &Office, node: usize) -> Value {
+    let pid = office.nodes[node].child.as_ref().unwrap().id();
+    let path = office
+        .dir
+        .path()
+        .join(format!("data-{node}"))
+        .join("net-counters.json");
+    let _ = std::fs::remove_file(&path);
+    let ok = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(doc) = serde_json::from_slice(&bytes)
+        {
+            return doc;
+        }
+        assert!(Instant::now() < deadline, "no counters from node {node}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A process's resident set in KiB (`VmRSS` in /proc/PID/status).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// The cluster key in a key file (64 hex digits).
+pub fn read_cluster_key(path: &Path) -> [u8; 32] {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.trim();
+    let mut psk = [0u8; 32];
+    for (i, byte) in psk.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+    }
+    psk
 }
