@@ -88,6 +88,17 @@ impl Config {
         for seed in &self.cluster.seeds {
             cluster::check_seed(seed).map_err(|reason| invalid("cluster", "seeds", reason))?;
         }
+        let batch = self.gossip.batch_bytes_max;
+        if !(1..=gossip::BATCH_BYTES_LIMIT).contains(&batch) {
+            return Err(invalid(
+                "gossip",
+                "batch_bytes_max",
+                format!(
+                    "must be between 1 and {} (got {batch})",
+                    gossip::BATCH_BYTES_LIMIT
+                ),
+            ));
+        }
         if self.node.zone.trim().is_empty() {
             return Err(invalid("node", "zone", "must not be empty".into()));
         }
