@@ -56,6 +56,15 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
     move |source| BenchError::Io { what, source }
 }
 
+/// What every node's config has beyond its address and seeds.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSetup {
+    /// Every node measures a simulated room of its own ([`sensor_tables`]).
+    pub sensors: bool,
+    /// `[gossip] batch_window_ms`; `None` keeps the default.
+    pub batch_window_ms: Option<u64>,
+}
+
 /// The device tables of a working office's node `i`: one simulated
 /// thermometer sampled at the default interval, in a room of its own (its
 /// own noise seed). The deadband is zero so that every sample is
@@ -70,12 +79,12 @@ pub fn sensor_tables(i: usize) -> String {
 
 impl Cluster {
     /// Writes the key and `n` configs, then starts the processes; every
-    /// node after the first joins through the first. With `sensors`, every
-    /// node measures a simulated room of its own (see [`sensor_tables`]).
+    /// node after the first joins through the first. `setup` adds to every
+    /// node's config.
     pub fn start(
         exe: &Path,
         n: usize,
-        sensors: bool,
+        setup: &NodeSetup,
         keep_dir: bool,
     ) -> Result<Cluster, BenchError> {
         let dir = std::env::temp_dir().join(format!("officemesh-bench-{}", std::process::id()));
@@ -108,7 +117,10 @@ impl Cluster {
                 "[node]\nname = \"bench-{i}\"\nzone = \"zone-{i}\"\nlisten = \"{addr}\"\n\
                  data_dir = \"data-{i}\"\n\n[cluster]\nkey_file = \"cluster.key\"\nseeds = {seeds}\n"
             );
-            if sensors {
+            if let Some(ms) = setup.batch_window_ms {
+                text.push_str(&format!("\n[gossip]\nbatch_window_ms = {ms}\n"));
+            }
+            if setup.sensors {
                 text.push_str(&sensor_tables(i));
             }
             std::fs::write(&config, text).map_err(io(format!("writing {}", config.display())))?;

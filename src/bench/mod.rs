@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod process;
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,8 +38,10 @@ pub use report::{BenchReport, MeanMax, Percentiles};
 
 use crate::crdt::Quantity;
 use crate::node::runtime::WATCH_LEASE;
+use crate::node::stats;
 use crate::node_id::NodeId;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, Update};
+use crate::wire::traffic;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -88,6 +91,8 @@ pub struct BenchOptions {
     pub keep_dir: bool,
     /// Every node publishes a simulated reading each default interval.
     pub sensors: bool,
+    /// Plumtree's batching window on every node (`None`: the default).
+    pub batch_window_ms: Option<u64>,
 }
 
 impl BenchOptions {
@@ -102,6 +107,7 @@ impl BenchOptions {
             converge_timeout: Duration::from_secs(5),
             keep_dir: false,
             sensors: false,
+            batch_window_ms: None,
         }
     }
 }
@@ -122,12 +128,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         return Err(BenchError::Setup("--nodes must be at least 1".into()));
     }
     let started = Instant::now();
-    let mut cluster = Cluster::start(
-        &options.exe,
-        options.nodes,
-        options.sensors,
-        options.keep_dir,
-    )?;
+    let setup = cluster::NodeSetup {
+        sensors: options.sensors,
+        batch_window_ms: options.batch_window_ms,
+    };
+    let mut cluster = Cluster::start(&options.exe, options.nodes, &setup, options.keep_dir)?;
     tracing::info!(nodes = options.nodes, dir = %cluster.dir.display(), "nodes started");
 
     let mut observer = attach(&cluster, started + options.settle_timeout).await?;
@@ -204,10 +209,15 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         .zip(&before)
         .map(|(a, b)| a.counters.bytes_sent.saturating_sub(b.counters.bytes_sent))
         .sum();
+    let update_traffic = by_traffic(&after, &before, options.updates.max(1) as f64);
     let update_frames: u64 = after
         .iter()
         .zip(&before)
-        .map(|(a, b)| a.counters.frames_sent.saturating_sub(b.counters.frames_sent))
+        .map(|(a, b)| {
+            a.counters
+                .frames_sent
+                .saturating_sub(b.counters.frames_sent)
+        })
         .sum();
 
     // The quiet window: nobody watches, nothing is written.
@@ -241,13 +251,19 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let idle_frames: Vec<f64> = idle_after
         .iter()
         .zip(&idle_before)
-        .map(|(a, b)| a.counters.frames_sent.saturating_sub(b.counters.frames_sent) as f64 / window)
+        .map(|(a, b)| {
+            a.counters
+                .frames_sent
+                .saturating_sub(b.counters.frames_sent) as f64
+                / window
+        })
         .collect();
     let disk_per_hour: Vec<f64> = disk_after
         .iter()
         .zip(&disk_before)
         .map(|(a, b)| a.saturating_sub(*b) as f64 / window * 3600.0)
         .collect();
+    let idle_traffic = by_traffic(&idle_after, &idle_before, window * options.nodes as f64);
     let idle_cpu: Vec<f64> = cpu_after
         .iter()
         .zip(&cpu_before)
@@ -272,6 +288,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         } else {
             update_bytes as f64 / options.updates as f64
         },
+        bytes_per_update_by_traffic: update_traffic,
         frames_per_update: if options.updates == 0 {
             0.0
         } else {
@@ -280,6 +297,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         idle_secs: window,
         idle_bytes_per_sec_per_node: MeanMax::of(&idle_bytes),
         idle_frames_per_sec_per_node: MeanMax::of(&idle_frames),
+        idle_bytes_per_sec_per_node_by_traffic: idle_traffic,
         idle_cpu_percent_per_node: MeanMax::of(&idle_cpu),
         disk_write_bytes_per_node_per_hour: MeanMax::of(&disk_per_hour),
         rss_kib_per_node: MeanMax::of(&rss),
@@ -338,6 +356,29 @@ async fn settle(
             });
         }
     }
+}
+
+/// The bytes every node sent between two stats readings, per traffic
+/// class, divided by `per`.
+fn by_traffic(
+    after: &[stats::NodeStats],
+    before: &[stats::NodeStats],
+    per: f64,
+) -> BTreeMap<&'static str, f64> {
+    traffic::ALL
+        .iter()
+        .map(|&class| {
+            let sum: u64 = after
+                .iter()
+                .zip(before)
+                .map(|(a, b)| {
+                    let (a, b) = (&a.counters.sent_by_traffic, &b.counters.sent_by_traffic);
+                    a.get(class).saturating_sub(b.get(class))
+                })
+                .sum();
+            (class.name(), sum as f64 / per)
+        })
+        .collect()
 }
 
 fn disk_write_bytes(pids: &[u32]) -> Result<Vec<u64>, BenchError> {

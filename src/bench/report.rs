@@ -1,6 +1,8 @@
 //! What `officemesh bench` prints: one JSON document or a few lines of
 //! text, both from [`BenchReport`].
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -77,6 +79,10 @@ pub struct BenchReport {
     /// (payload, Noise tags, length prefixes; reports to the observer
     /// included), divided by the number of updates.
     pub bytes_per_update: f64,
+    /// The same split by what the bytes were for (payload, tree repair,
+    /// membership, anti-entropy, observer answers such as clock reports);
+    /// handshakes are in no class.
+    pub bytes_per_update_by_traffic: BTreeMap<&'static str, f64>,
     /// Frames every node sent during the update phase, per update.
     pub frames_per_update: f64,
     /// Length of the quiet window the idle figures come from.
@@ -86,6 +92,8 @@ pub struct BenchReport {
     pub idle_bytes_per_sec_per_node: MeanMax,
     /// Frames (messages) each node sent per second in the quiet window.
     pub idle_frames_per_sec_per_node: MeanMax,
+    /// The mean node's quiet-window bytes per second, split by class.
+    pub idle_bytes_per_sec_per_node_by_traffic: BTreeMap<&'static str, f64>,
     /// Share of one core each node used in the quiet window, in percent.
     pub idle_cpu_percent_per_node: MeanMax,
     /// `write_bytes` of `/proc/PID/io` over the quiet window, scaled to an
@@ -98,6 +106,13 @@ pub struct BenchReport {
 impl BenchReport {
     pub fn text(&self) -> String {
         let c = &self.converge_ms;
+        let split = |m: &BTreeMap<&'static str, f64>, digits: usize| {
+            let mut line = String::new();
+            for (k, v) in m {
+                let _ = write!(line, "  {k} {v:.digits$}");
+            }
+            line
+        };
         format!(
             "nodes: {}{}\n\
              settled in: {:.0} ms\n\
@@ -106,10 +121,12 @@ impl BenchReport {
              converge_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              reported_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              bytes_per_update: {:.0}\n\
+             bytes_per_update by traffic:{}\n\
              frames_per_update: {:.0}\n\
              idle window: {:.0} s\n\
              idle_bytes_per_sec_per_node: mean {:.1}  max {:.1}\n\
              idle_frames_per_sec_per_node: mean {:.2}  max {:.2}\n\
+             idle_bytes_per_sec_per_node by traffic (mean):{}\n\
              idle_cpu_percent_per_node: mean {:.3}  max {:.3}\n\
              disk_write_bytes_per_node_per_hour: mean {:.0}  max {:.0}\n\
              rss_kib_per_node: mean {:.0}  max {:.0}\n",
@@ -132,12 +149,14 @@ impl BenchReport {
             self.reported_ms.p99,
             self.reported_ms.max,
             self.bytes_per_update,
+            split(&self.bytes_per_update_by_traffic, 0),
             self.frames_per_update,
             self.idle_secs,
             self.idle_bytes_per_sec_per_node.mean,
             self.idle_bytes_per_sec_per_node.max,
             self.idle_frames_per_sec_per_node.mean,
             self.idle_frames_per_sec_per_node.max,
+            split(&self.idle_bytes_per_sec_per_node_by_traffic, 1),
             self.idle_cpu_percent_per_node.mean,
             self.idle_cpu_percent_per_node.max,
             self.disk_write_bytes_per_node_per_hour.mean,

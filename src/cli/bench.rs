@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// default sensor interval: the quiet window becomes a working office.
     #[arg(long)]
     pub sensors: bool,
+    /// Plumtree's batching window on every node, in ms (0: off; default:
+    /// the node's default).
+    #[arg(long)]
+    pub batch_window_ms: Option<u64>,
     /// Keep the scratch directory (configs, node logs) afterwards.
     #[arg(long)]
     pub keep: bool,
@@ -40,6 +44,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     options.updates = args.updates;
     options.spacing = Duration::from_millis(args.spacing_ms);
     options.sensors = args.sensors;
+    options.batch_window_ms = args.batch_window_ms;
     options.idle = match args.idle_secs {
         Some(secs) => Duration::from_secs(secs),
         None if args.sensors => bench::WORKING_IDLE,

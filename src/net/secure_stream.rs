@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::counters::NetCounters;
 use super::limits::{LENGTH_PREFIX_LEN, MAX_NOISE_MSG_LEN, NOISE_TAG_LEN};
+use crate::wire::traffic::Traffic;
 use crate::wire::{self, FrameError, MAX_FRAME_LEN, Message};
 
 /// Buffer capacity a connection keeps between frames. One large frame
@@ -190,6 +191,8 @@ impl<W: AsyncWrite + Unpin> SecureWriter<W> {
         let Self { out, scratch, .. } = self;
         push_prefixed(out, &scratch[..len]);
         self.counters.frames_sent(1);
+        self.counters
+            .sent_traffic(Traffic::of_encoded(body), (len + LENGTH_PREFIX_LEN) as u64);
         Ok(())
     }
 

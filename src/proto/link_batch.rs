@@ -184,7 +184,10 @@ mod tests {
         let mut b = LinkBatches::new(W, 200);
         let t0 = Time::from_millis(5);
         assert!(matches!(b.push(t0, P, item(1, 100)), Pushed::Now(_)));
-        assert!(matches!(b.push(t0, P, item(2, 100)), Pushed::Queued(Some(_))));
+        assert!(matches!(
+            b.push(t0, P, item(2, 100)),
+            Pushed::Queued(Some(_))
+        ));
         match b.push(t0, P, item(3, 100)) {
             Pushed::Full(batch) => assert_eq!(batch.gossip.len(), 2),
             other => panic!("expected a full batch, got {other:?}"),

@@ -593,10 +593,7 @@ impl Plumtree {
         let Some((peer, _)) = self.peers.get(&peer).copied() else {
             return;
         };
-        let Batch {
-            mut gossip,
-            ihave,
-        } = batch;
+        let Batch { mut gossip, ihave } = batch;
         let msg = match (gossip.len(), ihave.is_empty()) {
             (0, true) => return,
             (0, false) => Message::IHave { ids: ihave },

@@ -170,7 +170,9 @@ mod tests {
         for origin in [0, 11, 29] {
             recorder.observe(&sim, origin);
             let flood = time_to_last(&sim, origin).unwrap();
-            let value = sim.broadcast(origin, bytes::Bytes::from_static(b"v")).unwrap();
+            let value = sim
+                .broadcast(origin, bytes::Bytes::from_static(b"v"))
+                .unwrap();
             sent.push((value, flood));
             sim.run_for(Duration::from_secs(5));
         }
