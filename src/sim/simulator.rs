@@ -322,6 +322,11 @@ impl Simulator {
         self.partition.is_some()
     }
 
+    /// The side of every node while the network is cut.
+    pub fn partition_sides(&self) -> Option<&[u8]> {
+        self.partition.as_ref().map(|p| p.side.as_slice())
+    }
+
     /// The time of the next event, if any.
     pub fn next_event_time(&self) -> Option<Time> {
         self.queue.peek_time()

@@ -67,6 +67,7 @@ pub fn run(options: &Options) -> Report {
             };
             sim.run_until(t);
             fault.apply(&mut sim);
+            bound.track_partition(&sim);
         }
         sim.run_until(at);
         let node = sim.rng().random_range(0..nodes);
@@ -80,8 +81,10 @@ pub fn run(options: &Options) -> Report {
     for (t, fault) in nemesis {
         sim.run_until(t);
         fault.apply(&mut sim);
+        bound.track_partition(&sim);
     }
     sim.heal();
+    bound.track_partition(&sim);
     sim.run_until(start + WORKLOAD + RECOVERY);
 
     let mut report = measured_report("glomers", options, nodes, latency, &sim, &values, &before);
@@ -96,6 +99,6 @@ pub fn run(options: &Options) -> Report {
     report.latency_ms = Quantiles::of(&mut stable);
     let counters = sim.metrics().counters().since(&before);
     report.msgs_per_op = Some(counters.total() as f64 / ops as f64);
-    report.flood_bound = Some(bound.finish());
+    report.flood_bound = Some(bound.finish(&sim));
     report
 }
