@@ -16,11 +16,13 @@ pub mod node;
 pub mod node_id;
 pub mod observer;
 pub mod proto;
+pub mod replica;
 pub mod sensors;
 pub mod sim;
 pub mod splitmix;
 pub mod store;
 pub mod time;
+pub mod timer_queue;
 pub mod tui;
 pub mod wire;
 

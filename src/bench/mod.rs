@@ -37,10 +37,10 @@ pub use cluster::Cluster;
 pub use report::{BenchReport, MeanMax, Percentiles};
 
 use crate::crdt::Quantity;
-use crate::node::runtime::WATCH_LEASE;
 use crate::node::stats;
 use crate::node_id::NodeId;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, Update};
+use crate::replica::watch::WATCH_LEASE;
 use crate::wire::traffic;
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +170,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 }
                 Ok(Update::Rejected { request, reason }) if request == submitted.request => {
                     return Err(BenchError::Setup(format!("write refused: {reason}")));
+                }
+                Ok(Update::NotStored {
+                    request, reason, ..
+                }) if request == submitted.request => {
+                    return Err(BenchError::Setup(format!("write not stored: {reason}")));
                 }
                 Ok(_) => {}
             }

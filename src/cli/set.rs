@@ -100,6 +100,16 @@ async fn set_target(args: SetTargetArgs) -> anyhow::Result<()> {
             Ok(Update::Rejected { request, reason }) if request == submitted.request => {
                 bail!("the node rejected the write: {reason}");
             }
+            Ok(Update::NotStored {
+                request,
+                reason,
+                sent_to,
+            }) if request == submitted.request => {
+                bail!(
+                    "not stored on the node: {reason}; it was already sent to {sent_to} \
+                     neighbour(s) and may still spread"
+                );
+            }
             Ok(_) => {}
         }
     }

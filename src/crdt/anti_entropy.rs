@@ -197,12 +197,27 @@ impl AntiEntropy {
         self.peer_contexts.iter().map(|(&p, c)| (p, c))
     }
 
-    /// Feeds one input.
+    /// Feeds one input, joining every register an answer carries.
     pub fn handle(
         &mut self,
         now: Time,
         state: &mut OfficeState,
         input: Input,
+        out: &mut Vec<Output>,
+    ) {
+        self.handle_admitted(now, state, input, &mut |_, _, _| 0, out);
+    }
+
+    /// Feeds one input; `admit` sees every answer's registers before the
+    /// join and drops those that may not enter, returning how many. An
+    /// answer with a dropped register does not have its `seen` dots joined:
+    /// they vouch for registers this replica refused.
+    pub fn handle_admitted(
+        &mut self,
+        now: Time,
+        state: &mut OfficeState,
+        input: Input,
+        admit: &mut dyn FnMut(NodeId, &OfficeState, &mut super::Delta) -> usize,
         out: &mut Vec<Output>,
     ) {
         match input {
@@ -229,7 +244,7 @@ impl AntiEntropy {
                 self.send_summary(state, peer, false, out);
                 self.arm(now, out);
             }
-            Input::Message { from, msg } => self.on_message(state, from, msg, out),
+            Input::Message { from, msg } => self.on_message(state, from, msg, admit, out),
         }
     }
 
@@ -249,6 +264,7 @@ impl AntiEntropy {
         state: &mut OfficeState,
         from: NodeId,
         msg: sync::Message,
+        admit: &mut dyn FnMut(NodeId, &OfficeState, &mut super::Delta) -> usize,
         out: &mut Vec<Output>,
     ) {
         match msg {
@@ -321,10 +337,12 @@ impl AntiEntropy {
                 } else {
                     self.incoming.remove(&from);
                 }
-                let keys = body.delta.len();
+                let mut delta = body.delta;
+                let dropped = admit(from, state, &mut delta);
+                let keys = delta.len();
                 self.stats.keys_received += keys as u64;
-                let mut changed = state.apply(&body.delta);
-                if let (true, true, Some(seen)) = (last, in_sequence, &body.seen) {
+                let mut changed = state.apply(&delta);
+                if let (true, true, 0, Some(seen)) = (last, in_sequence, dropped, &body.seen) {
                     changed |= !state.context().includes(seen);
                     state.join_context(seen);
                 }

@@ -243,6 +243,23 @@ impl OfficeState {
         self.context.join(other);
     }
 
+    /// Marks `replica`'s dots in `delta` as seen without joining its
+    /// registers: a write of that replica that was refused. A copy of it
+    /// arriving later is dropped as old, and the replica's version vector
+    /// has no gap where it was.
+    pub fn void_own_dots(&mut self, delta: &Delta, replica: NodeId) {
+        let mut void = CausalContext::new();
+        delta.0.for_each_register(|_, dots| {
+            for d in dots.filter(|d| d.replica == replica) {
+                void.insert(d);
+            }
+        });
+        let void = void.difference(&self.context);
+        if !void.is_empty() {
+            self.join_context(&void);
+        }
+    }
+
     /// Drops tombstones removed at least `grace` before `wall_ms`. Their
     /// dots stay in the context, so what they removed cannot return.
     /// Returns how many keys were collected.

@@ -19,12 +19,10 @@ pub mod devices;
 pub mod durable;
 pub mod heap;
 pub mod interfaces;
-pub mod local_write;
 pub mod readings;
 pub mod runtime;
 pub mod settings;
 pub mod stats;
-pub mod timers;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,16 +31,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
+pub use crate::replica::LocalWrite;
+pub use crate::replica::check_target;
 pub use device_clock::DeviceClock;
 pub use devices::{DevicesHandle, DevicesSetup};
-pub use durable::{Durable, DurableError};
-pub use local_write::LocalWrite;
-pub use settings::{Settings, check_target, resolve_seeds};
+pub use durable::{Durable, DurableError, Loaded};
+pub use settings::{Settings, resolve_seeds};
 
-use crate::crdt::{Quantity, TargetKey, TargetValue};
+use crate::crdt::{NodeInfo, Quantity, TargetKey, TargetValue};
 use crate::net::{ClusterKey, Endpoint, IdentityError, StaticKeypair, limits};
 use crate::node_id::NodeId;
-use crate::wire::Role;
+use crate::replica::{self, Replica};
+use crate::wire::{PeerInfo, Role};
 
 /// Local writes queued for the node task before senders wait.
 pub const LOCAL_WRITE_QUEUE: usize = 256;
@@ -137,7 +137,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let keypair = StaticKeypair::load_or_generate(&settings.data_dir)?;
     let cluster_key = ClusterKey::load(&settings.cluster_key)?;
     let id = keypair.node_id();
-    let (durable, state, writer) = Durable::open(&settings.data_dir, id)?;
+    let (durable, loaded) = Durable::open(&settings.data_dir, id)?;
     let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
     let listener = endpoint
         .bind(settings.listen)
@@ -166,10 +166,31 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let targets_changed_us = Arc::new(AtomicU64::new(0));
     tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
+    let me = PeerInfo { id, addr };
+    let config = replica::Config {
+        me,
+        info: NodeInfo {
+            name: settings.name.clone(),
+            zone: settings.zone.clone(),
+            role: Role::Node,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            interfaces: settings.current_interfaces(),
+            failed_sensors: Vec::new(),
+            neighbours: Vec::new(),
+        },
+        seeds: settings.seeds.clone(),
+        remembered: loaded.peers.into_iter().filter(|p| p.id != id).collect(),
+        overlay: settings.overlay_config(),
+        anti_entropy: settings.anti_entropy_config(),
+        targets: settings.targets.clone(),
+        seed: rand::random(),
+        reserved_dots: loaded.reserved_dots,
+        tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
+    };
+    let replica = Replica::new(config, loaded.state, loaded.writer);
     let runtime = runtime::Runtime::new(
         settings,
         endpoint.clone(),
-        addr,
         (events_tx, events_rx),
         runtime::Channels {
             local_rx,
@@ -178,8 +199,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             targets_changed_us: targets_changed_us.clone(),
         },
         durable,
-        state,
-        writer,
+        replica,
     );
     let task = tokio::spawn(runtime.run());
     Ok(NodeHandle {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, GossipSection, TargetsSection};
-use crate::crdt::{Interface, Quantity, anti_entropy};
+use crate::crdt::{Interface, anti_entropy};
 use crate::proto;
 
 /// How often the network interfaces are re-read by default.
@@ -115,27 +115,4 @@ pub fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, String> {
     out.sort();
     out.dedup();
     Ok(out)
-}
-
-/// Checks a target value against the configured range, with a message an
-/// operator can act on.
-pub fn check_target(
-    targets: &TargetsSection,
-    quantity: Quantity,
-    value: f32,
-) -> Result<(), String> {
-    let Some(range) = targets.range(quantity.name()) else {
-        return Err(format!(
-            "no range is configured for {quantity} targets (only [targets.temperature])"
-        ));
-    };
-    range.check(f64::from(value)).map_err(|e| {
-        format!(
-            "{quantity} target {e} {unit} (configured in [targets.{quantity}]: min {}, max {}, step {})",
-            range.min,
-            range.max,
-            range.step,
-            unit = quantity.default_unit()
-        )
-    })
 }

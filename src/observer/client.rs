@@ -49,8 +49,17 @@ pub enum Update {
     Clock(NodeId),
     /// A write was committed by the attached node.
     Stored { request: u64, by: NodeId },
-    /// A write was refused.
+    /// A write was refused; it was not applied anywhere, and this
+    /// observer's replica no longer shows it.
     Rejected { request: u64, reason: String },
+    /// The node admitted the write and sent it on to `sent_to` neighbours
+    /// but could not make it durable (disk full, I/O error): it may still
+    /// spread, it is not refused.
+    NotStored {
+        request: u64,
+        reason: String,
+        sent_to: u32,
+    },
     /// The attached node went away; the next call tries to attach to
     /// another known node (the TUI shows "reconnecting" meanwhile).
     Lost { node: NodeId, reason: String },
@@ -358,14 +367,45 @@ impl Observer {
                 self.on_payload(&payload)
             }
             Message::Observer(wire::observer::Message::Stored { request }) => {
-                self.pending_writes.remove(&request);
+                self.settle(request, true);
                 Some(Update::Stored { request, by: from })
             }
             Message::Observer(wire::observer::Message::Rejected { request, reason }) => {
-                self.pending_writes.remove(&request);
+                self.settle(request, false);
                 Some(Update::Rejected { request, reason })
             }
+            Message::Observer(wire::observer::Message::NotStored {
+                request,
+                reason,
+                sent_to,
+            }) => {
+                self.settle(request, true);
+                Some(Update::NotStored {
+                    request,
+                    reason,
+                    sent_to,
+                })
+            }
             _ => None,
+        }
+    }
+
+    /// A write was answered. An admitted write joins this replica (it was
+    /// held back until then, so a refused value is never shown); a refused
+    /// one has its dots marked as seen, so this observer's later writes are
+    /// not stuck behind a gap in its version vector.
+    fn settle(&mut self, request: u64, admitted: bool) {
+        let Some(bytes) = self.pending_writes.remove(&request) else {
+            return;
+        };
+        let Ok(delta) = crate::crdt::Delta::decode(&bytes) else {
+            return;
+        };
+        if admitted {
+            self.state.apply(&delta);
+        } else {
+            let me = self.id();
+            self.state.void_own_dots(&delta, me);
         }
     }
 
@@ -452,9 +492,12 @@ impl Observer {
             unit: quantity.default_unit(),
             set_by,
         };
-        let write = self
-            .state
-            .set_target(writer, wall_ms, TargetKey::new(zone, quantity), target);
+        // Made on a copy: the write joins this replica only once the node
+        // admits it.
+        let write =
+            self.state
+                .clone()
+                .set_target(writer, wall_ms, TargetKey::new(zone, quantity), target);
         let bytes = write
             .delta
             .encode()
@@ -473,10 +516,13 @@ impl Observer {
         })
     }
 
-    /// Nodes whose last report is recent.
+    /// Nodes this replica knows whose last report is recent. A report for
+    /// a node with no `Node` entry here counts for nothing: it cannot make
+    /// a write look converged, or keep one from it.
     pub fn live_nodes(&self) -> BTreeSet<NodeId> {
         self.clocks
             .iter()
+            .filter(|(id, _)| self.state.node(**id).is_some())
             .filter(|(_, c)| c.at.is_some_and(|at| at.elapsed() < LIVE_WITHIN))
             .map(|(id, _)| *id)
             .collect()

@@ -35,6 +35,10 @@ impl DotCounter {
     }
 
     /// The first dot this run may issue.
+    pub(crate) fn reserved_end(&self) -> u64 {
+        self.reserved_end
+    }
+
     pub(crate) fn next(&self) -> u64 {
         self.next
     }

@@ -151,6 +151,41 @@ impl Store {
         self.dots.take(n).ok_or(StoreError::DotsExhausted)
     }
 
+    /// The end of the durably reserved dot block: dots below it may be used.
+    pub fn reserved_dot_end(&self) -> u64 {
+        self.dots.reserved_end()
+    }
+
+    /// Writes `puts` and, if set, a new reserved dot bound, in one durable
+    /// commit: on disk when the call returns, or not at all.
+    pub fn commit(
+        &mut self,
+        puts: &[(&[u8], &[u8])],
+        dot_bound: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(failed("writing state"))?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(failed("writing state"))?;
+        {
+            let mut table = txn.open_table(STATE).map_err(failed("writing state"))?;
+            for (key, value) in puts {
+                table
+                    .insert(*key, *value)
+                    .map_err(failed("writing state"))?;
+            }
+        }
+        if let Some(bound) = dot_bound {
+            let mut meta = txn.open_table(META).map_err(failed("writing metadata"))?;
+            meta.insert(DOT_RESERVED_END, &bound.to_be_bytes()[..])
+                .map_err(failed("writing metadata"))?;
+        }
+        txn.commit().map_err(failed("committing state"))?;
+        if let Some(bound) = dot_bound {
+            self.dots.reserved(bound);
+        }
+        Ok(())
+    }
+
     /// Saves the hybrid logical clock (opaque bytes), immediately.
     pub fn save_hlc(&mut self, hlc: &[u8]) -> Result<(), StoreError> {
         self.put_meta(HLC, hlc)

@@ -332,7 +332,24 @@ impl Driver {
                     format!("write {request} rejected: {reason}"),
                 )
                 .await?;
-                Ok(false)
+                // The refused value left this replica: redraw without it.
+                Ok(true)
+            }
+            Update::NotStored {
+                request,
+                reason,
+                sent_to,
+            } => {
+                let message = format!(
+                    "not stored on the node: {reason}; already sent to {sent_to} neighbour(s)"
+                );
+                if let Some(tracked) = self.writes.remove(&request) {
+                    self.progress(tracked.write, WriteProgress::Failed(message.clone()))
+                        .await?;
+                }
+                self.log(LogKind::Error, format!("write {request}: {message}"))
+                    .await?;
+                Ok(true)
             }
             Update::Lost { node, reason } => {
                 self.connection = ConnectionStatus::Reconnecting;

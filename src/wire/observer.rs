@@ -21,6 +21,14 @@ pub enum Message {
     /// deliveries, which on 50 nodes was most of a write's bytes and what
     /// slowed the next write down.
     ClockReport(Bytes),
+    /// Node → observer: the write was admitted but this node could not
+    /// make it durable (disk full, I/O error). It was already broadcast to
+    /// `sent_to` neighbours, so it may still spread: this is not a refusal.
+    NotStored {
+        request: u64,
+        reason: String,
+        sent_to: u32,
+    },
 }
 
 impl Message {
@@ -30,6 +38,7 @@ impl Message {
             Message::Stored { .. } => "stored",
             Message::Rejected { .. } => "rejected",
             Message::ClockReport(_) => "clock_report",
+            Message::NotStored { .. } => "not_stored",
         }
     }
 }

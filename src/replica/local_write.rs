@@ -2,7 +2,7 @@
 //!
 //! Sensors, the thermostat and the actuator drivers run in their own tasks;
 //! they never touch the office state. They send one of these through
-//! [`super::NodeHandle::local_writes`] and the node task turns it into a
+//! `NodeHandle::local_writes` and the replica core turns it into a
 //! CRDT write with a fresh dot, persists it and broadcasts the delta.
 
 use crate::crdt::{ActuatorId, ActuatorOutput, FailedSensor, Quantity, Reading, SensorId};

@@ -1,4 +1,4 @@
-//! The node's timer queue: protocol machines ask to be woken at a
+//! A timer queue: protocol machines ask to be woken at a
 //! protocol time; one `sleep_until` waits for the earliest.
 
 use std::collections::BTreeMap;

@@ -1,0 +1,1030 @@
+//! The replica core: one node's whole behaviour as one sans-IO machine.
+//!
+//! It owns the overlay (HyParView + Plumtree), anti-entropy, the office
+//! state and its writer, the observers attached here (Watch leases, clock
+//! reports, write requests and their answers), bootstrap, the link policy,
+//! admission and the persistence decisions. The caller feeds it [`Input`]s
+//! with the current time and drains [`Output`]s; timers are its own and
+//! polled ([`Replica::poll_timeout`]). The tokio driver (`node::runtime`)
+//! and the simulator run this same type, so everything a peer can observe
+//! is decided here and tested in virtual time (DESIGN.md, "The replica
+//! core").
+
+pub mod admission;
+pub mod bootstrap;
+pub mod links;
+pub mod local_write;
+pub mod persistence;
+pub mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use admission::{Admission, Rejection, Route, check_target};
+pub use links::{LinkId, Links};
+pub use local_write::LocalWrite;
+pub use persistence::{PendingAck, PersistJob, Persistence};
+
+use self::bootstrap::{Bootstrap, Step};
+use self::links::{Link, LinkAction};
+use self::watch::{Report, Watchers};
+use crate::config::TargetsSection;
+use crate::crdt::anti_entropy::{self, AntiEntropy};
+use crate::crdt::{
+    Delta, FailedSensor, Interface, NodeInfo, OfficeState, TargetKey, TargetValue, Writer,
+};
+use crate::node_id::NodeId;
+use crate::proto::{self, Overlay};
+use crate::time::Time;
+use crate::timer_queue::TimerQueue;
+use crate::wire::payload::Payload;
+use crate::wire::{self, Message, PeerInfo, Role};
+
+/// A `Node` entry re-announcement (neighbours changed) waits this long, so
+/// churn costs one delta, not one per event.
+pub const ANNOUNCE_DELAY: Duration = Duration::from_secs(2);
+/// How often tombstones past their grace period are collected.
+pub const TOMBSTONE_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Everything a replica needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub me: PeerInfo,
+    pub info: NodeInfo,
+    pub seeds: Vec<SocketAddr>,
+    /// Peers from the last run (the snapshot's).
+    pub remembered: Vec<PeerInfo>,
+    pub overlay: proto::Config,
+    pub anti_entropy: anti_entropy::Config,
+    pub targets: TargetsSection,
+    /// Seeds the machines' RNGs: the same seed and inputs, the same outputs.
+    pub seed: u64,
+    /// The dot bound already durable (dots below it may be used).
+    pub reserved_dots: u64,
+    pub tombstone_grace: Duration,
+}
+
+/// What the driver feeds the core.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Begin: join, announce, arm the timers.
+    Start,
+    /// A connection came up; the handshake proved `peer.id` and its role.
+    LinkUp {
+        peer: PeerInfo,
+        role: Role,
+        outbound: bool,
+        link: LinkId,
+    },
+    LinkDown {
+        link: LinkId,
+    },
+    Frame {
+        link: LinkId,
+        msg: Message,
+    },
+    /// A dial to `addr` failed (after its retries).
+    DialFailed {
+        addr: SocketAddr,
+    },
+    /// Time has advanced: fire the timers due.
+    Tick,
+    /// A change from this node's own devices.
+    Local(LocalWrite),
+    /// The machine's network interfaces changed.
+    Interfaces(Vec<Interface>),
+    /// A [`PersistJob`] landed, or failed with this reason.
+    Persisted {
+        token: u64,
+        result: Result<(), String>,
+    },
+    /// Leave gracefully: DISCONNECT every neighbour, write a snapshot.
+    Leave,
+}
+
+/// What the core asks of the driver.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Send {
+        link: LinkId,
+        msg: Message,
+    },
+    /// Open a connection to `addr`; a seed is retried with backoff, any
+    /// other dial is tried once.
+    Dial {
+        addr: SocketAddr,
+        seed: bool,
+    },
+    Close {
+        link: LinkId,
+    },
+    /// Write this durably, off the event loop, and answer `Persisted`.
+    Persist(PersistJob),
+    /// The winning target of every `(zone, quantity)` changed: the
+    /// thermostats' input.
+    Targets(BTreeMap<TargetKey, TargetValue>),
+    /// An operator forgot this node: it has stopped writing and left the
+    /// overlay, and stays quiet until it is re-imaged.
+    Retired,
+}
+
+/// The core's wake-ups.
+#[derive(Debug)]
+enum Timer {
+    Overlay(proto::Timer),
+    AntiEntropy(anti_entropy::Timer),
+    Announce,
+    WatchRenew,
+    ClockReport,
+    FullReport,
+    Sweep,
+    Snapshot,
+    PersistRetry,
+    Tombstones,
+}
+
+/// Counters a person or a benchmark reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub watches_refused: u64,
+    pub pending_dropped: u64,
+    pub dials_refused: u64,
+    pub writes_without_dot: u64,
+    pub commits: u64,
+    pub commit_failures: u64,
+}
+
+/// One replica.
+pub struct Replica {
+    config: Config,
+    overlay: Overlay,
+    anti_entropy: AntiEntropy,
+    state: OfficeState,
+    writer: Writer,
+    timers: TimerQueue<Timer>,
+    links: Links,
+    bootstrap: Bootstrap,
+    watchers: Watchers,
+    admission: Admission,
+    persistence: Persistence,
+    info: NodeInfo,
+    announce_armed: bool,
+    renew_armed: bool,
+    full_armed: bool,
+    published: BTreeMap<TargetKey, TargetValue>,
+    retired: bool,
+    leaving: bool,
+    writes_without_dot: u64,
+    /// The time and wall clock of the input being handled.
+    now: Time,
+    wall_ms: u64,
+    out: Vec<Output>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("me", &self.config.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replica {
+    /// A replica over a state and writer restored from disk (or new).
+    pub fn new(config: Config, state: OfficeState, writer: Writer) -> Self {
+        let overlay = Overlay::new(config.me, config.overlay.clone(), config.seed);
+        let anti_entropy =
+            AntiEntropy::new(config.anti_entropy.clone(), config.seed.rotate_left(17));
+        Replica {
+            overlay,
+            anti_entropy,
+            state,
+            writer,
+            timers: TimerQueue::default(),
+            links: Links::default(),
+            bootstrap: Bootstrap::default(),
+            watchers: Watchers::default(),
+            admission: Admission::new(config.targets.clone()),
+            persistence: Persistence::new(config.reserved_dots),
+            info: config.info.clone(),
+            announce_armed: false,
+            renew_armed: false,
+            full_armed: false,
+            published: BTreeMap::new(),
+            retired: false,
+            leaving: false,
+            writes_without_dot: 0,
+            now: Time::ZERO,
+            wall_ms: 0,
+            out: Vec::new(),
+            config,
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.config.me.id
+    }
+
+    pub fn me(&self) -> PeerInfo {
+        self.config.me
+    }
+
+    pub fn state(&self) -> &OfficeState {
+        &self.state
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    pub fn anti_entropy(&self) -> &AntiEntropy {
+        &self.anti_entropy
+    }
+
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired
+    }
+
+    /// Whether nothing waits for the disk (a clean stop may end).
+    pub fn persistence_idle(&self) -> bool {
+        self.persistence.idle()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let l = self.links.stats();
+        Stats {
+            rejected: self.admission.rejected().clone(),
+            watches_refused: self.watchers.refused(),
+            pending_dropped: l.pending_dropped,
+            dials_refused: l.dials_refused,
+            writes_without_dot: self.writes_without_dot,
+            commits: self.persistence.commits(),
+            commit_failures: self.persistence.failures(),
+        }
+    }
+
+    /// When the core next wants a [`Input::Tick`].
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers.next_due()
+    }
+
+    /// Feeds one input at `now` (monotonic) and `wall_ms` (the wall clock,
+    /// for time stamps and the admission of future writes); appends the
+    /// outputs to `out`.
+    pub fn handle(&mut self, now: Time, wall_ms: u64, input: Input, out: &mut Vec<Output>) {
+        self.now = now;
+        self.wall_ms = wall_ms;
+        match input {
+            Input::Start => self.start(),
+            Input::LinkUp {
+                peer,
+                role,
+                outbound,
+                link,
+            } => self.link_up(peer, role, outbound, link),
+            Input::LinkDown { link } => self.link_down(link),
+            Input::Frame { link, msg } => self.frame(link, msg),
+            Input::DialFailed { addr } => self.dial_failed(addr),
+            Input::Tick => self.tick(),
+            Input::Local(write) => self.local(write),
+            Input::Interfaces(interfaces) => {
+                if interfaces != self.info.interfaces {
+                    tracing::info!("network interfaces changed; re-announcing");
+                    self.info.interfaces = interfaces;
+                    self.announce();
+                }
+            }
+            Input::Persisted { token, result } => self.persisted(token, result),
+            Input::Leave => self.leave(),
+        }
+        self.persist();
+        out.append(&mut self.out);
+    }
+
+    // ---- start and stop ------------------------------------------------
+
+    fn start(&mut self) {
+        if self.check_retired() {
+            return;
+        }
+        self.announce();
+        self.publish_targets();
+        let step = self.bootstrap.start(
+            self.config.me.addr,
+            &self.config.seeds,
+            &self.config.remembered,
+        );
+        self.bootstrap_step(step);
+        let now = self.now;
+        self.timers.schedule(now + links::IDLE_LINK, Timer::Sweep);
+        self.timers
+            .schedule(now + persistence::SNAPSHOT_EVERY, Timer::Snapshot);
+        self.timers
+            .schedule(now + TOMBSTONE_SWEEP, Timer::Tombstones);
+    }
+
+    fn leave(&mut self) {
+        tracing::info!("leaving the overlay");
+        self.leaving = true;
+        self.overlay_input(proto::Input::Leave);
+        self.persistence.want_snapshot(true);
+    }
+
+    fn bootstrap_step(&mut self, step: Step) {
+        match step {
+            Step::Join(contacts) => self.overlay_input(proto::Input::Join(contacts)),
+            Step::Dial(seeds) => {
+                for addr in seeds {
+                    self.out.push(Output::Dial { addr, seed: true });
+                }
+            }
+            Step::Wait => {}
+        }
+    }
+
+    // ---- links ---------------------------------------------------------
+
+    fn link_up(&mut self, peer: PeerInfo, role: Role, outbound: bool, id: LinkId) {
+        if self.retired {
+            self.out.push(Output::Close { link: id });
+            return;
+        }
+        let mut actions = Vec::new();
+        let link = Link {
+            peer,
+            id,
+            outbound,
+            role,
+            last_active: self.now,
+        };
+        let accepted = self.links.up(self.id(), self.now, link, &mut actions);
+        self.link_actions(actions);
+        if accepted == links::Accepted::Duplicate {
+            return;
+        }
+        match role {
+            Role::Observer => self.observer_up(peer),
+            Role::Node => {
+                if outbound {
+                    let alone = self.overlay.active_view().is_empty();
+                    let step = self.bootstrap.reached(peer, alone);
+                    self.bootstrap_step(step);
+                }
+            }
+        }
+    }
+
+    fn link_down(&mut self, id: LinkId) {
+        let Some(link) = self.links.down(id) else {
+            return;
+        };
+        let peer = link.peer.id;
+        tracing::debug!(%peer, "link down");
+        match link.role {
+            Role::Observer => self.observer_down(peer),
+            Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
+                // TCP is the failure detector of the active view only
+                // (HyParView §4.3). A link outside it (a shuffle reply, a
+                // seed dial, a refused NEIGHBOR) that the peer closed,
+                // typically because it was idle, says nothing about the
+                // peer's health; taken as a failure it would drop the peer
+                // from the passive view and have it probed with JOIN, which
+                // reshapes active views: churn in an office where nothing
+                // happens. A NEIGHBOR request in flight on it times out.
+                tracing::debug!(%peer, "a link outside the active view closed");
+            }
+            Role::Node => self.overlay_input(proto::Input::PeerFailed(peer)),
+        }
+    }
+
+    fn dial_failed(&mut self, addr: SocketAddr) {
+        let step = self.bootstrap.failed(addr);
+        self.bootstrap_step(step);
+        if let Some(peer) = self.links.dial_failed(addr) {
+            tracing::debug!(%addr, "dial failed");
+            self.overlay_input(proto::Input::PeerFailed(peer));
+        }
+    }
+
+    fn link_actions(&mut self, actions: Vec<LinkAction>) {
+        for action in actions {
+            self.out.push(match action {
+                LinkAction::Send { link, msg } => Output::Send { link, msg },
+                LinkAction::Dial { addr } => Output::Dial { addr, seed: false },
+                LinkAction::Close { link } => Output::Close { link },
+            });
+        }
+    }
+
+    fn send(&mut self, to: NodeId, msg: Message) {
+        let mut actions = Vec::new();
+        self.links.send(self.now, to, msg, &mut actions);
+        self.link_actions(actions);
+    }
+
+    fn send_or_dial(&mut self, to: PeerInfo, msg: Message) {
+        let mut actions = Vec::new();
+        self.links.send_or_dial(self.now, to, msg, &mut actions);
+        self.link_actions(actions);
+    }
+
+    // ---- frames --------------------------------------------------------
+
+    fn frame(&mut self, id: LinkId, msg: Message) {
+        let Some(peer) = self.links.peer_of(id) else {
+            return;
+        };
+        if self.retired {
+            return;
+        }
+        self.links.touch(peer, self.now);
+        let Some(link) = self.links.get(peer) else {
+            return;
+        };
+        let (role, info) = (link.role, link.peer);
+        match (role, msg) {
+            (_, Message::Sync(msg)) => {
+                self.anti_entropy_input(anti_entropy::Input::Message { from: peer, msg });
+            }
+            (
+                Role::Observer,
+                Message::Observer(wire::observer::Message::Write { request, delta }),
+            ) => {
+                self.observer_write(peer, request, delta);
+            }
+            (Role::Node, msg @ Message::Observer(wire::observer::Message::ClockReport(_))) => {
+                // Another node's report for the observers watching here.
+                for observer in self.links.observers() {
+                    self.send(observer, msg.clone());
+                }
+            }
+            (
+                Role::Node,
+                msg @ (Message::Membership(_) | Message::Broadcast(_) | Message::Flood(_)),
+            ) => self.overlay_input(proto::Input::Message { from: info, msg }),
+            (role, msg) => {
+                tracing::debug!(%peer, ?role, kind = msg.kind(), "ignoring a message not meant for this role");
+            }
+        }
+    }
+
+    // ---- the machines --------------------------------------------------
+
+    fn overlay_input(&mut self, input: proto::Input) {
+        let mut out = Vec::new();
+        self.overlay.handle(self.now, input, &mut out);
+        self.drive_overlay(out);
+    }
+
+    fn drive_overlay(&mut self, out: Vec<proto::Output>) {
+        for output in out {
+            match output {
+                proto::Output::Send { to, msg } => self.send_or_dial(to, msg),
+                proto::Output::Disconnect { peer } => {
+                    let mut actions = Vec::new();
+                    self.links.close(peer, &mut actions);
+                    self.link_actions(actions);
+                }
+                proto::Output::Schedule { at, timer } => {
+                    self.timers.schedule(at, Timer::Overlay(timer));
+                }
+                proto::Output::Event(event) => self.overlay_event(event),
+            }
+        }
+    }
+
+    fn overlay_event(&mut self, event: proto::Event) {
+        match event {
+            proto::Event::NeighborUp(peer) => {
+                tracing::debug!(peer = %peer.id, addr = %peer.addr, "neighbour up");
+                self.anti_entropy_input(anti_entropy::Input::NeighborUp(peer.id));
+                self.arm_announce();
+            }
+            proto::Event::NeighborDown { peer, reason } => {
+                tracing::debug!(%peer, ?reason, "neighbour down");
+                self.anti_entropy_input(anti_entropy::Input::NeighborDown(peer));
+                self.arm_announce();
+            }
+            proto::Event::Delivered { id, payload, .. } => self.delivered(id.origin, &payload),
+        }
+    }
+
+    fn anti_entropy_input(&mut self, input: anti_entropy::Input) {
+        let mut out = Vec::new();
+        let observers = self.links.observers();
+        let (now, wall_ms) = (self.now, self.wall_ms);
+        let admission = &mut self.admission;
+        let mut kept = false;
+        let mut admit = |from: NodeId, state: &OfficeState, delta: &mut Delta| -> usize {
+            if observers.contains(&from) {
+                // An observer's own changes reach a node only as write
+                // requests, checked and answered; its anti-entropy answers
+                // would carry writes the node refused.
+                let n = delta.len();
+                if n > 0 {
+                    admission.refuse_all(
+                        now,
+                        from,
+                        Route::AntiEntropy,
+                        n,
+                        &Rejection::ObserverSync,
+                    );
+                }
+                *delta = Delta::default();
+                return n;
+            }
+            let dropped = admission.filter(now, wall_ms, from, Route::AntiEntropy, delta, state);
+            kept |= persistence::touches_kept(delta);
+            dropped
+        };
+        self.anti_entropy
+            .handle_admitted(now, &mut self.state, input, &mut admit, &mut out);
+        if kept {
+            self.persistence.kept_changed();
+        }
+        for output in out {
+            match output {
+                anti_entropy::Output::Send { to, msg } => self.send(to, Message::Sync(msg)),
+                anti_entropy::Output::Schedule { at, timer } => {
+                    self.timers.schedule(at, Timer::AntiEntropy(timer));
+                }
+                anti_entropy::Output::Event(anti_entropy::Event::Repaired { from, keys }) => {
+                    tracing::debug!(peer = %from, keys, "anti-entropy repaired");
+                    self.state_changed(false);
+                }
+                anti_entropy::Output::Event(anti_entropy::Event::Malformed { from, error }) => {
+                    tracing::warn!(peer = %from, %error, "malformed anti-entropy message");
+                }
+            }
+        }
+    }
+
+    /// A broadcast reached this node for the first time.
+    fn delivered(&mut self, origin: NodeId, payload: &[u8]) {
+        match Payload::decode(payload) {
+            Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
+                Ok(mut delta) => {
+                    self.admission.filter(
+                        self.now,
+                        self.wall_ms,
+                        origin,
+                        Route::Broadcast,
+                        &mut delta,
+                        &self.state,
+                    );
+                    if self.state.apply(&delta) {
+                        self.state_changed(persistence::touches_kept(&delta));
+                    }
+                }
+                Err(error) => {
+                    self.admission.refuse_all(
+                        self.now,
+                        origin,
+                        Route::Broadcast,
+                        1,
+                        &Rejection::Undecodable(error.to_string()),
+                    );
+                }
+            },
+            Ok(Payload::Watch {
+                until_ms_from_now,
+                via,
+            }) => {
+                let lease = Duration::from_millis(u64::from(until_ms_from_now));
+                match self.watchers.extend(self.now, origin, lease, via) {
+                    Ok(report) => self.report(report),
+                    Err(why) => tracing::debug!(%origin, %why, "Watch refused"),
+                }
+                self.arm_full_report();
+            }
+            Ok(Payload::ClockReport { node, .. }) => {
+                tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
+            }
+            Err(error) => {
+                self.admission.refuse_all(
+                    self.now,
+                    origin,
+                    Route::Broadcast,
+                    1,
+                    &Rejection::Undecodable(error.to_string()),
+                );
+            }
+        }
+    }
+
+    fn broadcast(&mut self, payload: &Payload) {
+        let bytes = match payload.encode() {
+            Ok(b) => b,
+            Err(error) => {
+                tracing::error!(%error, "cannot encode a payload");
+                return;
+            }
+        };
+        let mut out = Vec::new();
+        self.overlay.broadcast(self.now, bytes, &mut out);
+        self.drive_overlay(out);
+    }
+
+    // ---- timers --------------------------------------------------------
+
+    fn tick(&mut self) {
+        let now = self.now;
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Overlay(timer) => self.overlay_input(proto::Input::TimerFired(timer)),
+                Timer::AntiEntropy(timer) => {
+                    self.anti_entropy_input(anti_entropy::Input::TimerFired(timer));
+                }
+                Timer::Announce => {
+                    self.announce_armed = false;
+                    self.announce();
+                }
+                Timer::WatchRenew => {
+                    self.renew_armed = false;
+                    if !self.links.observers().is_empty() {
+                        self.start_watch();
+                    }
+                }
+                Timer::ClockReport => {
+                    let report = self.watchers.due(now);
+                    self.report(report);
+                }
+                Timer::FullReport => {
+                    self.full_armed = false;
+                    if self.watchers.watching(now) {
+                        self.report(Report::Now { full: true });
+                        self.arm_full_report();
+                    }
+                }
+                Timer::Sweep => {
+                    let active: Vec<NodeId> =
+                        self.overlay.active_view().iter().map(|p| p.id).collect();
+                    let mut actions = Vec::new();
+                    self.links.sweep(now, &active, &mut actions);
+                    self.link_actions(actions);
+                    self.timers.schedule(now + links::IDLE_LINK, Timer::Sweep);
+                }
+                Timer::Snapshot => {
+                    self.persistence.want_snapshot(false);
+                    self.timers
+                        .schedule(now + persistence::SNAPSHOT_EVERY, Timer::Snapshot);
+                }
+                Timer::PersistRetry => self.persistence.resume(),
+                Timer::Tombstones => {
+                    let collected = self
+                        .state
+                        .collect_tombstones(self.wall_ms, self.config.tombstone_grace);
+                    if collected > 0 {
+                        tracing::info!(collected, "tombstones past their grace period collected");
+                        self.persistence.kept_changed();
+                    }
+                    self.timers
+                        .schedule(now + TOMBSTONE_SWEEP, Timer::Tombstones);
+                }
+            }
+        }
+    }
+
+    // ---- the state -----------------------------------------------------
+
+    /// After the state changed: persistence, targets, clock reports, and
+    /// whether this node was forgotten.
+    fn state_changed(&mut self, kept: bool) {
+        if kept {
+            self.persistence.kept_changed();
+        } else {
+            self.persistence.other_changed();
+        }
+        self.publish_targets();
+        let report = self.watchers.changed(self.now);
+        self.report(report);
+        self.check_retired();
+    }
+
+    fn publish_targets(&mut self) {
+        let winners: BTreeMap<TargetKey, TargetValue> = self
+            .state
+            .targets()
+            .filter_map(|(k, r)| r.winner().map(|(_, s)| (k.clone(), s.value.clone())))
+            .collect();
+        if winners != self.published {
+            self.published = winners.clone();
+            self.out.push(Output::Targets(winners));
+        }
+    }
+
+    /// A node an operator forgot stops: its own entry is a tombstone here.
+    fn check_retired(&mut self) -> bool {
+        if self.retired {
+            return true;
+        }
+        let me = self.id();
+        let forgotten = self
+            .state
+            .registers
+            .nodes
+            .get(&me)
+            .is_some_and(|r| r.is_empty());
+        if forgotten {
+            tracing::error!(
+                "an operator forgot this node: it stops writing and leaves the overlay; \
+                 re-image it (a new data directory) to bring it back"
+            );
+            self.retired = true;
+            self.overlay_input(proto::Input::Leave);
+            let open: Vec<NodeId> = self.links.iter().map(|l| l.peer.id).collect();
+            let mut actions = Vec::new();
+            for peer in open {
+                self.links.close(peer, &mut actions);
+            }
+            self.link_actions(actions);
+            self.out.push(Output::Retired);
+        }
+        forgotten
+    }
+
+    fn arm_announce(&mut self) {
+        if !self.announce_armed {
+            self.announce_armed = true;
+            self.timers
+                .schedule(self.now + ANNOUNCE_DELAY, Timer::Announce);
+        }
+    }
+
+    /// Writes this node's `Node` entry if it differs from the stored one.
+    fn announce(&mut self) {
+        let mut neighbours: Vec<NodeId> = self.overlay.active_view().iter().map(|p| p.id).collect();
+        neighbours.sort();
+        self.info.neighbours = neighbours;
+        let current = self
+            .state
+            .node(self.id())
+            .and_then(|r| r.winner().map(|(_, s)| s.value.clone()));
+        if current.as_ref() == Some(&self.info) {
+            return;
+        }
+        let info = self.info.clone();
+        self.local_write(move |state, writer, wall| state.announce_node(writer, wall, info).delta);
+    }
+
+    /// One write by this replica: a durably reserved dot, the write, then
+    /// the broadcast. Returns whether it was made.
+    fn local_write(
+        &mut self,
+        write: impl FnOnce(&mut OfficeState, &mut Writer, u64) -> Delta,
+    ) -> bool {
+        if self.retired || self.leaving {
+            return false;
+        }
+        if !self.persistence.dot_available(self.writer.last_counter()) {
+            self.writes_without_dot += 1;
+            tracing::warn!(
+                "no durably reserved dot yet (the disk is slow or failing); write dropped"
+            );
+            return false;
+        }
+        let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
+        self.state_changed(persistence::touches_kept(&delta));
+        match delta.encode() {
+            Ok(bytes) => self.broadcast(&Payload::Delta(Bytes::from(bytes))),
+            Err(error) => tracing::error!(%error, "cannot encode a delta"),
+        }
+        true
+    }
+
+    fn local(&mut self, write: LocalWrite) {
+        match write {
+            LocalWrite::Reading { sensor, reading } => {
+                self.local_write(|state, writer, wall| {
+                    state.publish_reading(writer, wall, sensor, reading).delta
+                });
+            }
+            LocalWrite::Actuator { actuator, output } => {
+                self.local_write(|state, writer, wall| {
+                    state.set_actuator(writer, wall, actuator, output).delta
+                });
+            }
+            LocalWrite::FailedSensors(failed) => self.set_failed_sensors(failed),
+            LocalWrite::Target {
+                zone,
+                quantity,
+                value,
+                set_by,
+            } => {
+                if let Err(reason) = check_target(&self.config.targets, quantity, value) {
+                    tracing::warn!(%zone, %reason, "local target refused");
+                    return;
+                }
+                let target = TargetValue {
+                    value,
+                    unit: quantity.default_unit(),
+                    set_by,
+                };
+                self.local_write(|state, writer, wall| {
+                    state
+                        .set_target(writer, wall, TargetKey::new(zone, quantity), target)
+                        .delta
+                });
+            }
+        }
+    }
+
+    fn set_failed_sensors(&mut self, failed: Vec<FailedSensor>) {
+        if failed != self.info.failed_sensors {
+            self.info.failed_sensors = failed;
+            self.announce();
+        }
+    }
+
+    // ---- persistence ---------------------------------------------------
+
+    fn persist(&mut self) {
+        let writer = postcard::to_stdvec(&self.writer).unwrap_or_default();
+        let peers = || {
+            let mut peers = self.overlay.active_view();
+            peers.extend(self.overlay.passive_view());
+            postcard::to_stdvec(&peers).unwrap_or_default()
+        };
+        if let Some(job) =
+            self.persistence
+                .next_job(&self.state, writer, peers, self.writer.last_counter())
+        {
+            self.out.push(Output::Persist(job));
+        }
+    }
+
+    fn persisted(&mut self, token: u64, result: Result<(), String>) {
+        let landed = self.persistence.landed(token, result);
+        if let Some(error) = &landed.error {
+            tracing::error!(%error, "could not write to the data directory; retrying");
+            self.timers
+                .schedule(self.now + persistence::RETRY_AFTER, Timer::PersistRetry);
+        }
+        for ack in landed.acks {
+            let reply = match &landed.error {
+                None => wire::observer::Message::Stored {
+                    request: ack.request,
+                },
+                Some(error) => wire::observer::Message::NotStored {
+                    request: ack.request,
+                    reason: error.clone(),
+                    sent_to: ack.sent_to,
+                },
+            };
+            self.send(ack.observer, Message::Observer(reply));
+        }
+    }
+
+    // ---- observers -----------------------------------------------------
+
+    fn observer_up(&mut self, peer: PeerInfo) {
+        tracing::info!(observer = %peer.id, "observer attached");
+        self.overlay_input(proto::Input::ObserverUp(peer));
+        self.anti_entropy_input(anti_entropy::Input::NeighborUp(peer.id));
+        self.start_watch();
+    }
+
+    fn observer_down(&mut self, id: NodeId) {
+        tracing::info!(observer = %id, "observer detached");
+        self.overlay_input(proto::Input::ObserverDown(id));
+        self.anti_entropy_input(anti_entropy::Input::NeighborDown(id));
+    }
+
+    /// Broadcasts a Watch lease naming this node and takes it locally, and
+    /// renews it later while an observer is attached.
+    fn start_watch(&mut self) {
+        let via = self.config.me;
+        self.broadcast(&Payload::Watch {
+            until_ms_from_now: watch::WATCH_LEASE.as_millis() as u32,
+            via,
+        });
+        match self
+            .watchers
+            .extend(self.now, via.id, watch::WATCH_LEASE, via)
+        {
+            Ok(report) => self.report(report),
+            Err(why) => tracing::warn!(%why, "cannot watch through this node"),
+        }
+        self.arm_full_report();
+        if !self.renew_armed {
+            self.renew_armed = true;
+            self.timers
+                .schedule(self.now + watch::WATCH_RENEW, Timer::WatchRenew);
+        }
+    }
+
+    fn arm_full_report(&mut self) {
+        if !self.full_armed && self.watchers.watching(self.now) {
+            self.full_armed = true;
+            self.timers
+                .schedule(self.now + watch::FULL_REPORT_EVERY, Timer::FullReport);
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        let full = match report {
+            Report::None => return,
+            Report::At(at) => {
+                self.timers.schedule(at, Timer::ClockReport);
+                return;
+            }
+            Report::Now { full } => full,
+        };
+        let vv: BTreeMap<NodeId, u64> = self.state.version_vector().iter().collect();
+        let Some(entries) = self.watchers.entries(self.now, vv, full) else {
+            return;
+        };
+        let node = self.id();
+        let bytes = match (Payload::ClockReport {
+            node,
+            full,
+            entries,
+        })
+        .encode()
+        {
+            Ok(b) => b,
+            Err(error) => {
+                tracing::error!(%error, "cannot encode a clock report");
+                return;
+            }
+        };
+        let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
+        for via in self.watchers.vias(self.now) {
+            if via.id == node {
+                for observer in self.links.observers() {
+                    self.send(observer, msg.clone());
+                }
+            } else {
+                self.send_or_dial(via, msg.clone());
+            }
+        }
+    }
+
+    /// An observer's write: admitted, joined, broadcast, committed, then
+    /// answered. The broadcast may leave before the commit: the dot is the
+    /// observer's (it persisted its counter before writing), so a crash
+    /// here cannot reuse it, and an observer that gets no answer resends
+    /// the same delta elsewhere (joining it twice is a no-op). Only the
+    /// answer waits for the disk, and says what happened there.
+    fn observer_write(&mut self, observer: NodeId, request: u64, bytes: Bytes) {
+        let delta = match Delta::decode(&bytes) {
+            Ok(d) => d,
+            Err(error) => {
+                let why = Rejection::Undecodable(error.to_string());
+                self.admission
+                    .refuse_all(self.now, observer, Route::ObserverWrite, 1, &why);
+                self.reject(observer, request, why, None);
+                return;
+            }
+        };
+        if let Err(why) = self
+            .admission
+            .observer_write(self.now, self.wall_ms, observer, &delta)
+        {
+            self.reject(observer, request, why, Some(&delta));
+            return;
+        }
+        let changed = self.state.apply(&delta);
+        let sent_to = self.overlay.active_view().len() as u32;
+        if changed {
+            self.broadcast(&Payload::Delta(bytes));
+            self.state_changed(true);
+        }
+        self.persistence.ack_after_commit(PendingAck {
+            observer,
+            request,
+            sent_to,
+        });
+    }
+
+    /// Refuses an observer's write. Its dots are marked as seen here, so a
+    /// copy of the refused write arriving by any other route is dropped as
+    /// old, and the observer's later writes are not stuck behind a gap in
+    /// every version vector.
+    fn reject(&mut self, observer: NodeId, request: u64, why: Rejection, delta: Option<&Delta>) {
+        tracing::warn!(%observer, request, reason = %why, "observer write refused");
+        if let Some(delta) = delta {
+            self.state.void_own_dots(delta, observer);
+        }
+        let reply = wire::observer::Message::Rejected {
+            request,
+            reason: why.to_string(),
+        };
+        self.send(observer, Message::Observer(reply));
+    }
+}

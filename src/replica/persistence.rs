@@ -1,0 +1,365 @@
+//! What a replica keeps on disk, and when: the decisions only, as jobs the
+//! driver runs off the event loop and answers with `Persisted`.
+//!
+//! A Pi's SD card is a consumable, so the rule is to write only what the
+//! replica cannot get back from its peers, and only when a promise depends
+//! on it:
+//! - **dot reservations**, before a dot of the block is used (a reused dot
+//!   loses updates), a block at a time, asked for at half-block so writing
+//!   never waits for the disk;
+//! - **the kept part** — every target and every tombstone — as soon as it
+//!   changes: an observer's write is answered *stored* only once it is on
+//!   disk, and an isolated node still heats to its target after a restart;
+//! - **a snapshot** of the whole state, the writer and the known peers,
+//!   rarely ([`SNAPSHOT_EVERY`]) and on a clean stop: other nodes' readings
+//!   and entries come back through anti-entropy after a restart anyway, and
+//!   this replica's own readings are re-measured.
+//!
+//! One job is in flight at a time, so jobs land in order and a burst of
+//! changes costs one commit, not one per change.
+
+use std::time::Duration;
+
+use crate::crdt::{Delta, OfficeState};
+use crate::node_id::NodeId;
+
+/// The whole office state, postcard-encoded: the snapshot.
+pub const STATE_KEY: &[u8] = b"office";
+/// The kept part (targets and tombstones), as a delta joined over the
+/// snapshot on start.
+pub const KEPT_KEY: &[u8] = b"kept";
+/// The writer (last dot counter and clock).
+pub const WRITER_KEY: &[u8] = b"writer";
+/// The peers last known, so a node restarted without seeds finds its way
+/// back into the overlay.
+pub const PEERS_KEY: &[u8] = b"peers";
+
+/// How often the whole state is written while anything changed.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30 * 60);
+/// Dots reserved per reservation. A node publishing a reading every ten
+/// seconds from three sensors uses a block in about three hours.
+pub const DOT_BLOCK: u64 = 4096;
+/// A new block is asked for when fewer than this many dots are left, long
+/// before the block runs out.
+pub const DOT_LOW_WATER: u64 = DOT_BLOCK / 2;
+/// After a failed job (disk full, I/O error), the next try waits this long.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// One commit for the driver: these entries and, if set, a new dot bound,
+/// atomically and durably; answered with `Persisted { token, .. }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistJob {
+    pub token: u64,
+    pub puts: Vec<(&'static [u8], Vec<u8>)>,
+    /// Dots below this are reserved once the job lands.
+    pub dot_bound: Option<u64>,
+}
+
+/// An observer write waiting for its commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingAck {
+    pub observer: NodeId,
+    pub request: u64,
+    /// Neighbours the write was already broadcast to.
+    pub sent_to: u32,
+}
+
+/// What went into the job in flight.
+#[derive(Debug)]
+struct InFlight {
+    token: u64,
+    kept: bool,
+    snapshot: bool,
+    dot_bound: Option<u64>,
+    acks: Vec<PendingAck>,
+}
+
+/// The persistence decisions of one replica.
+#[derive(Debug)]
+pub struct Persistence {
+    in_flight: Option<InFlight>,
+    next_token: u64,
+    kept_dirty: bool,
+    snapshot_dirty: bool,
+    snapshot_wanted: bool,
+    acks: Vec<PendingAck>,
+    reserved_until: u64,
+    /// Set after a failed job until [`RETRY_AFTER`] passes.
+    paused: bool,
+    failures: u64,
+    commits: u64,
+}
+
+/// What a landed job means for the replica.
+#[derive(Debug, Default)]
+pub struct Landed {
+    pub acks: Vec<PendingAck>,
+    pub error: Option<String>,
+}
+
+impl Persistence {
+    /// `reserved_until`: the dot bound already durable when the replica
+    /// starts.
+    pub fn new(reserved_until: u64) -> Self {
+        Persistence {
+            in_flight: None,
+            next_token: 1,
+            kept_dirty: false,
+            snapshot_dirty: false,
+            snapshot_wanted: false,
+            acks: Vec::new(),
+            reserved_until,
+            paused: false,
+            failures: 0,
+            commits: 0,
+        }
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// Whether the dot after `last_counter` is durably reserved.
+    pub fn dot_available(&self, last_counter: u64) -> bool {
+        last_counter.saturating_add(1) < self.reserved_until
+    }
+
+    /// Something in the kept part changed.
+    pub fn kept_changed(&mut self) {
+        self.kept_dirty = true;
+        self.snapshot_dirty = true;
+    }
+
+    /// Something outside the kept part changed.
+    pub fn other_changed(&mut self) {
+        self.snapshot_dirty = true;
+    }
+
+    /// The snapshot timer fired, or the replica is stopping.
+    pub fn want_snapshot(&mut self, force: bool) {
+        if self.snapshot_dirty || force {
+            self.snapshot_wanted = true;
+        }
+    }
+
+    /// An observer write to answer once the kept part is on disk.
+    pub fn ack_after_commit(&mut self, ack: PendingAck) {
+        self.kept_dirty = true;
+        self.acks.push(ack);
+    }
+
+    /// Whether anything waits for the disk.
+    pub fn idle(&self) -> bool {
+        self.in_flight.is_none() && !self.kept_dirty && !self.snapshot_wanted
+    }
+
+    /// The retry pause is over.
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// The next job, if one is due and none is in flight.
+    pub fn next_job(
+        &mut self,
+        state: &OfficeState,
+        writer_bytes: Vec<u8>,
+        peers_bytes: impl FnOnce() -> Vec<u8>,
+        last_counter: u64,
+    ) -> Option<PersistJob> {
+        if self.in_flight.is_some() || self.paused {
+            return None;
+        }
+        let next = last_counter.saturating_add(1);
+        let dot_bound = (self.reserved_until.saturating_sub(next) < DOT_LOW_WATER)
+            .then(|| next.saturating_add(DOT_BLOCK));
+        if !self.kept_dirty && !self.snapshot_wanted && dot_bound.is_none() {
+            return None;
+        }
+        let mut puts = vec![(WRITER_KEY, writer_bytes)];
+        let kept = self.kept_dirty || self.snapshot_wanted;
+        if kept {
+            match kept_delta(state).encode() {
+                Ok(bytes) => puts.push((KEPT_KEY, bytes)),
+                Err(error) => tracing::error!(%error, "cannot encode the kept state"),
+            }
+        }
+        let snapshot = self.snapshot_wanted;
+        if snapshot {
+            match state.encode() {
+                Ok(bytes) => puts.push((STATE_KEY, bytes)),
+                Err(error) => tracing::error!(%error, "cannot encode the office state"),
+            }
+            puts.push((PEERS_KEY, peers_bytes()));
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        self.kept_dirty = false;
+        self.snapshot_wanted = false;
+        if snapshot {
+            self.snapshot_dirty = false;
+        }
+        self.in_flight = Some(InFlight {
+            token,
+            kept,
+            snapshot,
+            dot_bound,
+            acks: std::mem::take(&mut self.acks),
+        });
+        Some(PersistJob {
+            token,
+            puts,
+            dot_bound,
+        })
+    }
+
+    /// A job landed (or failed). Unknown tokens are ignored.
+    pub fn landed(&mut self, token: u64, result: Result<(), String>) -> Landed {
+        let Some(job) = self.in_flight.take_if(|j| j.token == token) else {
+            return Landed::default();
+        };
+        match result {
+            Ok(()) => {
+                self.commits += 1;
+                if let Some(bound) = job.dot_bound {
+                    self.reserved_until = self.reserved_until.max(bound);
+                }
+                Landed {
+                    acks: job.acks,
+                    error: None,
+                }
+            }
+            Err(error) => {
+                self.failures += 1;
+                self.paused = true;
+                // What the job carried is still unwritten.
+                self.kept_dirty |= job.kept;
+                if job.snapshot {
+                    self.snapshot_dirty = true;
+                }
+                Landed {
+                    acks: job.acks,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+}
+
+/// The part of the state kept on disk as soon as it changes: every target
+/// and every tombstone.
+pub fn kept_delta(state: &OfficeState) -> Delta {
+    let regs = &state.registers;
+    let mut kept = crate::crdt::Delta::default();
+    kept.0.targets = regs.targets.clone();
+    kept.0.nodes = regs
+        .nodes
+        .iter()
+        .filter(|(_, r)| r.is_empty())
+        .map(|(k, r)| (*k, r.clone()))
+        .collect();
+    kept.0.sensors = regs
+        .sensors
+        .iter()
+        .filter(|(_, r)| r.is_empty())
+        .map(|(k, r)| (*k, r.clone()))
+        .collect();
+    kept.0.actuators = regs
+        .actuators
+        .iter()
+        .filter(|(_, r)| r.is_empty())
+        .map(|(k, r)| (*k, r.clone()))
+        .collect();
+    kept
+}
+
+/// Whether a delta changes the kept part.
+pub fn touches_kept(delta: &Delta) -> bool {
+    let regs = &delta.0;
+    !regs.targets.is_empty()
+        || regs.nodes.values().any(|r| r.is_empty())
+        || regs.sensors.values().any(|r| r.is_empty())
+        || regs.actuators.values().any(|r| r.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_job_at_a_time_and_acks_wait_for_theirs() {
+        let state = OfficeState::new();
+        let mut p = Persistence::new(10 * DOT_BLOCK);
+        assert!(
+            p.next_job(&state, vec![], Vec::new, 0).is_none(),
+            "nothing to do"
+        );
+        let ack = PendingAck {
+            observer: NodeId(9),
+            request: 1,
+            sent_to: 3,
+        };
+        p.ack_after_commit(ack);
+        let job = p.next_job(&state, vec![1], Vec::new, 0).unwrap();
+        assert!(job.puts.iter().any(|(k, _)| *k == KEPT_KEY));
+        assert!(job.puts.iter().all(|(k, _)| *k != STATE_KEY), "no snapshot");
+        // A second ack while the first job is in flight waits for the next.
+        let ack2 = PendingAck { request: 2, ..ack };
+        p.ack_after_commit(ack2);
+        assert!(p.next_job(&state, vec![], Vec::new, 0).is_none());
+        assert_eq!(p.landed(job.token, Ok(())).acks, vec![ack]);
+        let job2 = p.next_job(&state, vec![], Vec::new, 0).unwrap();
+        assert_eq!(p.landed(job2.token, Ok(())).acks, vec![ack2]);
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn a_failed_job_is_reported_retried_after_a_pause_and_keeps_its_content() {
+        let state = OfficeState::new();
+        let mut p = Persistence::new(10 * DOT_BLOCK);
+        p.kept_changed();
+        let job = p.next_job(&state, vec![], Vec::new, 0).unwrap();
+        let landed = p.landed(job.token, Err("disk full".into()));
+        assert_eq!(landed.error.as_deref(), Some("disk full"));
+        assert!(p.next_job(&state, vec![], Vec::new, 0).is_none(), "paused");
+        p.resume();
+        let retry = p.next_job(&state, vec![], Vec::new, 0).unwrap();
+        assert!(retry.puts.iter().any(|(k, _)| *k == KEPT_KEY));
+    }
+
+    #[test]
+    fn dots_are_reserved_ahead_at_half_a_block() {
+        let state = OfficeState::new();
+        let mut p = Persistence::new(DOT_BLOCK);
+        assert!(p.dot_available(0));
+        assert!(p.next_job(&state, vec![], Vec::new, 10).is_none());
+        let job = p
+            .next_job(&state, vec![], Vec::new, DOT_BLOCK - DOT_LOW_WATER)
+            .unwrap();
+        let bound = job.dot_bound.unwrap();
+        assert!(!p.dot_available(DOT_BLOCK - 1), "not before the job lands");
+        p.landed(job.token, Ok(()));
+        assert!(p.dot_available(DOT_BLOCK + 10));
+        assert!(bound > DOT_BLOCK);
+    }
+
+    #[test]
+    fn snapshots_only_when_something_changed_or_forced() {
+        let state = OfficeState::new();
+        let mut p = Persistence::new(10 * DOT_BLOCK);
+        p.want_snapshot(false);
+        assert!(p.next_job(&state, vec![], Vec::new, 0).is_none());
+        p.other_changed();
+        p.want_snapshot(false);
+        let job = p.next_job(&state, vec![], || vec![7], 0).unwrap();
+        assert!(job.puts.iter().any(|(k, _)| *k == STATE_KEY));
+        assert!(
+            job.puts
+                .iter()
+                .any(|(k, v)| *k == PEERS_KEY && v == &vec![7])
+        );
+    }
+}

@@ -1,0 +1,666 @@
+//! The replica core in virtual time: no sockets, no sleeps. Each test
+//! drives one or two cores by hand and asserts on what they emit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::links::IDLE_LINK;
+use super::persistence::{DOT_BLOCK, KEPT_KEY};
+use super::watch::{WATCH_LEASE, WATCH_RENEW};
+use super::*;
+use crate::crdt::{Quantity, Reading, SensorId, TargetKey, TargetValue, Unit};
+use crate::wire::{observer, plumtree};
+
+const WALL: u64 = 1_800_000_000_000;
+
+fn peer(id: u64) -> PeerInfo {
+    PeerInfo {
+        id: NodeId(id),
+        addr: format!("10.0.0.{id}:7946").parse().unwrap(),
+    }
+}
+
+fn config(id: u64) -> Config {
+    Config {
+        me: peer(id),
+        info: NodeInfo {
+            name: format!("n{id}"),
+            zone: "lab".into(),
+            role: Role::Node,
+            version: "0".into(),
+            interfaces: Vec::new(),
+            failed_sensors: Vec::new(),
+            neighbours: Vec::new(),
+        },
+        seeds: Vec::new(),
+        remembered: Vec::new(),
+        overlay: proto::Config::default(),
+        anti_entropy: anti_entropy::Config::default(),
+        targets: TargetsSection::default(),
+        seed: id,
+        reserved_dots: 1 + DOT_BLOCK,
+        tombstone_grace: Duration::from_secs(3600),
+    }
+}
+
+/// One core and a clock.
+struct Harness {
+    r: Replica,
+    now: Time,
+    out: Vec<Output>,
+}
+
+impl Harness {
+    fn new(id: u64) -> Self {
+        let mut h = Harness {
+            r: Replica::new(config(id), OfficeState::new(), Writer::new(NodeId(id))),
+            now: Time::from_millis(1),
+            out: Vec::new(),
+        };
+        h.feed(Input::Start);
+        h
+    }
+
+    fn feed(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.r
+            .handle(self.now, WALL + self.now.as_millis(), input, &mut out);
+        self.out.extend(out.iter().cloned());
+        out
+    }
+
+    fn advance(&mut self, by: Duration) -> Vec<Output> {
+        self.now = self.now + by;
+        self.feed(Input::Tick)
+    }
+
+    fn up(&mut self, id: u64, role: Role, link: u64) -> Vec<Output> {
+        self.feed(Input::LinkUp {
+            peer: peer(id),
+            role,
+            outbound: false,
+            link: LinkId(link),
+        })
+    }
+
+    /// Lands every persistence job in `out`.
+    fn land(&mut self, out: &[Output], result: Result<(), String>) -> Vec<Output> {
+        let mut all = Vec::new();
+        for o in out {
+            if let Output::Persist(job) = o {
+                all.extend(self.feed(Input::Persisted {
+                    token: job.token,
+                    result: result.clone(),
+                }));
+            }
+        }
+        all
+    }
+
+    /// Node `id` connects and joins through this one: an active neighbour.
+    fn neighbour(&mut self, id: u64, link: u64) {
+        self.up(id, Role::Node, link);
+        self.feed(Input::Frame {
+            link: LinkId(link),
+            msg: Message::Membership(wire::hyparview::Message::Join { node: peer(id) }),
+        });
+        self.feed(Input::Frame {
+            link: LinkId(link),
+            msg: Message::Membership(wire::hyparview::Message::NeighborReply { accepted: true }),
+        });
+        assert!(
+            self.r
+                .overlay()
+                .active_view()
+                .iter()
+                .any(|p| p.id == NodeId(id))
+        );
+    }
+
+    fn target(&self, zone: &str) -> Option<f32> {
+        self.r
+            .state()
+            .target(zone, Quantity::Temperature)
+            .and_then(|r| r.winner().map(|(_, s)| s.value.value))
+    }
+}
+
+/// A target write by replica `by`, as an encoded delta.
+fn target_write(by: u64, zone: &str, value: f32) -> Bytes {
+    let mut state = OfficeState::new();
+    let mut writer = Writer::new(NodeId(by));
+    let delta = state
+        .set_target(
+            &mut writer,
+            WALL,
+            TargetKey::new(zone, Quantity::Temperature),
+            TargetValue {
+                value,
+                unit: Unit::Celsius,
+                set_by: "t".into(),
+            },
+        )
+        .delta;
+    Bytes::from(delta.encode().unwrap())
+}
+
+fn observer_write(h: &mut Harness, link: u64, request: u64, delta: Bytes) -> Vec<Output> {
+    h.feed(Input::Frame {
+        link: LinkId(link),
+        msg: Message::Observer(observer::Message::Write { request, delta }),
+    })
+}
+
+fn replies(out: &[Output]) -> Vec<observer::Message> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                msg:
+                    Message::Observer(
+                        m @ (observer::Message::Stored { .. }
+                        | observer::Message::Rejected { .. }
+                        | observer::Message::NotStored { .. }),
+                    ),
+                ..
+            } => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn gossip(origin: u64, seq: u64, payload: Payload) -> Message {
+    Message::Broadcast(plumtree::Message::Gossip {
+        id: plumtree::MessageId {
+            origin: NodeId(origin),
+            seq,
+        },
+        round: 1,
+        payload: payload.encode().unwrap(),
+    })
+}
+
+#[test]
+fn an_observer_write_is_stored_only_once_its_commit_lands() {
+    let mut h = Harness::new(1);
+    h.up(50, Role::Observer, 7);
+    let out = observer_write(&mut h, 7, 1, target_write(50, "lab", 21.0));
+    assert!(replies(&out).is_empty(), "no answer before the disk");
+    assert_eq!(h.target("lab"), Some(21.0), "applied at once");
+    let job = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Persist(job) => Some(job.clone()),
+            _ => None,
+        })
+        .expect("a commit for the write");
+    assert!(job.puts.iter().any(|(k, _)| *k == KEPT_KEY));
+    let out = h.feed(Input::Persisted {
+        token: job.token,
+        result: Ok(()),
+    });
+    assert_eq!(
+        replies(&out),
+        vec![observer::Message::Stored { request: 1 }]
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Targets(t) if t.len() == 1))
+            || h.target("lab").is_some()
+    );
+}
+
+#[test]
+fn a_failed_commit_is_reported_as_not_stored_never_as_a_refusal() {
+    let mut h = Harness::new(1);
+    h.up(50, Role::Observer, 7);
+    let out = observer_write(&mut h, 7, 1, target_write(50, "lab", 21.0));
+    let out = h.land(&out, Err("no space left on device".into()));
+    let r = replies(&out);
+    assert!(
+        matches!(&r[..], [observer::Message::NotStored { request: 1, reason, .. }] if reason.contains("no space")),
+        "{r:?}"
+    );
+    // The write stays: it was admitted and may have spread.
+    assert_eq!(h.target("lab"), Some(21.0));
+    // The commit is tried again after the pause, and lands.
+    let out = h.advance(persistence::RETRY_AFTER);
+    assert!(out.iter().any(|o| matches!(o, Output::Persist(_))));
+}
+
+#[test]
+fn an_out_of_range_observer_write_is_refused_and_its_dot_voided() {
+    let mut h = Harness::new(1);
+    h.up(50, Role::Observer, 7);
+    let out = observer_write(&mut h, 7, 3, target_write(50, "lab", 35.0));
+    assert!(
+        matches!(&replies(&out)[..], [observer::Message::Rejected { request: 3, reason }] if reason.contains("outside")),
+    );
+    assert_eq!(h.target("lab"), None);
+    assert_eq!(h.r.stats().rejected.get("target_out_of_range"), Some(&1));
+    // The refused dot counts as seen: the same write by another route is old.
+    assert!(h.r.state().covers(crate::crdt::Dot::new(NodeId(50), 1)));
+    h.neighbour(2, 8);
+    h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(2, 1, Payload::Delta(target_write(50, "lab", 35.0))),
+    });
+    assert_eq!(h.target("lab"), None);
+}
+
+#[test]
+fn observer_writes_must_be_the_observers_own_targets_with_values() {
+    let mut h = Harness::new(1);
+    h.up(50, Role::Observer, 7);
+    // Another replica's dot.
+    let out = observer_write(&mut h, 7, 1, target_write(51, "lab", 21.0));
+    assert!(
+        matches!(&replies(&out)[..], [observer::Message::Rejected { reason, .. }] if reason.contains("not the writer"))
+    );
+    // A sibling-less target register (it would delete the zone's target).
+    let mut empty = Delta::default();
+    empty.0.targets.insert(
+        TargetKey::new("lab", Quantity::Temperature),
+        crate::crdt::MvRegister::new(),
+    );
+    let out = observer_write(&mut h, 7, 2, Bytes::from(empty.encode().unwrap()));
+    assert!(
+        matches!(&replies(&out)[..], [observer::Message::Rejected { reason, .. }] if reason.contains("without a value"))
+    );
+    // A reading.
+    let mut s = OfficeState::new();
+    let mut w = Writer::new(NodeId(50));
+    let reading = s
+        .publish_reading(
+            &mut w,
+            WALL,
+            SensorId {
+                quantity: Quantity::Temperature,
+                index: 0,
+            },
+            Reading {
+                value: 20.0,
+                unit: Unit::Celsius,
+            },
+        )
+        .delta;
+    let out = observer_write(&mut h, 7, 3, Bytes::from(reading.encode().unwrap()));
+    assert!(
+        matches!(&replies(&out)[..], [observer::Message::Rejected { reason, .. }] if reason.contains("only write targets"))
+    );
+    // Garbage.
+    let out = observer_write(&mut h, 7, 4, Bytes::from_static(&[0xff, 0xff, 0xff]));
+    assert!(
+        matches!(&replies(&out)[..], [observer::Message::Rejected { reason, .. }] if reason.contains("undecodable"))
+    );
+    assert_eq!(h.target("lab"), None);
+    assert_eq!(h.r.stats().rejected.values().sum::<u64>(), 4);
+}
+
+#[test]
+fn broadcast_deltas_are_admitted_register_by_register() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    // In range: joined. Out of range, long zone, from the future: refused.
+    let deliver = |h: &mut Harness, seq: u64, bytes: Bytes| {
+        h.feed(Input::Frame {
+            link: LinkId(8),
+            msg: gossip(2, seq, Payload::Delta(bytes)),
+        })
+    };
+    deliver(&mut h, 1, target_write(60, "lab", 22.0));
+    assert_eq!(h.target("lab"), Some(22.0));
+    deliver(&mut h, 2, target_write(61, "hall", 99.0));
+    assert_eq!(h.target("hall"), None);
+    let long = "x".repeat(admission::MAX_ZONE_LEN + 1);
+    deliver(&mut h, 3, target_write(62, &long, 20.0));
+    assert_eq!(h.target(&long), None);
+    let mut s = OfficeState::new();
+    let mut w = Writer::new(NodeId(63));
+    let future = s
+        .set_target(
+            &mut w,
+            WALL + 365 * 86_400_000,
+            TargetKey::new("attic", Quantity::Temperature),
+            TargetValue {
+                value: 20.0,
+                unit: Unit::Celsius,
+                set_by: "t".into(),
+            },
+        )
+        .delta;
+    deliver(&mut h, 4, Bytes::from(future.encode().unwrap()));
+    assert_eq!(h.target("attic"), None);
+    let rejected = h.r.stats().rejected;
+    assert_eq!(rejected.get("target_out_of_range"), Some(&1));
+    assert_eq!(rejected.get("zone_too_long"), Some(&1));
+    assert_eq!(rejected.get("from_the_future"), Some(&1));
+}
+
+#[test]
+fn an_observers_anti_entropy_answers_are_refused() {
+    let mut h = Harness::new(1);
+    h.up(50, Role::Observer, 7);
+    // What an observer's answer would carry: a value it holds and the node
+    // does not (one the node refused, say).
+    let mut s = OfficeState::new();
+    let mut w = Writer::new(NodeId(50));
+    s.set_target(
+        &mut w,
+        WALL,
+        TargetKey::new("lab", Quantity::Temperature),
+        TargetValue {
+            value: 35.0,
+            unit: Unit::Celsius,
+            set_by: "t".into(),
+        },
+    );
+    // Let the observer run a real anti-entropy exchange with the node.
+    let mut ae = AntiEntropy::new(anti_entropy::Config::default(), 9);
+    let mut ae_out = Vec::new();
+    ae.handle(
+        h.now,
+        &mut s,
+        anti_entropy::Input::NeighborUp(NodeId(1)),
+        &mut ae_out,
+    );
+    let mut to_node: Vec<wire::sync::Message> = ae_out
+        .iter()
+        .filter_map(|o| match o {
+            anti_entropy::Output::Send { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect();
+    for _ in 0..4 {
+        let mut back = Vec::new();
+        for msg in to_node.drain(..) {
+            back.extend(h.feed(Input::Frame {
+                link: LinkId(7),
+                msg: Message::Sync(msg),
+            }));
+        }
+        for o in back {
+            if let Output::Send {
+                msg: Message::Sync(msg),
+                ..
+            } = o
+            {
+                let mut ae_out = Vec::new();
+                ae.handle(
+                    h.now,
+                    &mut s,
+                    anti_entropy::Input::Message {
+                        from: NodeId(1),
+                        msg,
+                    },
+                    &mut ae_out,
+                );
+                to_node.extend(ae_out.into_iter().filter_map(|o| match o {
+                    anti_entropy::Output::Send { msg, .. } => Some(msg),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    assert_eq!(h.target("lab"), None);
+    assert!(
+        h.r.stats()
+            .rejected
+            .get("observer_sync")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+    );
+}
+
+#[test]
+fn an_attached_observer_gets_a_watch_a_full_report_and_renewals() {
+    let mut h = Harness::new(1);
+    let out = h.up(50, Role::Observer, 7);
+    let report_to_observer = |out: &[Output]| {
+        out.iter().any(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    link: LinkId(7),
+                    msg: Message::Observer(observer::Message::ClockReport(_))
+                }
+            )
+        })
+    };
+    assert!(report_to_observer(&out), "a full report at once");
+    // The lease is renewed while the observer stays: reports keep coming.
+    let mut later = Vec::new();
+    for _ in 0..6 {
+        later.extend(h.advance(WATCH_RENEW));
+    }
+    assert!(report_to_observer(&later));
+    // After the observer leaves, the lease runs out and reports stop.
+    h.feed(Input::LinkDown { link: LinkId(7) });
+    h.advance(WATCH_LEASE + WATCH_RENEW);
+    let out = h.feed(Input::Local(LocalWrite::Reading {
+        sensor: SensorId {
+            quantity: Quantity::Temperature,
+            index: 0,
+        },
+        reading: Reading {
+            value: 20.0,
+            unit: Unit::Celsius,
+        },
+    }));
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            msg: Message::Observer(observer::Message::ClockReport(_)),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_watch_naming_another_node_is_refused_and_leases_are_bounded() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    // Node 2 relays a Watch that claims node 99 is the via: refused, no dial.
+    let out = h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(
+            3,
+            1,
+            Payload::Watch {
+                until_ms_from_now: u32::MAX,
+                via: peer(99),
+            },
+        ),
+    });
+    assert!(!out.iter().any(|o| matches!(o, Output::Dial { .. })));
+    assert_eq!(h.r.stats().watches_refused, 1);
+    // Many honest-looking Watches: at most MAX_WATCHERS nodes are reported to.
+    for i in 0..(watch::MAX_WATCHERS as u64 + 10) {
+        let origin = 100 + i;
+        h.feed(Input::Frame {
+            link: LinkId(8),
+            msg: gossip(
+                origin,
+                1,
+                Payload::Watch {
+                    until_ms_from_now: 30_000,
+                    via: PeerInfo {
+                        id: NodeId(origin),
+                        addr: format!("10.1.0.{}:7946", i + 1).parse().unwrap(),
+                    },
+                },
+            ),
+        });
+    }
+    assert_eq!(h.r.stats().watches_refused, 11);
+}
+
+#[test]
+fn a_closed_link_outside_the_active_view_is_no_failure() {
+    let mut h = Harness::new(1);
+    // Node 2 connects but never joins the active view (a shuffle reply).
+    h.up(2, Role::Node, 8);
+    let out = h.feed(Input::LinkDown { link: LinkId(8) });
+    assert!(
+        out.iter().all(|o| !matches!(o, Output::Dial { .. })),
+        "{out:?}"
+    );
+    // And idle links outside the view are closed by the sweep.
+    h.up(3, Role::Node, 9);
+    let out = h.advance(IDLE_LINK + Duration::from_secs(1));
+    assert!(out.contains(&Output::Close { link: LinkId(9) }));
+}
+
+#[test]
+fn a_node_without_seeds_founds_the_overlay_and_one_with_seeds_dials_them() {
+    let h = Harness::new(1);
+    assert!(!h.out.iter().any(|o| matches!(o, Output::Dial { .. })));
+    let mut c = config(1);
+    c.seeds = vec![peer(2).addr, peer(3).addr];
+    let mut r = Replica::new(c, OfficeState::new(), Writer::new(NodeId(1)));
+    let mut out = Vec::new();
+    r.handle(Time::ZERO, WALL, Input::Start, &mut out);
+    let dials: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Dial { addr, seed: true } => Some(*addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials, vec![peer(2).addr, peer(3).addr]);
+    // Reaching a seed sends it a JOIN.
+    let mut out = Vec::new();
+    r.handle(
+        Time::ZERO,
+        WALL,
+        Input::LinkUp {
+            peer: peer(2),
+            role: Role::Node,
+            outbound: true,
+            link: LinkId(1),
+        },
+        &mut out,
+    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            link: LinkId(1),
+            msg: Message::Membership(_)
+        }
+    )));
+}
+
+#[test]
+fn readings_are_not_written_to_disk_but_targets_are() {
+    let mut h = Harness::new(1);
+    let start = h.out.clone();
+    h.land(&start, Ok(()));
+    let mut persisted = 0;
+    for i in 0..100 {
+        let out = h.feed(Input::Local(LocalWrite::Reading {
+            sensor: SensorId {
+                quantity: Quantity::Temperature,
+                index: 0,
+            },
+            reading: Reading {
+                value: 20.0 + i as f32 / 10.0,
+                unit: Unit::Celsius,
+            },
+        }));
+        persisted += out
+            .iter()
+            .filter(|o| matches!(o, Output::Persist(_)))
+            .count();
+        h.land(&out, Ok(()));
+    }
+    assert_eq!(persisted, 0, "a hundred readings, no commit");
+    let out = h.feed(Input::Local(LocalWrite::Target {
+        zone: "lab".into(),
+        quantity: Quantity::Temperature,
+        value: 21.0,
+        set_by: "t".into(),
+    }));
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Output::Persist(_)))
+            .count(),
+        1
+    );
+    // A snapshot after its period holds the readings too.
+    h.land(&out, Ok(()));
+    let out = h.advance(persistence::SNAPSHOT_EVERY);
+    assert!(out.iter().any(|o| matches!(o, Output::Persist(j) if j.puts.iter().any(|(k, _)| *k == persistence::STATE_KEY))));
+}
+
+#[test]
+fn writes_wait_for_a_durable_dot_reservation() {
+    let mut c = config(1);
+    c.reserved_dots = 3;
+    let mut r = Replica::new(c, OfficeState::new(), Writer::new(NodeId(1)));
+    let mut out = Vec::new();
+    r.handle(Time::ZERO, WALL, Input::Start, &mut out);
+    let job = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Persist(j) if j.dot_bound.is_some() => Some(j.clone()),
+            _ => None,
+        })
+        .expect("a reservation asked for ahead of time");
+    let reading = || {
+        Input::Local(LocalWrite::Reading {
+            sensor: SensorId {
+                quantity: Quantity::Temperature,
+                index: 0,
+            },
+            reading: Reading {
+                value: 20.0,
+                unit: Unit::Celsius,
+            },
+        })
+    };
+    for _ in 0..3 {
+        r.handle(Time::ZERO, WALL, reading(), &mut out);
+    }
+    assert!(
+        r.stats().writes_without_dot >= 1,
+        "dots past the bound are not used"
+    );
+    assert!(r.writer().last_counter() < 3);
+    r.handle(
+        Time::ZERO,
+        WALL,
+        Input::Persisted {
+            token: job.token,
+            result: Ok(()),
+        },
+        &mut out,
+    );
+    let before = r.writer().last_counter();
+    r.handle(Time::ZERO, WALL, reading(), &mut out);
+    assert_eq!(r.writer().last_counter(), before + 1);
+}
+
+#[test]
+fn a_forgotten_node_retires() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    // An operator's tombstone for this node's entry, relayed by node 2.
+    let mut s = h.r.state().clone();
+    let mut w = Writer::new(NodeId(50));
+    let tomb = s.forget_node(&mut w, WALL, NodeId(1));
+    let out = h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(2, 1, Payload::Delta(Bytes::from(tomb.encode().unwrap()))),
+    });
+    assert!(out.contains(&Output::Retired));
+    assert!(h.r.is_retired());
+    assert!(out.contains(&Output::Close { link: LinkId(8) }));
+    // It writes nothing more.
+    let before = h.r.writer().last_counter();
+    h.feed(Input::Local(LocalWrite::FailedSensors(Vec::new())));
+    h.feed(Input::Interfaces(Vec::new()));
+    assert_eq!(h.r.writer().last_counter(), before);
+    let _ = BTreeMap::<u8, u8>::new();
+}
