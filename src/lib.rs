@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod board;
+pub mod bridge;
 pub mod config;
 pub mod control;
 pub mod crdt;

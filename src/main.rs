@@ -42,11 +42,19 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Open the live view of the office and set targets interactively.
     Tui(cli::tui::TuiArgs),
+    /// Connect the office to other systems (Home Assistant through MQTT).
+    Bridge {
+        #[command(subcommand)]
+        kind: cli::bridge::BridgeKind,
+    },
     /// Write a value into the office state.
     Set {
         #[command(subcommand)]
         what: cli::set::SetWhat,
     },
+    /// Remove a decommissioned node from the office for good: it
+    /// disappears from every replica, and stops if it still runs.
+    Forget(cli::forget::ForgetArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,6 +100,8 @@ fn main() -> anyhow::Result<()> {
         Command::Status(args) => cli::status::run(args),
         Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
+        Command::Forget(args) => cli::forget::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Bridge { kind } => cli::bridge::run(kind),
     }
 }

@@ -6,99 +6,11 @@
 
 mod support;
 
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use support::tmux::Tmux;
 use support::{BIN, Office, node_names, target};
-
-/// A tmux server of our own (its own socket), killed on drop with every
-/// session in it, whether the test passed or not.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("running tmux")
-    }
-
-    /// Starts `command` (a shell command line) in a detached session.
-    fn start(command: &str, width: u16, height: u16) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("officemesh-test-{}", std::process::id()),
-        };
-        let out = tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "tui",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            command,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmux
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            let out = self.run(&["send-keys", "-t", "tui", key]);
-            assert!(out.status.success(), "send-keys {key}");
-            // One key per read: the TUI sees them as an operator types.
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into()
-    }
-
-    fn format(&self, format: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "tui", format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Waits until the screen satisfies `check`; panics with the screen.
-    fn wait_for(&self, what: &str, within: Duration, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return screen;
-            }
-            if Instant::now() >= deadline {
-                panic!("the screen never showed {what}; it shows:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
 
 /// `(name, every MAC of its interfaces)` per node, from `status --json`.
 fn macs(doc: &Value) -> Vec<(String, Vec<String>)> {

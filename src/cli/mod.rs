@@ -2,7 +2,9 @@
 
 pub mod attach;
 pub mod bench;
+pub mod bridge;
 pub mod demo;
+pub mod forget;
 pub mod keygen;
 pub mod node;
 pub mod set;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::bridge::MqttSection;
 use crate::control::HeatingConfig;
 use crate::sensors::{SensorConfig, SimulatedRoomConfig};
 
@@ -44,6 +45,9 @@ pub struct Config {
     /// `[simulated_room]`: the thermal model behind `simulated` sensors and relays.
     #[serde(default)]
     pub simulated_room: Option<SimulatedRoomConfig>,
+    /// `[mqtt]`: the broker `officemesh bridge mqtt` publishes to.
+    #[serde(default)]
+    pub mqtt: Option<MqttSection>,
     /// The directory relative paths in the file are taken from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -129,6 +133,10 @@ impl Config {
                 key: "heating".into(),
                 reason: e.to_string(),
             })?;
+        }
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.validate()
+                .map_err(|(key, reason)| invalid("mqtt", key, reason))?;
         }
         if self.gossip.active_view_size == 0 {
             return Err(invalid(
@@ -366,6 +374,24 @@ mod tests {
         assert_eq!(c.targets, defaults.targets);
         assert_eq!(c.node.listen, defaults.node.listen);
         assert_eq!(c.node.zone, defaults.node.zone);
+    }
+
+    #[test]
+    fn the_mqtt_table_is_checked() {
+        let c = parse("[mqtt]\nhost = \"broker.lan\"\nbase_topic = \"office\"\n").unwrap();
+        let mqtt = c.mqtt.unwrap();
+        assert_eq!((mqtt.host.as_str(), mqtt.port()), ("broker.lan", 1883));
+        assert_eq!(mqtt.discovery_prefix, "homeassistant");
+        let err = parse("[mqtt]\nhost = \"b\"\nprot = 1884\n").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::UnknownKey { line: 3, key, .. } if key == "mqtt.prot"),
+            "{err:?}"
+        );
+        let err = parse("[mqtt]\nhost = \"b\"\npassword = \"x\"\n").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "mqtt.username"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -416,12 +416,24 @@ impl AntiEntropy {
         parts.take_missing(&registers.targets, digest, |r| &mut r.targets);
         self.stats.oversized_skipped += parts.skipped;
         let live = registers.live_context();
-        let seen = state.context().difference(digest).difference(&live);
+        let mut seen = state.context().difference(digest).difference(&live);
         let mut bodies = parts.finish();
         if bodies.is_empty() && seen.is_empty() {
             return;
         }
         self.stats.keys_sent += bodies.iter().map(|b| b.delta.len() as u64).sum::<u64>();
+        // A replica none of whose writes is live here any more (a forgotten
+        // node, once its tombstones were collected) has no register left
+        // to carry its removal: its range goes along instead, so a peer
+        // that still holds one of its values (it slept through the forget
+        // and the grace period) drops it rather than keep it for good. Such
+        // a peer always lacks something (the tombstones' own dots), so an
+        // answer that is sent anyway is the one to carry it.
+        for (replica, counter) in state.context().version_vector().iter() {
+            if live.max_counter(replica) == 0 && digest.max_counter(replica) > 0 {
+                seen.insert_range(replica, 1, counter);
+            }
+        }
         if !seen.is_empty() {
             attach_seen(&mut bodies, seen, self.config.max_body_len);
         }

@@ -209,6 +209,21 @@ impl OfficeState {
         Delta(delta)
     }
 
+    /// Removes a target: a register with no value left, under its own dot.
+    /// No replica writes this (a zone's target is replaced, never removed,
+    /// and admission refuses it on every route, since it would turn the
+    /// zone's heating off everywhere); it exists so tests can send what a
+    /// faulty or hostile peer could.
+    #[doc(hidden)]
+    pub fn remove_target(&mut self, writer: &mut Writer, wall_ms: u64, key: TargetKey) -> Delta {
+        let mut delta = Registers::default();
+        let register = self.registers.targets.entry(key.clone()).or_default();
+        delta
+            .targets
+            .insert(key, remove(register, &mut self.context, writer, wall_ms));
+        Delta(delta)
+    }
+
     // ----- joins ----------------------------------------------------------
 
     /// Joins a delta (from a broadcast or an anti-entropy answer).
@@ -248,12 +263,19 @@ impl OfficeState {
     /// arriving later is dropped as old, and the replica's version vector
     /// has no gap where it was.
     pub fn void_own_dots(&mut self, delta: &Delta, replica: NodeId) {
+        let mut dots = Vec::new();
+        delta.0.for_each_register(|_, ds| dots.extend(ds.filter(|d| d.replica == replica)));
+        self.void(dots.into_iter());
+    }
+
+    /// Marks dots of refused writes as seen, without registers. A dot
+    /// this replica already accounts for is left alone (joining it bare
+    /// would remove a value it holds).
+    pub fn void(&mut self, dots: impl Iterator<Item = Dot>) {
         let mut void = CausalContext::new();
-        delta.0.for_each_register(|_, dots| {
-            for d in dots.filter(|d| d.replica == replica) {
-                void.insert(d);
-            }
-        });
+        for d in dots {
+            void.insert(d);
+        }
         let void = void.difference(&self.context);
         if !void.is_empty() {
             self.join_context(&void);

@@ -6,10 +6,12 @@
 //! below a bound that is on disk first, see [`Loaded::reserved_dots`]); a
 //! target write is on disk before its observer is told *stored*.
 
-use crate::crdt::{CausalContext, Delta, OfficeState, Writer};
+use crate::crdt::{OfficeState, Writer};
 use crate::node_id::NodeId;
 use crate::replica::PersistJob;
-use crate::replica::persistence::{DOT_BLOCK, KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY};
+use crate::replica::persistence::{
+    DOT_BLOCK, KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY, restore,
+};
 use crate::store::{Store, StoreError};
 use crate::wire::PeerInfo;
 
@@ -48,45 +50,20 @@ impl Durable {
     pub fn open(dir: &std::path::Path, id: NodeId) -> Result<(Durable, Loaded), DurableError> {
         let mut store = Store::open_in(dir)?;
         store.bind_identity(id)?;
-        let mut state = match store.get_state(STATE_KEY)? {
-            Some(bytes) => OfficeState::decode(&bytes).map_err(|e| DurableError::Corrupt {
-                what: "office state",
-                reason: e.to_string(),
-            })?,
-            None => OfficeState::new(),
-        };
-        if let Some(bytes) = store.get_state(KEPT_KEY)? {
-            let kept = Delta::decode(&bytes).map_err(|e| DurableError::Corrupt {
-                what: "targets and tombstones",
-                reason: e.to_string(),
-            })?;
-            state.apply(&kept);
-        }
-        let saved: Option<Writer> = match store.get_state(WRITER_KEY)? {
-            Some(bytes) => {
-                Some(
-                    postcard::from_bytes(&bytes).map_err(|e| DurableError::Corrupt {
-                        what: "writer",
-                        reason: e.to_string(),
-                    })?,
-                )
-            }
-            None => None,
-        };
-        let first = store.first_dot_of_this_run();
-        let below = first.saturating_sub(1);
-        let (last, hlc) = saved
-            .filter(|w| w.id() == id)
-            .map_or((0, Default::default()), |w| (w.last_counter(), w.hlc()));
-        let writer = Writer::resume(id, last.max(below), hlc, &state);
-        if below > 0 {
-            let mut gap = CausalContext::new();
-            gap.insert_range(id, 1, below);
-            let gap = gap.difference(state.context());
-            if !gap.is_empty() {
-                state.join_context(&gap);
-            }
-        }
+        let snapshot = store.get_state(STATE_KEY)?;
+        let kept = store.get_state(KEPT_KEY)?;
+        let writer = store.get_state(WRITER_KEY)?;
+        let (state, writer) = restore(
+            id,
+            snapshot.as_deref(),
+            kept.as_deref(),
+            writer.as_deref(),
+            store.first_dot_of_this_run(),
+        )
+        .map_err(|e| DurableError::Corrupt {
+            what: e.what,
+            reason: e.reason,
+        })?;
         let reserved_dots = writer
             .last_counter()
             .saturating_add(1)

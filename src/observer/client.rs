@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::identity::{ObserverIdentity, ObserverIdentityError};
 use crate::crdt::anti_entropy::{self, AntiEntropy};
-use crate::crdt::{Dot, OfficeState, Quantity, TargetKey, TargetValue, Writer};
+use crate::crdt::{Delta, Dot, OfficeState, Quantity, TargetKey, TargetValue, Writer};
 use crate::net::{ClusterKey, Endpoint, NetEvent, PeerHandle, limits};
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -36,6 +36,10 @@ pub enum ObserverError {
     Encode(String),
     #[error("not attached to any node")]
     Detached,
+    #[error("node {0} is not in this replica's office state")]
+    UnknownNode(NodeId),
+    #[error("the write changed nothing")]
+    NothingWritten,
 }
 
 /// What changed, as [`Observer::next_update`] reports it.
@@ -76,10 +80,12 @@ pub struct Clock {
     pub at: Option<Instant>,
 }
 
-/// One pending target write.
+/// One write sent to the attached node, awaiting its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Submitted {
     pub request: u64,
+    /// The write's newest dot: a version vector covering it covers the
+    /// whole write.
     pub dot: Dot,
 }
 
@@ -398,7 +404,7 @@ impl Observer {
         let Some(bytes) = self.pending_writes.remove(&request) else {
             return;
         };
-        let Ok(delta) = crate::crdt::Delta::decode(&bytes) else {
+        let Ok(delta) = Delta::decode(&bytes) else {
             return;
         };
         if admitted {
@@ -412,7 +418,7 @@ impl Observer {
     fn on_payload(&mut self, payload: &[u8]) -> Option<Update> {
         match Payload::decode(payload) {
             Ok(Payload::Delta(bytes)) => {
-                let delta = crate::crdt::Delta::decode(&bytes).ok()?;
+                let delta = Delta::decode(&bytes).ok()?;
                 self.state.apply(&delta).then_some(Update::State)
             }
             Ok(Payload::ClockReport {
@@ -430,6 +436,15 @@ impl Observer {
                 }
                 clock.at = Some(Instant::now());
                 Some(Update::Clock(node))
+            }
+            Ok(Payload::Refused { observer, counters }) => {
+                // The node refused these writes: every replica marks their
+                // dots seen, and so does this one, to stay equal.
+                let dots = counters
+                    .into_iter()
+                    .map(|c| crate::crdt::Dot::new(observer, c));
+                self.state.void(dots);
+                Some(Update::State)
             }
             Ok(Payload::Watch { .. }) | Err(_) => None,
         }
@@ -473,35 +488,65 @@ impl Observer {
         value: f32,
         set_by: String,
     ) -> Result<Submitted, ObserverError> {
+        let target = TargetValue {
+            value,
+            unit: quantity.default_unit(),
+            set_by,
+        };
+        let key = TargetKey::new(zone, quantity);
+        self.write_with(|state, writer, wall_ms| {
+            state.set_target(writer, wall_ms, key, target).delta
+        })
+    }
+
+    /// Forgets a decommissioned node: a tombstone for its entry and every
+    /// sensor and actuator of it this replica knows, sent to the attached
+    /// node like any write. Once it spreads the node is gone from every
+    /// replica, and the node itself, if it still runs, stops. Call after
+    /// [`Update::Synced`], so the tombstone covers what the node wrote.
+    pub fn forget_node(&mut self, node: NodeId) -> Result<Submitted, ObserverError> {
+        if self.state.node(node).is_none() {
+            return Err(ObserverError::UnknownNode(node));
+        }
+        self.write_with(|state, writer, wall_ms| state.forget_node(writer, wall_ms, node))
+    }
+
+    /// Makes one write with this observer's replica id and sends it to the
+    /// attached node; `make` writes on a copy of the state. The dots it
+    /// takes are durably recorded before the write leaves, so none is ever
+    /// reused; the write joins this replica only once the node admits it.
+    ///
+    /// The public writes are [`Observer::write_target`] and
+    /// [`Observer::forget_node`]; this is open so tests can send what a
+    /// faulty observer could and check that nodes refuse it.
+    #[doc(hidden)]
+    pub fn write_with(
+        &mut self,
+        make: impl FnOnce(&mut OfficeState, &mut Writer, u64) -> Delta,
+    ) -> Result<Submitted, ObserverError> {
         if self.link.is_none() {
             return Err(ObserverError::Detached);
         }
         if self.writer.is_none() {
             self.resume_writer()?;
         }
-        let Some(writer) = self.writer.as_mut() else {
+        let Some(mut writer) = self.writer.clone() else {
             return Err(ObserverError::Detached);
         };
-        let dot = writer.peek_dot();
-        self.identity.record_counter(dot.counter)?;
+        let before = writer.last_counter();
         let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let target = TargetValue {
-            value,
-            unit: quantity.default_unit(),
-            set_by,
-        };
-        // Made on a copy: the write joins this replica only once the node
-        // admits it.
-        let write =
-            self.state
-                .clone()
-                .set_target(writer, wall_ms, TargetKey::new(zone, quantity), target);
-        let bytes = write
-            .delta
+        let delta = make(&mut self.state.clone(), &mut writer, wall_ms);
+        let last = writer.last_counter();
+        if last == before {
+            return Err(ObserverError::NothingWritten);
+        }
+        let bytes = delta
             .encode()
             .map_err(|e| ObserverError::Encode(e.to_string()))?;
+        self.identity.record_counter(last)?;
+        self.writer = Some(writer);
         let request = self.next_request;
         self.next_request += 1;
         let delta = Bytes::from(bytes);
@@ -512,7 +557,7 @@ impl Observer {
         }));
         Ok(Submitted {
             request,
-            dot: write.dot,
+            dot: Dot::new(self.id(), last),
         })
     }
 

@@ -41,6 +41,16 @@ pub const MAX_CLOCK_AHEAD: Duration = Duration::from_secs(15 * 60);
 pub const MAX_ENTRY_ITEMS: usize = 64;
 /// Longest free text in a `Node` entry (a failed sensor's message).
 pub const MAX_TEXT_LEN: usize = 256;
+/// Most dots one refusal notice names: an observer writes one key at a time.
+pub const MAX_REFUSED_DOTS: usize = 8;
+/// How far past the highest counter a replica has seen of an observer a
+/// refusal notice may reach. A refused write is the observer's next one,
+/// so a notice needs no more; a peer lying about refusals can then mark at
+/// most this many of an observer's future writes as seen, and the node
+/// that later gets one of them answers that it was refused, never
+/// *stored*.
+pub const MAX_REFUSED_AHEAD: u64 = 4;
+
 /// A peer's repeated rejection for the same reason is logged at most this
 /// often.
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
@@ -89,6 +99,10 @@ pub enum Rejection {
     StateFull,
     #[error("undecodable: {0}")]
     Undecodable(String),
+    #[error("a refusal notice for {replica}, which is a node or too far ahead")]
+    RefusalNotice { replica: NodeId },
+    #[error("this write was refused before")]
+    RefusedBefore,
 }
 
 impl Rejection {
@@ -109,6 +123,8 @@ impl Rejection {
             Rejection::TooManyKeys { .. } => "too_many_keys",
             Rejection::StateFull => "state_full",
             Rejection::Undecodable(_) => "undecodable",
+            Rejection::RefusalNotice { .. } => "refusal_notice",
+            Rejection::RefusedBefore => "refused_before",
         }
     }
 }
@@ -282,6 +298,31 @@ impl Admission {
                 .iter()
                 .filter(|(id, _)| *id == observer)
                 .map(|(id, c)| crate::crdt::Dot::new(id, c)))?;
+        }
+        Ok(())
+    }
+
+    /// Checks a refusal notice: dots of an observer (no `Node` entry), few,
+    /// and at most [`MAX_REFUSED_AHEAD`] past what `state` has seen of it.
+    pub fn refusal_notice(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        observer: NodeId,
+        counters: &[u64],
+        state: &OfficeState,
+    ) -> Result<(), Rejection> {
+        let known = state.context().max_counter(observer);
+        let node = state.registers.nodes.contains_key(&observer);
+        if node
+            || counters.len() > MAX_REFUSED_DOTS
+            || counters
+                .iter()
+                .any(|c| *c == 0 || *c > known.saturating_add(MAX_REFUSED_AHEAD))
+        {
+            let why = Rejection::RefusalNotice { replica: observer };
+            self.refuse(now, from, Route::Broadcast, &why);
+            return Err(why);
         }
         Ok(())
     }

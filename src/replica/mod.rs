@@ -18,6 +18,8 @@ pub mod persistence;
 pub mod watch;
 
 #[cfg(test)]
+mod forget_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
@@ -37,7 +39,7 @@ use self::watch::{Report, Watchers};
 use crate::config::TargetsSection;
 use crate::crdt::anti_entropy::{self, AntiEntropy};
 use crate::crdt::{
-    Delta, FailedSensor, Interface, NodeInfo, OfficeState, TargetKey, TargetValue, Writer,
+    Delta, Dot, FailedSensor, Interface, NodeInfo, OfficeState, TargetKey, TargetValue, Writer,
 };
 use crate::node_id::NodeId;
 use crate::proto::{self, Overlay};
@@ -51,6 +53,9 @@ use crate::wire::{self, Message, PeerInfo, Role};
 pub const ANNOUNCE_DELAY: Duration = Duration::from_secs(2);
 /// How often tombstones past their grace period are collected.
 pub const TOMBSTONE_SWEEP: Duration = Duration::from_secs(3600);
+/// Refused observer dots remembered; the oldest are forgotten first (a
+/// copy of a long-refused write is then only dropped as old).
+pub const MAX_VOIDED: usize = 1024;
 
 /// Everything a replica needs to start.
 #[derive(Clone, Debug)]
@@ -182,6 +187,9 @@ pub struct Replica {
     retired: bool,
     leaving: bool,
     writes_without_dot: u64,
+    /// Dots of observer writes refused here or announced refused, so a
+    /// later copy of one is answered as refused, never *stored*.
+    voided: std::collections::BTreeSet<Dot>,
     /// The time and wall clock of the input being handled.
     now: Time,
     wall_ms: u64,
@@ -221,6 +229,7 @@ impl Replica {
             retired: false,
             leaving: false,
             writes_without_dot: 0,
+            voided: std::collections::BTreeSet::new(),
             now: Time::ZERO,
             wall_ms: 0,
             out: Vec::new(),
@@ -615,6 +624,15 @@ impl Replica {
             Ok(Payload::ClockReport { node, .. }) => {
                 tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
             }
+            Ok(Payload::Refused { observer, counters }) => {
+                if self
+                    .admission
+                    .refusal_notice(self.now, origin, observer, &counters, &self.state)
+                    .is_ok()
+                {
+                    self.void(observer, counters.into_iter().map(|c| Dot::new(observer, c)));
+                }
+            }
             Err(error) => {
                 self.admission.refuse_all(
                     self.now,
@@ -999,6 +1017,23 @@ impl Replica {
             self.reject(observer, request, why, Some(&delta));
             return;
         }
+        let mut refused_before = false;
+        delta.0.for_each_register(|_, dots| {
+            for d in dots {
+                refused_before |= self.voided.contains(&d);
+            }
+        });
+        if refused_before {
+            self.admission.refuse_all(
+                self.now,
+                observer,
+                Route::ObserverWrite,
+                1,
+                &Rejection::RefusedBefore,
+            );
+            self.reject(observer, request, Rejection::RefusedBefore, None);
+            return;
+        }
         let changed = self.state.apply(&delta);
         let sent_to = self.overlay.active_view().len() as u32;
         if changed {
@@ -1016,10 +1051,40 @@ impl Replica {
     /// copy of the refused write arriving by any other route is dropped as
     /// old, and the observer's later writes are not stuck behind a gap in
     /// every version vector.
+    /// Marks refused writes' dots as seen (never those already seen: a
+    /// dot this replica holds stays), and remembers them so a copy that
+    /// arrives later as a write request is answered as refused.
+    fn void(&mut self, observer: NodeId, dots: impl Iterator<Item = Dot>) {
+        let fresh: Vec<Dot> = dots
+            .filter(|d| d.replica == observer && !self.state.covers(*d))
+            .collect();
+        for d in &fresh {
+            if self.voided.len() >= MAX_VOIDED {
+                self.voided.pop_first();
+            }
+            self.voided.insert(*d);
+        }
+        self.state.void(fresh.into_iter());
+    }
+
     fn reject(&mut self, observer: NodeId, request: u64, why: Rejection, delta: Option<&Delta>) {
         tracing::warn!(%observer, request, reason = %why, "observer write refused");
         if let Some(delta) = delta {
-            self.state.void_own_dots(delta, observer);
+            let mut dots = Vec::new();
+            delta.0.for_each_register(|_, ds| {
+                dots.extend(ds.filter(|d| d.replica == observer));
+            });
+            dots.sort();
+            dots.dedup();
+            dots.truncate(admission::MAX_REFUSED_DOTS);
+            let fresh: Vec<Dot> = dots.into_iter().filter(|d| !self.state.covers(*d)).collect();
+            if !fresh.is_empty() {
+                self.void(observer, fresh.iter().copied());
+                self.broadcast(&Payload::Refused {
+                    observer,
+                    counters: fresh.iter().map(|d| d.counter).collect(),
+                });
+            }
         }
         let reply = wire::observer::Message::Rejected {
             request,

@@ -249,6 +249,65 @@ impl Persistence {
     }
 }
 
+/// A stored entry that does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored {what} is corrupt: {reason}")]
+pub struct RestoreError {
+    pub what: &'static str,
+    pub reason: String,
+}
+
+/// Rebuilds a replica's state and writer from what [`PersistJob`]s wrote:
+/// the snapshot with the kept part joined over it, and the writer resumed
+/// past `first_dot - 1`, the end of every dot block reserved before this
+/// run. Those earlier dots are marked as seen: peers' version vectors then
+/// close the gap a crash leaves instead of waiting for dots that will
+/// never come. The node's store and the simulator's disk both call this.
+pub fn restore(
+    id: NodeId,
+    snapshot: Option<&[u8]>,
+    kept: Option<&[u8]>,
+    writer: Option<&[u8]>,
+    first_dot: u64,
+) -> Result<(OfficeState, crate::crdt::Writer), RestoreError> {
+    use crate::crdt::{CausalContext, Writer};
+    let mut state = match snapshot {
+        Some(bytes) => OfficeState::decode(bytes).map_err(|e| RestoreError {
+            what: "office state",
+            reason: e.to_string(),
+        })?,
+        None => OfficeState::new(),
+    };
+    if let Some(bytes) = kept {
+        let kept = Delta::decode(bytes).map_err(|e| RestoreError {
+            what: "targets and tombstones",
+            reason: e.to_string(),
+        })?;
+        state.apply(&kept);
+    }
+    let saved: Option<Writer> = match writer {
+        Some(bytes) => Some(postcard::from_bytes(bytes).map_err(|e| RestoreError {
+            what: "writer",
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    let below = first_dot.saturating_sub(1);
+    let (last, hlc) = saved
+        .filter(|w| w.id() == id)
+        .map_or((0, Default::default()), |w| (w.last_counter(), w.hlc()));
+    let writer = Writer::resume(id, last.max(below), hlc, &state);
+    if below > 0 {
+        let mut gap = CausalContext::new();
+        gap.insert_range(id, 1, below);
+        let gap = gap.difference(state.context());
+        if !gap.is_empty() {
+            state.join_context(&gap);
+        }
+    }
+    Ok((state, writer))
+}
+
 /// The part of the state kept on disk as soon as it changes: every target
 /// and every tombstone.
 pub fn kept_delta(state: &OfficeState) -> Delta {

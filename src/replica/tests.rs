@@ -72,7 +72,7 @@ impl Harness {
     }
 
     fn advance(&mut self, by: Duration) -> Vec<Output> {
-        self.now = self.now + by;
+        self.now += by;
         self.feed(Input::Tick)
     }
 

@@ -1,5 +1,7 @@
-//! The deterministic discrete-event simulator: thousands of protocol
-//! instances ([`crate::proto::Overlay`]) on one virtual network.
+//! The deterministic discrete-event simulators: thousands of protocol
+//! instances ([`crate::proto::Overlay`]) on one virtual network
+//! ([`Simulator`]), and the shipped node's replica cores with attached
+//! observers, connections and disks ([`Mesh`]).
 //!
 //! Virtual time, a per-link latency (fixed, or drawn once per link from a
 //! range), message loss, partitions and heal, crash, graceful leave,
@@ -13,14 +15,16 @@ pub mod flood_bound;
 pub mod invariants;
 pub mod metrics;
 pub mod network;
-pub mod office_replica;
+pub mod mesh;
 pub mod queue;
 pub mod report;
 pub mod scenario;
+pub mod sim_observer;
 pub mod simulator;
 
 pub use fault::Fault;
 pub use network::{Latency, NetworkConfig};
 pub use report::Report;
 pub use scenario::{Options, Scenario, ScenarioError};
+pub use mesh::Mesh;
 pub use simulator::Simulator;

@@ -274,6 +274,13 @@ impl fmt::Display for Report {
                 ),
             ));
             rows.push((
+                "office: refused writes".into(),
+                format!(
+                    "{} refused by their node, {} applied on some replica",
+                    o.refused_writes, o.refused_applied
+                ),
+            ));
+            rows.push((
                 "office: siblings max / state".into(),
                 format!("{} / {} bytes", o.siblings_max, o.state_bytes),
             ));
@@ -282,8 +289,8 @@ impl fmt::Display for Report {
                 o.overlay_components.to_string(),
             ));
             rows.push((
-                "office: anti-entropy bytes".into(),
-                o.anti_entropy_bytes.to_string(),
+                "office: anti-entropy / all bytes".into(),
+                format!("{} / {}", o.anti_entropy_bytes, o.bytes_sent),
             ));
         }
         let mut kinds = String::new();

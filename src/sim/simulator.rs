@@ -15,14 +15,11 @@ use rand_chacha::ChaCha8Rng;
 
 use super::metrics::Metrics;
 use super::network::NetworkConfig;
-use super::office_replica::OfficeReplica;
 use super::queue::EventQueue;
-use crate::crdt::Delta;
-use crate::crdt::anti_entropy;
 use crate::node_id::NodeId;
 use crate::proto::{Config, Event, Input, Output, Overlay, Timer};
 use crate::time::Time;
-use crate::wire::{Message, PeerInfo, sync};
+use crate::wire::{Message, PeerInfo};
 
 /// Port every simulated node "listens" on; only the address shape matters.
 const SIM_PORT: u16 = 7946;
@@ -47,12 +44,6 @@ enum SimEvent {
         life: u32,
         peer: NodeId,
     },
-    /// An anti-entropy round timer of `node`'s office state.
-    SyncTimer {
-        node: u32,
-        life: u32,
-        timer: anti_entropy::Timer,
-    },
     /// A partition has lasted long enough to break what crosses it.
     PartitionTimeout {
         epoch: u32,
@@ -68,9 +59,6 @@ struct SimNode {
     life: u32,
     /// Peers this node has an open connection with (symmetric).
     connections: Vec<u32>,
-    /// The office state, when the run simulates one (see
-    /// [`Simulator::enable_office`]).
-    office: Option<OfficeReplica>,
 }
 
 struct Partition {
@@ -97,8 +85,6 @@ pub struct Simulator {
     metrics: Metrics,
     scratch: Vec<Output>,
     steps: u64,
-    /// Set by [`Simulator::enable_office`].
-    anti_entropy: Option<anti_entropy::Config>,
 }
 
 impl Simulator {
@@ -123,7 +109,6 @@ impl Simulator {
                 overlay: None,
                 life: 0,
                 connections: Vec::new(),
-                office: None,
             });
         }
         Simulator {
@@ -141,7 +126,6 @@ impl Simulator {
             metrics: Metrics::new(nodes),
             scratch: Vec::new(),
             steps: 0,
-            anti_entropy: None,
         }
     }
 
@@ -221,9 +205,6 @@ impl Simulator {
         let n = &mut self.nodes[node];
         n.life += 1;
         n.overlay = Some(Overlay::new(n.info, self.config.clone(), seed));
-        if let (Some(office), Some(config)) = (n.office.as_mut(), self.anti_entropy.as_ref()) {
-            office.start(config.clone(), seed);
-        }
         if n.life > 1 {
             self.metrics.forget_node(node);
         }
@@ -238,9 +219,6 @@ impl Simulator {
             return;
         }
         tracing::trace!(t = ?self.now, node, "crash");
-        if let Some(office) = self.nodes[node].office.as_mut() {
-            office.stop();
-        }
         self.nodes[node].life += 1;
         let dead = self.nodes[node].info.id;
         let at = self.now + self.net.crash_detection;
@@ -266,9 +244,6 @@ impl Simulator {
         tracing::trace!(t = ?self.now, node, "leave");
         self.feed(node, Input::Leave);
         self.nodes[node].overlay = None;
-        if let Some(office) = self.nodes[node].office.as_mut() {
-            office.stop();
-        }
         self.nodes[node].life += 1;
         for peer in std::mem::take(&mut self.nodes[node].connections) {
             self.nodes[peer as usize]
@@ -365,13 +340,7 @@ impl Simulator {
                 if n.life == to_life && n.overlay.is_some() {
                     tracing::trace!(t = ?at, from, to, msg = ?msg, "arrive");
                     let from = self.nodes[from as usize].info;
-                    match msg {
-                        Message::Sync(msg) => {
-                            let input = anti_entropy::Input::Message { from: from.id, msg };
-                            self.feed_office(to as usize, input);
-                        }
-                        msg => self.feed(to as usize, Input::Message { from, msg }),
-                    }
+                    self.feed(to as usize, Input::Message { from, msg });
                 }
             }
             SimEvent::Timer { node, life, timer } => {
@@ -389,11 +358,6 @@ impl Simulator {
                 if self.nodes[node as usize].life == life && !reconnected {
                     tracing::trace!(t = ?at, node, ?peer, "peer failed");
                     self.feed(node as usize, Input::PeerFailed(peer));
-                }
-            }
-            SimEvent::SyncTimer { node, life, timer } => {
-                if self.nodes[node as usize].life == life {
-                    self.feed_office(node as usize, anti_entropy::Input::TimerFired(timer));
                 }
             }
             SimEvent::PartitionTimeout { epoch } => self.partition_timed_out(epoch),
@@ -428,79 +392,15 @@ impl Simulator {
                         .push(at.max(self.now), SimEvent::Timer { node, life, timer });
                 }
                 Output::Event(Event::Delivered {
-                    id, hops, payload, ..
+                    id, hops, ..
                 }) => {
                     self.metrics.on_delivered(node as usize, id, hops, self.now);
-                    if let Some(office) = self.nodes[node as usize].office.as_mut() {
-                        match Delta::decode(&payload) {
-                            Ok(delta) => {
-                                office.state.apply(&delta);
-                            }
-                            Err(error) => tracing::debug!(%error, "undecodable delta"),
-                        }
-                    }
                 }
-                Output::Event(Event::NeighborUp(peer)) => {
-                    self.feed_office(node as usize, anti_entropy::Input::NeighborUp(peer.id));
-                }
-                Output::Event(Event::NeighborDown { peer, .. }) => {
-                    self.feed_office(node as usize, anti_entropy::Input::NeighborDown(peer));
-                }
+                Output::Event(Event::NeighborUp(_) | Event::NeighborDown { .. }) => {}
             }
         }
     }
 
-    /// Gives every node an office state and an anti-entropy machine with
-    /// `config`: broadcast payloads are then deltas joined on delivery, and
-    /// anti-entropy runs between active-view neighbours. Call before
-    /// starting nodes.
-    pub fn enable_office(&mut self, config: anti_entropy::Config) {
-        for n in &mut self.nodes {
-            n.office = Some(OfficeReplica::new(n.info.id));
-        }
-        self.anti_entropy = Some(config);
-    }
-
-    /// A node's office replica (also while it is down: its durable part).
-    pub fn office(&self, node: usize) -> Option<&OfficeReplica> {
-        self.nodes[node].office.as_ref()
-    }
-
-    pub fn office_mut(&mut self, node: usize) -> Option<&mut OfficeReplica> {
-        self.nodes[node].office.as_mut()
-    }
-
-    /// Feeds one input to a live node's anti-entropy machine.
-    fn feed_office(&mut self, node: usize, input: anti_entropy::Input) {
-        let now = self.now;
-        let mut out = Vec::new();
-        let Some(office) = self.nodes[node].office.as_mut() else {
-            return;
-        };
-        let Some(ae) = office.anti_entropy.as_mut() else {
-            return;
-        };
-        ae.handle(now, &mut office.state, input, &mut out);
-        for output in out {
-            match output {
-                anti_entropy::Output::Send { to, msg } => self.send_sync(node as u32, to, msg),
-                anti_entropy::Output::Schedule { at, timer } => {
-                    let life = self.nodes[node].life;
-                    let node = node as u32;
-                    self.queue
-                        .push(at.max(now), SimEvent::SyncTimer { node, life, timer });
-                }
-                anti_entropy::Output::Event(_) => {}
-            }
-        }
-    }
-
-    fn send_sync(&mut self, from: u32, to: NodeId, msg: sync::Message) {
-        if let Some(&t) = self.index.get(&to) {
-            let info = self.nodes[t as usize].info;
-            self.send(from, info, Message::Sync(msg));
-        }
-    }
 
     fn send(&mut self, from: u32, to: PeerInfo, msg: Message) {
         self.metrics.on_send(&msg);

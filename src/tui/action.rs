@@ -42,6 +42,10 @@ pub enum Action {
     Submit,
     ToggleHelp,
     CycleSort,
+    /// `x` in the Network view: ask whether to forget the selected node.
+    AskForget,
+    /// `y` in the forget confirmation.
+    ConfirmForget,
     Tick {
         now_ms: u64,
     },
@@ -94,6 +98,11 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             }
             _ => None,
         },
+        Mode::ConfirmForget(_) => match key.code {
+            KeyCode::Char('y') => Some(Action::ConfirmForget),
+            KeyCode::Char('n') | KeyCode::Esc => Some(Action::Back),
+            _ => None,
+        },
         Mode::Filter => match key.code {
             KeyCode::Esc => Some(Action::Back),
             KeyCode::Enter => Some(Action::FilterAccept),
@@ -127,6 +136,7 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('/') => Some(Action::StartFilter),
             KeyCode::Char('f') => Some(Action::ToggleFreeze),
             KeyCode::Char('s') => Some(Action::CycleSort),
+            KeyCode::Char('x') if app.view == View::Network => Some(Action::AskForget),
             KeyCode::Char('?') => Some(Action::ToggleHelp),
             KeyCode::Esc => Some(Action::Back),
             KeyCode::Enter | KeyCode::Char('t') => Some(Action::OpenDialog),

@@ -64,6 +64,8 @@ pub enum Mode {
     Filter,
     /// The set-target dialog is open.
     Dialog(TargetDialog),
+    /// Asking whether to forget a node for good.
+    ConfirmForget(ForgetDialog),
     /// The `?` overlay is open.
     Help,
 }
@@ -77,6 +79,13 @@ pub struct TargetDialog {
     pub input: String,
     /// The input still shows the starting value; the first digit replaces it.
     pub fresh: bool,
+}
+
+/// The node the operator asked to forget, until they confirm or cancel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgetDialog {
+    pub node: crate::NodeId,
+    pub name: String,
 }
 
 /// How the Network view orders nodes (`s` cycles).

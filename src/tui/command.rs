@@ -1,6 +1,7 @@
 //! What leaves the TUI: requests for the observer client to carry out.
 
 use super::event::WriteId;
+use crate::NodeId;
 
 /// A request the operator made. The observer client answers a `SetTarget`
 /// with `NetworkUpdate::WriteProgress` updates carrying the same `write` id.
@@ -14,4 +15,7 @@ pub enum Command {
         quantity: String,
         value: f64,
     },
+    /// Forget a decommissioned node: its tombstone, written like a target.
+    /// The outcome is told in the Events view.
+    ForgetNode { node: NodeId, name: String },
 }

@@ -136,6 +136,8 @@ struct Driver {
     /// the siblings the office already holds.
     waiting: Vec<Command>,
     writes: BTreeMap<u64, Tracked>,
+    /// Forget requests awaiting their answer: the node's name, by request.
+    forgets: BTreeMap<u64, String>,
     set_by: String,
 }
 
@@ -153,6 +155,7 @@ impl Driver {
             heard: BTreeMap::new(),
             waiting: Vec::new(),
             writes: BTreeMap::new(),
+            forgets: BTreeMap::new(),
             set_by: format!(
                 "{}@{}",
                 std::env::var("USER").unwrap_or_else(|_| "operator".into()),
@@ -214,10 +217,15 @@ impl Driver {
                         tokio::time::sleep(RETRY).await;
                     }
                 },
-                command = commands.recv() => {
-                    let Some(Command::SetTarget { write, .. }) = command else { return Err(Closed) };
-                    self.progress(write, WriteProgress::Failed("not connected to any node yet".into())).await?;
-                }
+                command = commands.recv() => match command {
+                    Some(Command::SetTarget { write, .. }) => {
+                        self.progress(write, WriteProgress::Failed("not connected to any node yet".into())).await?;
+                    }
+                    Some(Command::ForgetNode { name, .. }) => {
+                        self.log(LogKind::Error, format!("forget {name} failed: not connected to any node yet")).await?;
+                    }
+                    None => return Err(Closed),
+                },
             }
             if self.updates.is_closed() {
                 return Err(Closed);
@@ -309,6 +317,14 @@ impl Driver {
             }
             Update::State | Update::Clock(_) => Ok(true),
             Update::Stored { request, by } => {
+                if let Some(name) = self.forgets.remove(&request) {
+                    self.log(
+                        LogKind::Write,
+                        format!("{name} forgotten (stored by {})", node_name(observer, by)),
+                    )
+                    .await?;
+                    return Ok(true);
+                }
                 if let Some(tracked) = self.writes.get_mut(&request) {
                     tracked.stored = true;
                     let write = tracked.write;
@@ -323,6 +339,11 @@ impl Driver {
                 Ok(false)
             }
             Update::Rejected { request, reason } => {
+                if let Some(name) = self.forgets.remove(&request) {
+                    self.log(LogKind::Error, format!("forget {name} rejected: {reason}"))
+                        .await?;
+                    return Ok(true);
+                }
                 if let Some(tracked) = self.writes.remove(&request) {
                     self.progress(tracked.write, WriteProgress::Failed(reason.clone()))
                         .await?;
@@ -343,6 +364,11 @@ impl Driver {
                 let message = format!(
                     "not stored on the node: {reason}; already sent to {sent_to} neighbour(s)"
                 );
+                if let Some(name) = self.forgets.remove(&request) {
+                    self.log(LogKind::Error, format!("forget {name}: {message}"))
+                        .await?;
+                    return Ok(true);
+                }
                 if let Some(tracked) = self.writes.remove(&request) {
                     self.progress(tracked.write, WriteProgress::Failed(message.clone()))
                         .await?;
@@ -399,12 +425,15 @@ impl Driver {
             self.waiting.push(command);
             return Ok(());
         }
-        let Command::SetTarget {
-            write,
-            zone,
-            quantity,
-            value,
-        } = command;
+        let (write, zone, quantity, value) = match command {
+            Command::SetTarget {
+                write,
+                zone,
+                quantity,
+                value,
+            } => (write, zone, quantity, value),
+            Command::ForgetNode { node, name } => return self.forget(observer, node, name).await,
+        };
         let Some(q) = quantity_named(&quantity) else {
             return self
                 .progress(
@@ -447,6 +476,39 @@ impl Driver {
                     format!("set {zone} {quantity} failed: {reason}"),
                 )
                 .await
+            }
+        }
+    }
+
+    /// Writes a node's tombstone; the answer is logged when it comes.
+    async fn forget(
+        &mut self,
+        observer: &mut Observer,
+        node: crate::NodeId,
+        name: String,
+    ) -> Result<(), Closed> {
+        if observer.attached().is_some_and(|p| p.id == node) {
+            // It would stop before it could answer.
+            return self
+                .log(
+                    LogKind::Error,
+                    format!("not forgetting {name}: this TUI is attached to it; connect through another node"),
+                )
+                .await;
+        }
+        match observer.forget_node(node) {
+            Ok(submitted) => {
+                self.log(
+                    LogKind::Write,
+                    format!("forget {name} (write {})", submitted.request),
+                )
+                .await?;
+                self.forgets.insert(submitted.request, name);
+                Ok(())
+            }
+            Err(e) => {
+                self.log(LogKind::Error, format!("forget {name} failed: {e}"))
+                    .await
             }
         }
     }

@@ -33,6 +33,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_hints(app, frame, hints);
     match &app.mode {
         Mode::Dialog(dialog) => views::dialog::render(app, dialog, frame, body),
+        Mode::ConfirmForget(dialog) => views::forget::render(app, dialog, frame, body),
         Mode::Help => views::help::render(app, frame, body),
         Mode::Normal | Mode::Filter => {}
     }
@@ -109,6 +110,7 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
             ("Enter", "write"),
             ("Esc", "cancel"),
         ],
+        Mode::ConfirmForget(_) => vec![("y", "forget"), ("n/Esc", "cancel")],
         Mode::Help => vec![("?/Esc", "close help"), ("q", "quit")],
         Mode::Normal => {
             let mut pairs = vec![
@@ -120,7 +122,10 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
             ];
             match app.view {
                 View::Overview | View::Targets => pairs.push(("Enter", "set target")),
-                View::Network => pairs.push(("s", "sort")),
+                View::Network => {
+                    pairs.push(("s", "sort"));
+                    pairs.push(("x", "forget"));
+                }
                 View::Clocks => pairs.push(("h/l", "scroll")),
                 View::Sensors | View::Events => {}
             }

@@ -97,15 +97,18 @@ fn handle(app: &mut App, event: Event, commands: &mpsc::Sender<Command>) -> bool
     };
     if let Some(command) = update(app, action) {
         let write = match &command {
-            Command::SetTarget { write, .. } => *write,
+            Command::SetTarget { write, .. } => Some(*write),
+            Command::ForgetNode { .. } => None,
         };
         if let Err(e) = commands.try_send(command) {
             tracing::warn!(error = %e, "write not handed to the observer client");
-            let failed = NetworkUpdate::WriteProgress {
-                write,
-                progress: WriteProgress::Failed("not connected to the office".to_string()),
-            };
-            update(app, Action::Network(failed));
+            if let Some(write) = write {
+                let failed = NetworkUpdate::WriteProgress {
+                    write,
+                    progress: WriteProgress::Failed("not connected to the office".to_string()),
+                };
+                update(app, Action::Network(failed));
+            }
         }
     }
     true

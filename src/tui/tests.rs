@@ -130,7 +130,10 @@ fn set_target_dialog_steps_types_validates_and_writes() {
         zone,
         quantity,
         value,
-    } = command;
+    } = command
+    else {
+        panic!("not a target write: {command:?}");
+    };
     assert_eq!(
         (zone.as_str(), quantity.as_str(), value),
         ("Meeting Room", "temperature", 22.5)
@@ -225,6 +228,41 @@ fn summary_finds_who_is_behind() {
 }
 
 #[test]
+fn x_in_the_network_view_asks_before_forgetting_the_selected_node() {
+    let mut app = preview::app(config());
+    // Nothing to forget from the Overview.
+    assert_eq!(press(&mut app, KeyCode::Char('x')), None);
+    assert_eq!(app.mode, Mode::Normal);
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('j'));
+    let selected = views::network::rows(&app)[1].clone();
+    assert_eq!(press(&mut app, KeyCode::Char('x')), None);
+    assert!(
+        matches!(&app.mode, Mode::ConfirmForget(d) if d.node == selected.id),
+        "{:?}",
+        app.mode
+    );
+    // `n` (or Esc) cancels; nothing leaves the TUI.
+    assert_eq!(press(&mut app, KeyCode::Char('n')), None);
+    assert_eq!(app.mode, Mode::Normal);
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(press(&mut app, KeyCode::Esc), None);
+    assert_eq!(app.mode, Mode::Normal);
+    // Other keys do nothing while it asks.
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(press(&mut app, KeyCode::Char('q')), None);
+    assert!(!app.should_quit);
+    assert_eq!(
+        press(&mut app, KeyCode::Char('y')),
+        Some(Command::ForgetNode {
+            node: selected.id,
+            name: selected.name.clone(),
+        })
+    );
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
 fn too_small_terminal_says_how_large_it_must_be() {
     let app = preview::app(config());
     let screen = draw(&app, 60, 20);
@@ -263,6 +301,12 @@ view_snapshots! {
         press(&mut app, KeyCode::Enter);
         press(&mut app, KeyCode::Char('3'));
         press(&mut app, KeyCode::Char('5'));
+        app
+    },
+    forget_dialog => {
+        let mut app = snapshot_app(View::Network);
+        press(&mut app, KeyCode::Char('j'));
+        press(&mut app, KeyCode::Char('x'));
         app
     },
     help_overlay => {

@@ -2,9 +2,10 @@
 //! the TUI is returned as a `Command` for the runner to send.
 
 use super::action::{Action, PAGE};
-use super::app::{App, Mode, TargetDialog, View};
+use super::app::{App, ForgetDialog, Mode, TargetDialog, View};
 use super::command::Command;
 use super::event::NetworkUpdate;
+use super::snapshot::NodeStatus;
 use super::views;
 
 /// Applies `action` to `app`; returns the command to send, if any.
@@ -55,7 +56,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
                 app.filters[app.view.index()].clear();
                 app.mode = Mode::Normal;
             }
-            Mode::Dialog(_) | Mode::Help => app.mode = Mode::Normal,
+            Mode::Dialog(_) | Mode::ConfirmForget(_) | Mode::Help => app.mode = Mode::Normal,
         },
         Action::ToggleHelp => {
             app.mode = if app.mode == Mode::Help {
@@ -70,6 +71,15 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::OpenDialog => open_dialog(app),
+        Action::AskForget => ask_forget(app),
+        Action::ConfirmForget => {
+            if let Mode::ConfirmForget(dialog) = std::mem::replace(&mut app.mode, Mode::Normal) {
+                return Some(Command::ForgetNode {
+                    node: dialog.node,
+                    name: dialog.name,
+                });
+            }
+        }
         Action::Increase => step(app, 1.0),
         Action::Decrease => step(app, -1.0),
         Action::InputChar(c) => {
@@ -132,6 +142,26 @@ fn selected_target(app: &App) -> Option<(String, String)> {
         }
         _ => None,
     }
+}
+
+/// Asks about the node selected in the Network view; a node already
+/// forgotten has nothing left to forget.
+fn ask_forget(app: &mut App) {
+    if app.view != View::Network {
+        return;
+    }
+    let rows = views::network::rows(app);
+    let Some(node) = views::clamp_selection(app.selected(), rows.len()).and_then(|i| rows.get(i))
+    else {
+        return;
+    };
+    if node.status == NodeStatus::Forgotten {
+        return;
+    }
+    app.mode = Mode::ConfirmForget(ForgetDialog {
+        node: node.id,
+        name: node.name.clone(),
+    });
 }
 
 /// Decimals worth showing for a step: 0.5 → 1, 5 → 0.

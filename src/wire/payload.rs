@@ -31,6 +31,13 @@ pub enum Payload {
         full: bool,
         entries: Vec<(NodeId, u64)>,
     },
+    /// The broadcasting node refused these writes of `observer` (out of
+    /// range, say): they were applied nowhere, and every replica marks
+    /// their dots as seen so the observer's version vector has no gap
+    /// where they were. Admitted only for an observer's dots, a few, and
+    /// only just past what a replica has seen of it (see
+    /// `replica::admission::MAX_REFUSED_AHEAD`).
+    Refused { observer: NodeId, counters: Vec<u64> },
 }
 
 impl Payload {

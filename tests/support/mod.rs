@@ -4,6 +4,8 @@
 //! whether the test passed or not.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod tmux;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,6 +29,9 @@ pub struct Office {
     /// Start nodes with `--announce-loopback`, so their `lo` interface
     /// (and its all-zero MAC) is in their `Node` entry.
     pub announce_loopback: bool,
+    /// TOML appended to every node's config written after it is set
+    /// (e.g. a `[gossip]` or `[targets.temperature]` section).
+    pub extra_config: String,
 }
 
 pub struct NodeProc {
@@ -80,30 +85,65 @@ impl Office {
             dir,
             nodes: Vec::new(),
             announce_loopback: false,
+            extra_config: String::new(),
         }
     }
 
     /// Adds and starts a node seeded at the first node; `key` names the
     /// cluster key file in the office directory.
     pub fn add(&mut self, key: &str) -> usize {
+        let i = self.add_stopped(key);
+        self.start(i);
+        i
+    }
+
+    /// Adds a node like [`Office::add`] without starting it (its data
+    /// directory may be prepared first).
+    pub fn add_stopped(&mut self, key: &str) -> usize {
         let i = self.nodes.len();
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let seeds: Vec<SocketAddr> = self.nodes.first().map(|n| n.addr).into_iter().collect();
         let config = self.dir.path().join(format!("n{i}.toml"));
         write_config(&config, i, addr, key, &seeds);
+        if !self.extra_config.is_empty() {
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&self.extra_config);
+            std::fs::write(&config, text).unwrap();
+        }
         self.nodes.push(NodeProc {
             config,
             addr,
             child: None,
         });
-        self.start(i);
         i
+    }
+
+    /// Node `i`'s data directory.
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("data-{i}"))
+    }
+
+    /// What node `i` has logged so far.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("n{i}.log"))).unwrap_or_default()
+    }
+
+    /// Whether node `i`'s process is still running.
+    pub fn running(&mut self, i: usize) -> bool {
+        self.nodes[i]
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_none()))
     }
 
     pub fn start(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        let log = std::fs::File::create(self.dir.path().join(format!("n{i}.log"))).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("n{i}.log")))
+            .unwrap();
         let mut command = Command::new(BIN);
         command.args(["node", "--config"]).arg(&node.config);
         if self.announce_loopback {

@@ -19,6 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("PgUp PgDn", "page up / down"),
     ("/", "filter this view (Enter keeps, Esc clears)"),
     ("s", "sort the Network view"),
+    ("x", "forget the selected node (Network view; asks first)"),
     ("f", "freeze / unfreeze the display"),
     ("Enter  t", "set the target of the selected zone"),
     ("  ↑↓ + -  0-9", "step or type the value in the dialog"),

@@ -4,6 +4,7 @@
 pub mod clocks;
 pub mod dialog;
 pub mod events;
+pub mod forget;
 pub mod help;
 pub mod network;
 pub mod overview;
