@@ -110,3 +110,26 @@ fn ten_thousand_nodes_single_sender() {
     eprintln!("{report}");
     assert_eq!(report.reliability_min, 1.0);
 }
+
+/// The challenge's broadcast workload with the default settings: every
+/// value reaches every node, batching keeps the message count under the
+/// challenge's 20 per operation, and the protocol is never faster than
+/// flooding the same views (the bound would be wrong if it were).
+#[test]
+fn glomers_batches_under_twenty_messages_per_op_and_respects_its_flood_bound() {
+    for seed in [1, 2] {
+        let report = scenario::run(&Options {
+            seed,
+            ..Options::new(Scenario::Glomers)
+        })
+        .unwrap();
+        assert_eq!(report.lost, 0, "seed {seed}");
+        let per_op = report.msgs_per_op.unwrap();
+        assert!(per_op < 20.0, "seed {seed}: {per_op} msgs/op");
+        assert!(report.messages.get("batch").copied().unwrap_or(0) > 0);
+        let bound = report.flood_bound.unwrap();
+        assert_eq!(bound.unreachable, 0, "seed {seed}");
+        assert!(bound.latency_ms.p50 <= report.latency_ms.p50, "seed {seed}");
+        assert!(bound.latency_ms.max <= report.latency_ms.max, "seed {seed}");
+    }
+}

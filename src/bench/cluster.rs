@@ -56,10 +56,37 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
     move |source| BenchError::Io { what, source }
 }
 
+/// What every node's config has beyond its address and seeds.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSetup {
+    /// Every node measures a simulated room of its own ([`sensor_tables`]).
+    pub sensors: bool,
+    /// `[gossip] batch_window_ms`; `None` keeps the default.
+    pub batch_window_ms: Option<u64>,
+}
+
+/// The device tables of a working office's node `i`: one simulated
+/// thermometer sampled at the default interval, in a room of its own (its
+/// own noise seed). The deadband is zero so that every sample is
+/// published: the office's steady load is one reading per node per
+/// interval, whatever the room's temperature does.
+pub fn sensor_tables(i: usize) -> String {
+    format!(
+        "\n[[sensor]]\nkind = \"simulated\"\nname = \"thermometer\"\n\
+         deadband = {{ temperature = 0.0 }}\n\n[simulated_room]\nseed = {i}\n"
+    )
+}
+
 impl Cluster {
     /// Writes the key and `n` configs, then starts the processes; every
-    /// node after the first joins through the first.
-    pub fn start(exe: &Path, n: usize, keep_dir: bool) -> Result<Cluster, BenchError> {
+    /// node after the first joins through the first. `setup` adds to every
+    /// node's config.
+    pub fn start(
+        exe: &Path,
+        n: usize,
+        setup: &NodeSetup,
+        keep_dir: bool,
+    ) -> Result<Cluster, BenchError> {
         let dir = std::env::temp_dir().join(format!("officemesh-bench-{}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(format!("clearing {}", dir.display())))?;
@@ -86,10 +113,16 @@ impl Cluster {
             };
             let data_dir = cluster.dir.join(format!("data-{i}"));
             let config = cluster.dir.join(format!("n{i}.toml"));
-            let text = format!(
+            let mut text = format!(
                 "[node]\nname = \"bench-{i}\"\nzone = \"zone-{i}\"\nlisten = \"{addr}\"\n\
                  data_dir = \"data-{i}\"\n\n[cluster]\nkey_file = \"cluster.key\"\nseeds = {seeds}\n"
             );
+            if let Some(ms) = setup.batch_window_ms {
+                text.push_str(&format!("\n[gossip]\nbatch_window_ms = {ms}\n"));
+            }
+            if setup.sensors {
+                text.push_str(&sensor_tables(i));
+            }
             std::fs::write(&config, text).map_err(io(format!("writing {}", config.display())))?;
             let log_path = cluster.dir.join(format!("n{i}.log"));
             let log = std::fs::File::create(&log_path)
@@ -180,6 +213,19 @@ impl Drop for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sensor_tables_parse_as_a_node_config_with_one_simulated_sensor() {
+        let text = format!(
+            "[node]\nzone = \"z\"\n[cluster]\nseeds = []\n{}",
+            sensor_tables(3)
+        );
+        let config = crate::config::Config::parse(&text, Path::new("n3.toml")).unwrap();
+        assert_eq!(config.sensor.len(), 1);
+        assert_eq!(config.sensor[0].interval, 30);
+        assert_eq!(config.sensor[0].deadband.temperature, 0.0);
+        assert_eq!(config.simulated_room.unwrap().seed, 3);
+    }
 
     #[test]
     fn node_ips_stay_inside_loopback_and_skip_network_and_broadcast() {

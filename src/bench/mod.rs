@@ -16,12 +16,18 @@
 //!    before and after;
 //! 3. the observer leaves, the Watch leases run out (no clock reports any
 //!    more, as in an office nobody watches), then a quiet window measures
-//!    bytes, CPU time and memory per node.
+//!    bytes, frames, CPU time, disk writes and memory per node.
+//!
+//! With `sensors`, every node also measures a simulated room and publishes
+//! a reading every default sensor interval, from its start: the quiet
+//! window is then a working office nobody watches, and its disk writes are
+//! what an SD card sees in steady state.
 
 pub mod cluster;
 pub mod process;
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,9 +37,11 @@ pub use cluster::Cluster;
 pub use report::{BenchReport, MeanMax, Percentiles};
 
 use crate::crdt::Quantity;
+use crate::node::stats;
 use crate::node_id::NodeId;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, Update};
 use crate::replica::watch::WATCH_LEASE;
+use crate::wire::traffic;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -81,6 +89,10 @@ pub struct BenchOptions {
     pub converge_timeout: Duration,
     /// Keep the scratch directory (configs, logs) after the run.
     pub keep_dir: bool,
+    /// Every node publishes a simulated reading each default interval.
+    pub sensors: bool,
+    /// Plumtree's batching window on every node (`None`: the default).
+    pub batch_window_ms: Option<u64>,
 }
 
 impl BenchOptions {
@@ -94,9 +106,16 @@ impl BenchOptions {
             settle_timeout: Duration::from_secs(60),
             converge_timeout: Duration::from_secs(5),
             keep_dir: false,
+            sensors: false,
+            batch_window_ms: None,
         }
     }
 }
+
+/// The quiet window's default length with sensors: long enough for four
+/// readings per node at the default 30 s interval, so a disk figure per
+/// hour is not one commit's luck.
+pub const WORKING_IDLE: Duration = Duration::from_secs(120);
 
 /// The Watch lease outlives the observer by at most [`WATCH_LEASE`]; this
 /// much more lets the last reports drain before the quiet window.
@@ -109,7 +128,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         return Err(BenchError::Setup("--nodes must be at least 1".into()));
     }
     let started = Instant::now();
-    let mut cluster = Cluster::start(&options.exe, options.nodes, options.keep_dir)?;
+    let setup = cluster::NodeSetup {
+        sensors: options.sensors,
+        batch_window_ms: options.batch_window_ms,
+    };
+    let mut cluster = Cluster::start(&options.exe, options.nodes, &setup, options.keep_dir)?;
     tracing::info!(nodes = options.nodes, dir = %cluster.dir.display(), "nodes started");
 
     let mut observer = attach(&cluster, started + options.settle_timeout).await?;
@@ -191,6 +214,16 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         .zip(&before)
         .map(|(a, b)| a.counters.bytes_sent.saturating_sub(b.counters.bytes_sent))
         .sum();
+    let update_traffic = by_traffic(&after, &before, options.updates.max(1) as f64);
+    let update_frames: u64 = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| {
+            a.counters
+                .frames_sent
+                .saturating_sub(b.counters.frames_sent)
+        })
+        .sum();
 
     // The quiet window: nobody watches, nothing is written.
     drop(observer);
@@ -198,24 +231,44 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     check_alive(&mut cluster)?;
     let pids: Vec<u32> = cluster.nodes.iter().map(|n| n.pid()).collect();
     let idle_before = cluster.stats().await?;
+    // The disk counters are read inside the two stats requests, so the
+    // stats files they make the nodes write stay out of the figure.
+    let disk_before = disk_write_bytes(&pids)?;
     let cpu_before = pids
         .iter()
         .map(|p| process::cpu_ticks(*p))
         .collect::<Result<Vec<_>, _>>()?;
     let window_start = Instant::now();
     tokio::time::sleep(options.idle).await;
-    let idle_after = cluster.stats().await?;
     let cpu_after = pids
         .iter()
         .map(|p| process::cpu_ticks(*p))
         .collect::<Result<Vec<_>, _>>()?;
+    let disk_after = disk_write_bytes(&pids)?;
     let window = window_start.elapsed().as_secs_f64();
+    let idle_after = cluster.stats().await?;
     check_alive(&mut cluster)?;
     let idle_bytes: Vec<f64> = idle_after
         .iter()
         .zip(&idle_before)
         .map(|(a, b)| a.counters.bytes_sent.saturating_sub(b.counters.bytes_sent) as f64 / window)
         .collect();
+    let idle_frames: Vec<f64> = idle_after
+        .iter()
+        .zip(&idle_before)
+        .map(|(a, b)| {
+            a.counters
+                .frames_sent
+                .saturating_sub(b.counters.frames_sent) as f64
+                / window
+        })
+        .collect();
+    let disk_per_hour: Vec<f64> = disk_after
+        .iter()
+        .zip(&disk_before)
+        .map(|(a, b)| a.saturating_sub(*b) as f64 / window * 3600.0)
+        .collect();
+    let idle_traffic = by_traffic(&idle_after, &idle_before, window * options.nodes as f64);
     let idle_cpu: Vec<f64> = cpu_after
         .iter()
         .zip(&cpu_before)
@@ -228,6 +281,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
 
     Ok(BenchReport {
         nodes: options.nodes,
+        sensors: options.sensors,
         updates: options.updates,
         converged_updates: samples.len(),
         settle_ms,
@@ -239,9 +293,18 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         } else {
             update_bytes as f64 / options.updates as f64
         },
+        bytes_per_update_by_traffic: update_traffic,
+        frames_per_update: if options.updates == 0 {
+            0.0
+        } else {
+            update_frames as f64 / options.updates as f64
+        },
         idle_secs: window,
         idle_bytes_per_sec_per_node: MeanMax::of(&idle_bytes),
+        idle_frames_per_sec_per_node: MeanMax::of(&idle_frames),
+        idle_bytes_per_sec_per_node_by_traffic: idle_traffic,
         idle_cpu_percent_per_node: MeanMax::of(&idle_cpu),
+        disk_write_bytes_per_node_per_hour: MeanMax::of(&disk_per_hour),
         rss_kib_per_node: MeanMax::of(&rss),
     })
 }
@@ -298,6 +361,33 @@ async fn settle(
             });
         }
     }
+}
+
+/// The bytes every node sent between two stats readings, per traffic
+/// class, divided by `per`.
+fn by_traffic(
+    after: &[stats::NodeStats],
+    before: &[stats::NodeStats],
+    per: f64,
+) -> BTreeMap<&'static str, f64> {
+    traffic::ALL
+        .iter()
+        .map(|&class| {
+            let sum: u64 = after
+                .iter()
+                .zip(before)
+                .map(|(a, b)| {
+                    let (a, b) = (&a.counters.sent_by_traffic, &b.counters.sent_by_traffic);
+                    a.get(class).saturating_sub(b.get(class))
+                })
+                .sum();
+            (class.name(), sum as f64 / per)
+        })
+        .collect()
+}
+
+fn disk_write_bytes(pids: &[u32]) -> Result<Vec<u64>, BenchError> {
+    pids.iter().map(|p| process::disk_write_bytes(*p)).collect()
 }
 
 fn wall_us() -> u64 {

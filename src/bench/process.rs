@@ -1,6 +1,7 @@
 //! What the kernel says about a node process: resident memory
-//! (`/proc/PID/status`, VmRSS) and CPU time (`/proc/PID/stat`, utime +
-//! stime, in clock ticks).
+//! (`/proc/PID/status`, VmRSS), CPU time (`/proc/PID/stat`, utime +
+//! stime, in clock ticks) and the bytes it sent toward the disk
+//! (`/proc/PID/io`, write_bytes).
 
 use std::path::PathBuf;
 
@@ -27,6 +28,24 @@ pub fn cpu_ticks(pid: u32) -> Result<u64, BenchError> {
         path,
         reason: "not a stat line".into(),
     })
+}
+
+/// Bytes the process caused to be written to the storage layer so far
+/// (`write_bytes`: counted when pages are dirtied, so it includes writes
+/// not yet flushed, and it is what wears an SD card, unlike `wchar`, which
+/// also counts sockets and pipes).
+pub fn disk_write_bytes(pid: u32) -> Result<u64, BenchError> {
+    let path = PathBuf::from(format!("/proc/{pid}/io"));
+    let text = read(&path)?;
+    parse_write_bytes(&text).ok_or_else(|| BenchError::Proc {
+        path,
+        reason: "no write_bytes line".into(),
+    })
+}
+
+fn parse_write_bytes(io: &str) -> Option<u64> {
+    let line = io.lines().find(|l| l.starts_with("write_bytes:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn read(path: &PathBuf) -> Result<String, BenchError> {
@@ -72,9 +91,28 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_memory_and_cpu_time() {
+    fn reads_write_bytes_not_cancelled_or_wchar() {
+        let io = "rchar: 6976\nwchar: 512\nsyscr: 10\nsyscw: 2\nread_bytes: 0\n\
+                  write_bytes: 8192\ncancelled_write_bytes: 4096\n";
+        assert_eq!(parse_write_bytes(io), Some(8192));
+        assert_eq!(parse_write_bytes("rchar: 1\n"), None);
+    }
+
+    #[test]
+    fn this_process_has_memory_cpu_time_and_disk_counters() {
         let pid = std::process::id();
         assert!(rss_kib(pid).unwrap() > 0);
         cpu_ticks(pid).unwrap();
+        let before = disk_write_bytes(pid).unwrap();
+        // Not the temporary directory: it may be a tmpfs, which never
+        // reaches a storage layer.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, vec![7u8; 64 * 1024]).unwrap();
+        std::fs::File::open(&file).unwrap().sync_all().unwrap();
+        assert!(
+            disk_write_bytes(pid).unwrap() >= before + 64 * 1024,
+            "64 KiB written and synced must show in write_bytes"
+        );
     }
 }

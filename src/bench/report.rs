@@ -1,6 +1,8 @@
 //! What `officemesh bench` prints: one JSON document or a few lines of
 //! text, both from [`BenchReport`].
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -55,6 +57,8 @@ impl MeanMax {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BenchReport {
     pub nodes: usize,
+    /// Every node published a simulated reading each default interval.
+    pub sensors: bool,
     pub updates: usize,
     /// Updates whose every node reported covering them within the timeout.
     pub converged_updates: usize,
@@ -75,12 +79,26 @@ pub struct BenchReport {
     /// (payload, Noise tags, length prefixes; reports to the observer
     /// included), divided by the number of updates.
     pub bytes_per_update: f64,
+    /// The same split by what the bytes were for (payload, tree repair,
+    /// membership, anti-entropy, observer answers such as clock reports);
+    /// handshakes are in no class.
+    pub bytes_per_update_by_traffic: BTreeMap<&'static str, f64>,
+    /// Frames every node sent during the update phase, per update.
+    pub frames_per_update: f64,
     /// Length of the quiet window the idle figures come from.
     pub idle_secs: f64,
-    /// Bytes each node wrote per second in the quiet window.
+    /// Bytes each node wrote per second in the quiet window (readings
+    /// included with sensors).
     pub idle_bytes_per_sec_per_node: MeanMax,
+    /// Frames (messages) each node sent per second in the quiet window.
+    pub idle_frames_per_sec_per_node: MeanMax,
+    /// The mean node's quiet-window bytes per second, split by class.
+    pub idle_bytes_per_sec_per_node_by_traffic: BTreeMap<&'static str, f64>,
     /// Share of one core each node used in the quiet window, in percent.
     pub idle_cpu_percent_per_node: MeanMax,
+    /// `write_bytes` of `/proc/PID/io` over the quiet window, scaled to an
+    /// hour: what each node's process sent toward its disk.
+    pub disk_write_bytes_per_node_per_hour: MeanMax,
     /// Resident memory of each node process at the end.
     pub rss_kib_per_node: MeanMax,
 }
@@ -88,19 +106,36 @@ pub struct BenchReport {
 impl BenchReport {
     pub fn text(&self) -> String {
         let c = &self.converge_ms;
+        let split = |m: &BTreeMap<&'static str, f64>, digits: usize| {
+            let mut line = String::new();
+            for (k, v) in m {
+                let _ = write!(line, "  {k} {v:.digits$}");
+            }
+            line
+        };
         format!(
-            "nodes: {}\n\
+            "nodes: {}{}\n\
              settled in: {:.0} ms\n\
              updates: {} ({} converged)\n\
              stored_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              converge_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              reported_ms: p50 {:.1}  p99 {:.1}  max {:.1}\n\
              bytes_per_update: {:.0}\n\
+             bytes_per_update by traffic:{}\n\
+             frames_per_update: {:.0}\n\
              idle window: {:.0} s\n\
              idle_bytes_per_sec_per_node: mean {:.1}  max {:.1}\n\
+             idle_frames_per_sec_per_node: mean {:.2}  max {:.2}\n\
+             idle_bytes_per_sec_per_node by traffic (mean):{}\n\
              idle_cpu_percent_per_node: mean {:.3}  max {:.3}\n\
+             disk_write_bytes_per_node_per_hour: mean {:.0}  max {:.0}\n\
              rss_kib_per_node: mean {:.0}  max {:.0}\n",
             self.nodes,
+            if self.sensors {
+                " (sensors publishing)"
+            } else {
+                ""
+            },
             self.settle_ms,
             self.updates,
             self.converged_updates,
@@ -114,11 +149,18 @@ impl BenchReport {
             self.reported_ms.p99,
             self.reported_ms.max,
             self.bytes_per_update,
+            split(&self.bytes_per_update_by_traffic, 0),
+            self.frames_per_update,
             self.idle_secs,
             self.idle_bytes_per_sec_per_node.mean,
             self.idle_bytes_per_sec_per_node.max,
+            self.idle_frames_per_sec_per_node.mean,
+            self.idle_frames_per_sec_per_node.max,
+            split(&self.idle_bytes_per_sec_per_node_by_traffic, 1),
             self.idle_cpu_percent_per_node.mean,
             self.idle_cpu_percent_per_node.max,
+            self.disk_write_bytes_per_node_per_hour.mean,
+            self.disk_write_bytes_per_node_per_hour.max,
             self.rss_kib_per_node.mean,
             self.rss_kib_per_node.max,
         )

@@ -1,5 +1,6 @@
-//! `officemesh bench --nodes N [--updates K] [--json]`: N real node
-//! processes on 127.0.0.2.. measured from outside (see `officemesh::bench`).
+//! `officemesh bench --nodes N [--updates K] [--sensors] [--json]`: N real
+//! node processes on 127.0.0.2.. measured from outside (see
+//! `officemesh::bench`).
 
 use std::time::Duration;
 
@@ -17,9 +18,18 @@ pub struct BenchArgs {
     /// Milliseconds between two writes.
     #[arg(long, default_value_t = 200)]
     pub spacing_ms: u64,
-    /// Seconds of the quiet window the idle figures come from.
-    #[arg(long, default_value_t = 30)]
-    pub idle_secs: u64,
+    /// Seconds of the quiet window the idle figures come from (default 30;
+    /// 120 with --sensors).
+    #[arg(long)]
+    pub idle_secs: Option<u64>,
+    /// Every node measures a simulated room and publishes a reading each
+    /// default sensor interval: the quiet window becomes a working office.
+    #[arg(long)]
+    pub sensors: bool,
+    /// Plumtree's batching window on every node, in ms (0: off; default:
+    /// the node's default).
+    #[arg(long)]
+    pub batch_window_ms: Option<u64>,
     /// Keep the scratch directory (configs, node logs) afterwards.
     #[arg(long)]
     pub keep: bool,
@@ -33,7 +43,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut options = BenchOptions::new(exe, args.nodes);
     options.updates = args.updates;
     options.spacing = Duration::from_millis(args.spacing_ms);
-    options.idle = Duration::from_secs(args.idle_secs);
+    options.sensors = args.sensors;
+    options.batch_window_ms = args.batch_window_ms;
+    options.idle = match args.idle_secs {
+        Some(secs) => Duration::from_secs(secs),
+        None if args.sensors => bench::WORKING_IDLE,
+        None => options.idle,
+    };
     options.keep_dir = args.keep;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -42,6 +42,10 @@ pub struct SimArgs {
     /// Fraction of nodes that crash and restart from durable state (office).
     #[arg(long)]
     crash: Option<f64>,
+    /// Plumtree's batching window in ms (0: every payload leaves at once;
+    /// default: the protocol's).
+    #[arg(long)]
+    batch_window_ms: Option<u64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -84,6 +88,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         partition: args.partition,
         observers: args.observers,
         crash: args.crash,
+        batch_window: args.batch_window_ms.map(std::time::Duration::from_millis),
         ..Options::new(scenario)
     };
     let started = Instant::now();

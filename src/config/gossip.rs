@@ -22,7 +22,18 @@ pub struct GossipSection {
     /// Plumtree: milliseconds to wait for a message announced by IHAVE
     /// before GRAFTing (§3.6).
     pub graft_timeout_ms: u64,
+    /// Plumtree: a link that sent within this many milliseconds is busy,
+    /// and what else comes for it waits out the window to leave as one
+    /// message; an idle link sends at once. 0 turns batching off.
+    pub batch_window_ms: u64,
+    /// Plumtree: a waiting batch leaves at once at this many bytes
+    /// (at most [`BATCH_BYTES_LIMIT`]).
+    pub batch_bytes_max: usize,
 }
+
+/// The largest `batch_bytes_max`: half the frame cap, so a batch and its
+/// encoding overhead always fit one frame.
+pub const BATCH_BYTES_LIMIT: usize = crate::wire::MAX_FRAME_LEN / 2;
 
 impl Default for GossipSection {
     fn default() -> Self {
@@ -34,6 +45,8 @@ impl Default for GossipSection {
             shuffle_period_ms: 10_000,
             anti_entropy_period_ms: 5_000,
             graft_timeout_ms: 100,
+            batch_window_ms: 100,
+            batch_bytes_max: 16 * 1024,
         }
     }
 }

@@ -104,6 +104,17 @@ impl Config {
         self.office
             .time_zone()
             .map_err(|e| invalid("office", "timezone", e.to_string()))?;
+        let batch = self.gossip.batch_bytes_max;
+        if !(1..=gossip::BATCH_BYTES_LIMIT).contains(&batch) {
+            return Err(invalid(
+                "gossip",
+                "batch_bytes_max",
+                format!(
+                    "must be between 1 and {} (got {batch})",
+                    gossip::BATCH_BYTES_LIMIT
+                ),
+            ));
+        }
         if self.node.zone.trim().is_empty() {
             return Err(invalid("node", "zone", "must not be empty".into()));
         }

@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::wire::traffic::{self, Traffic};
+
 /// Live counters shared by the listener, the dialer and every connection.
 #[derive(Debug, Default)]
 pub struct NetCounters {
@@ -21,6 +23,33 @@ pub struct NetCounters {
     bad_frames: AtomicU64,
     oversized_frames: AtomicU64,
     slow_peers_dropped: AtomicU64,
+    /// Framed bytes queued for peers, per [`Traffic`] class.
+    sent_by_traffic: [AtomicU64; traffic::ALL.len()],
+}
+
+/// Framed bytes (length prefix, ciphertext and tag) a replica queued for
+/// its peers, split by what they were for. The handshakes are not in it,
+/// so the parts add up to a little less than `bytes_sent`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TrafficBytes {
+    pub payload: u64,
+    pub tree_repair: u64,
+    pub membership: u64,
+    pub anti_entropy: u64,
+    pub observer: u64,
+}
+
+impl TrafficBytes {
+    pub fn get(&self, class: Traffic) -> u64 {
+        match class {
+            Traffic::Payload => self.payload,
+            Traffic::TreeRepair => self.tree_repair,
+            Traffic::Membership => self.membership,
+            Traffic::AntiEntropy => self.anti_entropy,
+            Traffic::Observer => self.observer,
+        }
+    }
 }
 
 /// A copy of the counters at one moment. A field missing from a stats
@@ -56,6 +85,8 @@ pub struct CountersSnapshot {
     pub oversized_frames: u64,
     /// Peers disconnected because their send queue filled or a write stalled.
     pub slow_peers_dropped: u64,
+    #[serde(default)]
+    pub sent_by_traffic: TrafficBytes,
 }
 
 macro_rules! bump {
@@ -90,7 +121,24 @@ impl NetCounters {
             bad_frames: get(&self.bad_frames),
             oversized_frames: get(&self.oversized_frames),
             slow_peers_dropped: get(&self.slow_peers_dropped),
+            sent_by_traffic: {
+                let of = |t: Traffic| get(&self.sent_by_traffic[t.index()]);
+                TrafficBytes {
+                    payload: of(Traffic::Payload),
+                    tree_repair: of(Traffic::TreeRepair),
+                    membership: of(Traffic::Membership),
+                    anti_entropy: of(Traffic::AntiEntropy),
+                    observer: of(Traffic::Observer),
+                }
+            },
         }
+    }
+}
+
+impl NetCounters {
+    /// Counts `n` framed bytes of `class` queued for a peer.
+    pub(crate) fn sent_traffic(&self, class: Traffic, n: u64) {
+        self.sent_by_traffic[class.index()].fetch_add(n, Ordering::Relaxed);
     }
 }
 

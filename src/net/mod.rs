@@ -29,7 +29,7 @@ mod slots;
 
 pub use backoff::Backoff;
 pub use connection::{ConnId, Connection, PeerHandle, SendError};
-pub use counters::{CountersSnapshot, NetCounters};
+pub use counters::{CountersSnapshot, NetCounters, TrafficBytes};
 pub use endpoint::{Endpoint, Limits};
 pub use event::{CloseReason, NetEvent};
 pub use handshake::{Direction, HandshakeError, NOISE_PATTERN, NOISE_PROLOGUE};

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::counters::NetCounters;
 use super::limits::{MAX_NOISE_MSG_LEN, NOISE_TAG_LEN};
+use crate::wire::traffic::Traffic;
 use crate::wire::{self, FrameDecoder, FrameError, MAX_FRAME_LEN, Message};
 
 /// Plaintext capacity a reader keeps between frames: one large frame
@@ -192,6 +193,10 @@ impl<W: AsyncWrite + Unpin> SecureWriter<W> {
             max: MAX_NOISE_MSG_LEN,
         })?;
         self.counters.frames_sent(1);
+        self.counters.sent_traffic(
+            Traffic::of_encoded(body),
+            (len + wire::frame::PREFIX_LEN) as u64,
+        );
         Ok(())
     }
 

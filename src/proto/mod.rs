@@ -10,6 +10,7 @@
 
 pub mod flood;
 pub mod hyparview;
+pub mod link_batch;
 pub mod plumtree;
 
 mod overlay;

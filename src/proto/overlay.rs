@@ -244,7 +244,9 @@ impl Overlay {
             Message::Broadcast(msg) => {
                 let pushes = matches!(
                     msg,
-                    wire::plumtree::Message::Gossip { .. } | wire::plumtree::Message::IHave { .. }
+                    wire::plumtree::Message::Gossip { .. }
+                        | wire::plumtree::Message::IHave { .. }
+                        | wire::plumtree::Message::Batch { .. }
                 );
                 if pushes && !self.membership.is_active(from.id) {
                     // Only a neighbour pushes to us: this peer still holds a

@@ -15,17 +15,22 @@
 //! IHAVEs are not sent one per message: they queue per peer and leave
 //! together on a dispatch timer, and an id is never announced to a peer that
 //! is known to have the message already (it sent us the payload or an IHAVE).
+//!
+//! Eager pushes go through [`LinkBatches`]: an idle link sends at once, a
+//! busy one coalesces what comes within `batch_window` into one `Batch`
+//! (see `link_batch`), so the message count stops growing with the load.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::link_batch::{Batch, LinkBatches, Pushed};
 use super::overlay::{Event, Output, Timer as OverlayTimer};
 use crate::node_id::NodeId;
 use crate::splitmix::splitmix64;
 use crate::time::Time;
-use crate::wire::plumtree::{Message, MessageId};
+use crate::wire::plumtree::{BatchedGossip, Message, MessageId};
 use crate::wire::{Message as WireMessage, PeerInfo};
 
 /// Plumtree's knobs, with the defaults used when nothing is set.
@@ -73,6 +78,15 @@ pub struct Config {
     pub seen_ttl: Duration,
     /// Most ids remembered (default 65,536: a few MiB at most on a Pi).
     pub seen_capacity: usize,
+    /// A link that sent within this window is busy: further payloads for
+    /// it wait until the window since its last send closes and leave
+    /// together (default 100 ms; zero sends every payload at once). An idle
+    /// link, as in an office between two writes, sends at once.
+    pub batch_window: Duration,
+    /// A waiting batch leaves at once when it reaches this many bytes
+    /// (default 16 KiB: a quarter of the frame cap, so a batch never
+    /// comes near it).
+    pub batch_bytes_max: usize,
 }
 
 impl Default for Config {
@@ -90,6 +104,8 @@ impl Default for Config {
             cache_capacity: 4096,
             seen_ttl: Duration::from_secs(600),
             seen_capacity: 65_536,
+            batch_window: Duration::from_millis(100),
+            batch_bytes_max: 16 * 1024,
         }
     }
 }
@@ -115,6 +131,8 @@ pub enum Timer {
     Dispatch,
     /// A message announced by IHAVE has not arrived: GRAFT an announcer.
     Graft(MessageId),
+    /// The batching window of the link to this neighbour has closed.
+    Flush(NodeId),
 }
 
 /// What the node remembers of a message it has delivered.
@@ -209,13 +227,17 @@ pub struct Plumtree {
     graft_budget: BTreeMap<NodeId, (Time, usize)>,
     /// When each neighbour was last sent a PRUNE (see `on_duplicate`).
     pruned_at: BTreeMap<NodeId, Time>,
+    /// Eager pushes waiting on busy links.
+    batches: LinkBatches,
 }
 
 impl Plumtree {
     pub fn new(me: NodeId, config: Config) -> Self {
         let seen = Expiring::new(config.seen_ttl, config.seen_capacity);
         let cache = Expiring::new(config.cache_ttl, config.cache_capacity);
+        let batches = LinkBatches::new(config.batch_window, config.batch_bytes_max);
         Plumtree {
+            batches,
             me,
             config,
             peers: BTreeMap::new(),
@@ -298,6 +320,7 @@ impl Plumtree {
         self.graft_budget.remove(&id);
         self.pruned_at.remove(&id);
         self.lazy_queue.remove(&id);
+        self.batches.remove(id);
         for missing in self.missing.values_mut() {
             missing.announcers.retain(|(p, _)| p.id != id);
         }
@@ -347,6 +370,14 @@ impl Plumtree {
             Message::IHave { ids } => self.on_ihave(now, from, ids, out),
             Message::Graft { id, round: _ } => self.on_graft(from, id, out),
             Message::Prune => self.set_eager(from.id, false),
+            Message::Batch { gossip, ihave } => {
+                for g in gossip {
+                    self.on_gossip(now, from, g.id, g.round, g.payload, out);
+                }
+                if !ihave.is_empty() {
+                    self.on_ihave(now, from, ihave, out);
+                }
+            }
         }
     }
 
@@ -357,6 +388,11 @@ impl Plumtree {
                 self.dispatch(out);
             }
             Timer::Graft(id) => self.graft_missing(now, id, out),
+            Timer::Flush(peer) => {
+                if let Some(batch) = self.batches.flush(now, peer) {
+                    self.send_batch(peer, batch, out);
+                }
+            }
         }
     }
 
@@ -508,20 +544,13 @@ impl Plumtree {
     ) {
         let holders = self.holders.remove(&id).unwrap_or_default();
         let mut queued = false;
+        let mut eager_peers = Vec::new();
         for (peer_id, (peer, eager)) in &self.peers {
             if Some(*peer_id) == from || holders.contains(peer_id) {
                 continue;
             }
             if *eager {
-                send(
-                    out,
-                    *peer,
-                    Message::Gossip {
-                        id,
-                        round,
-                        payload: payload.clone(),
-                    },
-                );
+                eager_peers.push(*peer);
             } else {
                 self.lazy_queue
                     .entry(*peer_id)
@@ -533,6 +562,54 @@ impl Plumtree {
         if queued {
             self.arm_dispatch(now, out);
         }
+        for peer in eager_peers {
+            let item = BatchedGossip {
+                id,
+                round,
+                payload: payload.clone(),
+            };
+            match self.batches.push(now, peer.id, item) {
+                Pushed::Now(g) => send(
+                    out,
+                    peer,
+                    Message::Gossip {
+                        id: g.id,
+                        round: g.round,
+                        payload: g.payload,
+                    },
+                ),
+                Pushed::Queued(Some(at)) => out.push(Output::Schedule {
+                    at,
+                    timer: OverlayTimer::Broadcast(Timer::Flush(peer.id)),
+                }),
+                Pushed::Queued(None) => {}
+                Pushed::Full(batch) => self.send_batch(peer.id, batch, out),
+            }
+        }
+    }
+
+    /// Sends what a link coalesced, as the smallest message that carries it.
+    fn send_batch(&self, peer: NodeId, batch: Batch, out: &mut Vec<Output>) {
+        let Some((peer, _)) = self.peers.get(&peer).copied() else {
+            return;
+        };
+        let Batch { mut gossip, ihave } = batch;
+        let msg = match (gossip.len(), ihave.is_empty()) {
+            (0, true) => return,
+            (0, false) => Message::IHave { ids: ihave },
+            (1, true) => {
+                let Some(g) = gossip.pop() else {
+                    return;
+                };
+                Message::Gossip {
+                    id: g.id,
+                    round: g.round,
+                    payload: g.payload,
+                }
+            }
+            _ => Message::Batch { gossip, ihave },
+        };
+        send(out, peer, msg);
     }
 
     fn dispatch(&mut self, out: &mut Vec<Output>) {
@@ -545,6 +622,10 @@ impl Plumtree {
                 .into_iter()
                 .filter(|(id, _)| !self.holders.get(id).is_some_and(|h| h.contains(&peer_id)))
                 .collect();
+            // A batch waiting on the link carries them with its payloads.
+            let Some(ids) = self.batches.piggyback(peer_id, ids) else {
+                continue;
+            };
             for chunk in ids.chunks(self.config.ihave_batch_max.max(1)) {
                 send(
                     out,
@@ -791,10 +872,17 @@ mod tests {
                 Timer::Dispatch
             )]
         );
-        // A second message before the dispatch shares the batch and the timer.
+        // A second message before the dispatch shares the IHAVE batch and
+        // its timer; the eager link, busy since the first, waits out its
+        // batching window.
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 2), 3), &mut out);
-        assert!(timers(&out).is_empty());
+        assert!(sent(&out).is_empty());
+        let window = Config::default().batch_window;
+        assert_eq!(
+            timers(&out),
+            vec![(Time::ZERO + window, Timer::Flush(NodeId(3)))]
+        );
         let mut out = Vec::new();
         p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
         assert_eq!(
@@ -806,10 +894,102 @@ mod tests {
                 }
             )]
         );
+        // One payload waited: it leaves as a plain GOSSIP.
+        let mut out = Vec::new();
+        p.timer_fired(Time::ZERO + window, Timer::Flush(NodeId(3)), &mut out);
+        assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, 2), 4))]);
         // Nothing queued: nothing sent.
         let mut out = Vec::new();
         p.timer_fired(Time::from_millis(200), Timer::Dispatch, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_busy_link_coalesces_payloads_and_announcements_into_one_batch() {
+        let mut p = tree(1, &[2, 3]);
+        let window = Config::default().batch_window;
+        let t0 = Time::from_millis(1_000);
+        let mut out = Vec::new();
+        p.handle_message(t0, peer(2), gossip(mid(9, 1), 1), &mut out);
+        assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, 1), 2))]);
+        for seq in 2..=4 {
+            let mut out = Vec::new();
+            p.handle_message(t0, peer(2), gossip(mid(9, seq), 1), &mut out);
+            assert!(sent(&out).is_empty(), "message {seq} waits");
+        }
+        // Node 3 prunes us meanwhile: the next message is announced to it,
+        // and the announcement rides with the waiting payloads.
+        p.handle_message(t0, peer(3), Message::Prune, &mut Vec::new());
+        let mut out = Vec::new();
+        p.handle_message(t0, peer(2), gossip(mid(9, 5), 1), &mut out);
+        let ihave_due = t0 + Config::default().ihave_interval;
+        assert!(timers(&out).contains(&(ihave_due, Timer::Dispatch)));
+        let mut out = Vec::new();
+        p.timer_fired(ihave_due, Timer::Dispatch, &mut out);
+        assert!(sent(&out).is_empty());
+        let mut out = Vec::new();
+        p.timer_fired(t0 + window, Timer::Flush(NodeId(3)), &mut out);
+        let batched = |seq| BatchedGossip {
+            id: mid(9, seq),
+            round: 2,
+            payload: Bytes::from_static(b"p"),
+        };
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::Batch {
+                    gossip: vec![batched(2), batched(3), batched(4)],
+                    ihave: vec![(mid(9, 5), 2)],
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_received_batch_delivers_each_payload_and_arms_grafts_for_its_announcements() {
+        let mut p = tree(1, &[2, 3]);
+        let batch = Message::Batch {
+            gossip: (1..=3)
+                .map(|seq| BatchedGossip {
+                    id: mid(9, seq),
+                    round: 2,
+                    payload: Bytes::from_static(b"p"),
+                })
+                .collect(),
+            ihave: vec![(mid(8, 1), 3)],
+        };
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), batch, &mut out);
+        let delivered: Vec<MessageId> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(Event::Delivered { id, .. }) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(delivered, vec![mid(9, 1), mid(9, 2), mid(9, 3)]);
+        assert!(timers(&out).contains(&(
+            Time::ZERO + Config::default().graft_timeout,
+            Timer::Graft(mid(8, 1))
+        )));
+    }
+
+    #[test]
+    fn a_zero_window_pushes_every_payload_at_once() {
+        let config = Config {
+            batch_window: Duration::ZERO,
+            ..Config::default()
+        };
+        let mut p = Plumtree::new(NodeId(1), config);
+        for id in [2, 3] {
+            p.neighbor_up(Time::ZERO, peer(id), &mut Vec::new());
+        }
+        for seq in 1..=5 {
+            let mut out = Vec::new();
+            p.handle_message(Time::ZERO, peer(2), gossip(mid(9, seq), 1), &mut out);
+            assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, seq), 2))]);
+        }
     }
 
     #[test]

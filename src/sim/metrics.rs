@@ -174,6 +174,15 @@ impl Metrics {
     pub(super) fn on_send(&mut self, msg: &Message) {
         self.counters.count(msg);
         let id = match msg {
+            Message::Broadcast(wire::plumtree::Message::Batch { gossip, .. }) => {
+                // Each payload in a batch is a copy sent, for the RMR.
+                for g in gossip {
+                    if let Some(&i) = self.by_id.get(&g.id) {
+                        self.records[i].payload_messages += 1;
+                    }
+                }
+                return;
+            }
             Message::Broadcast(wire::plumtree::Message::Gossip { id, .. }) => id,
             Message::Flood(wire::flood::Message::Flood { id, .. }) => id,
             _ => return,

@@ -11,6 +11,7 @@
 //! machine, and how it reproduces the HyParView and Plumtree experiments.
 
 pub mod fault;
+pub mod flood_bound;
 pub mod invariants;
 pub mod mesh;
 pub mod metrics;

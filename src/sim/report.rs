@@ -116,6 +116,9 @@ pub struct Report {
     /// Wall-clock time of the run, filled in by the caller (the simulator
     /// never reads a clock); 0 when not measured.
     pub wall_ms: u64,
+    /// `glomers`: the same values flooded over the same views (see
+    /// [`super::flood_bound`]), the limit its latency is judged against.
+    pub flood_bound: Option<super::flood_bound::FloodBound>,
     /// The `office` scenario's figures, flattened into the JSON object.
     #[serde(flatten)]
     pub office: Option<super::scenario::OfficeFigures>,
@@ -177,6 +180,7 @@ impl Report {
             virtual_ms: 0,
             events: 0,
             wall_ms: 0,
+            flood_bound: None,
             office: None,
         }
     }
@@ -220,6 +224,15 @@ impl fmt::Display for Report {
                 format!("{:.1}", self.time_to_all_ms),
             ),
         ];
+        if let Some(b) = &self.flood_bound {
+            rows.push((
+                "flood bound ms p50/max".into(),
+                format!(
+                    "{:.1} / {:.1} (same views; {} values, {} without a bound)",
+                    b.latency_ms.p50, b.latency_ms.max, b.values, b.unreachable
+                ),
+            ));
+        }
         if let Some(m) = self.msgs_per_op {
             rows.push(("msgs per op".into(), format!("{m:.2}")));
         }

@@ -184,6 +184,11 @@ impl Simulator {
         self.nodes[node].overlay.as_ref()
     }
 
+    /// The one-way latency of the link between nodes `a` and `b`.
+    pub fn link_latency(&self, a: usize, b: usize) -> Duration {
+        self.net.latency.of_link(self.seed, a as u32, b as u32)
+    }
+
     /// A snapshot of which nodes are live, for reliability figures.
     pub fn live_mask(&self) -> Vec<bool> {
         self.nodes.iter().map(|n| n.overlay.is_some()).collect()
@@ -290,6 +295,11 @@ impl Simulator {
 
     pub fn is_partitioned(&self) -> bool {
         self.partition.is_some()
+    }
+
+    /// The side of every node while the network is cut.
+    pub fn partition_sides(&self) -> Option<&[u8]> {
+        self.partition.as_ref().map(|p| p.side.as_slice())
     }
 
     /// The time of the next event, if any.

@@ -15,6 +15,7 @@ pub mod payload;
 pub mod peer;
 pub mod plumtree;
 pub mod sync;
+pub mod traffic;
 
 use serde::{Deserialize, Serialize};
 

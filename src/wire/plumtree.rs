@@ -27,6 +27,22 @@ pub enum Message {
     Graft { id: Option<MessageId>, round: u16 },
     /// The receiver sent a duplicate: move the link to lazy (§3.5).
     Prune,
+    /// What a busy link coalesced within its batching window: eager pushes
+    /// handled as so many `Gossip`, in order, then announcements handled as
+    /// one `IHave`. Never nested, so decoding it cannot recurse; its size
+    /// is bounded by the frame cap like every message.
+    Batch {
+        gossip: Vec<BatchedGossip>,
+        ihave: Vec<(MessageId, u16)>,
+    },
+}
+
+/// One eager push inside a [`Message::Batch`]: the fields of a `Gossip`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchedGossip {
+    pub id: MessageId,
+    pub round: u16,
+    pub payload: Bytes,
 }
 
 impl Message {
@@ -36,6 +52,7 @@ impl Message {
             Message::IHave { .. } => "ihave",
             Message::Graft { .. } => "graft",
             Message::Prune => "prune",
+            Message::Batch { .. } => "batch",
         }
     }
 }

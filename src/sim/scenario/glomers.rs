@@ -6,6 +6,10 @@
 //! counts every server-to-server message per client operation (reads
 //! included) and measures, per value, the time until every node has it;
 //! a value missing from a final read is lost.
+//!
+//! Beside its own figures the report carries the flood bound of each value
+//! (see [`crate::sim::flood_bound`]): how fast flooding the same active
+//! views would have been, the limit the latency is judged against.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use rand::Rng;
 
 use super::{Options, bootstrap, measured_report, payload};
 use crate::sim::fault::Fault;
+use crate::sim::flood_bound::FloodBoundRecorder;
 use crate::sim::network::Latency;
 use crate::sim::report::{Quantiles, Report};
 use crate::sim::simulator::Simulator;
@@ -51,6 +56,7 @@ pub fn run(options: &Options) -> Report {
     let mut nemesis = nemesis.into_iter().peekable();
     let ops = (WORKLOAD.as_micros() / OP_INTERVAL.as_micros()) as u64;
     let mut values = Vec::new();
+    let mut bound = FloodBoundRecorder::default();
     for op in 0..ops {
         let at = start + OP_INTERVAL * op as u32;
         while let Some((t, _)) = nemesis.peek()
@@ -61,20 +67,24 @@ pub fn run(options: &Options) -> Report {
             };
             sim.run_until(t);
             fault.apply(&mut sim);
+            bound.track_partition(&sim);
         }
         sim.run_until(at);
         let node = sim.rng().random_range(0..nodes);
         // Half the operations are reads: served from the node's own state,
         // they cost no message but count as operations.
         if sim.rng().random_bool(0.5) {
+            bound.observe(&sim, node);
             values.extend(sim.broadcast(node, payload(op)));
         }
     }
     for (t, fault) in nemesis {
         sim.run_until(t);
         fault.apply(&mut sim);
+        bound.track_partition(&sim);
     }
     sim.heal();
+    bound.track_partition(&sim);
     sim.run_until(start + WORKLOAD + RECOVERY);
 
     let mut report = measured_report("glomers", options, nodes, latency, &sim, &values, &before);
@@ -89,5 +99,6 @@ pub fn run(options: &Options) -> Report {
     report.latency_ms = Quantiles::of(&mut stable);
     let counters = sim.metrics().counters().since(&before);
     report.msgs_per_op = Some(counters.total() as f64 / ops as f64);
+    report.flood_bound = Some(bound.finish(&sim));
     report
 }

@@ -67,6 +67,8 @@ pub struct Options {
     pub observers: Option<usize>,
     /// `office`: fraction of nodes that crash and restart from durable state.
     pub crash: Option<f64>,
+    /// Plumtree's batching window (`None`: the protocol's default).
+    pub batch_window: Option<Duration>,
 }
 
 impl Options {
@@ -83,6 +85,7 @@ impl Options {
             partition: false,
             observers: None,
             crash: None,
+            batch_window: None,
         }
     }
 
@@ -102,10 +105,14 @@ impl Options {
     }
 
     fn overlay_config(&self) -> Config {
-        Config {
+        let mut config = Config {
             broadcast: self.protocol,
             ..Config::default()
+        };
+        if let Some(window) = self.batch_window {
+            config.plumtree.batch_window = window;
         }
+        config
     }
 }
 
