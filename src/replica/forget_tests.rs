@@ -204,7 +204,7 @@ impl Net {
                     result: Ok(()),
                 },
             )),
-            Output::Targets(_) | Output::Retired => {}
+            Output::Targets(_) | Output::Retired | Output::Programs => {}
         }
     }
 
