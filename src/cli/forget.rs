@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use officemesh::crdt::OfficeState;
 use officemesh::node_id::NodeId;
-use officemesh::observer::Update;
 use tokio::time::Instant;
 
 use super::attach::{AttachArgs, attach, runtime};
@@ -53,48 +52,9 @@ async fn forget(args: ForgetArgs) -> anyhow::Result<()> {
         bail!("not forgotten");
     }
     let submitted = observer.forget_node(id).context("writing the tombstone")?;
-    loop {
-        match tokio::time::timeout_at(deadline, observer.next_update()).await {
-            Err(_) => bail!("not stored within {} s", args.timeout),
-            Ok(Update::Stored { request, by }) if request == submitted.request => {
-                println!("stored: {name} ({id}) forgotten (committed by node {by})");
-                break;
-            }
-            Ok(Update::Rejected { request, reason }) if request == submitted.request => {
-                bail!("the node rejected the tombstone: {reason}");
-            }
-            Ok(Update::NotStored {
-                request,
-                reason,
-                sent_to,
-            }) if request == submitted.request => {
-                bail!(
-                    "not stored on the node: {reason}; it was already sent to {sent_to} \
-                     neighbour(s) and may still spread"
-                );
-            }
-            Ok(_) => {}
-        }
-    }
-    if args.wait == WaitFor::Stored {
-        return Ok(());
-    }
-    let dot = submitted.dot;
-    let done = observer
-        .wait_until(deadline, |o| {
-            let (k, n) = o.coverage(dot);
-            n > 0 && k == n && o.reports_settled()
-        })
-        .await;
-    let (k, n) = observer.coverage(dot);
-    if !done {
-        bail!(
-            "not converged within {} s: {k}/{n} live nodes have it",
-            args.timeout
-        );
-    }
-    println!("converged: {k}/{n} live nodes");
-    Ok(())
+    let what = format!("{name} ({id}) forgotten");
+    let timeout = Duration::from_secs(args.timeout);
+    super::confirm::confirm(observer, submitted, &what, args.wait, deadline, timeout).await
 }
 
 /// Finds the node `which` names: an exact id, a node's name, or the start

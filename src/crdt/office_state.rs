@@ -163,20 +163,7 @@ impl OfficeState {
         key: TargetKey,
         value: TargetValue,
     ) -> Write {
-        let (dot, register) = write(
-            &mut self.registers.targets,
-            &mut self.context,
-            writer,
-            wall_ms,
-            key.clone(),
-            |_, _| value,
-        );
-        let mut delta = Registers::default();
-        delta.targets.insert(key, register);
-        Write {
-            dot,
-            delta: Delta(delta),
-        }
+        self.replace(|r| &mut r.targets, writer, wall_ms, key, value)
     }
 
     /// Sets a zone's schedule (an empty one clears it). Like a target: it
@@ -188,20 +175,7 @@ impl OfficeState {
         zone: String,
         schedule: Schedule,
     ) -> Write {
-        let (dot, register) = write(
-            &mut self.registers.schedules,
-            &mut self.context,
-            writer,
-            wall_ms,
-            zone.clone(),
-            |_, _| schedule,
-        );
-        let mut delta = Registers::default();
-        delta.schedules.insert(zone, register);
-        Write {
-            dot,
-            delta: Delta(delta),
-        }
+        self.replace(|r| &mut r.schedules, writer, wall_ms, zone, schedule)
     }
 
     /// Sets what one preset means in a zone.
@@ -212,20 +186,7 @@ impl OfficeState {
         key: PresetKey,
         value: PresetValue,
     ) -> Write {
-        let (dot, register) = write(
-            &mut self.registers.presets,
-            &mut self.context,
-            writer,
-            wall_ms,
-            key.clone(),
-            |_, _| value,
-        );
-        let mut delta = Registers::default();
-        delta.presets.insert(key, register);
-        Write {
-            dot,
-            delta: Delta(delta),
-        }
+        self.replace(|r| &mut r.presets, writer, wall_ms, key, value)
     }
 
     /// Sets (or, with `celsius: None`, clears) a zone's override.
@@ -236,16 +197,29 @@ impl OfficeState {
         zone: String,
         value: OverrideValue,
     ) -> Write {
+        self.replace(|r| &mut r.overrides, writer, wall_ms, zone, value)
+    }
+
+    /// One write replacing what this replica holds under `key` in the map
+    /// `select` picks; the delta carries that register alone.
+    fn replace<K: Ord + Clone, V: Clone>(
+        &mut self,
+        select: fn(&mut Registers) -> &mut BTreeMap<K, MvRegister<V>>,
+        writer: &mut Writer,
+        wall_ms: u64,
+        key: K,
+        value: V,
+    ) -> Write {
         let (dot, register) = write(
-            &mut self.registers.overrides,
+            select(&mut self.registers),
             &mut self.context,
             writer,
             wall_ms,
-            zone.clone(),
+            key.clone(),
             |_, _| value,
         );
         let mut delta = Registers::default();
-        delta.overrides.insert(zone, register);
+        select(&mut delta).insert(key, register);
         Write {
             dot,
             delta: Delta(delta),
