@@ -101,13 +101,6 @@ impl CausalContext {
         self.compact(replica);
     }
 
-    /// Adds every dot of a version vector.
-    pub fn insert_vv(&mut self, vv: &VersionVector) {
-        for (replica, counter) in vv.iter() {
-            self.insert_range(replica, 1, counter);
-        }
-    }
-
     /// Set union: afterwards `self` contains every dot either contained.
     pub fn join(&mut self, other: &CausalContext) {
         for (replica, counter) in other.vv.iter() {

@@ -40,7 +40,6 @@ pub struct Connection {
     pub(crate) role: Role,
     pub(crate) direction: Direction,
     pub(crate) conn: ConnId,
-    pub(crate) remote_key: [u8; 32],
     pub(crate) send_queue_len: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) counters: Arc<NetCounters>,
@@ -78,11 +77,6 @@ impl Connection {
 
     pub fn conn_id(&self) -> ConnId {
         self.conn
-    }
-
-    /// The peer's Noise static public key (its id is a digest of this).
-    pub fn remote_public_key(&self) -> &[u8; 32] {
-        &self.remote_key
     }
 
     /// Starts the task that carries this connection's frames. It sends

@@ -306,7 +306,6 @@ impl Endpoint {
             role: theirs.role,
             direction,
             conn,
-            remote_key: est.remote_key,
             send_queue_len: inner.limits.send_queue_len,
             write_timeout: inner.limits.write_timeout,
             counters: inner.counters.clone(),

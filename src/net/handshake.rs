@@ -87,7 +87,6 @@ pub enum HandshakeError {
 /// What the handshake established.
 pub(crate) struct Established {
     pub noise: Arc<StatelessTransportState>,
-    pub remote_key: [u8; 32],
     pub remote_id: NodeId,
 }
 
@@ -200,7 +199,6 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| HandshakeError::Local(e.to_string()))?;
     Ok(Established {
         noise: Arc::new(noise),
-        remote_key,
         remote_id: NodeId::from_public_key(&remote_key),
     })
 }

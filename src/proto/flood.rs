@@ -32,10 +32,6 @@ impl Flood {
         }
     }
 
-    pub fn has_seen(&self, id: &MessageId) -> bool {
-        self.seen.contains(id)
-    }
-
     /// Sends a new message (ours, or an observer's write) to every neighbour.
     /// Returns false when the id was already seen.
     /// `hops` is this node's distance from the writer (0 for our own).

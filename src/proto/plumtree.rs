@@ -270,10 +270,6 @@ impl Plumtree {
             .collect()
     }
 
-    pub fn has_seen(&self, id: &MessageId) -> bool {
-        self.seen.contains(id)
-    }
-
     /// A new active-view neighbour starts eager (§3.4). It is also
     /// announced the messages of the last `announce_recent`: a neighbour
     /// usually replaces one that failed, and what was pushed into the dead
