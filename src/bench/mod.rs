@@ -1,7 +1,6 @@
 //! `officemesh bench`: N real node processes on loopback with real TCP and
-//! Noise, measured from outside (issue 4's goals: 50 nodes converge p99
-//! ≤ 20 ms, ≤ 100 idle bytes/s per node, ≤ 10 MiB RSS, idle < 1 % of a
-//! core).
+//! Noise, measured from outside: convergence, idle traffic, memory, CPU and
+//! disk writes per node (docs/benchmarks.md, "Node benchmark").
 //!
 //! Phases:
 //! 1. start N `officemesh node` processes ([`Cluster`]) and attach an

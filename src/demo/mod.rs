@@ -1,6 +1,6 @@
 //! The simulated office behind `officemesh demo`: several real nodes in one
-//! process on loopback, each with a simulated thermometer, heater and room
-//! (issue 6, "The simulated office").
+//! process on loopback, each with a simulated thermometer, heater and room,
+//! so a newcomer sees the whole system work with one command.
 //!
 //! Everything but the rooms is real: each node has its own key, store,
 //! Noise-encrypted TCP listener on its own 127.0.0.x address, HyParView

@@ -1,6 +1,5 @@
-//! The node runtime: the sans-IO machines (`proto::Overlay`,
-//! `crdt::{OfficeState, AntiEntropy}`) meet real sockets, real time and a
-//! real disk (DESIGN.md, "Runtime"; NODE-DESIGN.md).
+//! The node runtime: the sans-IO replica core ([`crate::replica`]) meets
+//! real sockets, real time and a real disk (DESIGN.md, "Runtime").
 //!
 //! [`start`] opens the store, binds the listener and spawns the one task
 //! that owns every machine ([`runtime`]). What the rest of the program

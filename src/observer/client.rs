@@ -1,7 +1,7 @@
 //! The observer client: attaches to one node as a passive peer, keeps a
 //! replica of the office state and the latest clock reports, and submits
 //! operators' writes: targets, schedules, presets and overrides
-//! (NODE-DESIGN.md, "Observers").
+//! (DESIGN.md, "Membership and broadcast": observers).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

@@ -1,4 +1,5 @@
-//! What a Plumtree broadcast carries between replicas (NODE-DESIGN.md).
+//! What a Plumtree broadcast carries between replicas (DESIGN.md, "Office
+//! state" and "Membership and broadcast").
 //!
 //! The broadcast layer treats payloads as opaque bytes; the node encodes
 //! one of these with postcard and decodes it on delivery.
