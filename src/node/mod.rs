@@ -2,7 +2,7 @@
 //! real sockets, real time and a real disk (DESIGN.md, "Runtime").
 //!
 //! [`start`] opens the store, binds the listener and spawns the one task
-//! that owns every machine ([`runtime`]). What the rest of the program
+//! that drives the replica core ([`runtime`]). What the rest of the program
 //! holds is a [`NodeHandle`]:
 //! - [`NodeHandle::local_writes`]: the devices layer's way in (readings,
 //!   actuator changes, failed sensors, local targets), see [`LocalWrite`];
