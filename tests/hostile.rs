@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
 use officemesh::wire::plumtree;
-use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
+use officemesh::wire::{self, Message};
 use socket2::{Domain, SockAddr, Socket, Type};
+use support::raw_peer::{RawPeer, expect_closed};
 use support::{Office, counters, node_names, read_cluster_key, rss_kib, target};
 
 /// The memory a node under attack may use (issue: RSS ≤ 16 MiB).
@@ -222,91 +222,6 @@ fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib
     assert_eq!(node_names(&doc), ["n0", "n1"]);
 }
 
-/// An honest key holder's session, recorded byte for byte as it left the
-/// client: the handshake messages it wrote, then its transport frames.
-struct Recorded {
-    handshake: Vec<Vec<u8>>,
-    frames: Vec<Vec<u8>>,
-    stream: TcpStream,
-}
-
-fn write_frame(stream: &mut TcpStream, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    wire::push_frame(&mut out, body).unwrap();
-    stream.write_all(&out).unwrap();
-    out
-}
-
-fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
-    let mut prefix = [0u8; 2];
-    stream.read_exact(&mut prefix).unwrap();
-    let mut buf = vec![0u8; u16::from_be_bytes(prefix) as usize];
-    stream.read_exact(&mut buf).unwrap();
-    buf
-}
-
-/// Connects with the cluster key, says Hello and sends `bodies`, recording
-/// every byte written.
-fn honest_session(addr: SocketAddr, psk: &[u8; 32], bodies: &[Vec<u8>]) -> Recorded {
-    let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
-    let keys = snow::Builder::new(params.clone())
-        .generate_keypair()
-        .unwrap();
-    let mut hs = snow::Builder::new(params)
-        .local_private_key(&keys.private)
-        .unwrap()
-        .psk(3, psk)
-        .unwrap()
-        .prologue(NOISE_PROLOGUE)
-        .unwrap()
-        .build_initiator()
-        .unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let (mut buf, mut payload) = ([0u8; 1024], [0u8; 1024]);
-    let mut handshake = Vec::new();
-    while !hs.is_handshake_finished() {
-        if hs.is_my_turn() {
-            let len = hs.write_message(&[], &mut buf).unwrap();
-            handshake.push(write_frame(&mut stream, &buf[..len]));
-        } else {
-            let msg = read_frame(&mut stream);
-            hs.read_message(&msg, &mut payload).unwrap();
-        }
-    }
-    let mut noise = hs.into_transport_mode().unwrap();
-    let hello = wire::encode_message(&Message::Hello(Hello {
-        version: PROTOCOL_VERSION,
-        role: Role::Node,
-        listen_port: 0,
-    }))
-    .unwrap();
-    let mut frames = Vec::new();
-    for body in std::iter::once(&hello).chain(bodies) {
-        let mut ct = vec![0u8; body.len() + 16];
-        let len = noise.write_message(body, &mut ct).unwrap();
-        frames.push(write_frame(&mut stream, &ct[..len]));
-    }
-    Recorded {
-        handshake,
-        frames,
-        stream,
-    }
-}
-
-fn expect_closed(s: &mut TcpStream) {
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut b = [0u8; 4096];
-    loop {
-        match s.read(&mut b) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => continue,
-        }
-    }
-}
-
 /// Noise nonces: a transport frame replayed inside its session fails
 /// authentication (the node expects the next nonce) and ends that
 /// connection; a whole session replayed on a new connection fails the
@@ -325,7 +240,8 @@ fn a_peer_replaying_captured_frames_is_refused() {
     let count = |doc: &serde_json::Value, k: &str| doc[k].as_u64().unwrap();
 
     let prune = wire::encode_message(&Message::Broadcast(plumtree::Message::Prune)).unwrap();
-    let mut session = honest_session(addr, &psk, &[prune]);
+    let mut session = RawPeer::connect(addr, &psk);
+    session.send(&prune);
     // Replay the last frame on the same connection.
     let replayed = session.frames.last().unwrap().clone();
     session.stream.write_all(&replayed).unwrap();

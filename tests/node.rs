@@ -3,16 +3,15 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
-use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
 use serde_json::Value;
-use support::{BIN, Office, counters, keygen, node_names, target};
+use support::raw_peer::{RawPeer, expect_closed, write_frame};
+use support::{BIN, Office, counters, keygen, node_names, read_cluster_key, target};
 
 #[test]
 fn five_nodes_converge_and_a_target_reaches_every_node() {
@@ -152,87 +151,12 @@ fn a_peer_with_the_wrong_key_is_refused_and_changes_nothing() {
     }
 }
 
-/// Reads until the node closes the socket; panics if it does not within 10 s.
-fn expect_closed(stream: &mut TcpStream) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                panic!("the node kept the connection open")
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                panic!("the node kept the connection open")
-            }
-            Err(_) => return,
-        }
-    }
-}
-
-fn write_prefixed(stream: &mut TcpStream, bytes: &[u8]) {
-    stream
-        .write_all(&(bytes.len() as u16).to_be_bytes())
-        .unwrap();
-    stream.write_all(bytes).unwrap();
-}
-
-fn read_prefixed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut prefix = [0u8; 2];
-    stream.read_exact(&mut prefix).unwrap();
-    let mut buf = vec![0u8; u16::from_be_bytes(prefix) as usize];
-    stream.read_exact(&mut buf).unwrap();
-    buf
-}
-
 /// A client that holds the cluster key, completes the Noise handshake and
 /// the Hello, and then sends ciphertext that does not authenticate.
 fn authenticated_garbage(addr: SocketAddr, key_file: &Path) -> TcpStream {
-    let text = std::fs::read_to_string(key_file).unwrap();
-    let text = text.trim();
-    let mut psk = [0u8; 32];
-    for (i, byte) in psk.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
-    }
-    let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
-    let keys = snow::Builder::new(params.clone())
-        .generate_keypair()
-        .unwrap();
-    let mut hs = snow::Builder::new(params)
-        .local_private_key(&keys.private)
-        .unwrap()
-        .psk(3, &psk)
-        .unwrap()
-        .prologue(NOISE_PROLOGUE)
-        .unwrap()
-        .build_initiator()
-        .unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let (mut buf, mut payload) = ([0u8; 1024], [0u8; 1024]);
-    while !hs.is_handshake_finished() {
-        if hs.is_my_turn() {
-            let len = hs.write_message(&[], &mut buf).unwrap();
-            write_prefixed(&mut stream, &buf[..len]);
-        } else {
-            let msg = read_prefixed(&mut stream);
-            hs.read_message(&msg, &mut payload).unwrap();
-        }
-    }
-    let mut noise = hs.into_transport_mode().unwrap();
-    let hello = wire::encode_message(&Message::Hello(Hello {
-        version: PROTOCOL_VERSION,
-        role: Role::Node,
-        listen_port: 0,
-    }))
-    .unwrap();
-    let mut ct = vec![0u8; hello.len() + 16];
-    let len = noise.write_message(&hello, &mut ct).unwrap();
-    write_prefixed(&mut stream, &ct[..len]);
-    write_prefixed(&mut stream, &[0xAB; 100]);
-    stream
+    let mut peer = RawPeer::connect(addr, &read_cluster_key(key_file));
+    write_frame(&mut peer.stream, &[0xAB; 100]);
+    peer.stream
 }
 
 /// Bad input closes only the connection it came on: the node keeps its

@@ -4,6 +4,7 @@
 //! whether the test passed or not.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod raw_peer;
 pub mod tmux;
 
 use std::net::{SocketAddr, TcpListener};
