@@ -1,6 +1,7 @@
-//! The `office` scenario end to end: every simulated node holds an office
-//! state, deltas travel as broadcasts, anti-entropy repairs the rest.
-//! Small runs in every `cargo test`; the 100-node run behind `--ignored`.
+//! The `office` scenario end to end: every simulated node is the shipped
+//! replica core, observers write through the nodes they attach to, deltas
+//! travel as broadcasts, anti-entropy repairs the rest. Small runs in every
+//! `cargo test`; the 100- and 1,000-node runs behind `--ignored`.
 
 use officemesh::sim::scenario::{self, OfficeFigures};
 use officemesh::sim::{Options, Scenario};
@@ -26,6 +27,10 @@ fn crashed_nodes_restart_from_durable_state_and_everyone_converges() {
     assert!(figures.target_writes > 50);
     assert!(figures.converged, "{figures:?}");
     assert_eq!(figures.lost_writes, 0);
+    assert_eq!(
+        figures.refused_applied, 0,
+        "a refused write is held somewhere"
+    );
 }
 
 #[test]
@@ -74,4 +79,25 @@ fn a_hundred_node_office_converges_after_crashes() {
     });
     assert!(figures.converged, "{figures:?}");
     assert_eq!(figures.lost_writes, 0);
+}
+
+#[test]
+#[ignore = "1,000 nodes, minutes and ~6 GiB: run with --release -- --ignored"]
+fn a_thousand_node_office_converges_after_a_partition_and_crashes() {
+    let figures = office(Options {
+        nodes: Some(1000),
+        observers: Some(5),
+        partition: true,
+        crash: Some(0.1),
+        seed: 1,
+        ..Options::new(Scenario::Office)
+    });
+    assert!(figures.converged, "{figures:?}");
+    assert_eq!(figures.lost_writes, 0);
+    assert_eq!(figures.refused_applied, 0);
+    let heal_window = 2 * figures.anti_entropy_period_ms;
+    assert!(
+        figures.converge_ms.is_some_and(|ms| ms <= heal_window),
+        "{figures:?}"
+    );
 }
