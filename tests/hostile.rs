@@ -114,12 +114,7 @@ fn sample_rss(pid: u32, max: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
 
 #[test]
 fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib() {
-    let mut office = Office::new();
-    office.add("cluster.key");
-    office.add("cluster.key");
-    office.wait_status(0, Duration::from_secs(30), |d| {
-        node_names(d) == ["n0", "n1"]
-    });
+    let office = Office::joined(2);
     let addr = office.nodes[0].addr;
     let pid = office.nodes[0].child.as_ref().unwrap().id();
     let rss_before = rss_kib(pid).unwrap();
@@ -228,12 +223,7 @@ fn a_handshake_flood_and_slowloris_peers_leave_honest_peers_served_within_16_mib
 /// handshake (the node's ephemeral key is new), so nothing reaches it.
 #[test]
 fn a_peer_replaying_captured_frames_is_refused() {
-    let mut office = Office::new();
-    office.add("cluster.key");
-    office.add("cluster.key");
-    office.wait_status(0, Duration::from_secs(30), |d| {
-        node_names(d) == ["n0", "n1"]
-    });
+    let office = Office::joined(2);
     let addr = office.nodes[0].addr;
     let psk = read_cluster_key(&office.dir.path().join("cluster.key"));
     let before = counters(&office, 0);

@@ -164,12 +164,7 @@ fn authenticated_garbage(addr: SocketAddr, key_file: &Path) -> TcpStream {
 /// covered at the transport level in tests/net.rs.)
 #[test]
 fn bad_frames_and_truncated_handshakes_close_only_that_connection() {
-    let mut office = Office::new();
-    office.add("cluster.key");
-    office.add("cluster.key");
-    office.wait_status(0, Duration::from_secs(30), |d| {
-        node_names(d) == ["n0", "n1"]
-    });
+    let office = Office::joined(2);
     let addr = office.nodes[0].addr;
 
     // A length prefix far over any handshake message.

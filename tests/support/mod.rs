@@ -106,6 +106,18 @@ impl Office {
         }
     }
 
+    /// `n` nodes on the shared cluster key, returned once node 0's
+    /// replica lists every one of them (`n0`, `n1`, …).
+    pub fn joined(n: usize) -> Office {
+        let mut office = Office::new();
+        for _ in 0..n {
+            office.add("cluster.key");
+        }
+        let all: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
+        office.wait_status(0, Duration::from_secs(30), |d| node_names(d) == all);
+        office
+    }
+
     /// Adds and starts a node seeded at the first node; `key` names the
     /// cluster key file in the office directory.
     pub fn add(&mut self, key: &str) -> usize {
