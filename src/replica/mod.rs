@@ -913,7 +913,8 @@ impl Replica {
     // ---- persistence ---------------------------------------------------
 
     fn persist(&mut self) {
-        let writer = postcard::to_stdvec(&self.writer).unwrap_or_default();
+        // Encoded only when a job is due: this runs after every input.
+        let writer = || postcard::to_stdvec(&self.writer).unwrap_or_default();
         let peers = || {
             let mut peers = self.overlay.active_view();
             peers.extend(self.overlay.passive_view());

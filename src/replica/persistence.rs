@@ -181,7 +181,7 @@ impl Persistence {
     pub fn next_job(
         &mut self,
         state: &OfficeState,
-        writer_bytes: Vec<u8>,
+        writer_bytes: impl FnOnce() -> Vec<u8>,
         peers_bytes: impl FnOnce() -> Vec<u8>,
         last_counter: u64,
     ) -> Option<PersistJob> {
@@ -194,7 +194,7 @@ impl Persistence {
         if !self.kept_dirty && !self.snapshot_wanted && dot_bound.is_none() {
             return None;
         }
-        let mut puts = vec![(WRITER_KEY, writer_bytes)];
+        let mut puts = vec![(WRITER_KEY, writer_bytes())];
         let kept = self.kept_dirty || self.snapshot_wanted;
         if kept {
             match kept_delta(state).encode() {
@@ -400,7 +400,7 @@ mod tests {
         let state = OfficeState::new();
         let mut p = Persistence::new(10 * DOT_BLOCK);
         assert!(
-            p.next_job(&state, vec![], Vec::new, 0).is_none(),
+            p.next_job(&state, Vec::new, Vec::new, 0).is_none(),
             "nothing to do"
         );
         let ack = PendingAck {
@@ -409,15 +409,15 @@ mod tests {
             sent_to: 3,
         };
         p.ack_after_commit(ack);
-        let job = p.next_job(&state, vec![1], Vec::new, 0).unwrap();
+        let job = p.next_job(&state, || vec![1], Vec::new, 0).unwrap();
         assert!(job.puts.iter().any(|(k, _)| *k == KEPT_KEY));
         assert!(job.puts.iter().all(|(k, _)| *k != STATE_KEY), "no snapshot");
         // A second ack while the first job is in flight waits for the next.
         let ack2 = PendingAck { request: 2, ..ack };
         p.ack_after_commit(ack2);
-        assert!(p.next_job(&state, vec![], Vec::new, 0).is_none());
+        assert!(p.next_job(&state, Vec::new, Vec::new, 0).is_none());
         assert_eq!(p.landed(job.token, Ok(())).acks, vec![ack]);
-        let job2 = p.next_job(&state, vec![], Vec::new, 0).unwrap();
+        let job2 = p.next_job(&state, Vec::new, Vec::new, 0).unwrap();
         assert_eq!(p.landed(job2.token, Ok(())).acks, vec![ack2]);
         assert!(p.idle());
     }
@@ -427,12 +427,15 @@ mod tests {
         let state = OfficeState::new();
         let mut p = Persistence::new(10 * DOT_BLOCK);
         p.kept_changed();
-        let job = p.next_job(&state, vec![], Vec::new, 0).unwrap();
+        let job = p.next_job(&state, Vec::new, Vec::new, 0).unwrap();
         let landed = p.landed(job.token, Err("disk full".into()));
         assert_eq!(landed.error.as_deref(), Some("disk full"));
-        assert!(p.next_job(&state, vec![], Vec::new, 0).is_none(), "paused");
+        assert!(
+            p.next_job(&state, Vec::new, Vec::new, 0).is_none(),
+            "paused"
+        );
         p.resume();
-        let retry = p.next_job(&state, vec![], Vec::new, 0).unwrap();
+        let retry = p.next_job(&state, Vec::new, Vec::new, 0).unwrap();
         assert!(retry.puts.iter().any(|(k, _)| *k == KEPT_KEY));
     }
 
@@ -441,9 +444,9 @@ mod tests {
         let state = OfficeState::new();
         let mut p = Persistence::new(DOT_BLOCK);
         assert!(p.dot_available(0));
-        assert!(p.next_job(&state, vec![], Vec::new, 10).is_none());
+        assert!(p.next_job(&state, Vec::new, Vec::new, 10).is_none());
         let job = p
-            .next_job(&state, vec![], Vec::new, DOT_BLOCK - DOT_LOW_WATER)
+            .next_job(&state, Vec::new, Vec::new, DOT_BLOCK - DOT_LOW_WATER)
             .unwrap();
         let bound = job.dot_bound.unwrap();
         assert!(!p.dot_available(DOT_BLOCK - 1), "not before the job lands");
@@ -457,10 +460,10 @@ mod tests {
         let state = OfficeState::new();
         let mut p = Persistence::new(10 * DOT_BLOCK);
         p.want_snapshot(false);
-        assert!(p.next_job(&state, vec![], Vec::new, 0).is_none());
+        assert!(p.next_job(&state, Vec::new, Vec::new, 0).is_none());
         p.other_changed();
         p.want_snapshot(false);
-        let job = p.next_job(&state, vec![], || vec![7], 0).unwrap();
+        let job = p.next_job(&state, Vec::new, || vec![7], 0).unwrap();
         assert!(job.puts.iter().any(|(k, _)| *k == STATE_KEY));
         assert!(
             job.puts
