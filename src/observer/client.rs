@@ -461,7 +461,9 @@ impl Observer {
     fn resume_writer(&mut self) -> Result<(), ObserverIdentityError> {
         let last = self.identity.last_counter()?;
         let id = self.id();
-        self.writer = Some(Writer::resume(id, last, Default::default(), &self.state));
+        let mut writer = Writer::resume(id, last, Default::default(), &self.state).carry_key();
+        writer.set_key(self.identity.keypair.write_key());
+        self.writer = Some(writer);
         Ok(())
     }
 
