@@ -55,10 +55,10 @@ pub use mv_register::{MvRegister, Removal, Sibling};
 pub use node_info::{FailedSensor, Interface, NodeInfo};
 pub use office_state::{DEFAULT_TOMBSTONE_GRACE, OfficeState, Write};
 pub use override_value::{OverrideError, OverrideValue};
-pub(crate) use registers::Registers;
 pub use preset::{PresetError, PresetKey, PresetName, PresetValue, UnknownPreset};
 pub use quantity::{Quantity, Unit};
 pub use reading::Reading;
+pub(crate) use registers::Registers;
 pub use schedule::{
     CivilDate, Days, Exception, MINUTES_PER_DAY, Schedule, ScheduleError, Setpoint, Slot,
 };

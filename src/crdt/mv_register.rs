@@ -273,12 +273,7 @@ impl<V: Clone> MvRegister<V> {
     ) {
         let seen_by_them = |d: Dot| other.context.covers(d) || theirs.contains(d);
         let seen_by_me = |d: Dot| self.context.covers(d) || mine.contains(d);
-        let siblings = join_writes(
-            &self.siblings,
-            &other.siblings,
-            &seen_by_me,
-            &seen_by_them,
-        );
+        let siblings = join_writes(&self.siblings, &other.siblings, &seen_by_me, &seen_by_them);
         // A removal goes only when a write of this key replaced it: one a
         // replica merely saw somewhere (its whole context) is still the
         // key's removal, kept until its grace period ends.

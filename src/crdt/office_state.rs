@@ -177,7 +177,13 @@ impl OfficeState {
         schedule: Schedule,
     ) -> Write {
         let signed = Key::Schedule(zone.clone());
-        self.replace(|r| &mut r.schedules, writer, wall_ms, (zone, signed), schedule)
+        self.replace(
+            |r| &mut r.schedules,
+            writer,
+            wall_ms,
+            (zone, signed),
+            schedule,
+        )
     }
 
     /// Sets what one preset means in a zone.
@@ -236,9 +242,10 @@ impl OfficeState {
     pub fn forget_node(&mut self, writer: &mut Writer, wall_ms: u64, node: NodeId) -> Delta {
         let mut delta = Registers::default();
         if let Some(r) = self.registers.nodes.get_mut(&node) {
-            delta
-                .nodes
-                .insert(node, remove(r, &Key::Node(node), &mut self.context, writer, wall_ms));
+            delta.nodes.insert(
+                node,
+                remove(r, &Key::Node(node), &mut self.context, writer, wall_ms),
+            );
         }
         for (k, r) in self
             .registers
@@ -246,9 +253,10 @@ impl OfficeState {
             .iter_mut()
             .filter(|(k, _)| k.node == node)
         {
-            delta
-                .sensors
-                .insert(*k, remove(r, &Key::Sensor(*k), &mut self.context, writer, wall_ms));
+            delta.sensors.insert(
+                *k,
+                remove(r, &Key::Sensor(*k), &mut self.context, writer, wall_ms),
+            );
         }
         for (k, r) in self
             .registers
@@ -256,9 +264,10 @@ impl OfficeState {
             .iter_mut()
             .filter(|(k, _)| k.node == node)
         {
-            delta
-                .actuators
-                .insert(*k, remove(r, &Key::Actuator(*k), &mut self.context, writer, wall_ms));
+            delta.actuators.insert(
+                *k,
+                remove(r, &Key::Actuator(*k), &mut self.context, writer, wall_ms),
+            );
         }
         Delta(delta)
     }

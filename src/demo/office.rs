@@ -150,12 +150,12 @@ impl DemoOffice {
             let name = node_name(&zone);
             let data_dir = office.dir.path().join(format!("node-{i}"));
             if let Some(schedule) = &options.schedule {
-                heating_day::seed(&data_dir, &operator, &zone, schedule, now_ms as u64).map_err(|source| {
-                    DemoError::Seed {
+                heating_day::seed(&data_dir, &operator, &zone, schedule, now_ms as u64).map_err(
+                    |source| DemoError::Seed {
                         name: name.clone(),
                         source,
-                    }
-                })?;
+                    },
+                )?;
             }
             let settings = Settings {
                 name: name.clone(),

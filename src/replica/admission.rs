@@ -333,13 +333,55 @@ impl Admission {
         // of what passes; then every claim against what is now proven.
         let held = &state.registers;
         let a = &mut self.authorship;
-        screen(&mut regs.nodes, &held.nodes, |k| Key::Node(*k), a, &mut refused);
-        screen(&mut regs.sensors, &held.sensors, |k| Key::Sensor(*k), a, &mut refused);
-        screen(&mut regs.actuators, &held.actuators, |k| Key::Actuator(*k), a, &mut refused);
-        screen(&mut regs.targets, &held.targets, |k| Key::Target(k.clone()), a, &mut refused);
-        screen(&mut regs.schedules, &held.schedules, |k| Key::Schedule(k.clone()), a, &mut refused);
-        screen(&mut regs.presets, &held.presets, |k| Key::Preset(k.clone()), a, &mut refused);
-        screen(&mut regs.overrides, &held.overrides, |k| Key::Override(k.clone()), a, &mut refused);
+        screen(
+            &mut regs.nodes,
+            &held.nodes,
+            |k| Key::Node(*k),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.sensors,
+            &held.sensors,
+            |k| Key::Sensor(*k),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.actuators,
+            &held.actuators,
+            |k| Key::Actuator(*k),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.targets,
+            &held.targets,
+            |k| Key::Target(k.clone()),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.schedules,
+            &held.schedules,
+            |k| Key::Schedule(k.clone()),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.presets,
+            &held.presets,
+            |k| Key::Preset(k.clone()),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.overrides,
+            &held.overrides,
+            |k| Key::Override(k.clone()),
+            a,
+            &mut refused,
+        );
         let labels = |r: Result<(), Rejection>, refused: &mut Vec<Rejection>| match r {
             Ok(()) => true,
             Err(e) => {
@@ -348,11 +390,16 @@ impl Admission {
             }
         };
         let a = &self.authorship;
-        regs.targets.retain(|_, r| labels(a.check_label(r), &mut refused));
-        regs.schedules.retain(|_, r| labels(a.check_label(r), &mut refused));
-        regs.presets.retain(|_, r| labels(a.check_label(r), &mut refused));
-        regs.overrides.retain(|_, r| labels(a.check_label(r), &mut refused));
-        let claims = |r: &dyn Fn() -> Result<(), Rejection>, refused: &mut Vec<Rejection>| match r() {
+        regs.targets
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        regs.schedules
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        regs.presets
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        regs.overrides
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        let claims = |r: &dyn Fn() -> Result<(), Rejection>, refused: &mut Vec<Rejection>| match r()
+        {
             Ok(()) => true,
             Err(e) => {
                 refused.push(e);
@@ -360,13 +407,20 @@ impl Admission {
             }
         };
         let (me, a) = (self.me, &self.authorship);
-        regs.nodes.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.sensors.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.actuators.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.targets.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.schedules.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.presets.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.overrides.retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.nodes
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.sensors
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.actuators
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.targets
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.schedules
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.presets
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.overrides
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
         // New keys only while the replica is under its bound; the keys it
         // holds keep being updated.
         let regs = &mut delta.0;
@@ -622,13 +676,15 @@ fn screen<K: Ord, V: Serialize + Clone + PartialEq>(
     authorship: &mut Authorship,
     refused: &mut Vec<Rejection>,
 ) {
-    map.retain(|k, r| match authorship.check_signed(&key(k), r, held.get(k)) {
-        Ok(()) => true,
-        Err(e) => {
-            refused.push(e);
-            false
-        }
-    });
+    map.retain(
+        |k, r| match authorship.check_signed(&key(k), r, held.get(k)) {
+            Ok(()) => true,
+            Err(e) => {
+                refused.push(e);
+                false
+            }
+        },
+    );
 }
 
 fn check_common<V: Clone>(r: &MvRegister<V>, wall_ms: u64) -> Result<(), Rejection> {

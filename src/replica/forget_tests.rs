@@ -91,8 +91,12 @@ impl Net {
     /// Starts replica `i` over `state` and `writer` (a restart from its
     /// store), or new.
     fn start(&mut self, i: usize, restored: Option<(OfficeState, Writer)>) {
-        let (state, writer) =
-            restored.unwrap_or_else(|| (OfficeState::new(), Writer::signing(super::tests::key(0x1000 + i as u64))));
+        let (state, writer) = restored.unwrap_or_else(|| {
+            (
+                OfficeState::new(),
+                Writer::signing(super::tests::key(0x1000 + i as u64)),
+            )
+        });
         let mut config = config(i);
         config.reserved_dots = writer.last_counter() + 1;
         if self.replicas.len() <= i {

@@ -1048,17 +1048,14 @@ impl Replica {
                 return;
             }
         };
-        if let Err(why) = self
-            .admission
-            .observer_write(
-                self.now,
-                self.wall_ms,
-                observer,
-                &delta,
-                &self.state,
-                self.writer.last_counter(),
-            )
-        {
+        if let Err(why) = self.admission.observer_write(
+            self.now,
+            self.wall_ms,
+            observer,
+            &delta,
+            &self.state,
+            self.writer.last_counter(),
+        ) {
             self.reject(observer, request, why, Some(&delta));
             return;
         }
@@ -1154,7 +1151,12 @@ struct AntiEntropyGate<'a> {
 }
 
 impl anti_entropy::Gate for AntiEntropyGate<'_> {
-    fn admit(&mut self, from: NodeId, state: &OfficeState, arrival: anti_entropy::Arrival<'_>) -> usize {
+    fn admit(
+        &mut self,
+        from: NodeId,
+        state: &OfficeState,
+        arrival: anti_entropy::Arrival<'_>,
+    ) -> usize {
         let admission = &mut *self.admission;
         let delta = arrival.delta;
         if self.observers.contains(&from) {

@@ -410,10 +410,7 @@ fn an_observers_anti_entropy_answers_are_refused() {
                 ae.handle(
                     h.now,
                     &mut s,
-                    anti_entropy::Input::Message {
-                        from: nid(1),
-                        msg,
-                    },
+                    anti_entropy::Input::Message { from: nid(1), msg },
                     &mut ae_out,
                 );
                 to_node.extend(ae_out.into_iter().filter_map(|o| match o {
