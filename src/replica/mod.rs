@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use admission::{Admission, Rejection, Route, check_target};
+pub use admission::{Admission, Holding, Rejection, Route, check_target};
 pub use links::{LinkId, Links};
 pub use local_write::LocalWrite;
 pub use persistence::{PendingAck, PersistJob, Persistence};
@@ -612,8 +612,10 @@ impl Replica {
                         origin,
                         Route::Broadcast,
                         &mut delta,
-                        &self.state,
-                        self.writer.last_counter(),
+                        Holding {
+                            state: &self.state,
+                            my_counter: self.writer.last_counter(),
+                        },
                     );
                     if self.state.apply(&delta) {
                         self.state_changed(persistence::touches_kept(&delta));
@@ -1208,8 +1210,10 @@ impl anti_entropy::Gate for AntiEntropyGate<'_> {
             from,
             Route::AntiEntropy,
             delta,
-            state,
-            self.my_counter,
+            Holding {
+                state,
+                my_counter: self.my_counter,
+            },
         );
         if let Some(seen) = arrival.seen.as_mut() {
             admission.clip_seen(seen, self.my_counter);
