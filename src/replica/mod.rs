@@ -12,8 +12,10 @@
 
 pub mod admission;
 pub mod bootstrap;
+pub mod histogram;
 pub mod links;
 pub mod local_write;
+pub mod metrics;
 pub mod persistence;
 pub mod watch;
 
@@ -31,6 +33,7 @@ use bytes::Bytes;
 pub use admission::{Admission, Rejection, Route, check_target};
 pub use links::{LinkId, Links};
 pub use local_write::LocalWrite;
+pub use metrics::Metrics;
 pub use persistence::{PendingAck, PersistJob, Persistence};
 
 use self::bootstrap::{Bootstrap, Step};
@@ -171,6 +174,10 @@ pub struct Stats {
     pub writes_without_dot: u64,
     pub commits: u64,
     pub commit_failures: u64,
+    /// Broadcasts, anti-entropy received, commit latency, convergence lag.
+    pub metrics: Metrics,
+    /// Anti-entropy rounds' messages, bytes sent and keys repaired.
+    pub anti_entropy: anti_entropy::Stats,
 }
 
 /// One replica.
@@ -194,6 +201,7 @@ pub struct Replica {
     retired: bool,
     leaving: bool,
     writes_without_dot: u64,
+    metrics: Metrics,
     /// Dots of observer writes refused here or announced refused, so a
     /// later copy of one is answered as refused, never *stored*.
     voided: std::collections::BTreeSet<Dot>,
@@ -236,6 +244,7 @@ impl Replica {
             retired: false,
             leaving: false,
             writes_without_dot: 0,
+            metrics: Metrics::default(),
             voided: std::collections::BTreeSet::new(),
             now: Time::ZERO,
             wall_ms: 0,
@@ -291,6 +300,8 @@ impl Replica {
             writes_without_dot: self.writes_without_dot,
             commits: self.persistence.commits(),
             commit_failures: self.persistence.failures(),
+            metrics: self.metrics.clone(),
+            anti_entropy: self.anti_entropy.stats(),
         }
     }
 
@@ -475,6 +486,9 @@ impl Replica {
         let (role, info) = (link.role, link.peer);
         match (role, msg) {
             (_, Message::Sync(msg)) => {
+                let size = postcard::ser_flavors::Size::default();
+                let len = postcard::serialize_with_flavor(&Message::Sync(msg.clone()), size);
+                self.metrics.anti_entropy_received(len.unwrap_or(0));
                 self.anti_entropy_input(anti_entropy::Input::Message { from: peer, msg });
             }
             (
@@ -545,6 +559,7 @@ impl Replica {
         let observers = self.links.observers();
         let (now, wall_ms) = (self.now, self.wall_ms);
         let admission = &mut self.admission;
+        let metrics = &mut self.metrics;
         let mut kept = false;
         let mut admit = |from: NodeId, state: &OfficeState, delta: &mut Delta| -> usize {
             if observers.contains(&from) {
@@ -566,6 +581,9 @@ impl Replica {
             }
             let dropped = admission.filter(now, wall_ms, from, Route::AntiEntropy, delta, state);
             kept |= persistence::touches_kept(delta);
+            if let Some(newest) = delta.0.timestamps().max() {
+                metrics.arrived(metrics::Route::AntiEntropy, newest.wall_ms, wall_ms);
+            }
             dropped
         };
         self.anti_entropy
@@ -576,7 +594,12 @@ impl Replica {
         }
         for output in out {
             match output {
-                anti_entropy::Output::Send { to, msg } => self.send(to, Message::Sync(msg)),
+                anti_entropy::Output::Send { to, msg } => {
+                    if let wire::sync::Message::Summary { reply: false, .. } = msg {
+                        self.metrics.anti_entropy_round();
+                    }
+                    self.send(to, Message::Sync(msg));
+                }
                 anti_entropy::Output::Schedule { at, timer } => {
                     self.timers.schedule(at, Timer::AntiEntropy(timer));
                 }
@@ -593,9 +616,19 @@ impl Replica {
 
     /// A broadcast reached this node for the first time.
     fn delivered(&mut self, origin: NodeId, payload: &[u8]) {
-        match Payload::decode(payload) {
+        let payload = Payload::decode(payload);
+        match &payload {
+            // A delta is counted by what it writes, once decoded below.
+            Ok(Payload::Delta(_)) => {}
+            Ok(other) => self
+                .metrics
+                .broadcast_received(metrics::payload_kind(other)),
+            Err(_) => self.metrics.broadcast_received("undecodable"),
+        }
+        match payload {
             Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
                 Ok(mut delta) => {
+                    self.metrics.broadcast_received(metrics::delta_kind(&delta));
                     self.admission.filter(
                         self.now,
                         self.wall_ms,
@@ -605,10 +638,15 @@ impl Replica {
                         &self.state,
                     );
                     if self.state.apply(&delta) {
+                        if let Some(newest) = delta.0.timestamps().max() {
+                            let route = metrics::Route::Broadcast;
+                            self.metrics.arrived(route, newest.wall_ms, self.wall_ms);
+                        }
                         self.state_changed(persistence::touches_kept(&delta));
                     }
                 }
                 Err(error) => {
+                    self.metrics.broadcast_received("undecodable");
                     self.admission.refuse_all(
                         self.now,
                         origin,
@@ -668,7 +706,10 @@ impl Replica {
 
     fn broadcast(&mut self, payload: &Payload) {
         match payload.encode() {
-            Ok(bytes) => self.broadcast_bytes(bytes),
+            Ok(bytes) => {
+                self.metrics.broadcast_sent(metrics::payload_kind(payload));
+                self.broadcast_bytes(bytes);
+            }
             Err(error) => tracing::error!(%error, "cannot encode a payload"),
         }
     }
@@ -839,6 +880,8 @@ impl Replica {
             return false;
         }
         let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
+        // Counted when made: a kept write leaves once it is on disk.
+        self.metrics.broadcast_sent(metrics::delta_kind(&delta));
         let kept = persistence::touches_kept(&delta);
         self.state_changed(kept);
         let payload = match delta
@@ -924,11 +967,13 @@ impl Replica {
             self.persistence
                 .next_job(&self.state, writer, peers, self.writer.last_counter())
         {
+            self.metrics.commit_started(job.token, self.now);
             self.out.push(Output::Persist(job));
         }
     }
 
     fn persisted(&mut self, token: u64, result: Result<(), String>) {
+        self.metrics.commit_answered(token, self.now);
         let landed = self.persistence.landed(token, result);
         for payload in landed.release {
             self.broadcast_bytes(payload);
