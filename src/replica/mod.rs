@@ -13,8 +13,10 @@
 pub mod admission;
 pub mod authorship;
 pub mod bootstrap;
+pub mod histogram;
 pub mod links;
 pub mod local_write;
+pub mod metrics;
 pub mod persistence;
 pub mod watch;
 
@@ -32,6 +34,7 @@ use bytes::Bytes;
 pub use admission::{Admission, Holding, Rejection, Route, check_target};
 pub use links::{LinkId, Links};
 pub use local_write::LocalWrite;
+pub use metrics::Metrics;
 pub use persistence::{PendingAck, PersistJob, Persistence};
 
 use self::authorship::Trust;
@@ -175,6 +178,10 @@ pub struct Stats {
     pub writes_without_dot: u64,
     pub commits: u64,
     pub commit_failures: u64,
+    /// Broadcasts, anti-entropy received, commit latency, convergence lag.
+    pub metrics: Metrics,
+    /// Anti-entropy rounds' messages, bytes sent and keys repaired.
+    pub anti_entropy: anti_entropy::Stats,
 }
 
 /// One replica.
@@ -198,6 +205,7 @@ pub struct Replica {
     retired: bool,
     leaving: bool,
     writes_without_dot: u64,
+    metrics: Metrics,
     /// Dots of observer writes refused here or announced refused, so a
     /// later copy of one is answered as refused, never *stored*.
     voided: std::collections::BTreeSet<Dot>,
@@ -243,6 +251,7 @@ impl Replica {
             retired: false,
             leaving: false,
             writes_without_dot: 0,
+            metrics: Metrics::default(),
             voided: std::collections::BTreeSet::new(),
             now: Time::ZERO,
             wall_ms: 0,
@@ -298,6 +307,8 @@ impl Replica {
             writes_without_dot: self.writes_without_dot,
             commits: self.persistence.commits(),
             commit_failures: self.persistence.failures(),
+            metrics: self.metrics.clone(),
+            anti_entropy: self.anti_entropy.stats(),
         }
     }
 
@@ -482,6 +493,9 @@ impl Replica {
         let (role, info) = (link.role, link.peer);
         match (role, msg) {
             (_, Message::Sync(msg)) => {
+                let size = postcard::ser_flavors::Size::default();
+                let len = postcard::serialize_with_flavor(&Message::Sync(msg.clone()), size);
+                self.metrics.anti_entropy_received(len.unwrap_or(0));
                 self.anti_entropy_input(anti_entropy::Input::Message { from: peer, msg });
             }
             (
@@ -571,6 +585,7 @@ impl Replica {
         let (now, wall_ms) = (self.now, self.wall_ms);
         let mut gate = AntiEntropyGate {
             admission: &mut self.admission,
+            metrics: &mut self.metrics,
             observers: &observers,
             now,
             wall_ms,
@@ -586,7 +601,12 @@ impl Replica {
         }
         for output in out {
             match output {
-                anti_entropy::Output::Send { to, msg } => self.send(to, Message::Sync(msg)),
+                anti_entropy::Output::Send { to, msg } => {
+                    if let wire::sync::Message::Summary { reply: false, .. } = msg {
+                        self.metrics.anti_entropy_round();
+                    }
+                    self.send(to, Message::Sync(msg));
+                }
                 anti_entropy::Output::Schedule { at, timer } => {
                     self.timers.schedule(at, Timer::AntiEntropy(timer));
                 }
@@ -603,9 +623,19 @@ impl Replica {
 
     /// A broadcast reached this node for the first time.
     fn delivered(&mut self, origin: NodeId, payload: &[u8]) {
-        match Payload::decode(payload) {
+        let payload = Payload::decode(payload);
+        match &payload {
+            // A delta is counted by what it writes, once decoded below.
+            Ok(Payload::Delta(_)) => {}
+            Ok(other) => self
+                .metrics
+                .broadcast_received(metrics::payload_kind(other)),
+            Err(_) => self.metrics.broadcast_received("undecodable"),
+        }
+        match payload {
             Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
                 Ok(mut delta) => {
+                    self.metrics.broadcast_received(metrics::delta_kind(&delta));
                     self.admission.filter(
                         self.now,
                         self.wall_ms,
@@ -618,10 +648,15 @@ impl Replica {
                         },
                     );
                     if self.state.apply(&delta) {
+                        if let Some(newest) = delta.0.timestamps().max() {
+                            let route = metrics::Route::Broadcast;
+                            self.metrics.arrived(route, newest.wall_ms, self.wall_ms);
+                        }
                         self.state_changed(persistence::touches_kept(&delta));
                     }
                 }
                 Err(error) => {
+                    self.metrics.broadcast_received("undecodable");
                     self.admission.refuse_all(
                         self.now,
                         origin,
@@ -682,7 +717,10 @@ impl Replica {
 
     fn broadcast(&mut self, payload: &Payload) {
         match payload.encode() {
-            Ok(bytes) => self.broadcast_bytes(bytes),
+            Ok(bytes) => {
+                self.metrics.broadcast_sent(metrics::payload_kind(payload));
+                self.broadcast_bytes(bytes);
+            }
             Err(error) => tracing::error!(%error, "cannot encode a payload"),
         }
     }
@@ -854,6 +892,8 @@ impl Replica {
         }
         let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
         self.admission.learn(&delta.0);
+        // Counted when made: a kept write leaves once it is on disk.
+        self.metrics.broadcast_sent(metrics::delta_kind(&delta));
         let kept = persistence::touches_kept(&delta);
         self.state_changed(kept);
         let payload = match delta
@@ -939,11 +979,13 @@ impl Replica {
             self.persistence
                 .next_job(&self.state, writer, peers, self.writer.last_counter())
         {
+            self.metrics.commit_started(job.token, self.now);
             self.out.push(Output::Persist(job));
         }
     }
 
     fn persisted(&mut self, token: u64, result: Result<(), String>) {
+        self.metrics.commit_answered(token, self.now);
         let landed = self.persistence.landed(token, result);
         for payload in landed.release {
             self.broadcast_bytes(payload);
@@ -1168,6 +1210,7 @@ impl Replica {
 /// The node's checks around an anti-entropy exchange.
 struct AntiEntropyGate<'a> {
     admission: &'a mut Admission,
+    metrics: &'a mut Metrics,
     observers: &'a [NodeId],
     now: Time,
     wall_ms: u64,
@@ -1219,6 +1262,10 @@ impl anti_entropy::Gate for AntiEntropyGate<'_> {
             admission.clip_seen(seen, self.my_counter);
         }
         self.kept |= persistence::touches_kept(delta);
+        if let Some(newest) = delta.0.timestamps().max() {
+            let route = metrics::Route::AntiEntropy;
+            self.metrics.arrived(route, newest.wall_ms, self.wall_ms);
+        }
         dropped
     }
 
