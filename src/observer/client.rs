@@ -450,7 +450,12 @@ impl Observer {
                 self.state.void(dots);
                 Some(Update::State)
             }
-            Ok(Payload::Watch { .. } | Payload::Skipped { .. }) | Err(_) => None,
+            Ok(
+                Payload::Watch { .. }
+                | Payload::Skipped { .. }
+                | Payload::HistoryRequest { .. },
+            )
+            | Err(_) => None,
         }
     }
 

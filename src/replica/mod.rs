@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod bootstrap;
+pub mod history_requests;
 pub mod links;
 pub mod local_write;
 pub mod persistence;
@@ -197,6 +198,9 @@ pub struct Replica {
     /// Dots of observer writes refused here or announced refused, so a
     /// later copy of one is answered as refused, never *stored*.
     voided: std::collections::BTreeSet<Dot>,
+    /// This node's own history, for observers that ask for it.
+    history: Option<crate::history::SharedHistory>,
+    history_budget: history_requests::HistoryBudget,
     /// The time and wall clock of the input being handled.
     now: Time,
     wall_ms: u64,
@@ -237,6 +241,8 @@ impl Replica {
             leaving: false,
             writes_without_dot: 0,
             voided: std::collections::BTreeSet::new(),
+            history: None,
+            history_budget: history_requests::HistoryBudget::default(),
             now: Time::ZERO,
             wall_ms: 0,
             out: Vec::new(),
@@ -483,6 +489,18 @@ impl Replica {
             ) => {
                 self.observer_write(peer, request, delta);
             }
+            (
+                Role::Observer,
+                Message::Observer(wire::observer::Message::HistoryRequest {
+                    request,
+                    node,
+                    since_ms,
+                }),
+            ) => self.history_request(peer, request, node, since_ms),
+            (
+                Role::Node,
+                msg @ Message::Observer(wire::observer::Message::History { observer, .. }),
+            ) => self.history_answer(observer, msg),
             (Role::Node, msg @ Message::Observer(wire::observer::Message::ClockReport(_))) => {
                 // Another node's report for the observers watching here.
                 for observer in self.links.observers() {
@@ -632,6 +650,13 @@ impl Replica {
             Ok(Payload::ClockReport { node, .. }) => {
                 tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
             }
+            Ok(Payload::HistoryRequest {
+                via,
+                observer,
+                request,
+                node,
+                since_ms,
+            }) => self.history_request_delivered(via, observer, request, node, since_ms),
             Ok(Payload::Skipped { from, to }) => {
                 if self
                     .admission
