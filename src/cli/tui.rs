@@ -43,6 +43,7 @@ pub fn run(args: TuiArgs) -> anyhow::Result<()> {
         cluster_key: target.cluster_key,
         identity_dir: target.observer_dir,
         limits: target_limits(&target.config.targets),
+        time_zone: target.config.office.time_zone()?,
     };
     runtime()?
         .block_on(live::run(options))

@@ -249,6 +249,11 @@ impl DemoOffice {
     }
 
     /// The target ranges every node accepts.
+    /// The office's time zone, for the TUI's "today".
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.time_zone
+    }
+
     pub fn targets(&self) -> &TargetsSection {
         &self.targets
     }

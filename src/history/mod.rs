@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use self::file::{HistoryFile, HistoryFileError};
 pub use self::usage::HeaterUsage;
-pub use crate::wire::observer::{HistoryAnswer, HistoryPoint, MAX_HISTORY_POINTS};
+pub use crate::wire::observer::{HistoryAnswer, HistoryPoint, MAX_HISTORY_POINTS, MAX_WHY_LEN};
 
 use crate::control::Level;
 
@@ -34,6 +34,76 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(300);
 /// The history shared between the devices task (which records) and the
 /// replica core (which answers observers).
 pub type SharedHistory = Arc<Mutex<ZoneHistory>>;
+
+/// A node's history and where it is kept: what the devices task records
+/// into and flushes.
+#[derive(Debug, Clone)]
+pub struct NodeHistory {
+    pub shared: SharedHistory,
+    /// `None` keeps the history in memory only (tests, a read-only disk).
+    pub file: Option<HistoryFile>,
+}
+
+impl NodeHistory {
+    /// The history kept in `data_dir`, restored from its file. A file that
+    /// is unreadable or not a history is logged and replaced.
+    pub fn open(data_dir: &std::path::Path) -> NodeHistory {
+        let mut file = HistoryFile::in_dir(data_dir);
+        let points = match file.load() {
+            Ok(points) => points,
+            Err(error) => {
+                tracing::warn!(%error, "starting with an empty history");
+                let _ = std::fs::remove_file(file.path());
+                Vec::new()
+            }
+        };
+        NodeHistory {
+            shared: Arc::new(Mutex::new(ZoneHistory::restored(points, None))),
+            file: Some(file),
+        }
+    }
+
+    /// A history in memory only.
+    pub fn in_memory() -> NodeHistory {
+        NodeHistory {
+            shared: Arc::new(Mutex::new(ZoneHistory::new(None))),
+            file: None,
+        }
+    }
+
+    /// Runs `f` on the history (a poisoned lock is still a history).
+    pub fn with<T>(&self, f: impl FnOnce(&mut ZoneHistory) -> T) -> T {
+        match self.shared.lock() {
+            Ok(mut h) => f(&mut h),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Appends the points closed since the last flush to the file, off the
+    /// event loop; the bytes this handle wrote so far.
+    pub async fn flush(&mut self) -> u64 {
+        let Some(mut file) = self.file.take() else {
+            return 0;
+        };
+        let (fresh, all) =
+            self.with(|h| (h.take_unflushed(), h.points().copied().collect::<Vec<_>>()));
+        let (file, result) = match tokio::task::spawn_blocking(move || {
+            let result = file.append(&fresh, || all);
+            (file, result)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(_) => return 0,
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "history not written");
+        }
+        let written = file.bytes_written();
+        self.file = Some(file);
+        written
+    }
+}
 
 /// The point being filled.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,6 +183,8 @@ pub struct ZoneHistory {
     /// Whether anything is recorded here at all (a node without a heater
     /// or a temperature keeps nothing).
     recording: bool,
+    /// The last heating decision in words.
+    why: String,
 }
 
 impl ZoneHistory {
@@ -166,6 +238,17 @@ impl ZoneHistory {
         if let Some(b) = &mut self.open {
             b.target = target;
             b.level = Some(level);
+        }
+    }
+
+    /// The heating's latest decision in words, cut to [`MAX_WHY_LEN`].
+    pub fn set_why(&mut self, why: &str) {
+        if self.why != why {
+            let mut end = why.len().min(MAX_WHY_LEN);
+            while !why.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.why = why[..end].to_string();
         }
     }
 
@@ -257,6 +340,7 @@ impl ZoneHistory {
             points,
             power_w: self.power_w,
             unavailable: !self.recording && self.points.is_empty(),
+            why: self.why.clone(),
         }
     }
 
@@ -265,7 +349,11 @@ impl ZoneHistory {
     pub fn take_unflushed(&mut self) -> Vec<HistoryPoint> {
         let n = self.unflushed.min(self.points.len());
         self.unflushed = 0;
-        self.points.iter().skip(self.points.len() - n).copied().collect()
+        self.points
+            .iter()
+            .skip(self.points.len() - n)
+            .copied()
+            .collect()
     }
 }
 

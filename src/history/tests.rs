@@ -28,7 +28,11 @@ fn downsamples_to_five_minute_points_with_on_time_and_cycles() {
     assert_eq!((points[0].cycles, points[1].cycles), (1, 0));
     let answer = h.answer(T0 + 5 * MIN);
     assert_eq!(answer.power_w, Some(2000));
-    assert_eq!(answer.points.len(), 2, "the second closed point and the open one");
+    assert_eq!(
+        answer.points.len(),
+        2,
+        "the second closed point and the open one"
+    );
 }
 
 #[test]
@@ -87,5 +91,9 @@ fn usage_sums_today_the_week_and_energy() {
     assert_eq!(u.on_week_secs, 480);
     assert_eq!(u.cycles_per_hour, 2.0);
     assert_eq!(u.kwh_today, Some(1.5 * 180.0 / 3600.0));
-    assert!(HeaterUsage::from_points(&points, T0, T0, None).kwh_week.is_none());
+    assert!(
+        HeaterUsage::from_points(&points, T0, T0, None)
+            .kwh_week
+            .is_none()
+    );
 }

@@ -46,6 +46,8 @@ pub enum Action {
     AskForget,
     /// `y` in the forget confirmation.
     ConfirmForget,
+    /// `d` on the Overview or Targets: the selected zone's detail.
+    OpenDetail,
     Tick {
         now_ms: u64,
     },
@@ -137,6 +139,9 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('f') => Some(Action::ToggleFreeze),
             KeyCode::Char('s') => Some(Action::CycleSort),
             KeyCode::Char('x') if app.view == View::Network => Some(Action::AskForget),
+            KeyCode::Char('d') if matches!(app.view, View::Overview | View::Targets) => {
+                Some(Action::OpenDetail)
+            }
             KeyCode::Char('?') => Some(Action::ToggleHelp),
             KeyCode::Esc => Some(Action::Back),
             KeyCode::Enter | KeyCode::Char('t') => Some(Action::OpenDialog),

@@ -81,6 +81,23 @@ pub struct TargetDialog {
     pub fresh: bool,
 }
 
+/// The zone detail (`d` on the Overview or Targets) and the history its
+/// node sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneDetail {
+    pub zone: String,
+    /// The node whose history is shown: the zone's heater node, else one
+    /// with a temperature sensor, else any node of the zone.
+    pub node: Option<crate::NodeId>,
+    pub history: Option<crate::wire::observer::HistoryAnswer>,
+    /// When the history was last asked for (the TUI's clock, Unix ms).
+    pub asked_ms: u64,
+}
+
+/// How often an open zone detail asks its node for the points since the
+/// last it has.
+pub const HISTORY_REFRESH_MS: u64 = 60_000;
+
 /// The node the operator asked to forget, until they confirm or cancel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForgetDialog {
@@ -126,6 +143,9 @@ pub struct TuiConfig {
     /// Colors on, unless `NO_COLOR` is set (see `Theme::from_env`).
     pub theme: Theme,
     pub stale_after_ms: u64,
+    /// The office's time zone: "today" in the zone detail starts at its
+    /// midnight.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for TuiConfig {
@@ -134,6 +154,7 @@ impl Default for TuiConfig {
             limits: TargetLimits::office_defaults(),
             theme: Theme::default(),
             stale_after_ms: DEFAULT_STALE_AFTER_MS,
+            time_zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -177,6 +198,8 @@ pub struct App {
     /// First origin column shown in the Clocks view.
     pub clock_column: usize,
     pub network_sort: NetworkSort,
+    /// The zone detail, while open (over the current view).
+    pub detail: Option<ZoneDetail>,
     pub should_quit: bool,
 }
 
@@ -201,6 +224,7 @@ impl App {
             filters: Default::default(),
             clock_column: 0,
             network_sort: NetworkSort::default(),
+            detail: None,
             should_quit: false,
         }
     }

@@ -18,4 +18,7 @@ pub enum Command {
     /// Forget a decommissioned node: its tombstone, written like a target.
     /// The outcome is told in the Events view.
     ForgetNode { node: NodeId, name: String },
+    /// Ask `node` for its history from `since_ms` on (Unix ms), for the
+    /// zone detail; answered by `NetworkUpdate::History`, or not at all.
+    FetchHistory { node: NodeId, since_ms: i64 },
 }

@@ -55,6 +55,8 @@ pub struct LiveOptions {
     pub identity_dir: PathBuf,
     /// What the set-target dialog accepts.
     pub limits: TargetLimits,
+    /// The office's time zone (`[office] timezone`).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,7 @@ pub async fn run(options: LiveOptions) -> Result<(), LiveError> {
     let config = TuiConfig {
         limits: options.limits.clone(),
         theme: Theme::from_env(),
+        time_zone: options.time_zone.clone(),
         ..TuiConfig::default()
     };
     let driver = tokio::spawn(drive(options, updates_tx, commands_rx));
@@ -224,6 +227,8 @@ impl Driver {
                     Some(Command::ForgetNode { name, .. }) => {
                         self.log(LogKind::Error, format!("forget {name} failed: not connected to any node yet")).await?;
                     }
+                    // The detail asks again once attached.
+                    Some(Command::FetchHistory { .. }) => {}
                     None => return Err(Closed),
                 },
             }
@@ -316,6 +321,10 @@ impl Driver {
                 Ok(true)
             }
             Update::State | Update::Clock(_) => Ok(true),
+            Update::History { node, answer, .. } => {
+                self.send(NetworkUpdate::History { node, answer }).await?;
+                Ok(false)
+            }
             Update::Stored { request, by } => {
                 if let Some(name) = self.forgets.remove(&request) {
                     self.log(
@@ -421,6 +430,13 @@ impl Driver {
         observer: &mut Observer,
         command: Command,
     ) -> Result<(), Closed> {
+        if let Command::FetchHistory { node, since_ms } = command {
+            // Unanswered (node unreachable, detached): the view asks again.
+            if let Err(error) = observer.request_history(node, since_ms) {
+                tracing::debug!(%error, "history not requested");
+            }
+            return Ok(());
+        }
         if !observer.is_synced() {
             self.waiting.push(command);
             return Ok(());
@@ -433,6 +449,7 @@ impl Driver {
                 value,
             } => (write, zone, quantity, value),
             Command::ForgetNode { node, name } => return self.forget(observer, node, name).await,
+            Command::FetchHistory { .. } => return Ok(()),
         };
         let Some(q) = quantity_named(&quantity) else {
             return self

@@ -2,7 +2,7 @@
 //! the TUI is returned as a `Command` for the runner to send.
 
 use super::action::{Action, PAGE};
-use super::app::{App, ForgetDialog, Mode, TargetDialog, View};
+use super::app::{App, ForgetDialog, HISTORY_REFRESH_MS, Mode, TargetDialog, View, ZoneDetail};
 use super::command::Command;
 use super::event::NetworkUpdate;
 use super::snapshot::NodeStatus;
@@ -52,6 +52,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::Back => match app.mode {
+            Mode::Normal if app.detail.is_some() => app.detail = None,
             Mode::Normal | Mode::Filter => {
                 app.filters[app.view.index()].clear();
                 app.mode = Mode::Normal;
@@ -71,6 +72,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::OpenDialog => open_dialog(app),
+        Action::OpenDetail => return open_detail(app),
         Action::AskForget => ask_forget(app),
         Action::ConfirmForget => {
             if let Mode::ConfirmForget(dialog) = std::mem::replace(&mut app.mode, Mode::Normal) {
@@ -101,7 +103,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::Submit => return submit(app),
-        Action::Tick { now_ms } => app.now_ms = now_ms,
+        Action::Tick { now_ms } => {
+            app.now_ms = now_ms;
+            return refresh_detail(app);
+        }
         Action::Network(update) => receive(app, update),
         Action::Redraw => {}
     }
@@ -246,5 +251,83 @@ fn receive(app: &mut App, update: NetworkUpdate) {
         }
         NetworkUpdate::Log(event) => app.receive_log(event),
         NetworkUpdate::Connection(status) => app.connection = status,
+        NetworkUpdate::History { node, answer } => receive_history(app, node, answer),
+    }
+}
+
+/// The node whose history stands for `zone`: its heater's node, else one
+/// with a temperature, else any of its nodes.
+fn history_node(app: &App, zone: &str) -> Option<crate::NodeId> {
+    let s = &app.snapshot;
+    s.actuators
+        .iter()
+        .find(|a| a.zone == zone)
+        .map(|a| a.node)
+        .or_else(|| {
+            s.readings
+                .iter()
+                .find(|r| r.zone == zone && r.quantity == "temperature")
+                .map(|r| r.node)
+        })
+        .or_else(|| s.nodes.iter().find(|n| n.zone == zone).map(|n| n.id))
+}
+
+fn open_detail(app: &mut App) -> Option<Command> {
+    let (zone, _) = selected_target(app)?;
+    let node = history_node(app, &zone);
+    app.detail = Some(ZoneDetail {
+        zone,
+        node,
+        history: None,
+        asked_ms: app.now_ms,
+    });
+    node.map(|node| Command::FetchHistory { node, since_ms: 0 })
+}
+
+/// Asks the open detail's node for what it has since the last point,
+/// every `HISTORY_REFRESH_MS`.
+fn refresh_detail(app: &mut App) -> Option<Command> {
+    let now = app.now_ms;
+    let detail = app.detail.as_mut()?;
+    if now.saturating_sub(detail.asked_ms) < HISTORY_REFRESH_MS {
+        return None;
+    }
+    detail.asked_ms = now;
+    let since_ms = detail
+        .history
+        .as_ref()
+        .and_then(|h| h.points.last())
+        .map_or(0, |p| p.start_ms());
+    detail
+        .node
+        .map(|node| Command::FetchHistory { node, since_ms })
+}
+
+/// Merges an answer into the open detail: the points it carries replace
+/// those from its first point on (the newest one was still filling).
+fn receive_history(
+    app: &mut App,
+    node: crate::NodeId,
+    answer: crate::wire::observer::HistoryAnswer,
+) {
+    let Some(detail) = app.detail.as_mut().filter(|d| d.node == Some(node)) else {
+        return;
+    };
+    match &mut detail.history {
+        Some(kept) => {
+            if let Some(first) = answer.points.first() {
+                kept.points.retain(|p| p.start_min < first.start_min);
+            }
+            kept.points.extend(answer.points);
+            let excess = kept
+                .points
+                .len()
+                .saturating_sub(crate::wire::observer::MAX_HISTORY_POINTS);
+            kept.points.drain(..excess);
+            kept.power_w = answer.power_w;
+            kept.unavailable = answer.unavailable;
+            kept.why = answer.why;
+        }
+        None => detail.history = Some(answer),
     }
 }

@@ -66,7 +66,13 @@ pub struct HistoryAnswer {
     pub power_w: Option<u32>,
     /// The node has no heater and no temperature sensor: nothing is kept.
     pub unavailable: bool,
+    /// The node's current heating decision in words, at most
+    /// [`MAX_WHY_LEN`] bytes: "on: 0.6 °C below 21.0 (schedule …)".
+    pub why: String,
 }
+
+/// The longest decision text a history answer carries.
+pub const MAX_WHY_LEN: usize = 200;
 
 /// Five minutes of a node's life, in 16 bytes or less.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +150,7 @@ mod tests {
                 points: vec![point; MAX_HISTORY_POINTS],
                 power_w: Some(u32::MAX),
                 unavailable: false,
+                why: "x".repeat(MAX_WHY_LEN),
             },
         });
         let bytes = crate::wire::encode_message(&msg).unwrap();
