@@ -107,10 +107,22 @@ fn a_boost_ends_on_every_node_at_the_same_moment_without_a_write() {
         .collect();
     for n in 0..6 {
         let before = effective(&mesh, n, expires - 1);
-        assert_eq!((before.level, before.celsius), (Level::Override, Some(23.0)), "node {n}");
-        assert_eq!(before.next_change_ms, Some(expires), "node {n} wakes at the expiry");
+        assert_eq!(
+            (before.level, before.celsius),
+            (Level::Override, Some(23.0)),
+            "node {n}"
+        );
+        assert_eq!(
+            before.next_change_ms,
+            Some(expires),
+            "node {n} wakes at the expiry"
+        );
         let after = effective(&mesh, n, expires);
-        assert_eq!((after.level, after.celsius), (Level::Schedule, Some(21.0)), "node {n}");
+        assert_eq!(
+            (after.level, after.celsius),
+            (Level::Schedule, Some(21.0)),
+            "node {n}"
+        );
     }
     // Nothing was written for the boost to end: every node still holds
     // the override, and the same state as before.
@@ -131,7 +143,11 @@ fn a_schedule_written_on_one_side_of_a_partition_is_followed_on_both_after_the_h
     mesh.run_for(Duration::from_secs(10));
     for n in 0..3 {
         let e = effective(&mesh, n, at(0, 7, 30));
-        assert_eq!((e.level, e.celsius), (Level::Schedule, Some(21.0)), "node {n}");
+        assert_eq!(
+            (e.level, e.celsius),
+            (Level::Schedule, Some(21.0)),
+            "node {n}"
+        );
     }
     for n in 3..6 {
         let e = effective(&mesh, n, at(0, 7, 30));
@@ -140,9 +156,17 @@ fn a_schedule_written_on_one_side_of_a_partition_is_followed_on_both_after_the_h
     mesh.heal();
     mesh.run_for(Duration::from_secs(60));
     for n in 0..6 {
-        for (when, celsius) in [(at(0, 7, 30), 21.0), (at(0, 18, 30), 17.0), (at(5, 10, 0), 8.0)] {
+        for (when, celsius) in [
+            (at(0, 7, 30), 21.0),
+            (at(0, 18, 30), 17.0),
+            (at(5, 10, 0), 8.0),
+        ] {
             let e = effective(&mesh, n, when);
-            assert_eq!((e.level, e.celsius), (Level::Schedule, Some(celsius)), "node {n}");
+            assert_eq!(
+                (e.level, e.celsius),
+                (Level::Schedule, Some(celsius)),
+                "node {n}"
+            );
         }
     }
 }
@@ -172,9 +196,18 @@ fn a_node_cut_off_keeps_following_its_schedule() {
     assert_eq!(cut_off[1], (7 * 60, Some(21.0)), "Monday 07:00 comfort");
     assert_eq!(cut_off[2], (18 * 60, Some(17.0)), "Monday 18:00 eco");
     assert_eq!(
-        cut_off.iter().filter(|(_, c)| *c == Some(8.0)).count(),
-        1,
-        "the weekend is away: {cut_off:?}"
+        cut_off[0],
+        (6 * 60 + 50, Some(8.0)),
+        "the weekend holds until 07:00"
+    );
+    assert!(
+        cut_off.contains(&(5 * 24 * 60, Some(8.0))),
+        "Saturday 00:00 away: {cut_off:?}"
+    );
+    assert_eq!(
+        cut_off.len(),
+        13,
+        "the start, ten weekday switches, Saturday and Sunday: {cut_off:?}"
     );
 }
 

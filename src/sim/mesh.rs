@@ -620,7 +620,11 @@ impl Mesh {
     pub fn observer_write_program(
         &mut self,
         o: usize,
-        f: impl FnOnce(&mut crate::crdt::OfficeState, &mut crate::crdt::Writer, u64) -> crate::crdt::Write,
+        f: impl FnOnce(
+            &mut crate::crdt::OfficeState,
+            &mut crate::crdt::Writer,
+            u64,
+        ) -> crate::crdt::Write,
     ) -> Option<u64> {
         let wall = self.wall_ms();
         let (link, msg, request) = self.observers[o].write_program(wall, f)?;

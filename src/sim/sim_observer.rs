@@ -283,7 +283,11 @@ impl SimObserver {
     }
 
     /// Asks the attached node for `node`'s history.
-    pub fn request_history(&mut self, node: NodeId, since_ms: i64) -> Option<(LinkId, Message, u64)> {
+    pub fn request_history(
+        &mut self,
+        node: NodeId,
+        since_ms: i64,
+    ) -> Option<(LinkId, Message, u64)> {
         let link = self.link?;
         let request = self.next_request;
         self.next_request += 1;
