@@ -39,6 +39,8 @@ pub enum Action {
     Decrease,
     InputChar(char),
     InputBackspace,
+    /// `Tab` in the dialog: how long the value holds.
+    CycleDuration,
     Submit,
     ToggleHelp,
     CycleSort,
@@ -87,6 +89,7 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     match &app.mode {
         Mode::Dialog(_) => match key.code {
             KeyCode::Esc => Some(Action::Back),
+            KeyCode::Tab => Some(Action::CycleDuration),
             KeyCode::Enter => Some(Action::Submit),
             KeyCode::Up | KeyCode::Right | KeyCode::Char('+') | KeyCode::Char('k') => {
                 Some(Action::Increase)

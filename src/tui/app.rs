@@ -79,6 +79,53 @@ pub struct TargetDialog {
     pub input: String,
     /// The input still shows the starting value; the first digit replaces it.
     pub fresh: bool,
+    /// How long the value holds (`Tab` cycles; temperature only).
+    pub lasts: OverrideFor,
+}
+
+/// How long a value set in the dialog holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideFor {
+    /// The zone's standing target (what the schedule falls back to).
+    Standing,
+    /// An override (a boost) that ends by itself after this many minutes,
+    /// on every node at the same moment.
+    Minutes(u64),
+    /// An override that holds until resumed.
+    Hold,
+}
+
+impl OverrideFor {
+    /// The choices `Tab` steps through, in order.
+    pub const CHOICES: [OverrideFor; 7] = [
+        OverrideFor::Standing,
+        OverrideFor::Minutes(30),
+        OverrideFor::Minutes(60),
+        OverrideFor::Minutes(120),
+        OverrideFor::Minutes(240),
+        OverrideFor::Minutes(480),
+        OverrideFor::Hold,
+    ];
+
+    pub fn next(self) -> OverrideFor {
+        let i = OverrideFor::CHOICES
+            .iter()
+            .position(|c| *c == self)
+            .unwrap_or(0);
+        OverrideFor::CHOICES[(i + 1) % OverrideFor::CHOICES.len()]
+    }
+
+    /// In words, for the dialog.
+    pub fn label(self) -> String {
+        match self {
+            OverrideFor::Standing => "standing target (the schedule still applies)".into(),
+            OverrideFor::Minutes(m) if m % 60 == 0 => {
+                format!("override for {} h, then back to the schedule", m / 60)
+            }
+            OverrideFor::Minutes(m) => format!("override for {m} min, then back to the schedule"),
+            OverrideFor::Hold => "override held until resumed".into(),
+        }
+    }
 }
 
 /// The zone detail (`d` on the Overview or Targets) and the history its

@@ -15,6 +15,14 @@ pub enum Command {
         quantity: String,
         value: f64,
     },
+    /// Write `Override(zone)`: `celsius` until `lasts_ms` from now (`None`
+    /// holds until resumed). Its progress is reported like a target's.
+    SetOverride {
+        write: WriteId,
+        zone: String,
+        celsius: f64,
+        lasts_ms: Option<u64>,
+    },
     /// Forget a decommissioned node: its tombstone, written like a target.
     /// The outcome is told in the Events view.
     ForgetNode { node: NodeId, name: String },

@@ -221,7 +221,7 @@ impl Driver {
                     }
                 },
                 command = commands.recv() => match command {
-                    Some(Command::SetTarget { write, .. }) => {
+                    Some(Command::SetTarget { write, .. } | Command::SetOverride { write, .. }) => {
                         self.progress(write, WriteProgress::Failed("not connected to any node yet".into())).await?;
                     }
                     Some(Command::ForgetNode { name, .. }) => {
@@ -450,6 +450,24 @@ impl Driver {
             } => (write, zone, quantity, value),
             Command::ForgetNode { node, name } => return self.forget(observer, node, name).await,
             Command::FetchHistory { .. } => return Ok(()),
+            Command::SetOverride {
+                write,
+                zone,
+                celsius,
+                lasts_ms,
+            } => {
+                let value = crate::crdt::OverrideValue {
+                    celsius: Some(celsius as f32),
+                    expires_at_ms: lasts_ms.map(|l| Observer::wall_ms().saturating_add(l)),
+                    set_by: self.set_by.clone(),
+                };
+                let submitted = observer.write_override(&zone, value);
+                let what = match lasts_ms {
+                    Some(l) => format!("boost {zone} to {celsius} °C for {} min", l / 60_000),
+                    None => format!("hold {zone} at {celsius} °C"),
+                };
+                return self.track(write, submitted, what).await;
+            }
         };
         let Some(q) = quantity_named(&quantity) else {
             return self
@@ -459,7 +477,23 @@ impl Driver {
                 )
                 .await;
         };
-        match observer.write_target(&zone, q, value as f32, self.set_by.clone()) {
+        let submitted = observer.write_target(&zone, q, value as f32, self.set_by.clone());
+        self.track(
+            write,
+            submitted,
+            format!("set {zone} {quantity} to {value}"),
+        )
+        .await
+    }
+
+    /// Follows a submitted write to *converged*, or reports why it failed.
+    async fn track(
+        &mut self,
+        write: WriteId,
+        submitted: Result<crate::observer::Submitted, ObserverError>,
+        what: String,
+    ) -> Result<(), Closed> {
+        match submitted {
             Ok(submitted) => {
                 self.writes.insert(
                     submitted.request,
@@ -474,10 +508,7 @@ impl Driver {
                 self.progress(write, WriteProgress::Pending).await?;
                 self.log(
                     LogKind::Write,
-                    format!(
-                        "set {zone} {quantity} to {value} (write {})",
-                        submitted.request
-                    ),
+                    format!("{what} (write {})", submitted.request),
                 )
                 .await
             }
@@ -488,11 +519,8 @@ impl Driver {
                 };
                 self.progress(write, WriteProgress::Failed(reason.clone()))
                     .await?;
-                self.log(
-                    LogKind::Error,
-                    format!("set {zone} {quantity} failed: {reason}"),
-                )
-                .await
+                self.log(LogKind::Error, format!("{what} failed: {reason}"))
+                    .await
             }
         }
     }

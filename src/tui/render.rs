@@ -107,6 +107,7 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
         Mode::Dialog(_) => vec![
             ("↑↓+-", "step"),
             ("0-9", "type"),
+            ("Tab", "how long"),
             ("Enter", "write"),
             ("Esc", "cancel"),
         ],

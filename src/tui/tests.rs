@@ -5,7 +5,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{App, Mode, TuiConfig, View};
+use super::app::{App, Mode, OverrideFor, TuiConfig, View};
 use super::preview;
 use super::snapshot::ConnectionStatus;
 use super::theme::Theme;
@@ -315,6 +315,55 @@ view_snapshots! {
         app
     },
     zone_detail => detail_app(),
+    override_dialog => {
+        let mut app = snapshot_app(View::Overview);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Char('2'));
+        press(&mut app, KeyCode::Char('3'));
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        app
+    },
+}
+
+#[test]
+fn the_dialog_writes_a_boost_that_ends_by_itself_or_a_hold() {
+    let mut app = snapshot_app(View::Overview);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    match press(&mut app, KeyCode::Enter) {
+        Some(Command::SetOverride {
+            zone,
+            celsius,
+            lasts_ms,
+            ..
+        }) => {
+            assert_eq!(zone, "Kitchen");
+            assert_eq!(celsius, 23.0);
+            assert_eq!(lasts_ms, Some(3_600_000), "an hour's boost");
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, KeyCode::Enter);
+    for _ in 0..OverrideFor::CHOICES.len() - 1 {
+        press(&mut app, KeyCode::Tab);
+    }
+    let Some(Command::SetOverride { lasts_ms: None, .. }) = press(&mut app, KeyCode::Enter) else {
+        panic!("the last choice holds until resumed");
+    };
+    // Round the cycle: a plain target again.
+    press(&mut app, KeyCode::Enter);
+    for _ in 0..OverrideFor::CHOICES.len() {
+        press(&mut app, KeyCode::Tab);
+    }
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Command::SetTarget { .. })
+    ));
 }
 
 /// The Kitchen's detail with the history its node answered.

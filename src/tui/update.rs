@@ -2,7 +2,9 @@
 //! the TUI is returned as a `Command` for the runner to send.
 
 use super::action::{Action, PAGE};
-use super::app::{App, ForgetDialog, HISTORY_REFRESH_MS, Mode, TargetDialog, View, ZoneDetail};
+use super::app::{
+    App, ForgetDialog, HISTORY_REFRESH_MS, Mode, OverrideFor, TargetDialog, View, ZoneDetail,
+};
 use super::command::Command;
 use super::event::NetworkUpdate;
 use super::snapshot::NodeStatus;
@@ -94,6 +96,13 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
                 if dialog.input.len() < 8 && !(c == '.' && dialog.input.contains('.')) {
                     dialog.input.push(c);
                 }
+            }
+        }
+        Action::CycleDuration => {
+            if let Mode::Dialog(dialog) = &mut app.mode
+                && dialog.quantity == "temperature"
+            {
+                dialog.lasts = dialog.lasts.next();
             }
         }
         Action::InputBackspace => {
@@ -198,6 +207,7 @@ fn open_dialog(app: &mut App) {
         quantity,
         input,
         fresh: true,
+        lasts: OverrideFor::Standing,
     });
 }
 
@@ -230,15 +240,54 @@ fn submit(app: &mut App) -> Option<Command> {
         .limits
         .validate(&dialog.quantity, &dialog.input)
         .ok()?;
-    let (zone, quantity) = (dialog.zone.clone(), dialog.quantity.clone());
+    let (zone, quantity, lasts) = (dialog.zone.clone(), dialog.quantity.clone(), dialog.lasts);
+    let lasts_ms = match lasts {
+        OverrideFor::Standing => None,
+        OverrideFor::Minutes(m) => Some(Some(m * 60_000)),
+        OverrideFor::Hold => Some(None),
+    };
+    if let Some(lasts_ms) = lasts_ms {
+        // The nodes' own check of an override, before it leaves.
+        override_value(app, &zone, value, lasts_ms).ok()?;
+    }
     app.mode = Mode::Normal;
     let write = app.start_write(zone.clone(), quantity.clone(), value);
-    Some(Command::SetTarget {
-        write,
-        zone,
-        quantity,
-        value,
+    Some(match lasts_ms {
+        None => Command::SetTarget {
+            write,
+            zone,
+            quantity,
+            value,
+        },
+        Some(lasts_ms) => Command::SetOverride {
+            write,
+            zone,
+            celsius: value,
+            lasts_ms,
+        },
     })
+}
+
+/// The override the dialog would write, checked as every node checks it
+/// (`OverrideValue::check`) within the dialog's temperature range.
+pub fn override_value(
+    app: &App,
+    zone: &str,
+    celsius: f64,
+    lasts_ms: Option<u64>,
+) -> Result<(), crate::crdt::OverrideError> {
+    let mut limits = crate::crdt::HeatingLimits::default();
+    if let Some(range) = app.config.limits.get("temperature") {
+        limits.min_celsius = range.min as f32;
+        limits.max_celsius = range.max as f32;
+    }
+    let now = app.now_ms;
+    crate::crdt::OverrideValue {
+        celsius: Some(celsius as f32),
+        expires_at_ms: lasts_ms.map(|l| now.saturating_add(l)),
+        set_by: String::new(),
+    }
+    .check(zone, now, &limits)
 }
 
 fn receive(app: &mut App, update: NetworkUpdate) {
