@@ -44,6 +44,7 @@ fn office(nodes: usize, seed: u64) -> Mesh {
         targets: TargetsSection::default(),
         tombstone_grace: officemesh::crdt::DEFAULT_TOMBSTONE_GRACE,
         wall_epoch_ms: START_MS,
+        trust: Default::default(),
     };
     let mut mesh = Mesh::new(infos, 1, config, NetworkConfig::default(), seed);
     mesh.start(0, &[]);

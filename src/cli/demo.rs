@@ -155,6 +155,7 @@ async fn attached(office: &DemoOffice) -> anyhow::Result<()> {
         identity_dir: office.observer_dir(),
         limits: target_limits(office.targets()),
         time_zone: office.time_zone().clone(),
+        trust: Default::default(),
     };
     live::run(options).await.context("running the TUI")
 }

@@ -126,8 +126,20 @@ impl Replica {
         }
     }
 
-    /// A node's answer for one of the observers attached here.
-    pub(super) fn history_answer(&mut self, observer: NodeId, msg: Message) {
+    /// A node's answer for one of the observers attached here: passed on
+    /// only when `from`, the link's proven peer, is the node it speaks
+    /// for, so no node can show another's past.
+    pub(super) fn history_answer(
+        &mut self,
+        from: NodeId,
+        node: NodeId,
+        observer: NodeId,
+        msg: Message,
+    ) {
+        if from != node {
+            tracing::debug!(%from, %node, "a history answer for another node; dropped");
+            return;
+        }
         if self.links.observers().contains(&observer) {
             self.send(observer, msg);
         } else {
