@@ -79,6 +79,7 @@ pub struct NodeHandle {
     shutdown: watch::Sender<bool>,
     targets_changed_us: Arc<AtomicU64>,
     health: health::Health,
+    history: crate::history::NodeHistory,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -143,6 +144,12 @@ impl NodeHandle {
             }
             changed
         });
+    }
+
+    /// This node's own history (its file in the data directory): the
+    /// devices task records into it, the node answers observers from it.
+    pub fn history(&self) -> crate::history::NodeHistory {
+        self.history.clone()
     }
 
     /// The current winning target for one zone and quantity.
@@ -227,7 +234,9 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         skipped: loaded.skipped,
         trust: settings.trust.clone(),
     };
-    let replica = Replica::new(config, loaded.state, loaded.writer);
+    let mut replica = Replica::new(config, loaded.state, loaded.writer);
+    let history = crate::history::NodeHistory::open(&settings.data_dir);
+    replica.set_history(history.shared.clone());
     let runtime = runtime::Runtime::new(
         settings,
         endpoint.clone(),
@@ -254,6 +263,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         shutdown: shutdown_tx,
         targets_changed_us,
         health,
+        history,
         task,
     })
 }

@@ -14,6 +14,7 @@ pub mod admission;
 pub mod authorship;
 pub mod bootstrap;
 pub mod histogram;
+pub mod history_requests;
 pub mod links;
 pub mod local_write;
 pub mod metrics;
@@ -209,6 +210,9 @@ pub struct Replica {
     /// Dots of observer writes refused here or announced refused, so a
     /// later copy of one is answered as refused, never *stored*.
     voided: std::collections::BTreeSet<Dot>,
+    /// This node's own history, for observers that ask for it.
+    history: Option<crate::history::SharedHistory>,
+    history_budget: history_requests::HistoryBudget,
     /// The time and wall clock of the input being handled.
     now: Time,
     wall_ms: u64,
@@ -253,6 +257,8 @@ impl Replica {
             writes_without_dot: 0,
             metrics: Metrics::default(),
             voided: std::collections::BTreeSet::new(),
+            history: None,
+            history_budget: history_requests::HistoryBudget::default(),
             now: Time::ZERO,
             wall_ms: 0,
             out: Vec::new(),
@@ -504,6 +510,18 @@ impl Replica {
             ) => {
                 self.observer_write(peer, request, delta);
             }
+            (
+                Role::Observer,
+                Message::Observer(wire::observer::Message::HistoryRequest {
+                    request,
+                    node,
+                    since_ms,
+                }),
+            ) => self.history_request(peer, request, node, since_ms),
+            (
+                Role::Node,
+                msg @ Message::Observer(wire::observer::Message::History { observer, node, .. }),
+            ) => self.history_answer(peer, node, observer, msg),
             (Role::Node, Message::Observer(wire::observer::Message::ClockReport(bytes))) => {
                 // Another node's report for the observers watching here:
                 // passed on only when it comes over that node's own link,
@@ -680,6 +698,13 @@ impl Replica {
             Ok(Payload::ClockReport { node, .. }) => {
                 tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
             }
+            Ok(Payload::HistoryRequest {
+                via,
+                observer,
+                request,
+                node,
+                since_ms,
+            }) => self.history_request_delivered(via, observer, request, node, since_ms),
             Ok(Payload::Skipped { from, to }) => {
                 if self
                     .admission

@@ -104,6 +104,8 @@ struct MeshNode {
     wake: Option<Time>,
     seeds: Vec<SocketAddr>,
     bytes_sent: u64,
+    /// The node's own history (its file, kept across lives).
+    history: Option<crate::history::SharedHistory>,
 }
 
 /// Per-run knobs for the nodes.
@@ -182,6 +184,7 @@ impl Mesh {
                 wake: None,
                 seeds: Vec::new(),
                 bytes_sent: 0,
+                history: None,
             });
         }
         let count = nodes.len();
@@ -312,7 +315,11 @@ impl Mesh {
             skipped,
             trust: self.config.trust.clone(),
         };
-        n.replica = Some(Replica::new(config, state, writer));
+        let mut replica = Replica::new(config, state, writer);
+        if let Some(history) = &n.history {
+            replica.set_history(history.clone());
+        }
+        n.replica = Some(replica);
         self.feed(node, Input::Start);
     }
 
@@ -605,6 +612,40 @@ impl Mesh {
         let addr = self.nodes[node].peer.addr;
         self.observers[o].attaching(node);
         self.dial(from, Role::Observer, addr);
+    }
+
+    /// Gives `node` a history to answer observers from (as its devices
+    /// would record it), for this life and the next.
+    pub fn set_history(&mut self, node: usize, history: crate::history::SharedHistory) {
+        let n = &mut self.nodes[node];
+        if let Some(replica) = &mut n.replica {
+            replica.set_history(history.clone());
+        }
+        n.history = Some(history);
+    }
+
+    /// Observer `o` writes a schedule, preset or override made by `f`;
+    /// returns its request number.
+    pub fn observer_write_program(
+        &mut self,
+        o: usize,
+        f: impl FnOnce(
+            &mut crate::crdt::OfficeState,
+            &mut crate::crdt::Writer,
+            u64,
+        ) -> crate::crdt::Write,
+    ) -> Option<u64> {
+        let wall = self.wall_ms();
+        let (link, msg, request) = self.observers[o].write_program(wall, f)?;
+        self.send(link, msg);
+        Some(request)
+    }
+
+    /// Observer `o` asks its node for `node`'s history.
+    pub fn observer_history(&mut self, o: usize, node: NodeId, since_ms: i64) -> Option<u64> {
+        let (link, msg, request) = self.observers[o].request_history(node, since_ms)?;
+        self.send(link, msg);
+        Some(request)
     }
 
     /// Observer `o` writes a target; returns its request number.
