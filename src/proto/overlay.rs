@@ -532,7 +532,7 @@ mod scale {
     fn run(n: u64, random: bool, config: Config) {
         let ids: Vec<u64> = (1..=n).collect();
         let mut net = TestNet::new();
-        net.latency_ms = Some((10, 50));
+        net.latency = "10..50".parse().expect("a latency range");
         net.build(&ids, &config);
         net.run_for(Duration::from_secs(30));
         let pick = |k: u64| if random { 1 + (k * 7_777 + 13) % n } else { 1 };
@@ -646,7 +646,7 @@ mod properties {
 
     fn check(steps: Vec<Step>, lossy: bool) -> Result<(), TestCaseError> {
         let mut net = TestNet::new();
-        net.latency_ms = Some((1, 40));
+        net.latency = "1..40".parse().expect("a latency range");
         if lossy {
             net.drop_if = Some(Box::new(|a, b, m| {
                 (a.0 * 31 + b.0 * 17 + m.kind().len() as u64) % 11 == 0

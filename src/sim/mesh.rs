@@ -19,7 +19,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::network::NetworkConfig;
-use super::queue::EventQueue;
 use super::sim_observer::SimObserver;
 use crate::config::TargetsSection;
 use crate::crdt::{NodeInfo, anti_entropy};
@@ -28,6 +27,7 @@ use crate::proto;
 use crate::replica::persistence::{KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY, restore};
 use crate::replica::{self, Input, LinkId, LocalWrite, Output, Replica};
 use crate::time::Time;
+use crate::timer_queue::TimerQueue;
 use crate::wire::{Message, PeerInfo, Role};
 
 const PORT: u16 = 7946;
@@ -126,7 +126,7 @@ pub struct Mesh {
     by_addr: HashMap<SocketAddr, Endpoint>,
     ends: HashMap<LinkId, End>,
     next_link: u64,
-    queue: EventQueue<Event>,
+    queue: TimerQueue<Event>,
     /// Side of every endpoint while the network is cut.
     partition: Option<Vec<u8>>,
     partition_epoch: u32,
@@ -192,7 +192,7 @@ impl Mesh {
             by_addr,
             ends: HashMap::new(),
             next_link: 1,
-            queue: EventQueue::default(),
+            queue: TimerQueue::default(),
             partition: None,
             partition_epoch: 0,
             held: Vec::new(),
@@ -343,7 +343,7 @@ impl Mesh {
         self.partition = Some(side);
         self.partition_epoch += 1;
         let epoch = self.partition_epoch;
-        self.queue.push(
+        self.queue.schedule(
             self.now + self.net.partition_timeout,
             Event::PartitionTimeout { epoch },
         );
@@ -375,7 +375,7 @@ impl Mesh {
         for link in cut {
             if let Some(end) = self.ends.remove(&link) {
                 let life = self.life(end.owner);
-                self.queue.push(
+                self.queue.schedule(
                     self.now,
                     Event::LinkDown {
                         at: end.owner,
@@ -425,7 +425,7 @@ impl Mesh {
                 && self.ends.remove(&end.peer_link).is_some()
             {
                 let life = self.life(end.peer);
-                self.queue.push(
+                self.queue.schedule(
                     self.now + after,
                     Event::LinkDown {
                         at: end.peer,
@@ -447,7 +447,7 @@ impl Mesh {
             } else {
                 self.net.crash_detection
             };
-            self.queue.push(
+            self.queue.schedule(
                 self.now + after,
                 Event::DialFailed {
                     at: from,
@@ -481,7 +481,7 @@ impl Mesh {
         let to_life = self.life(to);
         // The handshake: the listener sees it after one way, the dialler
         // after the round trip.
-        self.queue.push(
+        self.queue.schedule(
             self.now + one_way,
             Event::LinkUp {
                 at: to,
@@ -492,7 +492,7 @@ impl Mesh {
                 link: b,
             },
         );
-        self.queue.push(
+        self.queue.schedule(
             self.now + one_way * 2,
             Event::LinkUp {
                 at: from,
@@ -528,7 +528,7 @@ impl Mesh {
         }
         let at = self.now + self.latency(end.owner, end.peer);
         let life = self.life(end.peer);
-        self.queue.push(
+        self.queue.schedule(
             at,
             Event::Arrive {
                 to: end.peer,
@@ -546,7 +546,7 @@ impl Mesh {
         if self.ends.remove(&end.peer_link).is_some() {
             let life = self.life(end.peer);
             let at = self.now + self.latency(end.owner, end.peer);
-            self.queue.push(
+            self.queue.schedule(
                 at,
                 Event::LinkDown {
                     at: end.peer,
@@ -574,7 +574,7 @@ impl Mesh {
                 Output::Persist(job) => {
                     let life = self.nodes[node].life;
                     self.queue
-                        .push(now + DISK_DELAY, Event::Landed { node, life, job });
+                        .schedule(now + DISK_DELAY, Event::Landed { node, life, job });
                 }
                 Output::Targets(_) | Output::Retired | Output::Programs => {}
             }
@@ -585,7 +585,8 @@ impl Mesh {
             if n.wake.is_none_or(|w| due < w || w < now) {
                 n.wake = Some(due);
                 let life = n.life;
-                self.queue.push(due.max(now), Event::Wake { node, life });
+                self.queue
+                    .schedule(due.max(now), Event::Wake { node, life });
             }
         }
     }
@@ -642,7 +643,7 @@ impl Mesh {
 
     /// Processes every event due up to `until`, then sets the clock to it.
     pub fn run_until(&mut self, until: Time) {
-        while let Some(at) = self.queue.peek_time() {
+        while let Some(at) = self.queue.next_due() {
             if at > until {
                 break;
             }
