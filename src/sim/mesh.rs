@@ -366,12 +366,13 @@ impl Mesh {
             return;
         }
         self.held.clear();
-        let cut: Vec<LinkId> = self
+        let mut cut: Vec<LinkId> = self
             .ends
             .iter()
             .filter(|(_, e)| self.across(e.owner, e.peer))
             .map(|(l, _)| *l)
             .collect();
+        cut.sort_unstable();
         for link in cut {
             if let Some(end) = self.ends.remove(&link) {
                 let life = self.life(end.owner);
@@ -414,12 +415,14 @@ impl Mesh {
     }
 
     fn break_links(&mut self, e: Endpoint, after: Duration) {
-        let mine: Vec<LinkId> = self
+        let mut mine: Vec<LinkId> = self
             .ends
             .iter()
             .filter(|(_, end)| end.owner == e)
             .map(|(l, _)| *l)
             .collect();
+        // In link order, not the map's: the same seed replays the same run.
+        mine.sort_unstable();
         for link in mine {
             if let Some(end) = self.ends.remove(&link)
                 && self.ends.remove(&end.peer_link).is_some()
