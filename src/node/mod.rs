@@ -42,7 +42,7 @@ pub use settings::{Settings, resolve_seeds};
 
 use crate::control::ZoneProgram;
 use crate::crdt::{NodeInfo, Quantity, TargetKey, TargetValue};
-use crate::net::{ClusterKey, Endpoint, IdentityError, StaticKeypair, limits};
+use crate::net::{ClusterKey, Endpoint, IdentityError, Listener, StaticKeypair, limits};
 use crate::node_id::NodeId;
 use crate::replica::{self, Replica};
 use crate::wire::{PeerInfo, Role};
@@ -182,8 +182,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     loaded.writer.set_key(keypair.write_key());
     let programs = watch::channel(ZoneProgram::all(&loaded.state));
     let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
-    let listener = endpoint
-        .bind(settings.listen)
+    let listener = Listener::bind(&endpoint, settings.listen)
         .await
         .map_err(|source| NodeError::Bind {
             addr: settings.listen,

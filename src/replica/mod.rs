@@ -760,7 +760,7 @@ impl Replica {
 
     fn tick(&mut self) {
         let now = self.now;
-        while let Some(timer) = self.timers.pop_due(now) {
+        while let Some((_, timer)) = self.timers.pop_due(now) {
             match timer {
                 Timer::Overlay(timer) => self.overlay_input(proto::Input::TimerFired(timer)),
                 Timer::AntiEntropy(timer) => {
