@@ -25,6 +25,8 @@
 pub mod cluster;
 pub mod process;
 pub mod report;
+pub mod soak;
+pub mod soak_report;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -15,5 +15,6 @@ pub mod preset;
 pub mod schedule;
 pub mod set;
 pub mod sim;
+pub mod soak;
 pub mod status;
 pub mod tui;
