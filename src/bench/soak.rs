@@ -39,7 +39,9 @@ use serde_json::Value;
 
 use super::cluster::{Cluster, NodeSetup};
 use super::report::MeanMax;
-use super::soak_report::{ChurnCounts, RssSample, SoakReport, WriteCounts, fitted_slope};
+use super::soak_report::{
+    ChurnCounts, RssSample, SoakReport, WriteCounts, fitted_slope, median,
+};
 use super::{BenchError, process};
 use crate::node::stats;
 
@@ -370,6 +372,7 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, BenchError> {
             .iter()
             .copied()
             .fold(0.0, |m: f64, s| if s.abs() > m.abs() { s } else { m }),
+        rss_slope_kib_per_min_median: median(&rss_slope_kib_per_min),
         rss_slope_kib_per_min,
         rss_kib_at_end: MeanMax::of(&rss_at_end),
         rss,

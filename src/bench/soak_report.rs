@@ -77,6 +77,8 @@ pub struct SoakReport {
     pub rss_slope_kib_per_min: Vec<f64>,
     /// The largest of them in absolute value.
     pub rss_slope_kib_per_min_max: f64,
+    /// Their median: one allocator step on one node moves the largest.
+    pub rss_slope_kib_per_min_median: f64,
     pub rss_kib_at_end: MeanMax,
     pub rss: Vec<RssSample>,
     /// Every node's replica held the same targets and every node's entry.
@@ -123,8 +125,12 @@ impl SoakReport {
         );
         let _ = writeln!(
             out,
-            "memory: {:.0} KiB at the end (mean), {:.0} (max); slope after warm-up {:+.1} KiB/min at most",
-            self.rss_kib_at_end.mean, self.rss_kib_at_end.max, self.rss_slope_kib_per_min_max
+            "memory: {:.0} KiB at the end (mean), {:.0} (max); slope of the steady nodes after warm-up \
+             {:+.1} KiB/min (median), {:+.1} (largest)",
+            self.rss_kib_at_end.mean,
+            self.rss_kib_at_end.max,
+            self.rss_slope_kib_per_min_median,
+            self.rss_slope_kib_per_min_max
         );
         let _ = writeln!(
             out,
@@ -140,6 +146,17 @@ impl SoakReport {
     }
 }
 
+/// The median of `values` (0 when empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +169,8 @@ mod tests {
         assert_eq!(fitted_slope(&flat), Some(0.0));
         assert_eq!(fitted_slope(&[(1.0, 2.0)]), None);
         assert_eq!(fitted_slope(&[(1.0, 2.0), (1.0, 3.0)]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
     }
 }
