@@ -7,7 +7,7 @@
 //! The ten-minute, twenty-node run (figures in docs/benchmarks.md):
 //!
 //! ```text
-//! cargo run --release -- soak --nodes 20 --minutes 10
+//! officemesh soak --nodes 20 --minutes 10
 //! ```
 
 mod support;
