@@ -25,6 +25,7 @@
 pub mod cluster;
 pub mod process;
 pub mod report;
+pub mod signing;
 pub mod soak;
 pub mod soak_report;
 

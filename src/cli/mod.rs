@@ -18,3 +18,4 @@ pub mod sim;
 pub mod soak;
 pub mod status;
 pub mod tui;
+pub mod whoami;
