@@ -92,7 +92,14 @@ fn set_offset(path: &Path, ms: i64) {
 fn set(office: &Office, node: usize, zone: &str, value: &str) {
     let out = office.observer_cmd(
         &[
-            "set", "target", zone, value, "--wait", "stored", "--timeout", "20",
+            "set",
+            "target",
+            zone,
+            value,
+            "--wait",
+            "stored",
+            "--timeout",
+            "20",
         ],
         node,
     );
@@ -127,8 +134,9 @@ fn a_node_whose_clock_jumps_by_hours_keeps_order_and_its_future_is_refused() {
 
     // Backwards by three hours: n1's own stamps never go back, and its
     // readings still reach n0 (they are not from anyone's future).
-    let before = office
-        .wait_status(1, Duration::from_secs(10), |d| reading_at(d, "n1").is_some());
+    let before = office.wait_status(1, Duration::from_secs(10), |d| {
+        reading_at(d, "n1").is_some()
+    });
     let mut last = reading_at(&before, "n1").unwrap();
     set_offset(&offset, -HOURS_3_MS);
     let seen_at_n0 = counter_at(&office.status(0).unwrap(), "n1");

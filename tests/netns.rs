@@ -360,6 +360,8 @@ fn five_namespaces_show_their_macs_and_converge_after_a_partition() {
         lab_values(d) == [20.0, 22.0]
     });
     lab.move_ports(&[2], "br0");
-    lab.wait_status(NODES, 2, Duration::from_secs(60), |d| lab_values(d) == [23.0]);
+    lab.wait_status(NODES, 2, Duration::from_secs(60), |d| {
+        lab_values(d) == [23.0]
+    });
     eprintln!("namespaces test took {:?}", started.elapsed());
 }

@@ -51,7 +51,11 @@ fn a_minute_of_churn_loses_no_acknowledged_write_and_memory_stays_flat() {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     println!("{}", serde_json::to_string_pretty(&figures).unwrap());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(report["converged"], true);
     assert_eq!(report["lost_writes"], Value::Array(vec![]));
     assert!(report["churn"]["kills"].as_u64().unwrap() >= 1);

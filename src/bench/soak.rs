@@ -39,9 +39,7 @@ use serde_json::Value;
 
 use super::cluster::{Cluster, NodeSetup};
 use super::report::MeanMax;
-use super::soak_report::{
-    ChurnCounts, RssSample, SoakReport, WriteCounts, fitted_slope, median,
-};
+use super::soak_report::{ChurnCounts, RssSample, SoakReport, WriteCounts, fitted_slope, median};
 use super::{BenchError, process};
 use crate::node::stats;
 
@@ -315,12 +313,9 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, BenchError> {
     while churn_end.elapsed() < options.converge_timeout {
         let docs: Vec<Option<Value>> = addrs.iter().map(|a| reader.status(a)).collect();
         let views: Vec<Option<View>> = docs.iter().map(|d| d.as_ref().map(view)).collect();
-        let agreed = views
-            .first()
-            .and_then(|v| v.as_ref())
-            .is_some_and(|first| {
-                first.names.len() == n && views.iter().all(|v| v.as_ref() == Some(first))
-            });
+        let agreed = views.first().and_then(|v| v.as_ref()).is_some_and(|first| {
+            first.names.len() == n && views.iter().all(|v| v.as_ref() == Some(first))
+        });
         last_docs = docs;
         if agreed {
             converged = Some(churn_end.elapsed());
@@ -351,7 +346,10 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, BenchError> {
         .iter()
         .filter_map(|node| process::rss_kib(node.pid()).ok().map(|k| k as f64))
         .collect();
-    let disk: Vec<u64> = totals.iter().map(|t| t.disk_done + t.disk_current).collect();
+    let disk: Vec<u64> = totals
+        .iter()
+        .map(|t| t.disk_done + t.disk_current)
+        .collect();
     let disk_per_hour: Vec<f64> = disk.iter().map(|&b| b as f64 / secs * 3600.0).collect();
     Ok(SoakReport {
         nodes: n,

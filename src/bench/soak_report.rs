@@ -21,10 +21,7 @@ pub fn fitted_slope(points: &[(f64, f64)]) -> Option<f64> {
     if sxx == 0.0 {
         return None;
     }
-    let sxy: f64 = points
-        .iter()
-        .map(|p| (p.0 - mean_x) * (p.1 - mean_y))
-        .sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
     Some(sxy / sxx)
 }
 

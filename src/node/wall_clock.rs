@@ -73,7 +73,10 @@ mod tests {
         };
         let system = WallClock::default().now_ms();
         let shifted = clock.now_ms();
-        assert!(shifted.abs_diff(system - 10_800_000) < 1_000, "{shifted} vs {system}");
+        assert!(
+            shifted.abs_diff(system - 10_800_000) < 1_000,
+            "{shifted} vs {system}"
+        );
         // Not re-read within the second; then a bad file is no offset.
         std::fs::write(&path, "soon").unwrap();
         assert!(clock.now_ms() < system);

@@ -40,7 +40,9 @@ pub const MAX_WATCHERS: usize = 16;
 pub enum WatchRefused {
     #[error("a Watch names {via} but was broadcast by {origin}")]
     NotItsOwn { via: NodeId, origin: NodeId },
-    #[error("already {MAX_WATCHERS} nodes watched through, or as many new leases within a lease's length")]
+    #[error(
+        "already {MAX_WATCHERS} nodes watched through, or as many new leases within a lease's length"
+    )]
     TooMany,
 }
 

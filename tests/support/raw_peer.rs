@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use officemesh::crdt::{WriteKey, Writer};
 use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
 use officemesh::node_id::NodeId;
 use officemesh::wire::payload::Payload;
@@ -17,6 +18,8 @@ use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
 pub struct RawPeer {
     /// Its replica id (the digest of its static key, as the node sees it).
     pub id: NodeId,
+    /// The signing key its Noise static key comes from, as a node's does.
+    pub key: WriteKey,
     pub stream: TcpStream,
     noise: snow::TransportState,
     /// The handshake messages this end wrote, framed, as they left.
@@ -69,11 +72,9 @@ impl RawPeer {
     /// completes the handshake and says Hello as a node.
     pub fn connect(addr: SocketAddr, psk: &[u8; 32]) -> RawPeer {
         let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
-        let keys = snow::Builder::new(params.clone())
-            .generate_keypair()
-            .unwrap();
+        let key = WriteKey::from_seed(rand::random());
         let mut hs = snow::Builder::new(params)
-            .local_private_key(&keys.private)
+            .local_private_key(&key.x25519_secret())
             .unwrap()
             .psk(3, psk)
             .unwrap()
@@ -97,7 +98,8 @@ impl RawPeer {
             }
         }
         let mut peer = RawPeer {
-            id: NodeId::from_public_key(&keys.public),
+            id: key.id(),
+            key,
             stream,
             noise: hs.into_transport_mode().unwrap(),
             handshake,
@@ -136,6 +138,12 @@ impl RawPeer {
         Ok(())
     }
 
+    /// A writer signing as this peer, carrying its public key so that
+    /// replicas that never met it can check the signatures.
+    pub fn writer(&self) -> Writer {
+        Writer::signing(self.key.clone()).carry_key()
+    }
+
     /// Joins the overlay through this connection (HyParView JOIN), so the
     /// node takes it for a neighbour and relays its broadcasts; `listen`
     /// is the address it claims to listen on.
@@ -144,7 +152,9 @@ impl RawPeer {
             id: self.id,
             addr: listen,
         };
-        self.send_message(&Message::Membership(wire::hyparview::Message::Join { node }));
+        self.send_message(&Message::Membership(wire::hyparview::Message::Join {
+            node,
+        }));
     }
 
     /// Reads and throws away whatever the node sends, on a thread of its
