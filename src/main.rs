@@ -43,6 +43,10 @@ enum Command {
     /// Start N node processes on loopback and measure convergence, traffic,
     /// memory and CPU.
     Bench(cli::bench::BenchArgs),
+    /// Run N node processes for minutes under churn (kills, restarts,
+    /// freezes) and writing observers; report memory over time, traffic,
+    /// disk writes and convergence.
+    Soak(cli::soak::SoakArgs),
     /// Open the live view of the office and set targets interactively.
     Tui(cli::tui::TuiArgs),
     /// Connect the office to other systems (Home Assistant through MQTT).
@@ -141,6 +145,7 @@ fn main() -> anyhow::Result<()> {
         Command::Schedule { command } => cli::schedule::run(command),
         Command::Preset { command } => cli::preset::run(command),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Soak(args) => cli::soak::run(args),
         Command::Doctor(args) => cli::doctor::run(args),
         Command::Completions(args) => cli::completions::run(args, Cli::command()),
         Command::Man => cli::man::run(Cli::command()),

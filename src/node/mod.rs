@@ -25,6 +25,7 @@ pub mod readings;
 pub mod runtime;
 pub mod settings;
 pub mod stats;
+pub mod wall_clock;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -453,6 +453,10 @@ impl Replica {
     }
 
     fn dial_failed(&mut self, addr: SocketAddr) {
+        let ended = self.watchers.unreachable(addr);
+        if ended > 0 {
+            tracing::debug!(%addr, ended, "Watch leases through an unreachable node ended");
+        }
         let step = self.bootstrap.failed(addr);
         self.bootstrap_step(step);
         if let Some(peer) = self.links.dial_failed(addr) {

@@ -7,11 +7,19 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use officemesh::crdt::{WriteKey, Writer};
 use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
+use officemesh::node_id::NodeId;
+use officemesh::wire::payload::Payload;
+use officemesh::wire::plumtree::{self, MessageId};
 use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
 
 /// A session that completed the handshake and said Hello as a node.
 pub struct RawPeer {
+    /// Its replica id (the digest of its static key, as the node sees it).
+    pub id: NodeId,
+    /// The signing key its Noise static key comes from, as a node's does.
+    pub key: WriteKey,
     pub stream: TcpStream,
     noise: snow::TransportState,
     /// The handshake messages this end wrote, framed, as they left.
@@ -64,11 +72,9 @@ impl RawPeer {
     /// completes the handshake and says Hello as a node.
     pub fn connect(addr: SocketAddr, psk: &[u8; 32]) -> RawPeer {
         let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
-        let keys = snow::Builder::new(params.clone())
-            .generate_keypair()
-            .unwrap();
+        let key = WriteKey::from_seed(rand::random());
         let mut hs = snow::Builder::new(params)
-            .local_private_key(&keys.private)
+            .local_private_key(&key.x25519_secret())
             .unwrap()
             .psk(3, psk)
             .unwrap()
@@ -92,6 +98,8 @@ impl RawPeer {
             }
         }
         let mut peer = RawPeer {
+            id: key.id(),
+            key,
             stream,
             noise: hs.into_transport_mode().unwrap(),
             handshake,
@@ -105,6 +113,65 @@ impl RawPeer {
         .unwrap();
         peer.send(&hello);
         peer
+    }
+
+    /// Broadcasts `payload` as the eager push of message `(origin, seq)`;
+    /// an error when the node has closed the connection.
+    pub fn gossip(&mut self, origin: NodeId, seq: u64, payload: &Payload) -> std::io::Result<()> {
+        let msg = Message::Broadcast(plumtree::Message::Gossip {
+            id: MessageId { origin, seq },
+            round: 0,
+            payload: payload.encode().unwrap(),
+        });
+        self.try_send(&wire::encode_message(&msg).unwrap())
+    }
+
+    /// Encrypts and sends one message body; an error when the node has
+    /// closed the connection.
+    pub fn try_send(&mut self, body: &[u8]) -> std::io::Result<()> {
+        let mut ct = vec![0u8; body.len() + 16];
+        let len = self.noise.write_message(body, &mut ct).unwrap();
+        let mut out = Vec::new();
+        wire::push_frame(&mut out, &ct[..len]).unwrap();
+        self.stream.write_all(&out)?;
+        self.frames.push(out);
+        Ok(())
+    }
+
+    /// A writer signing as this peer, carrying its public key so that
+    /// replicas that never met it can check the signatures.
+    pub fn writer(&self) -> Writer {
+        Writer::signing(self.key.clone()).carry_key()
+    }
+
+    /// Joins the overlay through this connection (HyParView JOIN), so the
+    /// node takes it for a neighbour and relays its broadcasts; `listen`
+    /// is the address it claims to listen on.
+    pub fn join(&mut self, listen: std::net::SocketAddr) {
+        let node = wire::PeerInfo {
+            id: self.id,
+            addr: listen,
+        };
+        self.send_message(&Message::Membership(wire::hyparview::Message::Join {
+            node,
+        }));
+    }
+
+    /// Reads and throws away whatever the node sends, on a thread of its
+    /// own, so a long flood is not cut short by the node dropping a peer
+    /// that never reads.
+    pub fn discard_replies(&self) {
+        let mut reader = self.stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let _ = reader.set_read_timeout(None);
+            let mut buf = [0u8; 16 * 1024];
+            while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
+        });
+    }
+
+    /// Encodes, encrypts and sends one message.
+    pub fn send_message(&mut self, msg: &Message) {
+        self.send(&wire::encode_message(msg).unwrap());
     }
 
     /// Encrypts and sends one message body.
