@@ -14,6 +14,7 @@ pub mod control;
 pub mod crdt;
 pub mod demo;
 pub mod doctor;
+pub mod key_fingerprint;
 pub mod net;
 pub mod node;
 pub mod node_id;
@@ -30,5 +31,6 @@ pub mod timer_queue;
 pub mod tui;
 pub mod wire;
 
+pub use key_fingerprint::KeyFingerprint;
 pub use node_id::NodeId;
 pub use time::Time;

@@ -1,12 +1,19 @@
 //! `[cluster]`: the shared key and where to find the overlay.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+use crate::node_id::NodeId;
 
 /// File name of the cluster key when `key_file` is not set, inside the
 /// data directory.
 pub const DEFAULT_KEY_FILE: &str = "cluster.key";
+
+/// Directory of the keyring when `keyring_dir` is not set, inside the data
+/// directory.
+pub const DEFAULT_KEYRING_DIR: &str = "keyring";
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -14,8 +21,25 @@ pub struct ClusterSection {
     /// The cluster key written by `officemesh keygen`; relative paths are
     /// taken from the configuration file's directory.
     pub key_file: Option<PathBuf>,
+    /// The keyring (`officemesh keyring install|use|remove`): once it holds
+    /// a key, it replaces `key_file`. Relative paths are taken from the
+    /// configuration file's directory.
+    pub keyring_dir: Option<PathBuf>,
     /// Nodes to join through, as `host:port`.
     pub seeds: Vec<String>,
+    /// Replicas (16-hex-digit node ids) whose handshakes are refused, and
+    /// whose open links are closed on a reload.
+    #[serde(deserialize_with = "node_ids")]
+    pub revoked: BTreeSet<NodeId>,
+}
+
+/// Node ids as their 16-hex-digit text, the way `status` prints them.
+fn node_ids<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeSet<NodeId>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|t| t.trim().parse::<NodeId>().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// Checks that a seed looks like `host:port`; the host is resolved when

@@ -20,6 +20,7 @@ use super::handshake::Direction;
 use super::limits::MAX_NOISE_MSG_LEN;
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::Slot;
+use crate::key_fingerprint::KeyFingerprint;
 use crate::node_id::NodeId;
 use crate::wire::{self, FrameError, Message, PeerInfo, Role};
 
@@ -39,6 +40,8 @@ pub struct Connection {
     pub(crate) peer: PeerInfo,
     pub(crate) role: Role,
     pub(crate) direction: Direction,
+    /// The cluster key this connection's handshake proved.
+    pub(crate) key: KeyFingerprint,
     pub(crate) conn: ConnId,
     pub(crate) send_queue_len: usize,
     pub(crate) write_timeout: Duration,
@@ -88,6 +91,7 @@ impl Connection {
         let handle = PeerHandle {
             peer: self.peer,
             role: self.role,
+            key: self.key,
             conn: self.conn,
             queue: queue_tx,
             kill: Arc::new(kill_tx),
@@ -279,6 +283,7 @@ pub enum SendError {
 pub struct PeerHandle {
     peer: PeerInfo,
     role: Role,
+    key: KeyFingerprint,
     conn: ConnId,
     queue: mpsc::Sender<Outgoing>,
     kill: Arc<watch::Sender<Option<CloseReason>>>,
@@ -291,6 +296,11 @@ impl PeerHandle {
 
     pub fn id(&self) -> NodeId {
         self.peer.id
+    }
+
+    /// The cluster key the connection's handshake proved.
+    pub fn cluster_key(&self) -> KeyFingerprint {
+        self.key
     }
 
     pub fn addr(&self) -> SocketAddr {
