@@ -75,7 +75,9 @@ pub async fn check(config: &Config, data_dir: &Path) -> Vec<Check> {
                     "start the node there (`systemctl status officemesh` on it), or open its port \
                      in the firewall"
                 }
-                HandshakeError::WrongClusterKey { .. } | HandshakeError::ClosedByPeer { .. } => {
+                HandshakeError::WrongClusterKey { .. }
+                | HandshakeError::ClosedByPeer { .. }
+                | HandshakeError::Unanswered { .. } => {
                     "copy the same cluster key to both nodes"
                 }
                 HandshakeError::VersionMismatch { .. } => "upgrade the older node",

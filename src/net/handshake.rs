@@ -342,3 +342,99 @@ pub(crate) fn closed_by_peer(e: &std::io::Error) -> bool {
         BrokenPipe | ConnectionAborted | ConnectionReset | UnexpectedEof
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:7946".parse().unwrap()
+    }
+
+    /// Runs both sides of one handshake over an in-memory pipe.
+    async fn run(
+        dial: (KeyFingerprint, &ClusterKey),
+        accept: &Keyring,
+    ) -> (
+        Result<Established, HandshakeError>,
+        Result<Established, HandshakeError>,
+    ) {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let (ka, kb) = (
+            StaticKeypair::generate().unwrap(),
+            StaticKeypair::generate().unwrap(),
+        );
+        let (ca, cb) = (NetCounters::new(), NetCounters::new());
+        let dialer = async {
+            let r = noise_handshake(
+                &mut a,
+                addr(),
+                Direction::Outbound,
+                &ka,
+                HandshakeKeys::Dial(dial.0, dial.1),
+                &ca,
+            )
+            .await;
+            drop(a);
+            r
+        };
+        let responder = async {
+            let r = noise_handshake(
+                &mut b,
+                addr(),
+                Direction::Inbound,
+                &kb,
+                HandshakeKeys::Accept(accept),
+                &cb,
+            )
+            .await;
+            // A refusing responder hangs up, as the listener does.
+            drop(b);
+            r
+        };
+        tokio::join!(dialer, responder)
+    }
+
+    #[tokio::test]
+    async fn a_responder_accepts_any_key_of_its_keyring() {
+        let (old, new) = (ClusterKey::generate(), ClusterKey::generate());
+        let ring = Keyring::new(old.clone(), vec![new.clone()]).unwrap();
+        for key in [&old, &new] {
+            let (dialer, responder) = run((key.fingerprint(), key), &ring).await;
+            let (dialer, responder) = (dialer.unwrap(), responder.unwrap());
+            assert_eq!(dialer.key, key.fingerprint());
+            assert_eq!(responder.key, key.fingerprint());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_not_in_the_keyring_is_refused_before_message_2() {
+        let (old, new) = (ClusterKey::generate(), ClusterKey::generate());
+        let ring = Keyring::from(new);
+        let (dialer, responder) = run((old.fingerprint(), &old), &ring).await;
+        assert!(
+            matches!(responder, Err(HandshakeError::UnknownClusterKey { key, .. }) if key == old.fingerprint()),
+            "{:?}",
+            responder.err()
+        );
+        assert!(
+            matches!(dialer, Err(HandshakeError::Unanswered { key, .. }) if key == old.fingerprint()),
+            "{:?}",
+            dialer.err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fingerprint_that_lies_about_the_key_fails_authentication() {
+        // The dialer names the responder's key but proves another: the
+        // fingerprint only chooses the key, it proves nothing.
+        let (real, other) = (ClusterKey::generate(), ClusterKey::generate());
+        let ring = Keyring::from(real.clone());
+        let (_, responder) = run((real.fingerprint(), &other), &ring).await;
+        assert!(
+            matches!(responder, Err(HandshakeError::WrongClusterKey { .. })),
+            "{:?}",
+            responder.err()
+        );
+    }
+}
