@@ -643,10 +643,7 @@ async fn a_revoked_replica_is_refused_after_proving_its_key_whoever_dials() {
         .set_revoked([stolen.endpoint.node_id()].into_iter().collect());
 
     let err = stolen.endpoint.connect(a.addr).await.unwrap_err();
-    assert!(
-        matches!(err, HandshakeError::ClosedByPeer { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, HandshakeError::ClosedByPeer { .. }), "{err}");
     eventually(|| a.endpoint.counters().handshakes_revoked == 1).await;
     let err = a.endpoint.connect(stolen.addr).await.unwrap_err();
     assert!(
@@ -656,7 +653,10 @@ async fn a_revoked_replica_is_refused_after_proving_its_key_whoever_dials() {
     assert_eq!(a.endpoint.counters().handshakes_revoked, 2);
     assert_eq!(a.endpoint.counters().connections_established, 0);
     assert!(a.events.try_recv().is_err(), "nothing reached the owner");
-    assert!(!a.endpoint.keeps(stolen.endpoint.node_id(), key.fingerprint()));
+    assert!(
+        !a.endpoint
+            .keeps(stolen.endpoint.node_id(), key.fingerprint())
+    );
 
     good_peer_round_trip(&mut a, &key).await;
 }

@@ -263,7 +263,10 @@ fn sighup_says_reloading_then_ready_and_a_broken_config_changes_nothing() {
             .any(|l| l.starts_with("MONOTONIC_USEC=")),
         "{got:?}"
     );
-    assert!(got[ready].1.contains("STATUS=reloaded: 1 cluster key"), "{got:?}");
+    assert!(
+        got[ready].1.contains("STATUS=reloaded: 1 cluster key"),
+        "{got:?}"
+    );
     // A broken config: the node says so, stays up and ready.
     std::fs::write(dir.path().join("n0.toml"), "[node\n").unwrap();
     hup(node.0.id());
@@ -271,7 +274,10 @@ fn sighup_says_reloading_then_ready_and_a_broken_config_changes_nothing() {
     let (_, ready) = reload_messages(&got);
     let ready = ready.unwrap_or_else(|| panic!("no READY=1 after the failed reload: {got:?}"));
     assert!(got[ready].1.contains("STATUS=reload failed"), "{got:?}");
-    assert!(node.0.try_wait().unwrap().is_none(), "the node must keep running");
+    assert!(
+        node.0.try_wait().unwrap().is_none(),
+        "the node must keep running"
+    );
     let log = std::fs::read_to_string(dir.path().join("n0.log")).unwrap_or_default();
     assert!(log.contains("configuration reloaded"), "{log}");
     assert!(log.contains("was not reloaded"), "{log}");

@@ -58,7 +58,9 @@ pub struct LocalArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// The keyring directory itself (default: the config's
-    /// `cluster.keyring_dir`, else `keyring` in the data directory).
+    /// `cluster.keyring_dir`, else `keyring` in the data directory). A
+    /// keyring named this way stands alone: `install` does not copy the
+    /// config's key file into it first.
     #[arg(long)]
     pub keyring: Option<PathBuf>,
 }
@@ -128,6 +130,7 @@ pub fn run(command: KeyringCommand) -> anyhow::Result<()> {
             // The key the node uses today stays the primary of a new
             // keyring; only a machine without any key starts with the new one.
             let current = match ClusterKey::load(&local.key_file) {
+                _ if args.keyring.is_some() => None,
                 Ok(current) => Some(current),
                 Err(IdentityError::Read { source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound =>

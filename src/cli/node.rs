@@ -141,7 +141,9 @@ async fn reload(
     rest.cluster.keyring_dir = running.cluster.keyring_dir.clone();
     rest.cluster.revoked = running.cluster.revoked.clone();
     if rest != *running {
-        tracing::warn!("SIGHUP: settings other than the cluster keys and cluster.revoked changed; they take effect on the next restart");
+        tracing::warn!(
+            "SIGHUP: settings other than the cluster keys and cluster.revoked changed; they take effect on the next restart"
+        );
     }
     *running = config;
     tracing::info!(

@@ -380,11 +380,13 @@ mod tests {
 
     #[test]
     fn revoked_ids_and_the_keyring_are_read() {
-        let c = parse(
-            "[cluster]\nkeyring_dir = \"ring\"\nrevoked = [\"00abcdef01234567\"]\n",
-        )
-        .unwrap();
-        assert!(c.cluster.revoked.contains(&crate::NodeId(0x00ab_cdef_0123_4567)));
+        let c =
+            parse("[cluster]\nkeyring_dir = \"ring\"\nrevoked = [\"00abcdef01234567\"]\n").unwrap();
+        assert!(
+            c.cluster
+                .revoked
+                .contains(&crate::NodeId(0x00ab_cdef_0123_4567))
+        );
         assert_eq!(c.keyring_dir(Path::new("/data")), Path::new("ring"));
         assert_eq!(
             parse("").unwrap().keyring_dir(Path::new("/data")),

@@ -77,9 +77,7 @@ pub async fn check(config: &Config, data_dir: &Path) -> Vec<Check> {
                 }
                 HandshakeError::WrongClusterKey { .. }
                 | HandshakeError::ClosedByPeer { .. }
-                | HandshakeError::Unanswered { .. } => {
-                    "copy the same cluster key to both nodes"
-                }
+                | HandshakeError::Unanswered { .. } => "copy the same cluster key to both nodes",
                 HandshakeError::VersionMismatch { .. } => "upgrade the older node",
                 _ => "check that the address is an officemesh node's listen address",
             };

@@ -217,10 +217,16 @@ pub(crate) async fn noise_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             let inbuf = match read_frame(stream, &mut frames, counters).await {
                 Ok(body) => body,
                 Err(ReadError::Eof) if unanswered => {
-                    return Err(HandshakeError::Unanswered { addr, key: key_used });
+                    return Err(HandshakeError::Unanswered {
+                        addr,
+                        key: key_used,
+                    });
                 }
                 Err(ReadError::Io(source)) if unanswered && closed_by_peer(&source) => {
-                    return Err(HandshakeError::Unanswered { addr, key: key_used });
+                    return Err(HandshakeError::Unanswered {
+                        addr,
+                        key: key_used,
+                    });
                 }
                 Err(ReadError::Eof) => return Err(HandshakeError::ClosedByPeer { addr }),
                 Err(ReadError::Oversized { len, max }) => {

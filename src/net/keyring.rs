@@ -115,10 +115,7 @@ mod tests {
         let ring = Keyring::new(b.clone(), vec![a.clone(), b.clone(), a.clone()]).unwrap();
         assert_eq!(ring.len(), 2);
         assert_eq!(ring.primary(), &b);
-        assert_eq!(
-            ring.fingerprints(),
-            vec![b.fingerprint(), a.fingerprint()]
-        );
+        assert_eq!(ring.fingerprints(), vec![b.fingerprint(), a.fingerprint()]);
         assert_eq!(ring.get(&a.fingerprint()), Some(&a));
         let order: Vec<KeyFingerprint> = ring.dial_order().map(|(fp, _)| fp).collect();
         assert_eq!(order, ring.fingerprints());
@@ -126,7 +123,9 @@ mod tests {
 
     #[test]
     fn a_keyring_is_bounded() {
-        let many: Vec<ClusterKey> = (0..MAX_KEYRING_KEYS).map(|_| ClusterKey::generate()).collect();
+        let many: Vec<ClusterKey> = (0..MAX_KEYRING_KEYS)
+            .map(|_| ClusterKey::generate())
+            .collect();
         assert_eq!(
             Keyring::new(ClusterKey::generate(), many),
             Err(KeyringError::TooMany(MAX_KEYRING_KEYS + 1))

@@ -59,7 +59,10 @@ impl Notifier {
     /// `MONOTONIC_USEC=` stamp is what systemd requires with `RELOADING=1`
     /// under `Type=notify-reload`, and harmless under `Type=notify`.
     pub fn reloading(&self) {
-        let mut states = vec![NotifyState::Reloading, NotifyState::Status("reloading the configuration")];
+        let mut states = vec![
+            NotifyState::Reloading,
+            NotifyState::Status("reloading the configuration"),
+        ];
         if let Ok(now) = NotifyState::monotonic_usec_now() {
             states.push(now);
         }
