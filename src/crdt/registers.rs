@@ -198,17 +198,28 @@ fn join_map<K: Ord + Clone, V: Clone>(
     their_ctx: &CausalContext,
     scope: Scope,
 ) {
+    // A key whose every write was replaced or seen elsewhere holds
+    // nothing: it goes, as on a replica that never had it.
+    let mut emptied = Vec::new();
     if scope == Scope::AllKeys {
         let absent = MvRegister::default();
         for (key, register) in mine.iter_mut() {
             if !theirs.contains_key(key) {
                 register.join(&absent, my_ctx, their_ctx);
+                if register.writes() == 0 {
+                    emptied.push(key.clone());
+                }
             }
         }
     }
     for (key, register) in theirs {
-        mine.entry(key.clone())
-            .or_default()
-            .join(register, my_ctx, their_ctx);
+        let joined = mine.entry(key.clone()).or_default();
+        joined.join(register, my_ctx, their_ctx);
+        if joined.writes() == 0 {
+            emptied.push(key.clone());
+        }
+    }
+    for key in emptied {
+        mine.remove(&key);
     }
 }

@@ -203,7 +203,8 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (keyring, source) = settings.keyring()?;
     tracing::info!(%source, primary = %keyring.primary_fingerprint(), keys = keyring.len(), "cluster keys loaded");
     let id = keypair.node_id();
-    let (durable, loaded) = Durable::open(&settings.data_dir, id)?;
+    let (durable, mut loaded) = Durable::open(&settings.data_dir, id)?;
+    loaded.writer.set_key(keypair.write_key());
     let programs = watch::channel(ZoneProgram::all(&loaded.state));
     let cluster_keys = keyring.fingerprints();
     let endpoint = Endpoint::new(keypair, keyring, Role::Node);
@@ -260,6 +261,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         reserved_dots: loaded.reserved_dots,
         tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
         skipped: loaded.skipped,
+        trust: settings.trust.clone(),
     };
     let replica = Replica::new(config, loaded.state, loaded.writer);
     let runtime = runtime::Runtime::new(

@@ -11,6 +11,7 @@ use crate::crdt::{Interface, anti_entropy};
 use crate::net::{Keyring, KeyringDirError, KeyringSource, load_keys};
 use crate::node_id::NodeId;
 use crate::proto;
+use crate::replica::authorship::Trust;
 
 /// How often the network interfaces are re-read by default.
 pub const INTERFACE_POLL: Duration = Duration::from_secs(30);
@@ -34,6 +35,8 @@ pub struct Settings {
     /// Holds `node.key` and the state database.
     pub data_dir: PathBuf,
     pub targets: TargetsSection,
+    /// The operators list (and the revoked replicas): who may write what.
+    pub trust: Trust,
     pub gossip: GossipSection,
     /// How often the network interfaces are re-read; a change is
     /// re-announced.
@@ -74,6 +77,15 @@ impl Settings {
             revoked: config.cluster.revoked.clone(),
             data_dir: data_dir.to_path_buf(),
             targets: config.targets.clone(),
+            trust: config
+                .cluster
+                .trust()
+                .map_err(|reason| ConfigError::Invalid {
+                    file: file.to_path_buf(),
+                    line: 0,
+                    key: "cluster.operators".into(),
+                    reason,
+                })?,
             gossip: config.gossip.clone(),
             interface_poll: INTERFACE_POLL,
             include_loopback: false,

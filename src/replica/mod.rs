@@ -11,6 +11,7 @@
 //! core").
 
 pub mod admission;
+pub mod authorship;
 pub mod bootstrap;
 pub mod links;
 pub mod local_write;
@@ -33,6 +34,7 @@ pub use links::{LinkId, Links};
 pub use local_write::LocalWrite;
 pub use persistence::{PendingAck, PersistJob, Persistence};
 
+use self::authorship::Trust;
 use self::bootstrap::{Bootstrap, Step};
 use self::links::{Link, LinkAction};
 use self::watch::{Report, Watchers};
@@ -76,6 +78,8 @@ pub struct Config {
     /// Own dots of an earlier run this replica no longer knows, announced
     /// after its first write ([`Payload::Skipped`]).
     pub skipped: Option<(u64, u64)>,
+    /// Who may write targets and the heating program, and who is revoked.
+    pub trust: Trust,
 }
 
 /// What the driver feeds the core.
@@ -220,6 +224,9 @@ impl Replica {
         let overlay = Overlay::new(config.me, config.overlay.clone(), config.seed);
         let anti_entropy =
             AntiEntropy::new(config.anti_entropy.clone(), config.seed.rotate_left(17));
+        let mut admission =
+            Admission::new(config.me.id, config.targets.clone(), config.trust.clone());
+        admission.learn(state.registers());
         Replica {
             overlay,
             anti_entropy,
@@ -229,7 +236,7 @@ impl Replica {
             links: Links::default(),
             bootstrap: Bootstrap::default(),
             watchers: Watchers::default(),
-            admission: Admission::new(config.targets.clone()),
+            admission,
             persistence: Persistence::new(config.reserved_dots),
             info: config.info.clone(),
             announce_armed: false,
@@ -554,32 +561,17 @@ impl Replica {
         let mut out = Vec::new();
         let observers = self.links.observers();
         let (now, wall_ms) = (self.now, self.wall_ms);
-        let admission = &mut self.admission;
-        let mut kept = false;
-        let mut admit = |from: NodeId, state: &OfficeState, delta: &mut Delta| -> usize {
-            if observers.contains(&from) {
-                // An observer's own changes reach a node only as write
-                // requests, checked and answered; its anti-entropy answers
-                // would carry writes the node refused.
-                let n = delta.len();
-                if n > 0 {
-                    admission.refuse_all(
-                        now,
-                        from,
-                        Route::AntiEntropy,
-                        n,
-                        &Rejection::ObserverSync,
-                    );
-                }
-                *delta = Delta::default();
-                return n;
-            }
-            let dropped = admission.filter(now, wall_ms, from, Route::AntiEntropy, delta, state);
-            kept |= persistence::touches_kept(delta);
-            dropped
+        let mut gate = AntiEntropyGate {
+            admission: &mut self.admission,
+            observers: &observers,
+            now,
+            wall_ms,
+            my_counter: self.writer.last_counter(),
+            kept: false,
         };
         self.anti_entropy
-            .handle_admitted(now, &mut self.state, input, &mut admit, &mut out);
+            .handle_admitted(now, &mut self.state, input, &mut gate, &mut out);
+        let kept = gate.kept;
         if kept {
             self.persistence.kept_changed();
             self.out.push(Output::Programs);
@@ -613,6 +605,7 @@ impl Replica {
                         Route::Broadcast,
                         &mut delta,
                         &self.state,
+                        self.writer.last_counter(),
                     );
                     if self.state.apply(&delta) {
                         self.state_changed(persistence::touches_kept(&delta));
@@ -1065,10 +1058,14 @@ impl Replica {
                 return;
             }
         };
-        if let Err(why) = self
-            .admission
-            .observer_write(self.now, self.wall_ms, observer, &delta)
-        {
+        if let Err(why) = self.admission.observer_write(
+            self.now,
+            self.wall_ms,
+            observer,
+            &delta,
+            &self.state,
+            self.writer.last_counter(),
+        ) {
             self.reject(observer, request, why, Some(&delta));
             return;
         }
@@ -1149,5 +1146,65 @@ impl Replica {
             reason: why.to_string(),
         };
         self.send(observer, Message::Observer(reply));
+    }
+}
+
+/// The node's checks around an anti-entropy exchange.
+struct AntiEntropyGate<'a> {
+    admission: &'a mut Admission,
+    observers: &'a [NodeId],
+    now: Time,
+    wall_ms: u64,
+    my_counter: u64,
+    /// Whether an admitted answer touched what the node keeps on disk.
+    kept: bool,
+}
+
+impl anti_entropy::Gate for AntiEntropyGate<'_> {
+    fn admit(
+        &mut self,
+        from: NodeId,
+        state: &OfficeState,
+        arrival: anti_entropy::Arrival<'_>,
+    ) -> usize {
+        let admission = &mut *self.admission;
+        let delta = arrival.delta;
+        if self.observers.contains(&from) {
+            // An observer's own changes reach a node only as write
+            // requests, checked and answered; its anti-entropy answers
+            // would carry writes the node refused.
+            let n = delta.len();
+            if n > 0 {
+                admission.refuse_all(
+                    self.now,
+                    from,
+                    Route::AntiEntropy,
+                    n,
+                    &Rejection::ObserverSync,
+                );
+            }
+            *delta = Delta::default();
+            *arrival.seen = None;
+            return n;
+        }
+        admission.accept_proofs(self.now, from, arrival.proofs);
+        let dropped = admission.filter(
+            self.now,
+            self.wall_ms,
+            from,
+            Route::AntiEntropy,
+            delta,
+            state,
+            self.my_counter,
+        );
+        if let Some(seen) = arrival.seen.as_mut() {
+            admission.clip_seen(seen, self.my_counter);
+        }
+        self.kept |= persistence::touches_kept(delta);
+        dropped
+    }
+
+    fn proof(&self, replica: NodeId) -> Option<crate::crdt::WriteProof> {
+        self.admission.authorship().proof(replica).copied()
     }
 }
