@@ -390,6 +390,8 @@ mod tests {
                 .revoked
                 .contains(&crate::NodeId(0x00ab_cdef_0123_4567))
         );
+        // The replica core's trust carries them too.
+        assert_eq!(c.cluster.trust().unwrap().revoked, c.cluster.revoked);
         assert_eq!(c.keyring_dir(Path::new("/data")), Path::new("ring"));
         assert_eq!(
             parse("").unwrap().keyring_dir(Path::new("/data")),
