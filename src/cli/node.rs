@@ -136,6 +136,11 @@ async fn reload(
         .reload(keyring, settings.revoked.clone())
         .await
         .context("the node task has ended")?;
+    if config.cluster.revoked != running.cluster.revoked {
+        tracing::warn!(
+            "SIGHUP: cluster.revoked changed: handshakes and links follow it now; the refusal of the revoked replicas' relayed writes follows it on the next restart"
+        );
+    }
     let mut rest = config.clone();
     rest.cluster.key_file = running.cluster.key_file.clone();
     rest.cluster.keyring_dir = running.cluster.keyring_dir.clone();
