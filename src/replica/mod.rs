@@ -115,6 +115,9 @@ pub enum Input {
     Local(LocalWrite),
     /// The machine's network interfaces changed.
     Interfaces(Vec<Interface>),
+    /// The keyring was reloaded: the fingerprints of the cluster keys this
+    /// replica now accepts, its primary first.
+    ClusterKeys(Vec<crate::key_fingerprint::KeyFingerprint>),
     /// A [`PersistJob`] landed, or failed with this reason.
     Persisted {
         token: u64,
@@ -346,6 +349,13 @@ impl Replica {
                 if interfaces != self.info.interfaces {
                     tracing::info!("network interfaces changed; re-announcing");
                     self.info.interfaces = interfaces;
+                    self.announce();
+                }
+            }
+            Input::ClusterKeys(keys) => {
+                if keys != self.info.cluster_keys {
+                    tracing::info!("cluster keys changed; re-announcing");
+                    self.info.cluster_keys = keys;
                     self.announce();
                 }
             }

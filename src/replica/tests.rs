@@ -51,6 +51,7 @@ fn config(id: u64) -> Config {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         },
         seeds: Vec::new(),
         remembered: Vec::new(),
