@@ -119,8 +119,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
 
 /// Re-reads the config at `args.config` and applies what can change on a
 /// running node: the keyring (new handshakes use it; links made with a
-/// removed key are closed) and `cluster.revoked` (refused from now on,
-/// open links closed). Anything else that changed is reported as waiting
+/// removed key are closed), `cluster.revoked` (refused from now on, open
+/// links closed, their new writes refused) and `cluster.operators`. Anything else that changed is reported as waiting
 /// for a restart. A config or keyring that does not load changes nothing.
 async fn reload(
     args: &NodeArgs,
@@ -133,21 +133,17 @@ async fn reload(
     let keys = keyring.len();
     let revoked = settings.revoked.len();
     let reloaded = handle
-        .reload(keyring, settings.revoked.clone())
+        .reload(keyring, settings.trust.clone())
         .await
         .context("the node task has ended")?;
-    if config.cluster.revoked != running.cluster.revoked {
-        tracing::warn!(
-            "SIGHUP: cluster.revoked changed: handshakes and links follow it now; the refusal of the revoked replicas' relayed writes follows it on the next restart"
-        );
-    }
     let mut rest = config.clone();
     rest.cluster.key_file = running.cluster.key_file.clone();
     rest.cluster.keyring_dir = running.cluster.keyring_dir.clone();
     rest.cluster.revoked = running.cluster.revoked.clone();
+    rest.cluster.operators = running.cluster.operators.clone();
     if rest != *running {
         tracing::warn!(
-            "SIGHUP: settings other than the cluster keys and cluster.revoked changed; they take effect on the next restart"
+            "SIGHUP: settings other than the cluster keys, cluster.revoked and cluster.operators changed; they take effect on the next restart"
         );
     }
     *running = config;

@@ -27,7 +27,7 @@ pub mod settings;
 pub mod stats;
 pub mod wall_clock;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +47,7 @@ use crate::net::{
     Endpoint, IdentityError, Keyring, KeyringDirError, Listener, StaticKeypair, limits,
 };
 use crate::node_id::NodeId;
+use crate::replica::authorship::Trust;
 use crate::replica::{self, Replica};
 use crate::wire::{PeerInfo, Role};
 
@@ -181,12 +182,12 @@ impl NodeHandle {
     /// their open links are closed). A closed link is a link failure like
     /// any other to the replica core, which repairs its views as usual.
     /// `None` when the node task has ended.
-    pub async fn reload(&self, keyring: Keyring, revoked: BTreeSet<NodeId>) -> Option<Reloaded> {
+    pub async fn reload(&self, keyring: Keyring, trust: Trust) -> Option<Reloaded> {
         let (done, reloaded) = tokio::sync::oneshot::channel();
         self.reload
             .send(runtime::Reload {
                 keyring,
-                revoked,
+                trust,
                 done,
             })
             .await

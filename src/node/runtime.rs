@@ -50,7 +50,8 @@ pub struct Channels {
 #[derive(Debug)]
 pub struct Reload {
     pub keyring: crate::net::Keyring,
-    pub revoked: std::collections::BTreeSet<crate::node_id::NodeId>,
+    /// The operators and the revoked replicas.
+    pub trust: crate::replica::authorship::Trust,
     pub done: tokio::sync::oneshot::Sender<super::Reloaded>,
 }
 
@@ -180,7 +181,7 @@ impl Runtime {
     fn reload(&mut self, reload: Reload) {
         let fingerprints = reload.keyring.fingerprints();
         self.endpoint.set_keyring(reload.keyring);
-        self.endpoint.set_revoked(reload.revoked);
+        self.endpoint.set_revoked(reload.trust.revoked.clone());
         let mut reloaded = super::Reloaded::default();
         for conn in self.conns.values() {
             if self.endpoint.revoked().contains(&conn.id()) {
@@ -194,6 +195,7 @@ impl Runtime {
             }
         }
         self.input(Input::ClusterKeys(fingerprints));
+        self.input(Input::Trust(reload.trust));
         let _ = reload.done.send(reloaded);
     }
 

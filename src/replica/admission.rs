@@ -243,6 +243,11 @@ impl Admission {
         &self.authorship
     }
 
+    /// Takes a reloaded operators list and revoked set.
+    pub fn set_trust(&mut self, trust: Trust) {
+        self.authorship.set_trust(trust);
+    }
+
     /// Records the signing keys and proven counters of writes that need no
     /// check: this replica's own, and its state from its own disk.
     pub(crate) fn learn(&mut self, regs: &crate::crdt::Registers) {

@@ -118,6 +118,9 @@ pub enum Input {
     /// The keyring was reloaded: the fingerprints of the cluster keys this
     /// replica now accepts, its primary first.
     ClusterKeys(Vec<crate::key_fingerprint::KeyFingerprint>),
+    /// The operators list and the revoked replicas were reloaded: changes
+    /// are checked against them from now on.
+    Trust(Trust),
     /// A [`PersistJob`] landed, or failed with this reason.
     Persisted {
         token: u64,
@@ -351,6 +354,14 @@ impl Replica {
                     self.info.interfaces = interfaces;
                     self.announce();
                 }
+            }
+            Input::Trust(trust) => {
+                tracing::info!(
+                    operators = trust.operators.len(),
+                    revoked = trust.revoked.len(),
+                    "who may write reloaded"
+                );
+                self.admission.set_trust(trust);
             }
             Input::ClusterKeys(keys) => {
                 if keys != self.info.cluster_keys {
