@@ -4,8 +4,18 @@
 //! A node an observer attaches to broadcasts a `Watch` naming itself as
 //! `via` and renews it while the observer stays. Every node then sends its
 //! clock reports straight to each `via` while that lease lasts: the first
-//! change after a quiet spell at once, later ones coalesced, and the whole
-//! vector now and then so a lost partial report is repaired. With nobody
+//! change after a quiet spell at once, later ones coalesced, each carrying
+//! only the entries that changed since the previous report. A write
+//! changes one entry of every node's vector, so it costs one small report
+//! per node: O(N) bytes per write, not N vectors of N entries.
+//!
+//! The whole vector is sent only when the receiving end may lack it: to a
+//! newly watching `via`, and on every new connection to a `via` (the old
+//! one may have died with a report in flight, or a report was dropped
+//! while the connection was being opened). TCP loses nothing on a
+//! connection that stays up, so no periodic whole report is needed. An
+//! observer that attaches to a node already watched gets every node's
+//! vector from that node's relay cache (`relayed_clocks`). With nobody
 //! watching nothing is sent, so an idle office stays quiet.
 
 use std::collections::BTreeMap;
@@ -20,10 +30,9 @@ use crate::wire::PeerInfo;
 pub const WATCH_LEASE: Duration = Duration::from_secs(30);
 /// How often the node an observer is attached to renews the Watch.
 pub const WATCH_RENEW: Duration = Duration::from_secs(10);
-/// While watched, a full clock report this often (so a newcomer observer
-/// and a lost partial report are repaired).
-pub const FULL_REPORT_EVERY: Duration = Duration::from_secs(10);
-/// Full clock reports answering Watches are at least this far apart.
+/// Whole clock reports are at least this far apart: a peer that keeps
+/// announcing new leases (or a link to a `via` that keeps failing) must not
+/// make every node send its whole vector again and again.
 pub const MIN_FULL_REPORT_GAP: Duration = Duration::from_secs(1);
 /// Clock reports are at most this often: the first change after a quiet
 /// spell is reported at once (a write's convergence is seen without
@@ -49,9 +58,9 @@ pub enum WatchRefused {
 pub enum Report {
     /// Nothing (nobody watches, or a report is already due).
     None,
-    /// Send one now: whole, or only what changed.
-    Now { full: bool },
-    /// Wake at this time and report what changed then.
+    /// Send one now ([`Watchers::entries`] says what it carries).
+    Now,
+    /// Wake at this time and report then.
     At(Time),
 }
 
@@ -59,6 +68,9 @@ pub enum Report {
 pub struct Watchers {
     leases: BTreeMap<NodeId, (PeerInfo, Time)>,
     report_due: Option<Time>,
+    /// A `via` may lack this node's whole vector: the next report allowed
+    /// to be whole is.
+    full_owed: bool,
     last_full_at: Option<Time>,
     last_report_at: Option<Time>,
     last_report: BTreeMap<NodeId, u64>,
@@ -85,6 +97,8 @@ impl Watchers {
     /// A Watch arrived (or this node took one for its own observer).
     /// `origin` is who broadcast it: only a node may name itself as `via`.
     /// The lease is capped at [`WATCH_LEASE`] whatever the message asks.
+    /// A renewal asks for nothing; a new lease owes the `via` the whole
+    /// vector.
     pub fn extend(
         &mut self,
         now: Time,
@@ -109,52 +123,67 @@ impl Watchers {
         let entry = self.leases.entry(via.id).or_insert((via, until));
         entry.0 = via;
         entry.1 = entry.1.max(until);
-        // A Watch may come from a newly attached observer: it needs every
-        // node's whole vector, not only the next change.
-        let recent = self
-            .last_full_at
-            .is_some_and(|at| now.saturating_since(at) < MIN_FULL_REPORT_GAP);
-        Ok(if !was || !recent {
-            self.last_full_at = Some(now);
-            Report::Now { full: true }
+        Ok(if was {
+            Report::None
+        } else {
+            self.owe_full(now)
+        })
+    }
+
+    /// A new connection to `peer` is up. If it is a `via`, a report sent
+    /// on the connection it replaces (or held while it was opened) may be
+    /// lost: the next report is whole.
+    pub fn link_up(&mut self, now: Time, peer: NodeId) -> Report {
+        let watched = self
+            .leases
+            .get(&peer)
+            .is_some_and(|(_, until)| *until > now);
+        if watched {
+            self.owe_full(now)
         } else {
             Report::None
-        })
+        }
     }
 
     /// The state changed: report at once, or at the end of the coalescing
     /// window.
     pub fn changed(&mut self, now: Time) -> Report {
-        if !self.watching(now) || self.report_due.is_some() {
+        if !self.watching(now) {
             return Report::None;
         }
         let next = self.last_report_at.map_or(now, |at| at + REPORT_COALESCE);
-        if next <= now {
-            Report::Now { full: false }
-        } else {
-            self.report_due = Some(next);
-            Report::At(next)
-        }
+        self.arm(now, next)
     }
 
-    /// The coalescing timer fired.
+    /// The report timer fired.
     pub fn due(&mut self, now: Time) -> Report {
         self.report_due = None;
         if self.watching(now) {
-            Report::Now { full: false }
+            Report::Now
         } else {
             Report::None
         }
     }
 
-    /// The entries of a report: the whole vector, or what changed since
-    /// the last one (`None`: nothing to say).
+    /// After a report went out: when to wake for a whole one still owed
+    /// (it was not yet [`MIN_FULL_REPORT_GAP`] after the last).
+    pub fn follow_up(&mut self, now: Time) -> Report {
+        if !self.full_owed || !self.watching(now) {
+            return Report::None;
+        }
+        let at = self.full_allowed_at(now);
+        self.arm(now, at)
+    }
+
+    /// The report to send now: whether it is whole, and its entries (the
+    /// whole vector, or what changed since the last report); `None`:
+    /// nothing to say.
     pub fn entries(
         &mut self,
         now: Time,
         vv: BTreeMap<NodeId, u64>,
-        full: bool,
-    ) -> Option<Vec<(NodeId, u64)>> {
+    ) -> Option<(bool, Vec<(NodeId, u64)>)> {
+        let full = self.full_owed && self.full_allowed_at(now) <= now;
         let entries: Vec<(NodeId, u64)> = if full {
             vv.iter().map(|(k, v)| (*k, *v)).collect()
         } else {
@@ -169,9 +198,36 @@ impl Watchers {
         }
         self.last_report_at = Some(now);
         if full {
+            self.full_owed = false;
             self.last_full_at = Some(now);
         }
-        Some(entries)
+        Some((full, entries))
+    }
+
+    fn owe_full(&mut self, now: Time) -> Report {
+        self.full_owed = true;
+        let at = self.full_allowed_at(now);
+        self.arm(now, at)
+    }
+
+    fn full_allowed_at(&self, now: Time) -> Time {
+        self.last_full_at
+            .map_or(now, |at| at + MIN_FULL_REPORT_GAP)
+            .max(now)
+    }
+
+    /// A report at `at`: now, or a timer unless one is due no later.
+    fn arm(&mut self, now: Time, at: Time) -> Report {
+        if at <= now {
+            return Report::Now;
+        }
+        match self.report_due {
+            Some(due) if due <= at => Report::None,
+            _ => {
+                self.report_due = Some(at);
+                Report::At(at)
+            }
+        }
     }
 }
 
@@ -186,22 +242,32 @@ mod tests {
         }
     }
 
+    fn vv(entries: &[(u64, u64)]) -> BTreeMap<NodeId, u64> {
+        entries.iter().map(|(k, v)| (NodeId(*k), *v)).collect()
+    }
+
     #[test]
-    fn a_new_lease_gets_a_full_report_and_expires() {
+    fn a_new_lease_gets_a_full_report_and_a_renewal_nothing() {
         let mut w = Watchers::default();
         let t0 = Time::from_millis(1_000);
         assert_eq!(
             w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)),
-            Ok(Report::Now { full: true })
+            Ok(Report::Now)
         );
         assert!(w.watching(t0));
-        // A renewal right after does not repeat the full report.
         assert_eq!(
-            w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)),
+            w.entries(t0, vv(&[(1, 3), (2, 5)])),
+            Some((true, vec![(NodeId(1), 3), (NodeId(2), 5)]))
+        );
+        // Renewals, however late, ask for nothing: the via has the vector.
+        let t1 = t0 + WATCH_RENEW;
+        assert_eq!(
+            w.extend(t1, NodeId(1), WATCH_LEASE, peer(1)),
             Ok(Report::None)
         );
-        assert!(!w.watching(t0 + WATCH_LEASE));
-        assert!(w.vias(t0 + WATCH_LEASE).is_empty());
+        assert_eq!(w.entries(t1, vv(&[(1, 3), (2, 5)])), None);
+        assert!(!w.watching(t1 + WATCH_LEASE));
+        assert!(w.vias(t1 + WATCH_LEASE).is_empty());
     }
 
     #[test]
@@ -250,25 +316,51 @@ mod tests {
     }
 
     #[test]
-    fn changes_within_the_window_are_coalesced() {
+    fn changes_within_the_window_are_coalesced_and_carry_only_what_changed() {
         let mut w = Watchers::default();
         let t0 = Time::from_millis(10);
         w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)).unwrap();
-        w.entries(t0, BTreeMap::from([(NodeId(1), 1)]), true);
+        w.entries(t0, vv(&[(1, 1)]));
         let t1 = t0 + Duration::from_millis(10);
         assert_eq!(w.changed(t1), Report::At(t0 + REPORT_COALESCE));
         assert_eq!(w.changed(t1), Report::None, "one timer for the window");
         let t2 = t0 + REPORT_COALESCE;
-        assert_eq!(w.due(t2), Report::Now { full: false });
+        assert_eq!(w.due(t2), Report::Now);
         assert_eq!(
-            w.entries(t2, BTreeMap::from([(NodeId(1), 1), (NodeId(2), 4)]), false),
-            Some(vec![(NodeId(2), 4)])
+            w.entries(t2, vv(&[(1, 1), (2, 4)])),
+            Some((false, vec![(NodeId(2), 4)]))
         );
+        assert_eq!(w.follow_up(t2), Report::None);
         // Quiet for a while: the next change goes at once.
-        assert_eq!(w.changed(t2 + REPORT_COALESCE), Report::Now { full: false });
+        assert_eq!(w.changed(t2 + REPORT_COALESCE), Report::Now);
+        assert_eq!(w.entries(t2, vv(&[(1, 1), (2, 4)])), None);
+    }
+
+    #[test]
+    fn a_new_connection_to_a_via_owes_it_the_whole_vector_once_the_gap_allows() {
+        let mut w = Watchers::default();
+        let t0 = Time::from_millis(5_000);
+        w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)).unwrap();
+        assert_eq!(w.entries(t0, vv(&[(1, 1), (2, 2)])).unwrap().0, true);
+        // A link to someone else asks nothing.
+        assert_eq!(w.link_up(t0, NodeId(9)), Report::None);
+        // The link to the via is new just after a whole report: the next
+        // whole one waits out the gap, and changes meanwhile still go out
+        // as they come.
+        let t1 = t0 + Duration::from_millis(100);
+        let full_at = t0 + MIN_FULL_REPORT_GAP;
+        assert_eq!(w.link_up(t1, NodeId(1)), Report::At(full_at));
+        assert_eq!(w.changed(t1), Report::Now);
         assert_eq!(
-            w.entries(t2, BTreeMap::from([(NodeId(1), 1), (NodeId(2), 4)]), false),
-            None
+            w.entries(t1, vv(&[(1, 2), (2, 2)])),
+            Some((false, vec![(NodeId(1), 2)]))
         );
+        assert_eq!(w.follow_up(t1), Report::None, "its timer is armed");
+        assert_eq!(w.due(full_at), Report::Now);
+        assert_eq!(
+            w.entries(full_at, vv(&[(1, 2), (2, 2)])),
+            Some((true, vec![(NodeId(1), 2), (NodeId(2), 2)]))
+        );
+        assert_eq!(w.follow_up(full_at), Report::None);
     }
 }
