@@ -229,6 +229,9 @@ pub struct Plumtree {
     pruned_at: BTreeMap<NodeId, Time>,
     /// Eager pushes waiting on busy links.
     batches: LinkBatches,
+    /// Eager pushes leaving at once, per link, sent together when the
+    /// input being handled is done.
+    outgoing: BTreeMap<NodeId, Vec<BatchedGossip>>,
 }
 
 impl Plumtree {
@@ -251,6 +254,7 @@ impl Plumtree {
             recent_deliveries: VecDeque::new(),
             graft_budget: BTreeMap::new(),
             pruned_at: BTreeMap::new(),
+            outgoing: BTreeMap::new(),
         }
     }
 
@@ -349,6 +353,7 @@ impl Plumtree {
         self.missing.remove(&id);
         self.cache.insert(now, id, (hops, payload.clone()));
         self.push(now, id, hops.saturating_add(1), &payload, None, out);
+        self.send_outgoing(out);
         true
     }
 
@@ -375,6 +380,7 @@ impl Plumtree {
                 }
             }
         }
+        self.send_outgoing(out);
     }
 
     pub fn timer_fired(&mut self, now: Time, timer: Timer, out: &mut Vec<Output>) {
@@ -565,15 +571,9 @@ impl Plumtree {
                 payload: payload.clone(),
             };
             match self.batches.push(now, peer.id, item) {
-                Pushed::Now(g) => send(
-                    out,
-                    peer,
-                    Message::Gossip {
-                        id: g.id,
-                        round: g.round,
-                        payload: g.payload,
-                    },
-                ),
+                Pushed::Now(g) | Pushed::Joined(g) => {
+                    self.outgoing.entry(peer.id).or_default().push(g);
+                }
                 Pushed::Queued(Some(at)) => out.push(Output::Schedule {
                     at,
                     timer: OverlayTimer::Broadcast(Timer::Flush(peer.id)),
@@ -582,6 +582,31 @@ impl Plumtree {
                 Pushed::Full(batch) => self.send_batch(peer.id, batch, out),
             }
         }
+    }
+
+    /// Sends what left at once on each link during this input, one
+    /// message per link.
+    fn send_outgoing(&mut self, out: &mut Vec<Output>) {
+        if self.outgoing.is_empty() {
+            return;
+        }
+        let batching = !self.config.batch_window.is_zero();
+        for (peer, gossip) in std::mem::take(&mut self.outgoing) {
+            if batching {
+                let ihave = Vec::new();
+                self.send_batch(peer, Batch { gossip, ihave }, out);
+            } else {
+                // Without batching every payload is a message of its own.
+                for g in gossip {
+                    let one = Batch {
+                        gossip: vec![g],
+                        ihave: Vec::new(),
+                    };
+                    self.send_batch(peer, one, out);
+                }
+            }
+        }
+        self.batches.end_instant();
     }
 
     /// Sends what a link coalesced, as the smallest message that carries it.
