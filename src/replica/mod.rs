@@ -415,6 +415,7 @@ impl Replica {
         };
         let peer = link.peer.id;
         tracing::debug!(%peer, "link down");
+        self.watchers.link_lost(peer);
         match link.role {
             Role::Observer => self.observer_down(peer),
             Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
@@ -437,6 +438,7 @@ impl Replica {
         self.bootstrap_step(step);
         if let Some(peer) = self.links.dial_failed(addr) {
             tracing::debug!(%addr, "dial failed");
+            self.watchers.link_lost(peer);
             self.overlay_input(proto::Input::PeerFailed(peer));
         }
     }

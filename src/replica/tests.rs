@@ -544,15 +544,22 @@ fn a_new_connection_to_the_via_carries_a_whole_report() {
     let sent = reports_on(&out, 20);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].1);
-    // A connection that comes up may follow one that died with a report
-    // in flight: whole again, once the gap since the last allows.
-    let out = h.advance(watch::MIN_FULL_REPORT_GAP);
-    assert!(reports_on(&out, 20).iter().all(|(_, full, _)| *full));
-    // A renewal asks nothing; the connection drops and a new one opens:
-    // whole again.
+    // That connection carried the whole report: nothing more follows.
+    assert!(reports_on(&h.advance(watch::MIN_FULL_REPORT_GAP), 20).is_empty());
+    // A renewal asks nothing; the connection drops (a report may have
+    // died with it): the next change goes whole over a new one.
     h.advance(Duration::from_secs(2));
     assert!(reports_on(&h.feed(watch(2)), 20).is_empty());
     h.feed(Input::LinkDown { link: LinkId(20) });
+    h.advance(watch::REPORT_COALESCE);
+    let out = h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(3, 1, Payload::Delta(target_write(3, "lab", 21.0))),
+    });
+    assert!(out.contains(&Output::Dial {
+        addr: peer(5).addr,
+        seed: false
+    }));
     let out = h.feed(Input::LinkUp {
         peer: peer(5),
         role: Role::Node,

@@ -10,10 +10,10 @@
 //! per node: O(N) bytes per write, not N vectors of N entries.
 //!
 //! The whole vector is sent only when the receiving end may lack it: to a
-//! newly watching `via`, and on every new connection to a `via` (the old
-//! one may have died with a report in flight, or a report was dropped
-//! while the connection was being opened). TCP loses nothing on a
-//! connection that stays up, so no periodic whole report is needed. An
+//! newly watching `via`, and after a connection to a `via` was lost (it
+//! may have died with a report in flight, or a dial failed with reports
+//! held for it) or replaced. TCP loses nothing on a connection that stays
+//! up, so no periodic whole report is needed. An
 //! observer that attaches to a node already watched gets every node's
 //! vector from that node's relay cache (`relayed_clocks`). With nobody
 //! watching nothing is sent, so an idle office stays quiet.
@@ -66,7 +66,9 @@ pub enum Report {
 
 #[derive(Debug, Default)]
 pub struct Watchers {
-    leases: BTreeMap<NodeId, (PeerInfo, Time)>,
+    /// Per `via`: its address, the lease's end, and whether a connection
+    /// to it has come up during the lease.
+    leases: BTreeMap<NodeId, (PeerInfo, Time, bool)>,
     report_due: Option<Time>,
     /// A `via` may lack this node's whole vector: the next report allowed
     /// to be whole is.
@@ -85,13 +87,13 @@ impl Watchers {
 
     /// Whether anyone watches now.
     pub fn watching(&self, now: Time) -> bool {
-        self.leases.values().any(|(_, until)| *until > now)
+        self.leases.values().any(|(_, until, _)| *until > now)
     }
 
     /// The nodes to send reports to, dropping expired leases.
     pub fn vias(&mut self, now: Time) -> Vec<PeerInfo> {
-        self.leases.retain(|_, (_, until)| *until > now);
-        self.leases.values().map(|(p, _)| *p).collect()
+        self.leases.retain(|_, (_, until, _)| *until > now);
+        self.leases.values().map(|(p, _, _)| *p).collect()
     }
 
     /// A Watch arrived (or this node took one for its own observer).
@@ -113,14 +115,14 @@ impl Watchers {
                 origin,
             });
         }
-        self.leases.retain(|_, (_, until)| *until > now);
+        self.leases.retain(|_, (_, until, _)| *until > now);
         let was = self.leases.contains_key(&via.id);
         if !was && self.leases.len() >= MAX_WATCHERS {
             self.refused += 1;
             return Err(WatchRefused::TooMany);
         }
         let until = now + lease.min(WATCH_LEASE);
-        let entry = self.leases.entry(via.id).or_insert((via, until));
+        let entry = self.leases.entry(via.id).or_insert((via, until, false));
         entry.0 = via;
         entry.1 = entry.1.max(until);
         Ok(if was {
@@ -130,18 +132,32 @@ impl Watchers {
         })
     }
 
-    /// A new connection to `peer` is up. If it is a `via`, a report sent
-    /// on the connection it replaces (or held while it was opened) may be
-    /// lost: the next report is whole.
+    /// A new connection to `peer` is up. The first one to a `via` carries
+    /// what was held for it while it was dialled (the whole report of a
+    /// new lease among it); one that replaces a connection still up may
+    /// follow reports the old one lost: the next report is whole.
     pub fn link_up(&mut self, now: Time, peer: NodeId) -> Report {
-        let watched = self
-            .leases
-            .get(&peer)
-            .is_some_and(|(_, until)| *until > now);
-        if watched {
+        let Some((_, until, connected)) = self.leases.get_mut(&peer) else {
+            return Report::None;
+        };
+        if *until <= now {
+            return Report::None;
+        }
+        if std::mem::replace(connected, true) {
             self.owe_full(now)
         } else {
             Report::None
+        }
+    }
+
+    /// The connection to `peer` closed or could not be opened. If it is a
+    /// `via`, reports in flight or held for it may be lost: the next
+    /// report is whole (sent with the next change, so an unreachable
+    /// `via` is not dialled again and again for nothing).
+    pub fn link_lost(&mut self, peer: NodeId) {
+        if let Some((_, _, connected)) = self.leases.get_mut(&peer) {
+            *connected = false;
+            self.full_owed = true;
         }
     }
 
@@ -342,11 +358,12 @@ mod tests {
         let t0 = Time::from_millis(5_000);
         w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)).unwrap();
         assert_eq!(w.entries(t0, vv(&[(1, 1), (2, 2)])).unwrap().0, true);
-        // A link to someone else asks nothing.
+        // A link to someone else asks nothing; the first to the via
+        // carries what was held for it.
         assert_eq!(w.link_up(t0, NodeId(9)), Report::None);
-        // The link to the via is new just after a whole report: the next
-        // whole one waits out the gap, and changes meanwhile still go out
-        // as they come.
+        assert_eq!(w.link_up(t0, NodeId(1)), Report::None);
+        // A second one just after a whole report: the next whole one waits
+        // out the gap, and changes meanwhile still go out as they come.
         let t1 = t0 + Duration::from_millis(100);
         let full_at = t0 + MIN_FULL_REPORT_GAP;
         assert_eq!(w.link_up(t1, NodeId(1)), Report::At(full_at));
@@ -362,5 +379,12 @@ mod tests {
             Some((true, vec![(NodeId(1), 2), (NodeId(2), 2)]))
         );
         assert_eq!(w.follow_up(full_at), Report::None);
+        // A lost link owes a whole report, sent with the next change; the
+        // connection then opened carries it and asks nothing more.
+        w.link_lost(NodeId(1));
+        let t2 = full_at + MIN_FULL_REPORT_GAP;
+        assert_eq!(w.changed(t2), Report::Now);
+        assert_eq!(w.entries(t2, vv(&[(1, 3), (2, 2)])).unwrap().0, true);
+        assert_eq!(w.link_up(t2, NodeId(1)), Report::None);
     }
 }
