@@ -37,17 +37,23 @@ use crate::wire::{Message as WireMessage, PeerInfo};
 #[derive(Clone, Debug)]
 pub struct Config {
     /// How long IHAVE announcements queue before they leave, batched per
-    /// peer (default 100 ms). Longer batches save messages, shorter ones
-    /// repair a broken tree faster.
+    /// peer (default 300 ms). Longer batches save messages, shorter ones
+    /// repair a broken tree faster. Under steady load every lazy link
+    /// carries an IHAVE each interval: on `glomers`, at 100 ms, more
+    /// messages than the payloads themselves. With the 200 ms GRAFT
+    /// timeout a lost eager copy is still fetched within about half a
+    /// second (docs/benchmarks-scale.md).
     pub ihave_interval: Duration,
     /// Most ids in one IHAVE message, so a batch always fits a frame
     /// (default 512: about 12 KiB).
     pub ihave_batch_max: usize,
     /// How long after the first IHAVE for a missing message the node GRAFTs
-    /// (§3.6, default 500 ms). It must cover the eager path's extra delay
-    /// over the lazy one: with many senders a shared tree's paths are
-    /// longer than the shortest ones, and a GRAFT fired too early adds a
-    /// duplicate for nothing.
+    /// (§3.6, default 200 ms). With many senders a shared tree's paths are
+    /// longer than the shortest ones; a GRAFT that fires while the tree
+    /// copy is still on its way fetches the payload over the shorter lazy
+    /// path, so a shorter timeout trades a few duplicates for latency
+    /// (on `glomers`, 200 ms against 500 ms: a median 40–80 ms and a max
+    /// 250–750 ms lower; docs/benchmarks-scale.md).
     pub graft_timeout: Duration,
     /// The shorter wait before GRAFTing the next announcer when the first
     /// GRAFT brought nothing (§3.6, default 100 ms).
@@ -80,7 +86,7 @@ pub struct Config {
     pub seen_capacity: usize,
     /// A link that sent within this window is busy: further payloads for
     /// it wait until the window since its last send closes and leave
-    /// together (default 100 ms; zero sends every payload at once). An idle
+    /// together (default 50 ms; zero sends every payload at once). An idle
     /// link, as in an office between two writes, sends at once.
     pub batch_window: Duration,
     /// A waiting batch leaves at once when it reaches this many bytes
@@ -92,9 +98,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            ihave_interval: Duration::from_millis(100),
+            ihave_interval: Duration::from_millis(300),
             ihave_batch_max: 512,
-            graft_timeout: Duration::from_millis(500),
+            graft_timeout: Duration::from_millis(200),
             graft_retry: Duration::from_millis(100),
             optimization_threshold: Some(3),
             optimization_window: 16,
@@ -104,7 +110,7 @@ impl Default for Config {
             cache_capacity: 4096,
             seen_ttl: Duration::from_secs(600),
             seen_capacity: 65_536,
-            batch_window: Duration::from_millis(100),
+            batch_window: Duration::from_millis(50),
             batch_bytes_max: 16 * 1024,
         }
     }
