@@ -73,6 +73,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::preset::PresetCommand,
     },
+    /// Print this observer's id and public key, and the
+    /// `[[cluster.operators]]` entry that lets it write.
+    Whoami(cli::whoami::WhoamiArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -127,6 +130,7 @@ fn main() -> anyhow::Result<()> {
         Command::Tui(args) => cli::tui::run(args),
         Command::Set { what } => cli::set::run(what),
         Command::Forget(args) => cli::forget::run(args),
+        Command::Whoami(args) => cli::whoami::run(args),
         Command::Schedule { command } => cli::schedule::run(command),
         Command::Preset { command } => cli::preset::run(command),
         Command::Bench(args) => cli::bench::run(args),

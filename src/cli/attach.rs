@@ -90,11 +90,33 @@ pub fn resolve(args: &AttachArgs) -> anyhow::Result<Resolved> {
 pub async fn attach(args: &AttachArgs) -> anyhow::Result<Attached> {
     let resolved = resolve(args)?;
     let identity = ObserverIdentity::load_or_generate(&resolved.observer_dir)?;
-    let observer = Observer::connect(identity, resolved.cluster_key, resolved.addrs).await?;
+    let mut observer = Observer::connect(identity, resolved.cluster_key, resolved.addrs).await?;
+    let trust = resolved
+        .config
+        .cluster
+        .trust()
+        .map_err(anyhow::Error::msg)?;
+    observer.set_listed(&trust);
     Ok(Attached {
         observer,
         config: resolved.config,
     })
+}
+
+impl Attached {
+    /// The label on this operator's writes: its name in the operators
+    /// list (which every node checks), else `user@host`.
+    pub fn set_by(&self) -> String {
+        let trust = self.config.cluster.trust().unwrap_or_default();
+        match trust.operator_name(self.observer.id()) {
+            Some(name) => name.to_string(),
+            None => format!(
+                "{}@{}",
+                std::env::var("USER").unwrap_or_else(|_| "operator".into()),
+                officemesh::config::hostname()
+            ),
+        }
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -17,3 +17,4 @@ pub mod set;
 pub mod sim;
 pub mod status;
 pub mod tui;
+pub mod whoami;

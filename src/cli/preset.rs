@@ -8,7 +8,7 @@ use officemesh::crdt::{PresetKey, PresetName, PresetValue};
 use tokio::time::Instant;
 
 use super::attach::{AttachArgs, attach, runtime};
-use super::confirm::{WaitFor, confirm, set_by};
+use super::confirm::{WaitFor, confirm};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PresetCommand {
@@ -43,7 +43,7 @@ pub fn run(command: PresetCommand) -> anyhow::Result<()> {
         let key = PresetKey::new(zone.clone(), name);
         let preset = PresetValue {
             celsius: value,
-            set_by: set_by(),
+            set_by: attached.set_by(),
         };
         preset
             .check(&key, &attached.config.targets.heating_limits())

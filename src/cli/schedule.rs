@@ -87,7 +87,7 @@ pub fn run(command: ScheduleCommand) -> anyhow::Result<()> {
 
 async fn write(
     zone: String,
-    schedule: Schedule,
+    mut schedule: Schedule,
     wait: WaitFor,
     timeout: u64,
     attach_args: AttachArgs,
@@ -95,6 +95,7 @@ async fn write(
     let limit = Duration::from_secs(timeout);
     let deadline = Instant::now() + limit;
     let mut attached = attach(&attach_args).await?;
+    schedule.set_by = attached.set_by();
     schedule
         .check(&zone, &attached.config.targets.heating_limits())
         .with_context(|| format!("refusing the schedule of {zone}"))?;

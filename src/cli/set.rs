@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::attach::{AttachArgs, attach, runtime};
 pub use super::confirm::WaitFor;
-use super::confirm::{confirm, set_by};
+use super::confirm::confirm;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SetWhat {
@@ -118,6 +118,7 @@ async fn set_target(args: SetTargetArgs) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.timeout);
     let deadline = Instant::now() + timeout;
     let mut attached = attach(&args.attach).await?;
+    let by = attached.set_by();
     if let Err(reason) = check_target(&attached.config.targets, quantity, args.value) {
         bail!("refusing to set {} {quantity}: {reason}", args.zone);
     }
@@ -130,7 +131,7 @@ async fn set_target(args: SetTargetArgs) -> anyhow::Result<()> {
     synced(observer, deadline, args.timeout).await?;
     if !overriding {
         let submitted = observer
-            .write_target(&args.zone, quantity, args.value, set_by())
+            .write_target(&args.zone, quantity, args.value, by.clone())
             .context("writing the target")?;
         let what = format!("{} {quantity} = {}", args.zone, args.value);
         return confirm(observer, submitted, &what, args.wait, deadline, timeout).await;
@@ -139,7 +140,7 @@ async fn set_target(args: SetTargetArgs) -> anyhow::Result<()> {
     let value = OverrideValue {
         celsius: Some(args.value),
         expires_at_ms: args.for_.map(|d| now + d.as_millis() as u64),
-        set_by: set_by(),
+        set_by: by.clone(),
     };
     value
         .check(&args.zone, now, &limits)
@@ -164,12 +165,13 @@ async fn resume(args: ResumeArgs) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.timeout);
     let deadline = Instant::now() + timeout;
     let mut attached = attach(&args.attach).await?;
+    let by = attached.set_by();
     let observer = &mut attached.observer;
     synced(observer, deadline, args.timeout).await?;
     let value = OverrideValue {
         celsius: None,
         expires_at_ms: None,
-        set_by: set_by(),
+        set_by: by.clone(),
     };
     let submitted = observer
         .write_override(&args.zone, value)

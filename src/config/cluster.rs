@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::crdt::PublicKey;
+use crate::replica::admission::MAX_LABEL_LEN;
+use crate::replica::authorship::{Operator, Trust};
+
 /// File name of the cluster key when `key_file` is not set, inside the
 /// data directory.
 pub const DEFAULT_KEY_FILE: &str = "cluster.key";
@@ -16,6 +20,52 @@ pub struct ClusterSection {
     pub key_file: Option<PathBuf>,
     /// Nodes to join through, as `host:port`.
     pub seeds: Vec<String>,
+    /// The observers allowed to write targets and the heating program and
+    /// to forget nodes (`officemesh whoami` prints an entry). Empty: any
+    /// holder of the cluster key may.
+    pub operators: Vec<OperatorEntry>,
+}
+
+/// One `[[cluster.operators]]` entry.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorEntry {
+    /// Shown as who set a target.
+    pub name: String,
+    /// The operator's public key, 64 hex digits.
+    pub key: String,
+}
+
+impl ClusterSection {
+    /// The operators as the replica core takes them.
+    pub fn trust(&self) -> Result<Trust, String> {
+        let mut trust = Trust::default();
+        for entry in &self.operators {
+            if entry.name.is_empty() || entry.name.len() > MAX_LABEL_LEN {
+                return Err(format!(
+                    "operator name `{}` must be 1 to {MAX_LABEL_LEN} bytes",
+                    entry.name
+                ));
+            }
+            let key = PublicKey::from_hex(&entry.key).ok_or_else(|| {
+                format!(
+                    "operator `{}`: `{}` is not a public key (64 hex digits, as `officemesh whoami` prints)",
+                    entry.name, entry.key
+                )
+            })?;
+            let id = key
+                .node_id()
+                .ok_or_else(|| format!("operator `{}`: not a valid key", entry.name))?;
+            trust.operators.insert(
+                id,
+                Operator {
+                    name: entry.name.clone(),
+                    key,
+                },
+            );
+        }
+        Ok(trust)
+    }
 }
 
 /// Checks that a seed looks like `host:port`; the host is resolved when

@@ -101,6 +101,9 @@ impl Config {
         for seed in &self.cluster.seeds {
             cluster::check_seed(seed).map_err(|reason| invalid("cluster", "seeds", reason))?;
         }
+        self.cluster
+            .trust()
+            .map_err(|reason| invalid("cluster", "operators", reason))?;
         self.office
             .time_zone()
             .map_err(|e| invalid("office", "timezone", e.to_string()))?;

@@ -40,6 +40,7 @@ use super::delta::Delta;
 use super::mv_register::MvRegister;
 use super::office_state::OfficeState;
 use super::registers::Registers;
+use super::signature::WriteProof;
 use crate::node_id::NodeId;
 use crate::time::Time;
 use crate::wire::{self, MAX_FRAME_LEN, sync};
@@ -47,6 +48,10 @@ use crate::wire::{self, MAX_FRAME_LEN, sync};
 /// Room left in a frame for the envelope around an answer body (enum tags,
 /// round, part, flags, the body's length prefix).
 const ENVELOPE_RESERVE: usize = 64;
+
+/// The most a [`WriteProof`] takes in an answer: a dot (a 10-byte id and
+/// a 10-byte counter at most), a 32-byte digest and a 64-byte signature.
+const PROOF_LEN: usize = 10 + 10 + 32 + 64;
 
 /// The anti-entropy knobs.
 #[derive(Clone, Debug)]
@@ -136,6 +141,44 @@ struct AnswerBody {
     /// Only in the last part: dots the answerer has seen that are neither
     /// in the digest nor live in its state (superseded or removed writes).
     seen: Option<CausalContext>,
+    /// Only in the first part: for each replica the digest shows behind,
+    /// the answerer's proof of that replica's highest write, so claims in
+    /// the parts that follow can be checked after the write itself is gone.
+    proofs: Vec<WriteProof>,
+}
+
+/// What one answer part brings, for a [`Gate`] to admit before the join.
+pub struct Arrival<'a> {
+    /// Registers: the gate drops those that may not enter.
+    pub delta: &'a mut Delta,
+    /// Dots the answerer vouches it has seen: the gate removes those it
+    /// cannot accept.
+    pub seen: &'a mut Option<CausalContext>,
+    pub proofs: &'a [WriteProof],
+}
+
+/// The caller's checks around an exchange.
+pub trait Gate {
+    /// Admits what an answer part brings; returns how many registers were
+    /// dropped. An answer with a dropped register does not have its `seen`
+    /// dots joined: they vouch for registers this replica refused.
+    fn admit(&mut self, from: NodeId, state: &OfficeState, arrival: Arrival<'_>) -> usize;
+
+    /// The proof of `replica`'s highest write known here, if any.
+    fn proof(&self, replica: NodeId) -> Option<WriteProof>;
+}
+
+/// Admits everything and proves nothing: for tests of the exchange alone.
+pub struct OpenGate;
+
+impl Gate for OpenGate {
+    fn admit(&mut self, _: NodeId, _: &OfficeState, _: Arrival<'_>) -> usize {
+        0
+    }
+
+    fn proof(&self, _: NodeId) -> Option<WriteProof> {
+        None
+    }
 }
 
 /// Parts received so far of a peer's answer.
@@ -205,19 +248,17 @@ impl AntiEntropy {
         input: Input,
         out: &mut Vec<Output>,
     ) {
-        self.handle_admitted(now, state, input, &mut |_, _, _| 0, out);
+        self.handle_admitted(now, state, input, &mut OpenGate, out);
     }
 
-    /// Feeds one input; `admit` sees every answer's registers before the
-    /// join and drops those that may not enter, returning how many. An
-    /// answer with a dropped register does not have its `seen` dots joined:
-    /// they vouch for registers this replica refused.
+    /// Feeds one input; `gate` admits every answer's registers before the
+    /// join and supplies the proofs answers carry.
     pub fn handle_admitted(
         &mut self,
         now: Time,
         state: &mut OfficeState,
         input: Input,
-        admit: &mut dyn FnMut(NodeId, &OfficeState, &mut super::Delta) -> usize,
+        gate: &mut dyn Gate,
         out: &mut Vec<Output>,
     ) {
         match input {
@@ -244,7 +285,7 @@ impl AntiEntropy {
                 self.send_summary(state, peer, false, out);
                 self.arm(now, out);
             }
-            Input::Message { from, msg } => self.on_message(state, from, msg, admit, out),
+            Input::Message { from, msg } => self.on_message(state, from, msg, gate, out),
         }
     }
 
@@ -264,7 +305,7 @@ impl AntiEntropy {
         state: &mut OfficeState,
         from: NodeId,
         msg: sync::Message,
-        admit: &mut dyn FnMut(NodeId, &OfficeState, &mut super::Delta) -> usize,
+        gate: &mut dyn Gate,
         out: &mut Vec<Output>,
     ) {
         match msg {
@@ -301,7 +342,7 @@ impl AntiEntropy {
                 if !reply {
                     self.send_digest(state, from, true, out);
                 }
-                self.answer(state, from, &digest, out);
+                self.answer(state, from, &digest, &*gate, out);
                 self.peer_contexts.insert(from, digest);
             }
             sync::Message::Answer {
@@ -338,11 +379,20 @@ impl AntiEntropy {
                     self.incoming.remove(&from);
                 }
                 let mut delta = body.delta;
-                let dropped = admit(from, state, &mut delta);
+                let mut seen = body.seen;
+                let dropped = gate.admit(
+                    from,
+                    state,
+                    Arrival {
+                        delta: &mut delta,
+                        seen: &mut seen,
+                        proofs: &body.proofs,
+                    },
+                );
                 let keys = delta.len();
                 self.stats.keys_received += keys as u64;
                 let mut changed = state.apply(&delta);
-                if let (true, true, 0, Some(seen)) = (last, in_sequence, dropped, &body.seen) {
+                if let (true, true, 0, Some(seen)) = (last, in_sequence, dropped, &seen) {
                     changed |= !state.context().includes(seen);
                     state.join_context(seen);
                 }
@@ -406,6 +456,7 @@ impl AntiEntropy {
         state: &OfficeState,
         to: NodeId,
         digest: &CausalContext,
+        gate: &dyn Gate,
         out: &mut Vec<Output>,
     ) {
         let mut parts = Chunker::new(self.config.max_body_len);
@@ -439,6 +490,27 @@ impl AntiEntropy {
         }
         if !seen.is_empty() {
             attach_seen(&mut bodies, seen, self.config.max_body_len);
+        }
+        // Proofs go first, in a part of their own, so every part after it
+        // can be checked against them.
+        let proofs: Vec<WriteProof> = state
+            .context()
+            .version_vector()
+            .iter()
+            .filter(|&(replica, counter)| digest.max_counter(replica) < counter)
+            .filter_map(|(replica, _)| gate.proof(replica))
+            .filter(|p| p.dot.counter > digest.max_counter(p.dot.replica))
+            .take(self.config.max_body_len / PROOF_LEN)
+            .collect();
+        if !proofs.is_empty() {
+            bodies.insert(
+                0,
+                AnswerBody {
+                    delta: Delta::default(),
+                    seen: None,
+                    proofs,
+                },
+            );
         }
         let round = self.next_round;
         self.next_round = self.next_round.wrapping_add(1);
@@ -487,6 +559,7 @@ fn attach_seen(bodies: &mut Vec<AnswerBody>, seen: CausalContext, max_body_len: 
     let alone = AnswerBody {
         delta: Delta::default(),
         seen: Some(seen.clone()),
+        proofs: Vec::new(),
     };
     if encoded_len(&alone) > max_body_len {
         seen = seen.truncated(0);
@@ -501,6 +574,7 @@ fn attach_seen(bodies: &mut Vec<AnswerBody>, seen: CausalContext, max_body_len: 
     bodies.push(AnswerBody {
         delta: Delta::default(),
         seen: Some(seen),
+        proofs: Vec::new(),
     });
 }
 
@@ -564,6 +638,7 @@ impl Chunker {
             .map(|r| AnswerBody {
                 delta: Delta(r),
                 seen: None,
+                proofs: Vec::new(),
             })
             .collect()
     }

@@ -188,6 +188,27 @@ impl CausalContext {
         out
     }
 
+    /// The dots of `self` at or below `bound(replica)` for their replica:
+    /// what remains of a peer's claims once each is held to what is proven.
+    pub fn clipped(&self, bound: impl Fn(NodeId) -> u64) -> CausalContext {
+        let mut out = CausalContext::new();
+        let replicas: std::collections::BTreeSet<NodeId> = self
+            .vv
+            .iter()
+            .map(|(r, _)| r)
+            .chain(self.cloud.keys().copied())
+            .collect();
+        for replica in replicas {
+            let b = bound(replica);
+            for (lo, hi) in self.ranges(replica) {
+                if lo <= b {
+                    out.insert_range(replica, lo, hi.min(b));
+                }
+            }
+        }
+        out
+    }
+
     /// Every dot of `replica` as sorted disjoint inclusive ranges.
     fn ranges(&self, replica: NodeId) -> Vec<(u64, u64)> {
         let mut out = Vec::new();

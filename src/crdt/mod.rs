@@ -34,6 +34,7 @@ mod quantity;
 mod reading;
 mod registers;
 mod schedule;
+pub mod signature;
 mod target_value;
 mod version_vector;
 mod writer;
@@ -50,16 +51,18 @@ pub use heating_limits::{
 };
 pub use hlc::{Hlc, Timestamp};
 pub use key::{ActuatorId, ActuatorKey, ActuatorKind, Key, SensorId, SensorKey, TargetKey};
-pub use mv_register::{MvRegister, Sibling};
+pub use mv_register::{MvRegister, Removal, Sibling};
 pub use node_info::{FailedSensor, Interface, NodeInfo};
 pub use office_state::{DEFAULT_TOMBSTONE_GRACE, OfficeState, Write};
 pub use override_value::{OverrideError, OverrideValue};
 pub use preset::{PresetError, PresetKey, PresetName, PresetValue, UnknownPreset};
 pub use quantity::{Quantity, Unit};
 pub use reading::Reading;
+pub(crate) use registers::Registers;
 pub use schedule::{
     CivilDate, Days, Exception, MINUTES_PER_DAY, Schedule, ScheduleError, Setpoint, Slot,
 };
+pub use signature::{PublicKey, SignatureError, WriteKey, WriteProof};
 pub use target_value::TargetValue;
 pub use version_vector::VersionVector;
 pub use writer::Writer;

@@ -21,27 +21,48 @@ use serde::{Deserialize, Serialize};
 use super::causal_context::CausalContext;
 use super::dot::Dot;
 use super::hlc::Timestamp;
+use super::signature::{PublicKey, WriteSignature};
 use super::version_vector::VersionVector;
 
-/// One value and when it was written (the hybrid-logical-clock *set-at*).
+/// One value, when it was written (the hybrid-logical-clock *set-at*), the
+/// writes of its key it replaced, and its author's signature over all of
+/// that (see [`super::signature`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sibling<V> {
     pub at: Timestamp,
     pub value: V,
+    /// The per-key context its author held when writing: every write of
+    /// this key it replaces. Signed, so nobody else can widen it.
+    pub(crate) seen: VersionVector,
+    /// `None` only in the CRDT's own tests: every replica refuses an
+    /// unsigned write on every route.
+    pub(crate) signature: Option<WriteSignature>,
+    /// The author's public key, for authors whose key a replica may not
+    /// know otherwise (an observer); a node's key travels in its entry.
+    pub(crate) signer: Option<PublicKey>,
 }
 
-/// Siblings by dot, the per-key context, and when the key was last removed.
+/// A removal of the key: like a value without the value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Removal {
+    pub at: Timestamp,
+    pub(crate) seen: VersionVector,
+    pub(crate) signature: Option<WriteSignature>,
+    pub(crate) signer: Option<PublicKey>,
+}
+
+/// The writes of one key that no other write it holds has replaced: the
+/// current values (siblings) and the removals.
 ///
-/// Encoded without the context entries a sibling already implies (a
-/// replica's newest write to the key is usually a current value), which
-/// saves a replica id and a counter in nearly every delta.
+/// The per-key context, every write of this key the register accounts
+/// for, is derived from them (their dots and what each says it replaced),
+/// never sent on its own: everything a register claims about other writes
+/// is then signed by the writer that claims it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MvRegister<V> {
     siblings: BTreeMap<Dot, Sibling<V>>,
+    removals: BTreeMap<Dot, Removal>,
     context: VersionVector,
-    /// The newest removal seen; only meaningful while there are no
-    /// siblings. Drives tombstone collection after the grace period.
-    removed_at: Option<Timestamp>,
 }
 
 /// The encoded form, owned (decoding) and borrowed (encoding); postcard is
@@ -49,29 +70,20 @@ pub struct MvRegister<V> {
 #[derive(Deserialize)]
 struct RegisterRepr<V> {
     siblings: BTreeMap<Dot, Sibling<V>>,
-    /// The per-key context less the entries equal to a sibling's dot.
-    context: VersionVector,
-    removed_at: Option<Timestamp>,
+    removals: BTreeMap<Dot, Removal>,
 }
 
 #[derive(Serialize)]
 struct RegisterReprRef<'a, V> {
     siblings: &'a BTreeMap<Dot, Sibling<V>>,
-    context: VersionVector,
-    removed_at: Option<Timestamp>,
+    removals: &'a BTreeMap<Dot, Removal>,
 }
 
 impl<V: Serialize> Serialize for MvRegister<V> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let context = self
-            .context
-            .iter()
-            .filter(|&(r, c)| !self.siblings.contains_key(&Dot::new(r, c)))
-            .collect();
         RegisterReprRef {
             siblings: &self.siblings,
-            context,
-            removed_at: self.removed_at,
+            removals: &self.removals,
         }
         .serialize(serializer)
     }
@@ -80,18 +92,22 @@ impl<V: Serialize> Serialize for MvRegister<V> {
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for MvRegister<V> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let repr = RegisterRepr::<V>::deserialize(deserializer)?;
-        let mut context = repr.context;
-        context.normalize();
-        // Restores the entries left out, and repairs a peer's register whose
-        // context missed a sibling.
-        for d in repr.siblings.keys() {
-            context.raise_to(*d);
-        }
-        Ok(MvRegister {
+        let mut register = MvRegister {
             siblings: repr.siblings,
-            context,
-            removed_at: repr.removed_at,
-        })
+            removals: repr.removals,
+            context: VersionVector::new(),
+        };
+        for s in register.siblings.values_mut() {
+            s.seen.normalize();
+        }
+        for r in register.removals.values_mut() {
+            r.seen.normalize();
+        }
+        // A peer's register may hold a write that another of its writes
+        // replaced; the join never keeps such a pair, so neither does a
+        // decoded register.
+        register.settle();
+        Ok(register)
     }
 }
 
@@ -99,10 +115,47 @@ impl<V> Default for MvRegister<V> {
     fn default() -> Self {
         MvRegister {
             siblings: BTreeMap::new(),
+            removals: BTreeMap::new(),
             context: VersionVector::new(),
-            removed_at: None,
         }
     }
+}
+
+impl<V> MvRegister<V> {
+    /// Drops every write another write here replaced and derives the
+    /// context.
+    fn settle(&mut self) {
+        let mut context = VersionVector::new();
+        for (d, s) in &self.siblings {
+            context.merge(&s.seen);
+            context.raise_to(*d);
+        }
+        for (d, r) in &self.removals {
+            context.merge(&r.seen);
+            context.raise_to(*d);
+        }
+        let dropped: Vec<Dot> = self
+            .siblings
+            .keys()
+            .chain(self.removals.keys())
+            .copied()
+            .filter(|d| self_replaced(d, &self.siblings, &self.removals))
+            .collect();
+        for d in dropped {
+            self.siblings.remove(&d);
+            self.removals.remove(&d);
+        }
+        self.context = context;
+    }
+}
+
+/// Does some write other than `d` itself say it replaced `d`?
+fn self_replaced<V>(
+    d: &Dot,
+    siblings: &BTreeMap<Dot, Sibling<V>>,
+    removals: &BTreeMap<Dot, Removal>,
+) -> bool {
+    siblings.values().any(|s| s.seen.covers(*d)) || removals.values().any(|r| r.seen.covers(*d))
 }
 
 impl<V: Clone> MvRegister<V> {
@@ -115,9 +168,19 @@ impl<V: Clone> MvRegister<V> {
         self.siblings.iter().map(|(&d, s)| (d, s))
     }
 
+    /// Every removal no value has replaced yet, in dot order.
+    pub fn removals(&self) -> impl Iterator<Item = (Dot, &Removal)> {
+        self.removals.iter().map(|(&d, r)| (d, r))
+    }
+
     /// How many values are current: 0 (removed), 1, or more (a conflict).
     pub fn len(&self) -> usize {
         self.siblings.len()
+    }
+
+    /// Values and removals held: what a bound on one key's size counts.
+    pub fn writes(&self) -> usize {
+        self.siblings.len() + self.removals.len()
     }
 
     /// No current value: never written here, or removed.
@@ -148,33 +211,38 @@ impl<V: Clone> MvRegister<V> {
     /// When the key was removed, if it currently is.
     pub fn removed_at(&self) -> Option<Timestamp> {
         if self.siblings.is_empty() {
-            self.removed_at
+            self.removals.values().map(|r| r.at).max()
         } else {
             None
         }
     }
 
-    /// The newest set-at among the siblings, or the removal time.
+    /// The newest set-at among the siblings and removals.
     pub fn newest_timestamp(&self) -> Option<Timestamp> {
         self.siblings
             .values()
             .map(|s| s.at)
+            .chain(self.removals.values().map(|r| r.at))
             .max()
-            .max(self.removed_at)
     }
 
-    /// A local write that has seen every current sibling: it replaces them.
-    pub(crate) fn write(&mut self, dot: Dot, at: Timestamp, value: V) {
+    /// A local write that has seen every current write (its `seen` is this
+    /// register's context): it replaces them.
+    pub(crate) fn write(&mut self, dot: Dot, sibling: Sibling<V>) {
         self.siblings.clear();
-        self.siblings.insert(dot, Sibling { at, value });
+        self.removals.clear();
+        self.context.merge(&sibling.seen);
         self.context.raise_to(dot);
+        self.siblings.insert(dot, sibling);
     }
 
-    /// A local removal: a tombstone under its own dot.
-    pub(crate) fn remove(&mut self, dot: Dot, at: Timestamp) {
+    /// A local removal that has seen every current write.
+    pub(crate) fn remove(&mut self, dot: Dot, removal: Removal) {
         self.siblings.clear();
+        self.removals.clear();
+        self.context.merge(&removal.seen);
         self.context.raise_to(dot);
-        self.removed_at = self.removed_at.max(Some(at));
+        self.removals.insert(dot, removal);
     }
 
     /// Are all this register's writes (its siblings and the newest write of
@@ -193,7 +261,7 @@ impl<V: Clone> MvRegister<V> {
     }
 
     /// Joins `other` in. `mine` and `theirs` are the two replicas' whole
-    /// causal contexts: a sibling survives if both sides hold it, or if the
+    /// causal contexts: a write survives if both sides hold it, or if the
     /// side that lacks it has never seen its dot (neither in this key's
     /// context nor anywhere: a key collected after removal leaves its dots
     /// in the replica's context, so a stale write cannot come back).
@@ -205,26 +273,43 @@ impl<V: Clone> MvRegister<V> {
     ) {
         let seen_by_them = |d: Dot| other.context.covers(d) || theirs.contains(d);
         let seen_by_me = |d: Dot| self.context.covers(d) || mine.contains(d);
-        let mut kept: BTreeMap<Dot, Sibling<V>> = self
-            .siblings
-            .iter()
-            .filter(|(d, _)| other.siblings.contains_key(d) || !seen_by_them(**d))
-            .map(|(&d, s)| (d, s.clone()))
-            .collect();
-        for (&d, s) in &other.siblings {
-            if !self.siblings.contains_key(&d) && !seen_by_me(d) {
-                kept.insert(d, s.clone());
-            }
-        }
-        self.siblings = kept;
-        self.context.merge(&other.context);
-        // A peer's register may name siblings its context misses; repair
-        // that so the context always covers the siblings.
-        for d in other.siblings.keys() {
-            self.context.raise_to(*d);
-        }
-        self.removed_at = self.removed_at.max(other.removed_at);
+        let siblings = join_writes(&self.siblings, &other.siblings, &seen_by_me, &seen_by_them);
+        // A removal goes only when a write of this key replaced it: one a
+        // replica merely saw somewhere (its whole context) is still the
+        // key's removal, kept until its grace period ends.
+        let removals = join_writes(
+            &self.removals,
+            &other.removals,
+            &|d| self.context.covers(d),
+            &|d| other.context.covers(d),
+        );
+        self.siblings = siblings;
+        self.removals = removals;
+        // A write dropped because one side's whole context had seen it
+        // leaves this key's context; that whole context, joined by the
+        // caller, keeps it from coming back.
+        self.settle();
     }
+}
+
+/// The writes of one kind that survive a join.
+fn join_writes<W: Clone>(
+    mine: &BTreeMap<Dot, W>,
+    theirs: &BTreeMap<Dot, W>,
+    seen_by_me: &impl Fn(Dot) -> bool,
+    seen_by_them: &impl Fn(Dot) -> bool,
+) -> BTreeMap<Dot, W> {
+    let mut kept: BTreeMap<Dot, W> = mine
+        .iter()
+        .filter(|(d, _)| theirs.contains_key(d) || !seen_by_them(**d))
+        .map(|(&d, w)| (d, w.clone()))
+        .collect();
+    for (&d, w) in theirs {
+        if !mine.contains_key(&d) && !seen_by_me(d) {
+            kept.insert(d, w.clone());
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -236,6 +321,41 @@ mod tests {
         Dot::new(NodeId(r), c)
     }
 
+    /// An unsigned local write, as the register's own tests need.
+    trait Local {
+        fn put(&mut self, d: Dot, at: Timestamp, value: u32);
+        fn drop_key(&mut self, d: Dot, at: Timestamp);
+    }
+
+    impl Local for MvRegister<u32> {
+        fn put(&mut self, d: Dot, at: Timestamp, value: u32) {
+            let seen = self.context().clone();
+            self.write(
+                d,
+                Sibling {
+                    at,
+                    value,
+                    seen,
+                    signature: None,
+                    signer: None,
+                },
+            );
+        }
+
+        fn drop_key(&mut self, d: Dot, at: Timestamp) {
+            let seen = self.context().clone();
+            self.remove(
+                d,
+                Removal {
+                    at,
+                    seen,
+                    signature: None,
+                    signer: None,
+                },
+            );
+        }
+    }
+
     fn joined(a: &MvRegister<u32>, b: &MvRegister<u32>) -> MvRegister<u32> {
         let mut out = a.clone();
         out.join(b, &CausalContext::new(), &CausalContext::new());
@@ -245,15 +365,15 @@ mod tests {
     #[test]
     fn concurrent_writes_become_siblings_and_a_later_write_resolves_them() {
         let mut a = MvRegister::new();
-        a.write(dot(1, 1), Timestamp::new(10, 0), 20);
+        a.put(dot(1, 1), Timestamp::new(10, 0), 20);
         let mut b = MvRegister::new();
-        b.write(dot(2, 1), Timestamp::new(12, 0), 22);
+        b.put(dot(2, 1), Timestamp::new(12, 0), 22);
         let mut both = joined(&a, &b);
         assert_eq!(both.len(), 2);
         assert!(both.is_conflicted());
         assert_eq!(joined(&b, &a), both);
 
-        both.write(dot(1, 2), Timestamp::new(13, 0), 21);
+        both.put(dot(1, 2), Timestamp::new(13, 0), 21);
         let resolved = joined(&a, &both);
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved.winner().map(|(_, s)| s.value), Some(21));
@@ -262,27 +382,27 @@ mod tests {
     #[test]
     fn winner_is_highest_set_at_then_writer() {
         let mut a = MvRegister::new();
-        a.write(dot(1, 1), Timestamp::new(10, 0), 1);
+        a.put(dot(1, 1), Timestamp::new(10, 0), 1);
         let mut b = MvRegister::new();
-        b.write(dot(2, 1), Timestamp::new(10, 0), 2);
+        b.put(dot(2, 1), Timestamp::new(10, 0), 2);
         let mut c = MvRegister::new();
-        c.write(dot(3, 5), Timestamp::new(9, 7), 3);
+        c.put(dot(3, 5), Timestamp::new(9, 7), 3);
         let all = joined(&joined(&a, &b), &c);
         assert_eq!(all.len(), 3);
         let (d, s) = all.winner().unwrap();
         assert_eq!((d, s.value), (dot(2, 1), 2));
 
         let mut later = MvRegister::new();
-        later.write(dot(0, 1), Timestamp::new(10, 1), 0);
+        later.put(dot(0, 1), Timestamp::new(10, 1), 0);
         assert_eq!(joined(&all, &later).winner().unwrap().1.value, 0);
     }
 
     #[test]
     fn a_tombstone_wins_over_what_it_saw_and_loses_to_what_it_did_not() {
         let mut a = MvRegister::new();
-        a.write(dot(1, 1), Timestamp::new(10, 0), 1);
+        a.put(dot(1, 1), Timestamp::new(10, 0), 1);
         let mut removed = a.clone();
-        removed.remove(dot(2, 1), Timestamp::new(11, 0));
+        removed.drop_key(dot(2, 1), Timestamp::new(11, 0));
         assert!(joined(&a, &removed).is_empty());
         assert_eq!(
             joined(&a, &removed).removed_at(),
@@ -290,32 +410,32 @@ mod tests {
         );
 
         let mut concurrent = a.clone();
-        concurrent.write(dot(1, 2), Timestamp::new(12, 0), 5);
+        concurrent.put(dot(1, 2), Timestamp::new(12, 0), 5);
         let both = joined(&removed, &concurrent);
         assert_eq!(both.len(), 1);
         assert_eq!(both.removed_at(), None);
     }
 
     #[test]
-    fn the_encoding_leaves_out_context_a_sibling_implies_and_round_trips() {
+    fn the_encoding_leaves_out_the_derived_context_and_round_trips() {
         let mut a = MvRegister::new();
-        a.write(dot(1, 7), Timestamp::new(10, 0), 1u32);
+        a.put(dot(1, 7), Timestamp::new(10, 0), 1u32);
         let mut b = MvRegister::new();
-        b.write(dot(2, 3), Timestamp::new(11, 0), 2);
-        b.remove(dot(3, 9), Timestamp::new(12, 0));
+        b.put(dot(2, 3), Timestamp::new(11, 0), 2);
+        b.drop_key(dot(3, 9), Timestamp::new(12, 0));
         let both = joined(&a, &b);
         for r in [&a, &b, &both] {
             let bytes = postcard::to_stdvec(r).unwrap();
             assert_eq!(&postcard::from_bytes::<MvRegister<u32>>(&bytes).unwrap(), r);
         }
-        let full = postcard::to_stdvec(&(&a.siblings, &a.context, &a.removed_at)).unwrap();
+        let full = postcard::to_stdvec(&(&a.siblings, &a.removals, &a.context)).unwrap();
         assert!(postcard::to_stdvec(&a).unwrap().len() < full.len());
     }
 
     #[test]
     fn a_dot_seen_elsewhere_in_the_context_does_not_come_back() {
         let mut stale = MvRegister::new();
-        stale.write(dot(1, 1), Timestamp::new(10, 0), 1);
+        stale.put(dot(1, 1), Timestamp::new(10, 0), 1);
         let mut collected = MvRegister::<u32>::new();
         let mut ctx = CausalContext::new();
         ctx.insert(dot(1, 1));

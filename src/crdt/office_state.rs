@@ -26,7 +26,7 @@ use super::codec::{self, CodecError};
 use super::delta::Delta;
 use super::dot::Dot;
 use super::hlc::Timestamp;
-use super::key::{ActuatorId, ActuatorKey, SensorId, SensorKey, TargetKey};
+use super::key::{ActuatorId, ActuatorKey, Key, SensorId, SensorKey, TargetKey};
 use super::mv_register::MvRegister;
 use super::node_info::NodeInfo;
 use super::override_value::OverrideValue;
@@ -77,7 +77,7 @@ impl OfficeState {
             &mut self.context,
             writer,
             wall_ms,
-            id,
+            (id, Key::Node(id)),
             |_, _| info,
         );
         let mut delta = Registers::default();
@@ -106,7 +106,7 @@ impl OfficeState {
             &mut self.context,
             writer,
             wall_ms,
-            key,
+            (key, Key::Sensor(key)),
             |_, _| reading,
         );
         let mut delta = Registers::default();
@@ -135,7 +135,7 @@ impl OfficeState {
             &mut self.context,
             writer,
             wall_ms,
-            key,
+            (key, Key::Actuator(key)),
             |at, previous| {
                 let since = match previous {
                     Some(p) if p.output == output => p.since,
@@ -163,7 +163,8 @@ impl OfficeState {
         key: TargetKey,
         value: TargetValue,
     ) -> Write {
-        self.replace(|r| &mut r.targets, writer, wall_ms, key, value)
+        let signed = Key::Target(key.clone());
+        self.replace(|r| &mut r.targets, writer, wall_ms, (key, signed), value)
     }
 
     /// Sets a zone's schedule (an empty one clears it). Like a target: it
@@ -175,7 +176,14 @@ impl OfficeState {
         zone: String,
         schedule: Schedule,
     ) -> Write {
-        self.replace(|r| &mut r.schedules, writer, wall_ms, zone, schedule)
+        let signed = Key::Schedule(zone.clone());
+        self.replace(
+            |r| &mut r.schedules,
+            writer,
+            wall_ms,
+            (zone, signed),
+            schedule,
+        )
     }
 
     /// Sets what one preset means in a zone.
@@ -186,7 +194,8 @@ impl OfficeState {
         key: PresetKey,
         value: PresetValue,
     ) -> Write {
-        self.replace(|r| &mut r.presets, writer, wall_ms, key, value)
+        let signed = Key::Preset(key.clone());
+        self.replace(|r| &mut r.presets, writer, wall_ms, (key, signed), value)
     }
 
     /// Sets (or, with `celsius: None`, clears) a zone's override.
@@ -197,17 +206,18 @@ impl OfficeState {
         zone: String,
         value: OverrideValue,
     ) -> Write {
-        self.replace(|r| &mut r.overrides, writer, wall_ms, zone, value)
+        let signed = Key::Override(zone.clone());
+        self.replace(|r| &mut r.overrides, writer, wall_ms, (zone, signed), value)
     }
 
     /// One write replacing what this replica holds under `key` in the map
     /// `select` picks; the delta carries that register alone.
-    fn replace<K: Ord + Clone, V: Clone>(
+    fn replace<K: Ord + Clone, V: Clone + Serialize>(
         &mut self,
         select: fn(&mut Registers) -> &mut BTreeMap<K, MvRegister<V>>,
         writer: &mut Writer,
         wall_ms: u64,
-        key: K,
+        (key, signed): (K, Key),
         value: V,
     ) -> Write {
         let (dot, register) = write(
@@ -215,7 +225,7 @@ impl OfficeState {
             &mut self.context,
             writer,
             wall_ms,
-            key.clone(),
+            (key.clone(), signed),
             |_, _| value,
         );
         let mut delta = Registers::default();
@@ -232,9 +242,10 @@ impl OfficeState {
     pub fn forget_node(&mut self, writer: &mut Writer, wall_ms: u64, node: NodeId) -> Delta {
         let mut delta = Registers::default();
         if let Some(r) = self.registers.nodes.get_mut(&node) {
-            delta
-                .nodes
-                .insert(node, remove(r, &mut self.context, writer, wall_ms));
+            delta.nodes.insert(
+                node,
+                remove(r, &Key::Node(node), &mut self.context, writer, wall_ms),
+            );
         }
         for (k, r) in self
             .registers
@@ -242,9 +253,10 @@ impl OfficeState {
             .iter_mut()
             .filter(|(k, _)| k.node == node)
         {
-            delta
-                .sensors
-                .insert(*k, remove(r, &mut self.context, writer, wall_ms));
+            delta.sensors.insert(
+                *k,
+                remove(r, &Key::Sensor(*k), &mut self.context, writer, wall_ms),
+            );
         }
         for (k, r) in self
             .registers
@@ -252,9 +264,10 @@ impl OfficeState {
             .iter_mut()
             .filter(|(k, _)| k.node == node)
         {
-            delta
-                .actuators
-                .insert(*k, remove(r, &mut self.context, writer, wall_ms));
+            delta.actuators.insert(
+                *k,
+                remove(r, &Key::Actuator(*k), &mut self.context, writer, wall_ms),
+            );
         }
         Delta(delta)
     }
@@ -268,9 +281,11 @@ impl OfficeState {
     pub fn remove_target(&mut self, writer: &mut Writer, wall_ms: u64, key: TargetKey) -> Delta {
         let mut delta = Registers::default();
         let register = self.registers.targets.entry(key.clone()).or_default();
-        delta
-            .targets
-            .insert(key, remove(register, &mut self.context, writer, wall_ms));
+        let signed = Key::Target(key.clone());
+        delta.targets.insert(
+            key,
+            remove(register, &signed, &mut self.context, writer, wall_ms),
+        );
         Delta(delta)
     }
 
@@ -585,18 +600,25 @@ where
 /// A local write to `key`: a fresh dot and a timestamp after the newest
 /// value it replaces; returns the dot and the register as it now is (the
 /// delta's content).
-fn write<K: Ord + Clone, V: Clone>(
+fn write<K: Ord + Clone, V: Clone + Serialize>(
     map: &mut BTreeMap<K, MvRegister<V>>,
     context: &mut CausalContext,
     writer: &mut Writer,
     wall_ms: u64,
-    key: K,
+    (key, signed): (K, Key),
     value: impl FnOnce(Timestamp, Option<&V>) -> V,
 ) -> (Dot, MvRegister<V>) {
     let register = map.entry(key).or_default();
     let (dot, at) = writer.next(wall_ms, register.newest_timestamp());
     let previous = register.winner().map(|(_, s)| s.value.clone());
-    register.write(dot, at, value(at, previous.as_ref()));
+    let sibling = writer.sibling(
+        &signed,
+        dot,
+        at,
+        value(at, previous.as_ref()),
+        register.context().clone(),
+    );
+    register.write(dot, sibling);
     context.insert(dot);
     (dot, register.clone())
 }
@@ -604,12 +626,14 @@ fn write<K: Ord + Clone, V: Clone>(
 /// A local removal of one key; returns the tombstone.
 fn remove<V: Clone>(
     register: &mut MvRegister<V>,
+    key: &Key,
     context: &mut CausalContext,
     writer: &mut Writer,
     wall_ms: u64,
 ) -> MvRegister<V> {
     let (dot, at) = writer.next(wall_ms, register.newest_timestamp());
-    register.remove(dot, at);
+    let removal = writer.removal(key, dot, at, register.context().clone());
+    register.remove(dot, removal);
     context.insert(dot);
     register.clone()
 }
@@ -978,21 +1002,30 @@ mod tests {
 
     // ----- sizes (README "Size" figures) ----------------------------------
 
-    fn pi(i: u64) -> NodeId {
-        NodeId::from_public_key(&i.to_be_bytes())
+    fn key(i: u64) -> crate::crdt::WriteKey {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&i.to_le_bytes());
+        crate::crdt::WriteKey::from_seed(seed)
     }
 
-    /// A writer that has been running for a year: three readings every
-    /// ten seconds make a counter around 9.5 million (a 4-byte varint).
-    fn busy_writer(id: NodeId) -> Writer {
-        let mut w = Writer::new(id);
+    fn pi(i: u64) -> NodeId {
+        key(i).id()
+    }
+
+    /// A signing writer that has been running for a year: three readings
+    /// every ten seconds make a counter around 9.5 million (a 4-byte
+    /// varint).
+    fn busy_writer(i: u64) -> Writer {
+        let mut w = Writer::signing(key(i));
         w.raise_counter(9_500_000);
         w
     }
 
+    /// A reading's delta is its register: the key, the value, the dot,
+    /// what it replaces (the node's previous reading) and the signature.
     #[test]
-    fn a_sensor_readings_delta_is_at_most_64_bytes() {
-        let mut w = busy_writer(pi(1));
+    fn a_sensor_readings_delta_is_at_most_128_bytes() {
+        let mut w = busy_writer(1);
         let mut s = OfficeState::new();
         s.publish_reading(
             &mut w,
@@ -1013,19 +1046,23 @@ mod tests {
             },
         );
         let len = d.delta.encode().unwrap().len();
-        println!("sensor reading delta: {len} bytes");
-        assert!(len <= 64, "{len}");
+        println!("sensor reading delta, signed: {len} bytes");
+        assert!(len <= 128, "{len}");
     }
 
-    /// Every delta carries the lengths of the three heating maps, one byte
-    /// each when empty: 99 B for the 4th distinct writer.
+    /// A signed target write by an operator every replica knows from the
+    /// operators list (its key does not travel), by the 1st to 4th
+    /// distinct writer of the key (each replaces the writes before it, so
+    /// its signed `seen` names them).
     #[test]
-    fn a_target_writes_delta_is_at_most_100_bytes() {
+    fn a_signed_target_writes_delta_is_at_most_176_bytes() {
         let key = TargetKey::new("meeting-2", Quantity::Temperature);
         let mut s = OfficeState::new();
+        let mut carried = OfficeState::new();
         let mut sizes = Vec::new();
+        let mut with_key = Vec::new();
         for writer in 0..4 {
-            let mut w = busy_writer(pi(100 + writer));
+            let mut w = busy_writer(100 + writer);
             let d = s.set_target(
                 &mut w,
                 T0 + writer * 1_000,
@@ -1033,19 +1070,27 @@ mod tests {
                 target(21.5, "alice@pi-3"),
             );
             sizes.push(d.delta.encode().unwrap().len());
+            let mut w = busy_writer(100 + writer).carry_key();
+            let d = carried.set_target(
+                &mut w,
+                T0 + writer * 1_000,
+                key.clone(),
+                target(21.5, "alice@pi-3"),
+            );
+            with_key.push(d.delta.encode().unwrap().len());
         }
         println!(
-            "target write delta (zone \"meeting-2\", label \"alice@pi-3\"), by the 1st..4th distinct writer of the key: {sizes:?} bytes"
+            "signed target write delta (zone \"meeting-2\", label \"alice@pi-3\"), by the 1st..4th distinct writer of the key: {sizes:?} bytes; with the writer's key carried (no operators list): {with_key:?} bytes"
         );
-        assert!(sizes.iter().all(|&len| len <= 100), "{sizes:?}");
+        assert!(sizes.iter().all(|&len| len <= 176), "{sizes:?}");
     }
 
     #[test]
-    fn a_100_node_office_is_at_most_64_kib() {
+    fn a_100_node_office_signed_is_at_most_96_kib() {
         let mut office = OfficeState::new();
         let ids: Vec<NodeId> = (0..100).map(pi).collect();
-        for (i, &id) in ids.iter().enumerate() {
-            let mut w = busy_writer(id);
+        for (i, _) in ids.iter().enumerate() {
+            let mut w = busy_writer(i as u64);
             let mut info = sample_info(&format!("pi-{i:03}"), 0);
             info.zone = format!("room-{}", i % 20);
             info.neighbours = (1..=5).map(|k| ids[(i + k * 7) % ids.len()]).collect();
@@ -1064,10 +1109,10 @@ mod tests {
             };
             office.set_actuator(&mut w, T0, heater, ActuatorOutput::On);
         }
-        let mut operator = busy_writer(pi(1_000));
-        for (zone, &id) in ids.iter().enumerate().take(20) {
+        let mut operator = busy_writer(1_000);
+        for zone in 0..20 {
             let key = TargetKey::new(format!("room-{zone}"), Quantity::Temperature);
-            let mut node = busy_writer(id);
+            let mut node = busy_writer(zone as u64);
             office.set_target(&mut node, T0, key.clone(), target(20.0, "pi-000"));
             office.set_target(&mut operator, T0 + 1, key, target(21.5, "alice@pi-3"));
         }
@@ -1081,8 +1126,10 @@ mod tests {
             (100, 300, 100, 20)
         );
         let len = office.encode().unwrap().len();
-        println!("whole state, 100 nodes / 300 sensors / 100 actuators / 20 targets: {len} bytes");
-        assert!(len <= 64 * 1024, "{len}");
+        println!(
+            "whole state, signed, 100 nodes / 300 sensors / 100 actuators / 20 targets: {len} bytes"
+        );
+        assert!(len <= 96 * 1024, "{len}");
     }
 
     // ----- the laws, on states reached by random runs ------------------------

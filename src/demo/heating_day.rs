@@ -15,21 +15,16 @@ use serde::Serialize;
 use crate::control::schedule_clock;
 use crate::control::schedule_syntax;
 use crate::control::{HeaterMeter, Level, ZoneProgram};
-use crate::crdt::{OfficeState, Schedule, Setpoint, Writer};
+use crate::crdt::{OfficeState, Schedule, Setpoint, WriteKey, Writer};
 use crate::net::StaticKeypair;
 use crate::node::devices::HeatingStatus;
 use crate::node::{Durable, DurableError};
-use crate::node_id::NodeId;
 use crate::replica::PersistJob;
 use crate::replica::persistence;
 
 /// The program every demo zone follows.
 pub const DEMO_SCHEDULE: &str =
     "mon-fri 07:00 comfort, 12:00 eco, 13:00 comfort, 18:00 eco; sat-sun away";
-
-/// The demo operator's replica id: outside the range of node ids drawn
-/// from keys only by a 2^-64 chance, and never a node's.
-pub const DEMO_OPERATOR: NodeId = NodeId(0x0de0_0de0_0de0_0de0);
 
 /// The demo schedule.
 pub fn demo_schedule() -> Schedule {
@@ -40,11 +35,18 @@ pub fn demo_schedule() -> Schedule {
 
 /// Writes `schedule` for `zone` into the store in `dir` of the node whose
 /// key is there (generated now if it is not), as the demo operator's
-/// write.
-pub fn seed(dir: &Path, zone: &str, schedule: &Schedule, wall_ms: u64) -> Result<(), SeedError> {
+/// write, signed with `operator` (one key for the whole demo, so every
+/// node holds the same signed write).
+pub fn seed(
+    dir: &Path,
+    operator: &WriteKey,
+    zone: &str,
+    schedule: &Schedule,
+    wall_ms: u64,
+) -> Result<(), SeedError> {
     let keypair = StaticKeypair::load_or_generate(dir)?;
     let (mut durable, mut loaded) = Durable::open(dir, keypair.node_id())?;
-    let mut operator = Writer::new(DEMO_OPERATOR);
+    let mut operator = Writer::signing(operator.clone()).carry_key();
     let write =
         OfficeState::new().set_schedule(&mut operator, wall_ms, zone.to_string(), schedule.clone());
     loaded.state.apply(&write.delta);

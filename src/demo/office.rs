@@ -143,17 +143,19 @@ impl DemoOffice {
             windows: Vec::new(),
         };
         let mut seeds: Vec<SocketAddr> = Vec::new();
+        // The operator who wrote the demo's schedule, for this run only.
+        let operator = crate::crdt::WriteKey::from_seed(rand::random());
         for i in 0..options.nodes {
             let zone = zone(i);
             let name = node_name(&zone);
             let data_dir = office.dir.path().join(format!("node-{i}"));
             if let Some(schedule) = &options.schedule {
-                heating_day::seed(&data_dir, &zone, schedule, now_ms as u64).map_err(|source| {
-                    DemoError::Seed {
+                heating_day::seed(&data_dir, &operator, &zone, schedule, now_ms as u64).map_err(
+                    |source| DemoError::Seed {
                         name: name.clone(),
                         source,
-                    }
-                })?;
+                    },
+                )?;
             }
             let settings = Settings {
                 name: name.clone(),
@@ -163,6 +165,7 @@ impl DemoOffice {
                 cluster_key: key_file.clone(),
                 data_dir,
                 targets: office.targets.clone(),
+                trust: Default::default(),
                 gossip: GossipSection::default(),
                 interface_poll: INTERFACE_POLL,
                 include_loopback: true,

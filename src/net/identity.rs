@@ -1,8 +1,10 @@
-//! A replica's keys on disk: its Noise static keypair and the cluster key.
+//! A replica's keys on disk: its identity key and the cluster key.
 //!
-//! The static keypair is the replica's identity (DESIGN.md, "Identities"):
-//! its [`NodeId`] is a digest of the public half, so the file is generated
-//! once, on first start, and kept in the data directory. The cluster key is
+//! The identity key is one 32-byte secret (DESIGN.md, "Identities"): it
+//! signs the replica's writes (Ed25519) and, through its secret scalar, is
+//! the Noise static key (X25519) its handshakes prove. Its [`NodeId`] is a
+//! digest of the Noise public key, so the file is generated once, on first
+//! start, and kept in the data directory. The cluster key is
 //! the 32-byte pre-shared key every member holds (`officemesh keygen`); the
 //! handshake fails for anyone without it. Both files are secrets: they are
 //! written with mode 0600 and refused when anyone else may read them.
@@ -16,6 +18,7 @@ use rand::RngCore;
 use snow::params::DHChoice;
 use snow::resolvers::{CryptoResolver, DefaultResolver};
 
+use crate::crdt::WriteKey;
 use crate::node_id::NodeId;
 
 /// Name of the static key file inside the data directory.
@@ -47,11 +50,13 @@ pub enum IdentityError {
     Crypto(&'static str),
 }
 
-/// A replica's Noise static keypair (Curve25519).
+/// A replica's identity: its signing key and the Noise static keypair
+/// (Curve25519) derived from it.
 #[derive(Clone)]
 pub struct StaticKeypair {
     private: [u8; KEY_LEN],
     public: [u8; KEY_LEN],
+    signing: WriteKey,
 }
 
 impl std::fmt::Debug for StaticKeypair {
@@ -65,14 +70,17 @@ impl std::fmt::Debug for StaticKeypair {
 impl StaticKeypair {
     /// A fresh keypair from the operating system's random source.
     pub fn generate() -> Result<Self, IdentityError> {
-        let mut private = [0u8; KEY_LEN];
-        rand::rng().fill_bytes(&mut private);
-        Self::from_private(private)
+        let mut seed = [0u8; KEY_LEN];
+        rand::rng().fill_bytes(&mut seed);
+        Self::from_private(seed)
     }
 
-    /// The keypair whose private half is `private` (the public half is
-    /// derived, so a file can never hold a mismatched pair).
-    pub fn from_private(private: [u8; KEY_LEN]) -> Result<Self, IdentityError> {
+    /// The identity whose secret is `seed` (the Noise keypair and the
+    /// public halves are derived, so a file can never hold a mismatched
+    /// pair).
+    pub fn from_private(seed: [u8; KEY_LEN]) -> Result<Self, IdentityError> {
+        let signing = WriteKey::from_seed(seed);
+        let private = signing.x25519_secret();
         let mut dh = DefaultResolver
             .resolve_dh(&DHChoice::Curve25519)
             .ok_or(IdentityError::Crypto("provide Curve25519"))?;
@@ -82,7 +90,16 @@ impl StaticKeypair {
             return Err(IdentityError::Crypto("derive a 32-byte public key"));
         }
         public.copy_from_slice(dh.pubkey());
-        Ok(Self { private, public })
+        Ok(Self {
+            private,
+            public,
+            signing,
+        })
+    }
+
+    /// The key this replica signs its writes with.
+    pub fn write_key(&self) -> WriteKey {
+        self.signing.clone()
     }
 
     pub fn public(&self) -> &[u8; KEY_LEN] {
@@ -106,8 +123,10 @@ impl StaticKeypair {
             Ok(private) => Self::from_private(private),
             Err(IdentityError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 create_private_dir(dir)?;
-                let pair = Self::generate()?;
-                write_secret(&path, &pair.private)?;
+                let mut seed = [0u8; KEY_LEN];
+                rand::rng().fill_bytes(&mut seed);
+                let pair = Self::from_private(seed)?;
+                write_secret(&path, &seed)?;
                 tracing::info!(node_id = %pair.node_id(), path = %path.display(), "generated a new static key");
                 Ok(pair)
             }

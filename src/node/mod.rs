@@ -171,7 +171,8 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let keypair = StaticKeypair::load_or_generate(&settings.data_dir)?;
     let cluster_key = ClusterKey::load(&settings.cluster_key)?;
     let id = keypair.node_id();
-    let (durable, loaded) = Durable::open(&settings.data_dir, id)?;
+    let (durable, mut loaded) = Durable::open(&settings.data_dir, id)?;
+    loaded.writer.set_key(keypair.write_key());
     let programs = watch::channel(ZoneProgram::all(&loaded.state));
     let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
     let listener = endpoint
@@ -224,6 +225,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         reserved_dots: loaded.reserved_dots,
         tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
         skipped: loaded.skipped,
+        trust: settings.trust.clone(),
     };
     let replica = Replica::new(config, loaded.state, loaded.writer);
     let runtime = runtime::Runtime::new(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError, GossipSection, TargetsSection};
 use crate::crdt::{Interface, anti_entropy};
 use crate::proto;
+use crate::replica::authorship::Trust;
 
 /// How often the network interfaces are re-read by default.
 pub const INTERFACE_POLL: Duration = Duration::from_secs(30);
@@ -27,6 +28,8 @@ pub struct Settings {
     /// Holds `node.key` and the state database.
     pub data_dir: PathBuf,
     pub targets: TargetsSection,
+    /// The operators list (and the revoked replicas): who may write what.
+    pub trust: Trust,
     pub gossip: GossipSection,
     /// How often the network interfaces are re-read; a change is
     /// re-announced.
@@ -65,6 +68,15 @@ impl Settings {
             cluster_key: config.key_file(data_dir),
             data_dir: data_dir.to_path_buf(),
             targets: config.targets.clone(),
+            trust: config
+                .cluster
+                .trust()
+                .map_err(|reason| ConfigError::Invalid {
+                    file: file.to_path_buf(),
+                    line: 0,
+                    key: "cluster.operators".into(),
+                    reason,
+                })?,
             gossip: config.gossip.clone(),
             interface_poll: INTERFACE_POLL,
             include_loopback: false,

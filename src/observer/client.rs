@@ -19,6 +19,7 @@ use crate::crdt::{
 };
 use crate::net::{ClusterKey, Endpoint, NetEvent, PeerHandle, limits};
 use crate::node_id::NodeId;
+use crate::replica::authorship::Trust;
 use crate::time::Time;
 use crate::wire::payload::Payload;
 use crate::wire::{self, Message, PeerInfo, Role, sync};
@@ -109,6 +110,8 @@ pub struct Observer {
     clocks: BTreeMap<NodeId, Clock>,
     synced: bool,
     writer: Option<Writer>,
+    /// Named in the operators list of this observer's config.
+    listed: bool,
     next_request: u64,
     /// Writes awaiting an answer, with what they carry (resent on failover).
     pending_writes: BTreeMap<u64, Bytes>,
@@ -149,6 +152,7 @@ impl Observer {
             writer: None,
             next_request: 1,
             pending_writes: BTreeMap::new(),
+            listed: false,
         };
         observer.attach().await?;
         Ok(observer)
@@ -156,6 +160,17 @@ impl Observer {
 
     pub fn id(&self) -> NodeId {
         self.endpoint.node_id()
+    }
+
+    /// Tells the observer whether the operators list names it: every
+    /// replica then knows its key, and its writes leave it out (32 bytes
+    /// less per write); otherwise each write carries it.
+    pub fn set_listed(&mut self, trust: &Trust) {
+        let listed = trust.operators.contains_key(&self.id());
+        if listed != self.listed {
+            self.listed = listed;
+            self.writer = None;
+        }
     }
 
     /// The node this observer is attached to.
@@ -441,12 +456,15 @@ impl Observer {
                 clock.at = Some(Instant::now());
                 Some(Update::Clock(node))
             }
-            Ok(Payload::Refused { observer, counters }) => {
+            Ok(Payload::Refused {
+                observer, proofs, ..
+            }) => {
                 // The node refused these writes: every replica marks their
                 // dots seen, and so does this one, to stay equal.
-                let dots = counters
-                    .into_iter()
-                    .map(|c| crate::crdt::Dot::new(observer, c));
+                let dots = proofs
+                    .iter()
+                    .map(|p| p.dot)
+                    .filter(|d| d.replica == observer);
                 self.state.void(dots);
                 Some(Update::State)
             }
@@ -461,7 +479,12 @@ impl Observer {
     fn resume_writer(&mut self) -> Result<(), ObserverIdentityError> {
         let last = self.identity.last_counter()?;
         let id = self.id();
-        self.writer = Some(Writer::resume(id, last, Default::default(), &self.state));
+        let mut writer = Writer::resume(id, last, Default::default(), &self.state);
+        if !self.listed {
+            writer = writer.carry_key();
+        }
+        writer.set_key(self.identity.keypair.write_key());
+        self.writer = Some(writer);
         Ok(())
     }
 

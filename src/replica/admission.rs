@@ -10,10 +10,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Serialize;
+
+use super::authorship::{Authorship, Trust};
 use crate::config::TargetsSection;
 use crate::crdt::{
-    Delta, HeatingLimits, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey, PresetValue,
-    Quantity, Schedule, TargetKey, TargetValue,
+    Delta, HeatingLimits, Key, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey,
+    PresetValue, PublicKey, Quantity, Schedule, SignatureError, TargetKey, TargetValue, WriteProof,
 };
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -46,13 +49,6 @@ pub const MAX_ENTRY_ITEMS: usize = 64;
 pub const MAX_TEXT_LEN: usize = 256;
 /// Most dots one refusal notice names: an observer writes one key at a time.
 pub const MAX_REFUSED_DOTS: usize = 8;
-/// How far past the highest counter a replica has seen of an observer a
-/// refusal notice may reach. A refused write is the observer's next one,
-/// so a notice needs no more; a peer lying about refusals can then mark at
-/// most this many of an observer's future writes as seen, and the node
-/// that later gets one of them answers that it was refused, never
-/// *stored*.
-pub const MAX_REFUSED_AHEAD: u64 = 4;
 
 /// Most dots one restart may announce as skipped: the rest of a reserved
 /// block and what its last run wrote since its writer was last stored.
@@ -73,6 +69,8 @@ pub enum Route {
     AntiEntropy,
     /// An observer's write request to the node it is attached to.
     ObserverWrite,
+    /// A node's clock report on its way to the observers watching here.
+    ClockReport,
 }
 
 /// Why a change was refused, in the operator's terms.
@@ -108,7 +106,7 @@ pub enum Rejection {
     StateFull,
     #[error("undecodable: {0}")]
     Undecodable(String),
-    #[error("a refusal notice for {replica}, which is a node or too far ahead")]
+    #[error("a refusal notice for {replica}: a node, too many writes, or not signed by it")]
     RefusalNotice { replica: NodeId },
     #[error("this write was refused before")]
     RefusedBefore,
@@ -116,6 +114,27 @@ pub enum Rejection {
     SkippedNotice { replica: NodeId },
     #[error("{key}: {reason}")]
     Heating { key: String, reason: String },
+    #[error("a write by {writer}: {reason}")]
+    Signature {
+        writer: NodeId,
+        reason: SignatureError,
+    },
+    #[error("{writer} may not write {key}")]
+    NotAuthorised { writer: NodeId, key: String },
+    #[error("a write by {writer}, which is revoked")]
+    Revoked { writer: NodeId },
+    #[error("claims write {counter} of {replica} was seen, but only {proven} is proven")]
+    UnprovenClaim {
+        replica: NodeId,
+        counter: u64,
+        proven: u64,
+    },
+    #[error("{count} proofs that do not check against their author's key")]
+    BadProofs { count: usize },
+    #[error("operator {writer} signs as `{claimed}`, not as its configured name")]
+    Impersonation { writer: NodeId, claimed: String },
+    #[error("a clock report from {from} for another node, or from a node nobody knows")]
+    ForeignReport { from: NodeId },
 }
 
 impl Rejection {
@@ -140,6 +159,21 @@ impl Rejection {
             Rejection::RefusedBefore => "refused_before",
             Rejection::SkippedNotice { .. } => "skipped_notice",
             Rejection::Heating { .. } => "heating_out_of_bounds",
+            Rejection::Signature {
+                reason: SignatureError::Unsigned,
+                ..
+            } => "unsigned",
+            Rejection::Signature {
+                reason: SignatureError::UnknownKey,
+                ..
+            } => "unknown_signer",
+            Rejection::Signature { .. } => "bad_signature",
+            Rejection::NotAuthorised { .. } => "not_authorised",
+            Rejection::Revoked { .. } => "revoked",
+            Rejection::UnprovenClaim { .. } => "unproven_claim",
+            Rejection::BadProofs { .. } => "bad_proof",
+            Rejection::Impersonation { .. } => "impersonation",
+            Rejection::ForeignReport { .. } => "foreign_report",
         }
     }
 }
@@ -170,17 +204,55 @@ pub fn check_target(
 /// The admission checks of one replica and what they refused.
 #[derive(Debug)]
 pub struct Admission {
+    me: NodeId,
     targets: TargetsSection,
+    authorship: Authorship,
     rejected: BTreeMap<&'static str, u64>,
     logged: BTreeMap<(NodeId, &'static str), Time>,
 }
 
 impl Admission {
-    pub fn new(targets: TargetsSection) -> Self {
+    pub fn new(me: NodeId, targets: TargetsSection, trust: Trust) -> Self {
         Admission {
+            me,
             targets,
+            authorship: Authorship::new(trust),
             rejected: BTreeMap::new(),
             logged: BTreeMap::new(),
+        }
+    }
+
+    /// Who wrote what this replica holds, and who may write.
+    pub fn authorship(&self) -> &Authorship {
+        &self.authorship
+    }
+
+    /// Records the signing keys and proven counters of writes that need no
+    /// check: this replica's own, and its state from its own disk.
+    pub(crate) fn learn(&mut self, regs: &crate::crdt::Registers) {
+        self.authorship.learn(regs.signed_writes());
+    }
+
+    /// Holds the dots a peer vouches it has seen to what is proven here: a
+    /// claim on this replica's counter to its writer, on another's to
+    /// that replica's highest signed write known here.
+    pub fn clip_seen(&self, seen: &mut crate::crdt::CausalContext, my_counter: u64) {
+        let a = &self.authorship;
+        let me = self.me;
+        *seen = seen.clipped(|r| if r == me { my_counter } else { a.proven(r) });
+    }
+
+    /// Takes the proofs an anti-entropy answer carries, refusing (and
+    /// counting) those that do not check.
+    pub fn accept_proofs(&mut self, now: Time, from: NodeId, proofs: &[WriteProof]) {
+        let count = self.authorship.accept_proofs(proofs);
+        if count > 0 {
+            self.refuse(
+                now,
+                from,
+                Route::AntiEntropy,
+                &Rejection::BadProofs { count },
+            );
         }
     }
 
@@ -203,6 +275,7 @@ impl Admission {
         route: Route,
         delta: &mut Delta,
         state: &OfficeState,
+        my_counter: u64,
     ) -> usize {
         if route == Route::Broadcast && delta.len() > MAX_KEYS_PER_WRITE {
             let count = delta.len();
@@ -233,6 +306,98 @@ impl Admission {
             .retain(|k, r| keep(check_preset_register(&limits, k, r, wall_ms)));
         regs.overrides
             .retain(|z, r| keep(check_override_register(&limits, z, r, wall_ms)));
+        // Signatures and write rights first, learning the keys and proofs
+        // of what passes; then every claim against what is now proven.
+        let held = &state.registers;
+        let a = &mut self.authorship;
+        screen(
+            &mut regs.nodes,
+            &held.nodes,
+            |k| Key::Node(*k),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.sensors,
+            &held.sensors,
+            |k| Key::Sensor(*k),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.actuators,
+            &held.actuators,
+            |k| Key::Actuator(*k),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.targets,
+            &held.targets,
+            |k| Key::Target(k.clone()),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.schedules,
+            &held.schedules,
+            |k| Key::Schedule(k.clone()),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.presets,
+            &held.presets,
+            |k| Key::Preset(k.clone()),
+            a,
+            &mut refused,
+        );
+        screen(
+            &mut regs.overrides,
+            &held.overrides,
+            |k| Key::Override(k.clone()),
+            a,
+            &mut refused,
+        );
+        let labels = |r: Result<(), Rejection>, refused: &mut Vec<Rejection>| match r {
+            Ok(()) => true,
+            Err(e) => {
+                refused.push(e);
+                false
+            }
+        };
+        let a = &self.authorship;
+        regs.targets
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        regs.schedules
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        regs.presets
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        regs.overrides
+            .retain(|_, r| labels(a.check_label(r), &mut refused));
+        let claims = |r: &dyn Fn() -> Result<(), Rejection>, refused: &mut Vec<Rejection>| match r()
+        {
+            Ok(()) => true,
+            Err(e) => {
+                refused.push(e);
+                false
+            }
+        };
+        let (me, a) = (self.me, &self.authorship);
+        regs.nodes
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.sensors
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.actuators
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.targets
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.schedules
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.presets
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        regs.overrides
+            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
         // New keys only while the replica is under its bound; the keys it
         // holds keep being updated.
         let regs = &mut delta.0;
@@ -277,12 +442,77 @@ impl Admission {
         wall_ms: u64,
         observer: NodeId,
         delta: &Delta,
+        state: &OfficeState,
+        my_counter: u64,
     ) -> Result<(), Rejection> {
-        let result = self.check_observer_write(wall_ms, observer, delta);
+        let result = self
+            .check_observer_write(wall_ms, observer, delta)
+            .and_then(|()| self.check_authorship(delta, state, my_counter));
         if let Err(e) = &result {
             self.refuse(now, observer, Route::ObserverWrite, e);
         }
         result
+    }
+
+    /// Signatures, write rights and claims of a change taken whole: the
+    /// first failure refuses all of it.
+    fn check_authorship(
+        &mut self,
+        delta: &Delta,
+        state: &OfficeState,
+        my_counter: u64,
+    ) -> Result<(), Rejection> {
+        let regs = &delta.0;
+        let held = &state.registers;
+        let a = &mut self.authorship;
+        for (k, r) in &regs.nodes {
+            a.check_signed(&Key::Node(*k), r, held.nodes.get(k))?;
+        }
+        for (k, r) in &regs.sensors {
+            a.check_signed(&Key::Sensor(*k), r, held.sensors.get(k))?;
+        }
+        for (k, r) in &regs.actuators {
+            a.check_signed(&Key::Actuator(*k), r, held.actuators.get(k))?;
+        }
+        for (k, r) in &regs.targets {
+            a.check_signed(&Key::Target(k.clone()), r, held.targets.get(k))?;
+        }
+        for (k, r) in &regs.schedules {
+            a.check_signed(&Key::Schedule(k.clone()), r, held.schedules.get(k))?;
+        }
+        for (k, r) in &regs.presets {
+            a.check_signed(&Key::Preset(k.clone()), r, held.presets.get(k))?;
+        }
+        for (k, r) in &regs.overrides {
+            a.check_signed(&Key::Override(k.clone()), r, held.overrides.get(k))?;
+        }
+        let me = self.me;
+        let a = &self.authorship;
+        regs.targets.values().try_for_each(|r| a.check_label(r))?;
+        regs.schedules.values().try_for_each(|r| a.check_label(r))?;
+        regs.presets.values().try_for_each(|r| a.check_label(r))?;
+        regs.overrides.values().try_for_each(|r| a.check_label(r))?;
+        regs.nodes
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        regs.sensors
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        regs.actuators
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        regs.targets
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        regs.schedules
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        regs.presets
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        regs.overrides
+            .values()
+            .try_for_each(|r| a.check_claims(r, me, my_counter))
     }
 
     fn check_observer_write(
@@ -343,24 +573,24 @@ impl Admission {
         Ok(())
     }
 
-    /// Checks a refusal notice: dots of an observer (no `Node` entry), few,
-    /// and at most [`MAX_REFUSED_AHEAD`] past what `state` has seen of it.
+    /// Checks a refusal notice: writes of an observer (no `Node` entry),
+    /// few, each proven by the observer's own signature.
     pub fn refusal_notice(
         &mut self,
         now: Time,
         from: NodeId,
         observer: NodeId,
-        counters: &[u64],
+        key: Option<PublicKey>,
+        proofs: &[WriteProof],
         state: &OfficeState,
     ) -> Result<(), Rejection> {
-        let known = state.context().max_counter(observer);
         let node = state.registers.nodes.contains_key(&observer);
-        if node
-            || counters.len() > MAX_REFUSED_DOTS
-            || counters
-                .iter()
-                .any(|c| *c == 0 || *c > known.saturating_add(MAX_REFUSED_AHEAD))
-        {
+        let key = key
+            .filter(|k| k.node_id() == Some(observer))
+            .or_else(|| self.authorship.key(observer));
+        let proven =
+            |p: &WriteProof| p.dot.replica == observer && key.is_some_and(|k| p.verify(&k).is_ok());
+        if node || proofs.len() > MAX_REFUSED_DOTS || !proofs.iter().all(proven) {
             let why = Rejection::RefusalNotice { replica: observer };
             self.refuse(now, from, Route::Broadcast, &why);
             return Err(why);
@@ -414,9 +644,29 @@ impl Admission {
 }
 
 /// Bounds every register shares: sibling count and time stamps.
+/// Checks the signature and write rights of every register in `map`,
+/// dropping those that fail.
+fn screen<K: Ord, V: Serialize + Clone + PartialEq>(
+    map: &mut BTreeMap<K, MvRegister<V>>,
+    held: &BTreeMap<K, MvRegister<V>>,
+    key: impl Fn(&K) -> Key,
+    authorship: &mut Authorship,
+    refused: &mut Vec<Rejection>,
+) {
+    map.retain(
+        |k, r| match authorship.check_signed(&key(k), r, held.get(k)) {
+            Ok(()) => true,
+            Err(e) => {
+                refused.push(e);
+                false
+            }
+        },
+    );
+}
+
 fn check_common<V: Clone>(r: &MvRegister<V>, wall_ms: u64) -> Result<(), Rejection> {
-    if r.len() > MAX_SIBLINGS {
-        return Err(Rejection::TooManySiblings { count: r.len() });
+    if r.writes() > MAX_SIBLINGS {
+        return Err(Rejection::TooManySiblings { count: r.writes() });
     }
     let limit = wall_ms.saturating_add(MAX_CLOCK_AHEAD.as_millis() as u64);
     let newest = r
@@ -581,12 +831,12 @@ fn check_override_register(
 mod heating_tests {
     use super::*;
     use crate::control::schedule_syntax;
-    use crate::crdt::Writer;
+    use crate::replica::tests::{nid, writer_of};
 
     const NOW_MS: u64 = 1_796_032_800_000;
 
-    fn schedule_write(observer: NodeId, text: &str) -> Delta {
-        let mut writer = Writer::new(observer);
+    fn schedule_write(observer: u64, text: &str) -> Delta {
+        let mut writer = writer_of(observer);
         let schedule = schedule_syntax::parse(text, "alice").unwrap();
         OfficeState::new()
             .set_schedule(&mut writer, NOW_MS, "kitchen".into(), schedule)
@@ -595,33 +845,35 @@ mod heating_tests {
 
     #[test]
     fn heating_writes_are_checked_on_every_route() {
-        let observer = NodeId(7);
-        let mut a = Admission::new(TargetsSection::default());
-        let good = schedule_write(observer, "mon-fri 07:00 comfort, 18:00 eco");
+        let observer = nid(7);
+        let mut a = Admission::new(nid(1), TargetsSection::default(), Trust::default());
+        let empty = OfficeState::new();
+        let good = schedule_write(7, "mon-fri 07:00 comfort, 18:00 eco");
         assert_eq!(
-            a.observer_write(Time::ZERO, NOW_MS, observer, &good),
+            a.observer_write(Time::ZERO, NOW_MS, observer, &good, &empty, 0),
             Ok(())
         );
-        let hot = schedule_write(observer, "mon-fri 07:00 45");
+        let hot = schedule_write(7, "mon-fri 07:00 45");
         assert!(matches!(
-            a.observer_write(Time::ZERO, NOW_MS, observer, &hot),
+            a.observer_write(Time::ZERO, NOW_MS, observer, &hot, &empty, 0),
             Err(Rejection::Heating { .. })
         ));
         assert!(matches!(
-            a.observer_write(Time::ZERO, NOW_MS, NodeId(8), &good),
+            a.observer_write(Time::ZERO, NOW_MS, nid(8), &good, &empty, 0),
             Err(Rejection::ForeignDot { .. })
         ));
         let mut broadcast = hot.clone();
         let dropped = a.filter(
             Time::ZERO,
             NOW_MS,
-            NodeId(9),
+            nid(9),
             Route::Broadcast,
             &mut broadcast,
-            &OfficeState::new(),
+            &empty,
+            0,
         );
         assert_eq!((dropped, broadcast.is_empty()), (1, true));
-        let mut writer = Writer::new(observer);
+        let mut writer = writer_of(7);
         let boost = OfficeState::new().set_override(
             &mut writer,
             NOW_MS,
@@ -633,7 +885,7 @@ mod heating_tests {
             },
         );
         assert!(matches!(
-            a.observer_write(Time::ZERO, NOW_MS, observer, &boost.delta),
+            a.observer_write(Time::ZERO, NOW_MS, observer, &boost.delta, &empty, 0),
             Err(Rejection::Heating { .. })
         ));
     }

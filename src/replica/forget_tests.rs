@@ -35,7 +35,7 @@ struct Net {
 
 fn peer(i: usize) -> PeerInfo {
     PeerInfo {
-        id: NodeId(0x1000 + i as u64),
+        id: super::tests::nid(0x1000 + i as u64),
         addr: SocketAddr::from(([127, 0, 0, 1], 7000 + i as u16)),
     }
 }
@@ -68,6 +68,7 @@ fn config(i: usize) -> Config {
         reserved_dots: 0,
         tombstone_grace: GRACE,
         skipped: None,
+        trust: Default::default(),
     }
 }
 
@@ -90,8 +91,12 @@ impl Net {
     /// Starts replica `i` over `state` and `writer` (a restart from its
     /// store), or new.
     fn start(&mut self, i: usize, restored: Option<(OfficeState, Writer)>) {
-        let (state, writer) =
-            restored.unwrap_or_else(|| (OfficeState::new(), Writer::new(peer(i).id)));
+        let (state, writer) = restored.unwrap_or_else(|| {
+            (
+                OfficeState::new(),
+                Writer::signing(super::tests::key(0x1000 + i as u64)),
+            )
+        });
         let mut config = config(i);
         config.reserved_dots = writer.last_counter() + 1;
         if self.replicas.len() <= i {
@@ -261,8 +266,7 @@ fn a_forgotten_node_is_collected_after_the_grace_period_and_an_old_replica_canno
     assert!(old.0.node(gone).is_some());
 
     // An operator forgets n3 through n0.
-    let operator = NodeId(0xfeed);
-    let mut writer = Writer::new(operator);
+    let mut writer = super::tests::writer_of(0xfeed);
     let delta = net
         .replica(0)
         .state()

@@ -11,6 +11,7 @@
 //! core").
 
 pub mod admission;
+pub mod authorship;
 pub mod bootstrap;
 pub mod links;
 pub mod local_write;
@@ -34,6 +35,7 @@ pub use links::{LinkId, Links};
 pub use local_write::LocalWrite;
 pub use persistence::{PendingAck, PersistJob, Persistence};
 
+use self::authorship::Trust;
 use self::bootstrap::{Bootstrap, Step};
 use self::links::{Link, LinkAction};
 use self::relayed_clocks::RelayedClocks;
@@ -78,6 +80,8 @@ pub struct Config {
     /// Own dots of an earlier run this replica no longer knows, announced
     /// after its first write ([`Payload::Skipped`]).
     pub skipped: Option<(u64, u64)>,
+    /// Who may write targets and the heating program, and who is revoked.
+    pub trust: Trust,
 }
 
 /// What the driver feeds the core.
@@ -219,6 +223,9 @@ impl Replica {
         let overlay = Overlay::new(config.me, config.overlay.clone(), config.seed);
         let anti_entropy =
             AntiEntropy::new(config.anti_entropy.clone(), config.seed.rotate_left(17));
+        let mut admission =
+            Admission::new(config.me.id, config.targets.clone(), config.trust.clone());
+        admission.learn(state.registers());
         Replica {
             overlay,
             anti_entropy,
@@ -229,7 +236,7 @@ impl Replica {
             bootstrap: Bootstrap::default(),
             watchers: Watchers::default(),
             relayed: RelayedClocks::default(),
-            admission: Admission::new(config.targets.clone()),
+            admission,
             persistence: Persistence::new(config.reserved_dots),
             info: config.info.clone(),
             announce_armed: false,
@@ -547,32 +554,17 @@ impl Replica {
         let mut out = Vec::new();
         let observers = self.links.observers();
         let (now, wall_ms) = (self.now, self.wall_ms);
-        let admission = &mut self.admission;
-        let mut kept = false;
-        let mut admit = |from: NodeId, state: &OfficeState, delta: &mut Delta| -> usize {
-            if observers.contains(&from) {
-                // An observer's own changes reach a node only as write
-                // requests, checked and answered; its anti-entropy answers
-                // would carry writes the node refused.
-                let n = delta.len();
-                if n > 0 {
-                    admission.refuse_all(
-                        now,
-                        from,
-                        Route::AntiEntropy,
-                        n,
-                        &Rejection::ObserverSync,
-                    );
-                }
-                *delta = Delta::default();
-                return n;
-            }
-            let dropped = admission.filter(now, wall_ms, from, Route::AntiEntropy, delta, state);
-            kept |= persistence::touches_kept(delta);
-            dropped
+        let mut gate = AntiEntropyGate {
+            admission: &mut self.admission,
+            observers: &observers,
+            now,
+            wall_ms,
+            my_counter: self.writer.last_counter(),
+            kept: false,
         };
         self.anti_entropy
-            .handle_admitted(now, &mut self.state, input, &mut admit, &mut out);
+            .handle_admitted(now, &mut self.state, input, &mut gate, &mut out);
+        let kept = gate.kept;
         if kept {
             self.persistence.kept_changed();
             self.out.push(Output::Programs);
@@ -606,6 +598,7 @@ impl Replica {
                         Route::Broadcast,
                         &mut delta,
                         &self.state,
+                        self.writer.last_counter(),
                     );
                     if self.state.apply(&delta) {
                         self.state_changed(persistence::touches_kept(&delta));
@@ -644,16 +637,17 @@ impl Replica {
                     self.state_changed(false);
                 }
             }
-            Ok(Payload::Refused { observer, counters }) => {
+            Ok(Payload::Refused {
+                observer,
+                key,
+                proofs,
+            }) => {
                 if self
                     .admission
-                    .refusal_notice(self.now, origin, observer, &counters, &self.state)
+                    .refusal_notice(self.now, origin, observer, key, &proofs, &self.state)
                     .is_ok()
                 {
-                    self.void(
-                        observer,
-                        counters.into_iter().map(|c| Dot::new(observer, c)),
-                    );
+                    self.void(observer, proofs.iter().map(|p| p.dot));
                 }
             }
             Err(error) => {
@@ -834,6 +828,7 @@ impl Replica {
             return false;
         }
         let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
+        self.admission.learn(&delta.0);
         let kept = persistence::touches_kept(&delta);
         self.state_changed(kept);
         let payload = match delta
@@ -991,21 +986,32 @@ impl Replica {
     /// a node's own report is believed (its link proves who it is); it is
     /// kept for observers that attach later and passed on as it came.
     fn relay_report(&mut self, from: NodeId, bytes: Bytes) {
-        let observers = self.links.observers();
-        if observers.is_empty() {
-            return;
-        }
-        match Payload::decode(&bytes) {
+        // Passed on only when it comes over that node's own link, from a
+        // node this replica knows, so no peer can speak for another
+        // node's progress or invent one.
+        let report = match Payload::decode(&bytes) {
             Ok(Payload::ClockReport {
                 node,
                 full,
                 entries,
-            }) if node == from => self.relayed.record(node, full, &entries),
-            _ => {
-                tracing::debug!(%from, "ignoring a clock report that is not the sender's own");
-                return;
-            }
+            }) if node == from && self.state.node(from).is_some() => Some((full, entries)),
+            _ => None,
+        };
+        let Some((full, entries)) = report else {
+            self.admission.refuse_all(
+                self.now,
+                from,
+                Route::ClockReport,
+                1,
+                &Rejection::ForeignReport { from },
+            );
+            return;
+        };
+        let observers = self.links.observers();
+        if observers.is_empty() {
+            return;
         }
+        self.relayed.record(from, full, &entries);
         let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
         for observer in observers {
             self.send(observer, msg.clone());
@@ -1097,10 +1103,14 @@ impl Replica {
                 return;
             }
         };
-        if let Err(why) = self
-            .admission
-            .observer_write(self.now, self.wall_ms, observer, &delta)
-        {
+        if let Err(why) = self.admission.observer_write(
+            self.now,
+            self.wall_ms,
+            observer,
+            &delta,
+            &self.state,
+            self.writer.last_counter(),
+        ) {
             self.reject(observer, request, why, Some(&delta));
             return;
         }
@@ -1157,22 +1167,26 @@ impl Replica {
     fn reject(&mut self, observer: NodeId, request: u64, why: Rejection, delta: Option<&Delta>) {
         tracing::warn!(%observer, request, reason = %why, "observer write refused");
         if let Some(delta) = delta {
-            let mut dots = Vec::new();
-            delta.0.for_each_register(|_, ds| {
-                dots.extend(ds.filter(|d| d.replica == observer));
-            });
-            dots.sort();
-            dots.dedup();
-            dots.truncate(admission::MAX_REFUSED_DOTS);
-            let fresh: Vec<Dot> = dots
-                .into_iter()
-                .filter(|d| !self.state.covers(*d))
-                .collect();
-            if !fresh.is_empty() {
-                self.void(observer, fresh.iter().copied());
+            // The observer's own signatures prove these writes exist, so
+            // every replica can mark them seen without taking this node's
+            // word for it.
+            let mut key = None;
+            let mut proofs: Vec<crate::crdt::WriteProof> = Vec::new();
+            for (proof, signer) in delta.0.signed_writes() {
+                if proof.dot.replica == observer && !self.state.covers(proof.dot) {
+                    key = key.or(signer);
+                    proofs.push(proof);
+                }
+            }
+            proofs.sort_by_key(|p| p.dot);
+            proofs.dedup_by_key(|p| p.dot);
+            proofs.truncate(admission::MAX_REFUSED_DOTS);
+            if !proofs.is_empty() {
+                self.void(observer, proofs.iter().map(|p| p.dot));
                 self.broadcast(&Payload::Refused {
                     observer,
-                    counters: fresh.iter().map(|d| d.counter).collect(),
+                    key,
+                    proofs,
                 });
             }
         }
@@ -1181,5 +1195,65 @@ impl Replica {
             reason: why.to_string(),
         };
         self.send(observer, Message::Observer(reply));
+    }
+}
+
+/// The node's checks around an anti-entropy exchange.
+struct AntiEntropyGate<'a> {
+    admission: &'a mut Admission,
+    observers: &'a [NodeId],
+    now: Time,
+    wall_ms: u64,
+    my_counter: u64,
+    /// Whether an admitted answer touched what the node keeps on disk.
+    kept: bool,
+}
+
+impl anti_entropy::Gate for AntiEntropyGate<'_> {
+    fn admit(
+        &mut self,
+        from: NodeId,
+        state: &OfficeState,
+        arrival: anti_entropy::Arrival<'_>,
+    ) -> usize {
+        let admission = &mut *self.admission;
+        let delta = arrival.delta;
+        if self.observers.contains(&from) {
+            // An observer's own changes reach a node only as write
+            // requests, checked and answered; its anti-entropy answers
+            // would carry writes the node refused.
+            let n = delta.len();
+            if n > 0 {
+                admission.refuse_all(
+                    self.now,
+                    from,
+                    Route::AntiEntropy,
+                    n,
+                    &Rejection::ObserverSync,
+                );
+            }
+            *delta = Delta::default();
+            *arrival.seen = None;
+            return n;
+        }
+        admission.accept_proofs(self.now, from, arrival.proofs);
+        let dropped = admission.filter(
+            self.now,
+            self.wall_ms,
+            from,
+            Route::AntiEntropy,
+            delta,
+            state,
+            self.my_counter,
+        );
+        if let Some(seen) = arrival.seen.as_mut() {
+            admission.clip_seen(seen, self.my_counter);
+        }
+        self.kept |= persistence::touches_kept(delta);
+        dropped
+    }
+
+    fn proof(&self, replica: NodeId) -> Option<crate::crdt::WriteProof> {
+        self.admission.authorship().proof(replica).copied()
     }
 }

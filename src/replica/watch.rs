@@ -30,6 +30,10 @@ use crate::wire::PeerInfo;
 pub const WATCH_LEASE: Duration = Duration::from_secs(30);
 /// How often the node an observer is attached to renews the Watch.
 pub const WATCH_RENEW: Duration = Duration::from_secs(10);
+/// A renewal asks for the whole vector again when the last whole report
+/// is this old: a report the `via` refused (it did not know the reporting
+/// node yet) or lost without a connection event is repaired at this pace.
+pub const FULL_REPORT_EVERY: Duration = Duration::from_secs(30);
 /// Whole clock reports are at least this far apart: a peer that keeps
 /// announcing new leases (or a link to a `via` that keeps failing) must not
 /// make every node send its whole vector again and again.
@@ -125,10 +129,13 @@ impl Watchers {
         let entry = self.leases.entry(via.id).or_insert((via, until, false));
         entry.0 = via;
         entry.1 = entry.1.max(until);
-        Ok(if was {
-            Report::None
-        } else {
+        let stale = self
+            .last_full_at
+            .is_none_or(|at| now.saturating_since(at) >= FULL_REPORT_EVERY);
+        Ok(if !was || stale {
             self.owe_full(now)
+        } else {
+            Report::None
         })
     }
 
@@ -275,15 +282,20 @@ mod tests {
             w.entries(t0, vv(&[(1, 3), (2, 5)])),
             Some((true, vec![(NodeId(1), 3), (NodeId(2), 5)]))
         );
-        // Renewals, however late, ask for nothing: the via has the vector.
+        // Renewals ask for nothing until the whole report is old.
         let t1 = t0 + WATCH_RENEW;
         assert_eq!(
             w.extend(t1, NodeId(1), WATCH_LEASE, peer(1)),
             Ok(Report::None)
         );
         assert_eq!(w.entries(t1, vv(&[(1, 3), (2, 5)])), None);
-        assert!(!w.watching(t1 + WATCH_LEASE));
-        assert!(w.vias(t1 + WATCH_LEASE).is_empty());
+        let t2 = t0 + FULL_REPORT_EVERY;
+        assert_eq!(
+            w.extend(t2, NodeId(1), WATCH_LEASE, peer(1)),
+            Ok(Report::Now)
+        );
+        assert!(!w.watching(t2 + WATCH_LEASE));
+        assert!(w.vias(t2 + WATCH_LEASE).is_empty());
     }
 
     #[test]

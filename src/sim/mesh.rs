@@ -22,9 +22,10 @@ use super::network::NetworkConfig;
 use super::queue::EventQueue;
 use super::sim_observer::SimObserver;
 use crate::config::TargetsSection;
-use crate::crdt::{NodeInfo, anti_entropy};
+use crate::crdt::{NodeInfo, WriteKey, anti_entropy};
 use crate::node_id::NodeId;
 use crate::proto;
+use crate::replica::authorship::Trust;
 use crate::replica::persistence::{KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY, restore};
 use crate::replica::{self, Input, LinkId, LocalWrite, Output, Replica};
 use crate::time::Time;
@@ -95,6 +96,8 @@ struct Disk {
 struct MeshNode {
     info: NodeInfo,
     peer: PeerInfo,
+    /// Its identity, as a Pi's key file holds it.
+    key: WriteKey,
     replica: Option<Replica>,
     disk: Disk,
     life: u32,
@@ -110,6 +113,8 @@ pub struct MeshConfig {
     pub anti_entropy: anti_entropy::Config,
     pub targets: TargetsSection,
     pub tombstone_grace: Duration,
+    /// The operators list every node is configured with.
+    pub trust: Trust,
     /// The office's wall clock at virtual time zero (Unix ms).
     pub wall_epoch_ms: u64,
 }
@@ -149,10 +154,10 @@ impl Mesh {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut by_addr = HashMap::new();
         let mut used = std::collections::HashSet::new();
-        let mut fresh_id = |rng: &mut ChaCha8Rng| loop {
-            let id = NodeId(rng.random());
-            if used.insert(id) {
-                break id;
+        let mut fresh_key = |rng: &mut ChaCha8Rng| loop {
+            let key = WriteKey::from_seed(rng.random());
+            if used.insert(key.id()) {
+                break key;
             }
         };
         let addr = |i: usize| {
@@ -161,12 +166,14 @@ impl Mesh {
         };
         let mut nodes = Vec::with_capacity(infos.len());
         for (i, info) in infos.into_iter().enumerate() {
+            let key = fresh_key(&mut rng);
             let peer = PeerInfo {
-                id: fresh_id(&mut rng),
+                id: key.id(),
                 addr: addr(i),
             };
             by_addr.insert(peer.addr, i);
             nodes.push(MeshNode {
+                key,
                 info,
                 peer,
                 replica: None,
@@ -179,7 +186,7 @@ impl Mesh {
         }
         let count = nodes.len();
         let observers = (0..observers)
-            .map(|o| SimObserver::new(fresh_id(&mut rng), addr(count + o)))
+            .map(|o| SimObserver::new(fresh_key(&mut rng), addr(count + o)))
             .collect();
         Mesh {
             now: Time::ZERO,
@@ -280,7 +287,8 @@ impl Mesh {
                 return;
             }
         };
-        let (state, writer, skipped) = (restored.state, restored.writer, restored.skipped);
+        let (state, mut writer, skipped) = (restored.state, restored.writer, restored.skipped);
+        writer.set_key(n.key.clone());
         let remembered: Vec<PeerInfo> = get(PEERS_KEY)
             .and_then(|b| postcard::from_bytes(b).ok())
             .unwrap_or_default();
@@ -302,6 +310,7 @@ impl Mesh {
             reserved_dots,
             tombstone_grace: self.config.tombstone_grace,
             skipped,
+            trust: self.config.trust.clone(),
         };
         n.replica = Some(Replica::new(config, state, writer));
         self.feed(node, Input::Start);

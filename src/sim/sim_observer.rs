@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use crate::crdt::anti_entropy::{self, AntiEntropy};
-use crate::crdt::{Delta, Dot, OfficeState, Quantity, TargetKey, TargetValue, Unit, Writer};
+use crate::crdt::{
+    Delta, Dot, OfficeState, Quantity, TargetKey, TargetValue, Unit, WriteKey, Writer,
+};
 use crate::node_id::NodeId;
 use crate::replica::LinkId;
 use crate::time::Time;
@@ -43,14 +45,15 @@ pub struct SimObserver {
 }
 
 impl SimObserver {
-    pub fn new(id: NodeId, addr: SocketAddr) -> Self {
+    pub fn new(key: WriteKey, addr: SocketAddr) -> Self {
+        let id = key.id();
         SimObserver {
             peer: PeerInfo { id, addr },
             link: None,
             attached_to: None,
             state: OfficeState::new(),
             anti_entropy: AntiEntropy::new(anti_entropy::Config::default(), id.0),
-            writer: Writer::new(id),
+            writer: Writer::signing(key).carry_key(),
             next_request: 1,
             pending: BTreeMap::new(),
             stored: Vec::new(),
@@ -196,9 +199,8 @@ impl SimObserver {
                     *slot = (*slot).max(counter);
                 }
             }
-            Ok(Payload::Refused { observer, counters }) => {
-                let dots = counters.into_iter().map(|c| Dot::new(observer, c));
-                self.state.void(dots);
+            Ok(Payload::Refused { proofs, .. }) => {
+                self.state.void(proofs.iter().map(|p| p.dot));
             }
             _ => {}
         }

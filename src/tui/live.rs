@@ -28,6 +28,7 @@ use super::theme::Theme;
 use crate::crdt::{Dot, Quantity};
 use crate::net::ClusterKey;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, ObserverIdentityError, Update};
+use crate::replica::authorship::Trust;
 
 /// How long a burst of broadcasts and clock reports is gathered into one
 /// snapshot: fast enough that a write visibly spreads, slow enough that a
@@ -55,6 +56,8 @@ pub struct LiveOptions {
     pub identity_dir: PathBuf,
     /// What the set-target dialog accepts.
     pub limits: TargetLimits,
+    /// The operators list: whether this observer may write, and as whom.
+    pub trust: Trust,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +142,7 @@ struct Driver {
     /// Forget requests awaiting their answer: the node's name, by request.
     forgets: BTreeMap<u64, String>,
     set_by: String,
+    read_only_told: bool,
 }
 
 impl Driver {
@@ -161,7 +165,28 @@ impl Driver {
                 std::env::var("USER").unwrap_or_else(|_| "operator".into()),
                 crate::config::hostname()
             ),
+            read_only_told: false,
         }
+    }
+
+    /// Takes this observer's name from the operators list, and says once
+    /// when it is not listed: every node refuses its writes, so the TUI is
+    /// read-only for it.
+    async fn as_operator(&mut self, observer: &Observer, trust: &Trust) -> Result<(), Closed> {
+        if let Some(name) = trust.operator_name(observer.id()) {
+            self.set_by = name.to_string();
+        } else if !trust.is_operator(observer.id()) && !self.read_only_told {
+            self.read_only_told = true;
+            self.log(
+                LogKind::Error,
+                format!(
+                    "read-only: this observer ({}) is not in [cluster] operators, so nodes refuse its writes; `officemesh whoami` prints the entry to add",
+                    observer.id()
+                ),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn send(&self, update: NetworkUpdate) -> Result<(), Closed> {
@@ -206,7 +231,11 @@ impl Driver {
             );
             tokio::select! {
                 result = attempt => match result {
-                    Ok(observer) => return Ok(observer),
+                    Ok(mut observer) => {
+                        observer.set_listed(&options.trust);
+                        self.as_operator(&observer, &options.trust).await?;
+                        return Ok(observer);
+                    }
                     Err(e) => {
                         let text = e.to_string();
                         // Say it once, not every retry.

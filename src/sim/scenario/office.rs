@@ -112,6 +112,7 @@ pub fn run(options: &Options) -> Report {
         anti_entropy: ae_config.clone(),
         targets: TargetsSection::default(),
         tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
+        trust: Default::default(),
         wall_epoch_ms: WALL_EPOCH_MS,
     };
     let mut mesh = Mesh::new(infos, observers, config, net, options.seed);

@@ -1,0 +1,385 @@
+//! Who wrote each change, and whether they may: signatures, write rights
+//! and bounded causal claims, checked before anything joins the state.
+//!
+//! Every replica holds the cluster key, so a change relayed by any peer
+//! proves nothing about its author until its signature does. A change is
+//! admitted when:
+//! - every write in it is signed by the replica its dot names (the key
+//!   comes with the write, from that replica's `Node` entry, or from the
+//!   operators list);
+//! - its author may write that key: a node only its own entry, readings
+//!   and actuators; targets and the heating program only operators (when
+//!   `[cluster] operators` lists any); forgetting a node only the node
+//!   itself or an operator;
+//! - its author is not revoked;
+//! - every write it claims to replace is proven: a claim on another
+//!   replica's counter reaches no further than that replica's own signed
+//!   writes seen here (or a [`WriteProof`] of one that came with it). A
+//!   claim on this replica's own counter reaches no further than its
+//!   writer. So no message makes anyone's future writes look already
+//!   seen, and a write that replaces another says so under its author's
+//!   signature, for its own key only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::admission::Rejection;
+use crate::crdt::signature::{self, ContentDigest, content_digest};
+use crate::crdt::{
+    Dot, Key, MvRegister, OverrideValue, PresetValue, PublicKey, Schedule, SignatureError,
+    TargetValue, WriteProof,
+};
+use crate::node_id::NodeId;
+
+/// Most signing keys a replica remembers. One per node and operator: an
+/// office of fifty Pis and a few operators needs a hundred; past this new
+/// authors are refused (as new keys are past `MAX_KEYS`).
+pub const MAX_SIGNERS: usize = 4_096;
+
+/// An operator from `[cluster] operators`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operator {
+    pub name: String,
+    pub key: PublicKey,
+}
+
+/// Who may write what: the operators list and the revoked replicas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// Empty: any key holder may write targets and the heating program.
+    pub operators: BTreeMap<NodeId, Operator>,
+    /// Replicas whose new writes every replica refuses.
+    pub revoked: BTreeSet<NodeId>,
+}
+
+impl Trust {
+    /// May `writer` write targets, schedules, presets, overrides, and
+    /// forget nodes?
+    pub fn is_operator(&self, writer: NodeId) -> bool {
+        self.operators.is_empty() || self.operators.contains_key(&writer)
+    }
+
+    /// The configured name of an operator.
+    pub fn operator_name(&self, writer: NodeId) -> Option<&str> {
+        self.operators.get(&writer).map(|o| o.name.as_str())
+    }
+}
+
+/// The signing keys and the proven counters this replica knows.
+#[derive(Debug, Default)]
+pub struct Authorship {
+    trust: Trust,
+    keys: BTreeMap<NodeId, PublicKey>,
+    /// The highest write of each replica whose signature checked here.
+    proven: BTreeMap<NodeId, WriteProof>,
+}
+
+/// A value that names who set it (targets and the heating program).
+pub trait Labelled {
+    fn set_by(&self) -> &str;
+}
+
+impl Labelled for TargetValue {
+    fn set_by(&self) -> &str {
+        &self.set_by
+    }
+}
+
+impl Labelled for Schedule {
+    fn set_by(&self) -> &str {
+        &self.set_by
+    }
+}
+
+impl Labelled for PresetValue {
+    fn set_by(&self) -> &str {
+        &self.set_by
+    }
+}
+
+impl Labelled for OverrideValue {
+    fn set_by(&self) -> &str {
+        &self.set_by
+    }
+}
+
+/// One write of a register, as the checks see it.
+struct WriteView<'a, V> {
+    dot: Dot,
+    value: Option<&'a V>,
+    at: crate::crdt::Timestamp,
+    seen: &'a crate::crdt::VersionVector,
+    signature: Option<&'a signature::WriteSignature>,
+    signer: Option<&'a PublicKey>,
+}
+
+impl Authorship {
+    pub fn new(trust: Trust) -> Self {
+        Authorship {
+            trust,
+            keys: BTreeMap::new(),
+            proven: BTreeMap::new(),
+        }
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// Replaces the operators list and the revoked set (a reloaded config).
+    pub fn set_trust(&mut self, trust: Trust) {
+        self.trust = trust;
+    }
+
+    /// The highest counter of `replica` proven by its own signature.
+    pub fn proven(&self, replica: NodeId) -> u64 {
+        self.proven.get(&replica).map_or(0, |p| p.dot.counter)
+    }
+
+    /// The proof behind [`Authorship::proven`], to pass to a peer.
+    pub fn proof(&self, replica: NodeId) -> Option<&WriteProof> {
+        self.proven.get(&replica)
+    }
+
+    /// A signing key, if known.
+    pub fn key(&self, replica: NodeId) -> Option<PublicKey> {
+        self.trust
+            .operators
+            .get(&replica)
+            .map(|o| o.key)
+            .or_else(|| self.keys.get(&replica).copied())
+    }
+
+    /// Learns a key that maps to its replica.
+    fn learn_key(&mut self, key: PublicKey) {
+        if let Some(id) = key.node_id()
+            && (self.keys.contains_key(&id) || self.keys.len() < MAX_SIGNERS)
+        {
+            self.keys.insert(id, key);
+        }
+    }
+
+    /// Raises a replica's proven counter.
+    fn learn_proof(&mut self, proof: WriteProof) {
+        let replica = proof.dot.replica;
+        if proof.dot.counter > self.proven(replica)
+            && (self.proven.contains_key(&replica) || self.proven.len() < MAX_SIGNERS)
+        {
+            self.proven.insert(replica, proof);
+        }
+    }
+
+    /// Takes proofs a peer sent along with registers; each must check
+    /// against a known key. Returns how many were refused.
+    pub fn accept_proofs(&mut self, proofs: &[WriteProof]) -> usize {
+        let mut refused = 0;
+        for p in proofs {
+            match self.key(p.dot.replica) {
+                Some(key) if p.verify(&key).is_ok() => self.learn_proof(*p),
+                _ => refused += 1,
+            }
+        }
+        refused
+    }
+
+    /// Records the keys and proofs of writes that need no check: this
+    /// replica's own, and its state from its own disk.
+    pub fn learn(&mut self, writes: Vec<(WriteProof, Option<PublicKey>)>) {
+        for (proof, key) in writes {
+            if let Some(k) = key {
+                self.learn_key(k);
+            }
+            self.learn_proof(proof);
+        }
+    }
+
+    /// Checks every write of a register that `held` (this replica's copy)
+    /// does not already hold: revocation, write rights, signature. Keys
+    /// and proofs of writes that pass are learnt.
+    pub fn check_signed<V: Serialize + Clone + PartialEq>(
+        &mut self,
+        key: &Key,
+        r: &MvRegister<V>,
+        held: Option<&MvRegister<V>>,
+    ) -> Result<(), Rejection> {
+        let mut learnt = Vec::new();
+        for w in views(r) {
+            if held.is_some_and(|h| holds(h, &w)) {
+                continue;
+            }
+            if self.trust.revoked.contains(&w.dot.replica) {
+                return Err(Rejection::Revoked {
+                    writer: w.dot.replica,
+                });
+            }
+            if !self.may_write(key, w.dot.replica, w.value.is_some()) {
+                return Err(Rejection::NotAuthorised {
+                    writer: w.dot.replica,
+                    key: key_name(key),
+                });
+            }
+            let Some(sig) = w.signature else {
+                return Err(Rejection::Signature {
+                    writer: w.dot.replica,
+                    reason: SignatureError::Unsigned,
+                });
+            };
+            let public = w
+                .signer
+                .copied()
+                .filter(|k| k.node_id() == Some(w.dot.replica))
+                .or_else(|| self.key(w.dot.replica))
+                .or_else(|| {
+                    learnt
+                        .iter()
+                        .map(|(k, _): &(PublicKey, WriteProof)| *k)
+                        .find(|k| k.node_id() == Some(w.dot.replica))
+                });
+            let Some(public) = public else {
+                let reason = if w.signer.is_some() {
+                    SignatureError::WrongKey
+                } else {
+                    SignatureError::UnknownKey
+                };
+                return Err(Rejection::Signature {
+                    writer: w.dot.replica,
+                    reason,
+                });
+            };
+            let digest: ContentDigest = content_digest(key, w.at, w.value, w.seen);
+            signature::verify(&public, w.dot, &digest, sig).map_err(|reason| {
+                Rejection::Signature {
+                    writer: w.dot.replica,
+                    reason,
+                }
+            })?;
+            learnt.push((
+                public,
+                WriteProof {
+                    dot: w.dot,
+                    digest,
+                    signature: *sig,
+                },
+            ));
+        }
+        for (public, proof) in learnt {
+            self.learn_key(public);
+            self.learn_proof(proof);
+        }
+        Ok(())
+    }
+
+    /// Checks what a register's writes claim to replace: on this replica's
+    /// own counter no further than `my_counter`, on the author's own
+    /// counter only earlier writes, on anyone else's no further than a
+    /// proven write of theirs.
+    pub fn check_claims<V: Clone>(
+        &self,
+        r: &MvRegister<V>,
+        me: NodeId,
+        my_counter: u64,
+    ) -> Result<(), Rejection> {
+        for w in views(r) {
+            for (replica, counter) in w.seen.iter() {
+                let bound = if replica == me {
+                    my_counter
+                } else if replica == w.dot.replica {
+                    w.dot.counter.saturating_sub(1)
+                } else {
+                    self.proven(replica)
+                };
+                if counter > bound {
+                    return Err(Rejection::UnprovenClaim {
+                        replica,
+                        counter,
+                        proven: bound,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that a configured operator's values name it as the operators
+    /// list does: `set_by` is then who wrote it, not free text. (Without
+    /// an operators list, any key holder writes and `set_by` is a label.)
+    pub fn check_label<V: Labelled + Clone>(&self, r: &MvRegister<V>) -> Result<(), Rejection> {
+        for (dot, s) in r.siblings() {
+            if let Some(name) = self.trust.operator_name(dot.replica)
+                && s.value.set_by() != name
+            {
+                return Err(Rejection::Impersonation {
+                    writer: dot.replica,
+                    claimed: s.value.set_by().chars().take(64).collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// May `writer` write (`value`) or remove `key`?
+    fn may_write(&self, key: &Key, writer: NodeId, value: bool) -> bool {
+        let own_node = match key {
+            Key::Node(n) => Some(*n),
+            Key::Sensor(k) => Some(k.node),
+            Key::Actuator(k) => Some(k.node),
+            Key::Target(_) | Key::Schedule(_) | Key::Preset(_) | Key::Override(_) => None,
+        };
+        match own_node {
+            Some(node) if writer == node => true,
+            // Someone else's node key: only forgetting it, by an operator.
+            Some(_) => !value && self.trust.is_operator(writer),
+            None => self.trust.is_operator(writer),
+        }
+    }
+}
+
+/// Does `held` already hold this very write (same dot, same content)?
+fn holds<V: Clone + PartialEq>(held: &MvRegister<V>, w: &WriteView<'_, V>) -> bool {
+    match w.value {
+        Some(v) => held.siblings().any(|(d, s)| {
+            d == w.dot
+                && &s.value == v
+                && s.at == w.at
+                && &s.seen == w.seen
+                && s.signature.as_ref() == w.signature
+        }),
+        None => held.removals().any(|(d, r)| {
+            d == w.dot && r.at == w.at && &r.seen == w.seen && r.signature.as_ref() == w.signature
+        }),
+    }
+}
+
+fn views<V: Clone>(r: &MvRegister<V>) -> impl Iterator<Item = WriteView<'_, V>> {
+    r.siblings()
+        .map(|(dot, s)| WriteView {
+            dot,
+            value: Some(&s.value),
+            at: s.at,
+            seen: &s.seen,
+            signature: s.signature.as_ref(),
+            signer: s.signer.as_ref(),
+        })
+        .chain(r.removals().map(|(dot, rm)| WriteView {
+            dot,
+            value: None,
+            at: rm.at,
+            seen: &rm.seen,
+            signature: rm.signature.as_ref(),
+            signer: rm.signer.as_ref(),
+        }))
+}
+
+/// A key as an operator reads it in a log line.
+fn key_name(key: &Key) -> String {
+    match key {
+        Key::Node(n) => format!("node {n}"),
+        Key::Sensor(k) => format!("a sensor of node {}", k.node),
+        Key::Actuator(k) => format!("an actuator of node {}", k.node),
+        Key::Target(k) => format!("the {} target of {}", k.quantity, k.zone),
+        Key::Schedule(z) => format!("the schedule of {z}"),
+        Key::Preset(k) => format!("a preset of {}", k.zone),
+        Key::Override(z) => format!("the override of {z}"),
+    }
+}
