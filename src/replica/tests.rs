@@ -445,8 +445,12 @@ fn reading(value: f32) -> Input {
     })
 }
 
+/// A decoded clock report: the reporting node, whether it is whole, and
+/// its entries.
+type SentReport = (NodeId, bool, Vec<(NodeId, u64)>);
+
 /// The clock reports in `out` sent on `link`, decoded.
-fn reports_on(out: &[Output], link: u64) -> Vec<(NodeId, bool, Vec<(NodeId, u64)>)> {
+fn reports_on(out: &[Output], link: u64) -> Vec<SentReport> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send {
