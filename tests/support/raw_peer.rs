@@ -1,12 +1,14 @@
 //! A key holder driven by the test instead of by officemesh: it speaks
 //! the wire protocol by hand (Noise handshake, Hello, transport frames), so
 //! a test can send what an honest node never would, and records every byte
-//! it wrote for replay.
+//! it wrote for replay. It may hold a real identity (a key file's seed), so
+//! what it signs is signed by a member of the office.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use officemesh::crdt::WriteKey;
 use officemesh::net::{NOISE_PATTERN, NOISE_PROLOGUE};
 use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
 
@@ -64,11 +66,23 @@ impl RawPeer {
     /// completes the handshake and says Hello as a node.
     pub fn connect(addr: SocketAddr, psk: &[u8; 32]) -> RawPeer {
         let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
-        let keys = snow::Builder::new(params.clone())
-            .generate_keypair()
-            .unwrap();
+        let keys = snow::Builder::new(params).generate_keypair().unwrap();
+        let secret: [u8; 32] = keys.private.as_slice().try_into().unwrap();
+        RawPeer::connect_with(addr, psk, &secret, Role::Node)
+    }
+
+    /// Connects as the replica whose key file holds `seed` (so its id is
+    /// `WriteKey::from_seed(seed).id()` and it can sign as that replica),
+    /// in `role`.
+    pub fn connect_as(addr: SocketAddr, psk: &[u8; 32], seed: [u8; 32], role: Role) -> RawPeer {
+        let secret = WriteKey::from_seed(seed).x25519_secret();
+        RawPeer::connect_with(addr, psk, &secret, role)
+    }
+
+    fn connect_with(addr: SocketAddr, psk: &[u8; 32], secret: &[u8; 32], role: Role) -> RawPeer {
+        let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
         let mut hs = snow::Builder::new(params)
-            .local_private_key(&keys.private)
+            .local_private_key(secret)
             .unwrap()
             .psk(3, psk)
             .unwrap()
@@ -97,13 +111,11 @@ impl RawPeer {
             handshake,
             frames: Vec::new(),
         };
-        let hello = wire::encode_message(&Message::Hello(Hello {
+        peer.send_message(&Message::Hello(Hello {
             version: PROTOCOL_VERSION,
-            role: Role::Node,
+            role,
             listen_port: 0,
-        }))
-        .unwrap();
-        peer.send(&hello);
+        }));
         peer
     }
 
@@ -113,5 +125,24 @@ impl RawPeer {
         let len = self.noise.write_message(body, &mut ct).unwrap();
         let frame = write_frame(&mut self.stream, &ct[..len]);
         self.frames.push(frame);
+    }
+
+    /// Encodes, encrypts and sends one message.
+    pub fn send_message(&mut self, msg: &Message) {
+        let body = wire::encode_message(msg).unwrap();
+        self.send(&body);
+    }
+
+    /// Reads and decrypts the next message (the node's Hello first);
+    /// `None` once the node closed the connection or said nothing for the
+    /// read timeout.
+    pub fn recv(&mut self) -> Option<Message> {
+        let mut prefix = [0u8; 2];
+        self.stream.read_exact(&mut prefix).ok()?;
+        let mut ct = vec![0u8; u16::from_be_bytes(prefix) as usize];
+        self.stream.read_exact(&mut ct).ok()?;
+        let mut body = vec![0u8; ct.len()];
+        let len = self.noise.read_message(&ct, &mut body).ok()?;
+        wire::decode_message(&body[..len]).ok()
     }
 }
