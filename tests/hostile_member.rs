@@ -125,8 +125,11 @@ fn rejected(addr: SocketAddr) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// The count of `kind`, or of any of several kinds given as `a|b`.
 fn count(counters: &BTreeMap<String, u64>, kind: &str) -> u64 {
-    counters.get(kind).copied().unwrap_or(0)
+    kind.split('|')
+        .map(|k| counters.get(k).copied().unwrap_or(0))
+        .sum()
 }
 
 impl Hostile {
@@ -142,7 +145,7 @@ impl Hostile {
         office.extra_config = format!(
             "[gossip]\nanti_entropy_period_ms = {AE_MS}\n\
              [targets.temperature]\nmin = 10.0\nmax = 25.0\nstep = 0.5\n\
-             [[sensor]]\nkind = \"simulated\"\nname = \"thermometer\"\ninterval = 1\n\
+             [[sensor]]\nkind = \"simulated\"\nname = \"thermometer\"\ninterval = 1\nheartbeat = 1\n\
              [simulated_room]\n\
              [[cluster.operators]]\nname = \"alice\"\nkey = \"{alice_key}\"\n{}{}",
             operator("mallory", MALLORY),
@@ -196,9 +199,11 @@ impl Hostile {
 
     /// Runs `attack` and waits until every node counted at least `n` more
     /// rejections of each `kind`.
-    fn expect_refused(&self, kinds: &[(&str, u64)], attack: impl FnOnce(&Hostile)) {
+    /// What `attack` returns (its connections) stays open until then, so
+    /// nothing it sent is lost to a connection closed early.
+    fn expect_refused<T>(&self, kinds: &[(&str, u64)], attack: impl FnOnce(&Hostile) -> T) {
         let before = self.counters();
-        attack(self);
+        let _open = attack(self);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let after = self.counters();
@@ -216,7 +221,9 @@ impl Hostile {
             }
             assert!(
                 Instant::now() < deadline,
-                "not refused and counted everywhere: {short:?}\nbefore {before:?}\nafter {after:?}"
+                "not refused and counted everywhere: {short:?}\nbefore {before:?}\nafter {after:?}\n\
+                 n0's log ends:\n{}",
+                tail(&self.office.log(0), 40)
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -267,6 +274,12 @@ impl Hostile {
             }
         });
     }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// When the newest thermometer reading of `node` shown in `doc` was taken.
@@ -356,6 +369,8 @@ fn id_of(seed: [u8; 32]) -> NodeId {
 /// A node-role link from `seed` into `addr`'s active view.
 fn member(h: &Hostile, node: usize, seed: [u8; 32]) -> RawPeer {
     let mut peer = RawPeer::connect_as(h.office.nodes[node].addr, &h.psk, seed, Role::Node);
+    // The node's Hello: it has taken the link.
+    assert!(matches!(peer.recv(), Some(Message::Hello(_))));
     peer.send_message(&Message::Membership(hyparview::Message::Neighbor {
         priority: Priority::High,
     }));
@@ -416,8 +431,10 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
     };
 
     // Another node's entry and reading: the victim's dots, Mallory's
-    // signature.
-    h.expect_refused(&[("bad_signature", 2)], |h| {
+    // signature. (The victim itself holds no key of its own to check them
+    // against, its own writes being checked by no one: it refuses them
+    // as signed by no key it knows.)
+    h.expect_refused(&[("bad_signature|unknown_signer", 2)], |h| {
         let mut c = Crafter::new();
         let mut forger = Writer::forging(h.victim, WriteKey::from_seed(MALLORY));
         forger.raise_counter(1_000);
@@ -460,6 +477,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
         let mut peer = member(h, 0, MALLORY);
         gossip(&mut peer, mallory, next(), &entry);
         gossip(&mut peer, mallory, next(), &reading);
+        peer
     });
     h.victims_still_heard();
 
@@ -476,6 +494,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
         let mut peer = member(h, 0, MALLORY);
         gossip(&mut peer, mallory, next(), &alices);
         gossip(&mut peer, mallory, next(), &nodes);
+        peer
     });
 
     // An out-of-range target under any dot: Mallory's own, alice's.
@@ -489,6 +508,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
         let mut peer = member(h, 0, MALLORY);
         gossip(&mut peer, mallory, next(), &high);
         gossip(&mut peer, mallory, next(), &low);
+        peer
     });
     h.victims_still_heard();
 
@@ -498,6 +518,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
         let poison = Crafter::new().claiming(MALLORY, "zone-1", &[h.victim, h.alice]);
         let mut peer = member(h, 0, MALLORY);
         gossip(&mut peer, mallory, next(), &poison);
+        peer
     });
     h.victims_still_heard();
 
@@ -513,6 +534,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
             forged_proof(Dot::new(h.victim, FAR)),
             forged_proof(Dot::new(h.alice, FAR)),
         ];
+        let mut peers = Vec::new();
         for node in 0..NODES {
             let mut peer = member(h, node, MALLORY);
             for (round, body) in [
@@ -529,7 +551,9 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
                     body: Bytes::from(body.unwrap()),
                 }));
             }
+            peers.push(peer);
         }
+        peers
     });
     h.victims_still_heard();
 
@@ -568,6 +592,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
         assert_eq!(tombstone.len(), 1);
         let mut peer = member(h, 0, BOB);
         gossip(&mut peer, id_of(BOB), 1, &tombstone);
+        peer
     });
 
     // A write by an observer that is no operator, to every node.

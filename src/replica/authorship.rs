@@ -171,13 +171,19 @@ impl Authorship {
     }
 
     /// Takes proofs a peer sent along with registers; each must check
-    /// against a known key. Returns how many were refused.
+    /// against a known key. Returns how many were refused. A proof of a
+    /// replica whose key is not known here yet is set aside, neither taken
+    /// nor counted: an honest answer sends its proofs before the entries
+    /// that carry the keys, so a replica catching up meets such proofs all
+    /// the time, and it learns the same counters from the signed writes
+    /// that follow.
     pub fn accept_proofs(&mut self, proofs: &[WriteProof]) -> usize {
         let mut refused = 0;
         for p in proofs {
             match self.key(p.dot.replica) {
                 Some(key) if p.verify(&key).is_ok() => self.learn_proof(*p),
-                _ => refused += 1,
+                Some(_) => refused += 1,
+                None => {}
             }
         }
         refused
