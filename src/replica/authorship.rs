@@ -238,10 +238,19 @@ impl Authorship {
                     reason: SignatureError::Unsigned,
                 });
             };
+            // The carried key is not signed: one that is not the author's
+            // is refused rather than ignored, or a relay could change it in
+            // flight and replicas that need it to check the write would
+            // refuse the write for good.
+            if w.signer.is_some_and(|k| k.node_id() != Some(w.dot.replica)) {
+                return Err(Rejection::Signature {
+                    writer: w.dot.replica,
+                    reason: SignatureError::WrongKey,
+                });
+            }
             let public = w
                 .signer
                 .copied()
-                .filter(|k| k.node_id() == Some(w.dot.replica))
                 .or_else(|| self.key(w.dot.replica))
                 .or_else(|| {
                     learnt
@@ -250,14 +259,9 @@ impl Authorship {
                         .find(|k| k.node_id() == Some(w.dot.replica))
                 });
             let Some(public) = public else {
-                let reason = if w.signer.is_some() {
-                    SignatureError::WrongKey
-                } else {
-                    SignatureError::UnknownKey
-                };
                 return Err(Rejection::Signature {
                     writer: w.dot.replica,
-                    reason,
+                    reason: SignatureError::UnknownKey,
                 });
             };
             let digest: ContentDigest = content_digest(key, w.at, w.value, w.seen);
@@ -348,7 +352,8 @@ impl Authorship {
     }
 }
 
-/// Does `held` already hold this very write (same dot, same content)?
+/// Does `held` already hold this very write (same dot, same content, same
+/// carried key)?
 fn holds<V: Clone + PartialEq>(held: &MvRegister<V>, w: &WriteView<'_, V>) -> bool {
     match w.value {
         Some(v) => held.siblings().any(|(d, s)| {
@@ -357,9 +362,14 @@ fn holds<V: Clone + PartialEq>(held: &MvRegister<V>, w: &WriteView<'_, V>) -> bo
                 && s.at == w.at
                 && &s.seen == w.seen
                 && s.signature.as_ref() == w.signature
+                && s.signer.as_ref() == w.signer
         }),
         None => held.removals().any(|(d, r)| {
-            d == w.dot && r.at == w.at && &r.seen == w.seen && r.signature.as_ref() == w.signature
+            d == w.dot
+                && r.at == w.at
+                && &r.seen == w.seen
+                && r.signature.as_ref() == w.signature
+                && r.signer.as_ref() == w.signer
         }),
     }
 }
