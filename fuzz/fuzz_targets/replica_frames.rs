@@ -44,6 +44,8 @@ fn replica() -> Replica {
         seed: 1,
         reserved_dots: 1 << 20,
         tombstone_grace: Duration::from_secs(3600),
+        skipped: None,
+        trust: Default::default(),
     };
     Replica::new(config, OfficeState::new(), Writer::new(NodeId(1)))
 }

@@ -25,6 +25,7 @@
 pub mod cluster;
 pub mod process;
 pub mod report;
+pub mod signing;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -32,6 +32,7 @@ use crate::net::ClusterKey;
 use crate::node_id::NodeId;
 use crate::observer::client::LIVE_WITHIN;
 use crate::observer::{Observer, ObserverIdentity, Update};
+use crate::replica::authorship::Trust;
 
 /// How long a burst of broadcasts is gathered into one round of
 /// publishing: well inside the second a reading may take to reach Home
@@ -58,6 +59,9 @@ pub struct BridgeOptions {
     pub cluster_key: ClusterKey,
     /// The bridge's own observer identity (keypair and dot counter).
     pub identity_dir: PathBuf,
+    /// The operators list: when it names the bridge, its writes are signed
+    /// as that name (and nodes refuse them otherwise).
+    pub trust: Trust,
 }
 
 /// Runs until `shutdown` completes; then marks the bridge offline and
@@ -67,13 +71,19 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BridgeError> {
     // Fail at once if the identity is unusable.
-    ObserverIdentity::load_or_generate(&options.identity_dir)?;
+    let id = ObserverIdentity::load_or_generate(&options.identity_dir)?
+        .keypair
+        .node_id();
+    if !options.trust.is_operator(id) {
+        tracing::warn!(%id, "this bridge is not in [cluster] operators: nodes will refuse the targets it writes (`officemesh whoami --observer-dir` prints its entry)");
+    }
     let broker = Broker::start(options.mqtt.clone());
-    let mut bridge = Bridge::new(&options, broker);
+    let mut bridge = Bridge::new(&options, broker, id);
     let mut connecting = tokio::spawn(connect_observer(
         options.connect.clone(),
         options.cluster_key.clone(),
         options.identity_dir.clone(),
+        options.trust.clone(),
     ));
     let mut observer: Option<Observer> = None;
     let mut refresh = tokio::time::interval(REFRESH);
@@ -111,6 +121,7 @@ pub async fn run(
                             options.connect.clone(),
                             options.cluster_key.clone(),
                             options.identity_dir.clone(),
+                            options.trust.clone(),
                         ));
                     }
                 }
@@ -141,6 +152,7 @@ async fn connect_observer(
     addrs: Vec<SocketAddr>,
     cluster_key: ClusterKey,
     identity_dir: PathBuf,
+    trust: Trust,
 ) -> Observer {
     let mut reported = String::new();
     loop {
@@ -151,7 +163,10 @@ async fn connect_observer(
             Err(e) => Err(e.to_string()),
         };
         match attempt {
-            Ok(observer) => return observer,
+            Ok(mut observer) => {
+                observer.set_listed(&trust);
+                return observer;
+            }
             Err(text) => {
                 // Say it once, not every retry.
                 if text != reported {
@@ -192,13 +207,16 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn new(options: &BridgeOptions, broker: Broker) -> Self {
+    fn new(options: &BridgeOptions, broker: Broker, id: NodeId) -> Self {
         Bridge {
             broker,
             topics: options.topics.clone(),
             targets: options.targets.clone(),
             client_id: options.client_id.clone(),
-            set_by: format!("Home Assistant via {}", options.client_id),
+            set_by: match options.trust.operator_name(id) {
+                Some(name) => name.to_string(),
+                None => format!("Home Assistant via {}", options.client_id),
+            },
             connected: false,
             retained: Retained::default(),
             view: OfficeView::default(),

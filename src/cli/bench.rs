@@ -36,9 +36,22 @@ pub struct BenchArgs {
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Instead of a cluster: time signing and checking N target writes in
+    /// this process, and exit.
+    #[arg(long, value_name = "N")]
+    pub signing: Option<usize>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(writes) = args.signing {
+        let report = bench::signing::measure(writes);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", report.text());
+        }
+        return Ok(());
+    }
     let exe = std::env::current_exe().context("locating the officemesh executable")?;
     let mut options = BenchOptions::new(exe, args.nodes);
     options.updates = args.updates;

@@ -60,6 +60,11 @@ pub fn run(kind: BridgeKind) -> anyhow::Result<()> {
         connect: resolved.addrs,
         cluster_key: resolved.cluster_key,
         identity_dir,
+        trust: resolved
+            .config
+            .cluster
+            .trust()
+            .map_err(anyhow::Error::msg)?,
     };
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;

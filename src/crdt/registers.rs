@@ -17,6 +17,7 @@ use super::override_value::OverrideValue;
 use super::preset::{PresetKey, PresetValue};
 use super::reading::Reading;
 use super::schedule::Schedule;
+use super::signature::{PublicKey, WriteProof, content_digest};
 use super::target_value::TargetValue;
 use crate::node_id::NodeId;
 
@@ -115,6 +116,34 @@ impl Registers {
         }
     }
 
+    /// The proof of every signed write these registers hold (values and
+    /// removals), with the key it carries, if any.
+    pub(crate) fn signed_writes(&self) -> Vec<(WriteProof, Option<PublicKey>)> {
+        let mut out = Vec::new();
+        for (id, r) in &self.nodes {
+            proofs_of(&Key::Node(*id), r, &mut out);
+        }
+        for (k, r) in &self.sensors {
+            proofs_of(&Key::Sensor(*k), r, &mut out);
+        }
+        for (k, r) in &self.actuators {
+            proofs_of(&Key::Actuator(*k), r, &mut out);
+        }
+        for (k, r) in &self.targets {
+            proofs_of(&Key::Target(k.clone()), r, &mut out);
+        }
+        for (zone, r) in &self.schedules {
+            proofs_of(&Key::Schedule(zone.clone()), r, &mut out);
+        }
+        for (k, r) in &self.presets {
+            proofs_of(&Key::Preset(k.clone()), r, &mut out);
+        }
+        for (zone, r) in &self.overrides {
+            proofs_of(&Key::Override(zone.clone()), r, &mut out);
+        }
+        out
+    }
+
     /// The dots of every current value.
     pub(crate) fn live_context(&self) -> CausalContext {
         let mut ctx = CausalContext::new();
@@ -188,6 +217,39 @@ impl Registers {
             .max()
             .unwrap_or(0);
         n.max(s).max(a).max(t).max(h)
+    }
+}
+
+fn proofs_of<V: Clone + Serialize>(
+    key: &Key,
+    r: &MvRegister<V>,
+    out: &mut Vec<(WriteProof, Option<PublicKey>)>,
+) {
+    for (dot, s) in r.siblings() {
+        if let Some(signature) = s.signature {
+            let digest = content_digest(key, s.at, Some(&s.value), &s.seen);
+            out.push((
+                WriteProof {
+                    dot,
+                    digest,
+                    signature,
+                },
+                s.signer,
+            ));
+        }
+    }
+    for (dot, rm) in r.removals() {
+        if let Some(signature) = rm.signature {
+            let digest = content_digest::<()>(key, rm.at, None, &rm.seen);
+            out.push((
+                WriteProof {
+                    dot,
+                    digest,
+                    signature,
+                },
+                rm.signer,
+            ));
+        }
     }
 }
 

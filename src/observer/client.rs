@@ -456,12 +456,15 @@ impl Observer {
                 clock.at = Some(Instant::now());
                 Some(Update::Clock(node))
             }
-            Ok(Payload::Refused { observer, counters }) => {
+            Ok(Payload::Refused {
+                observer, proofs, ..
+            }) => {
                 // The node refused these writes: every replica marks their
                 // dots seen, and so does this one, to stay equal.
-                let dots = counters
-                    .into_iter()
-                    .map(|c| crate::crdt::Dot::new(observer, c));
+                let dots = proofs
+                    .iter()
+                    .map(|p| p.dot)
+                    .filter(|d| d.replica == observer);
                 self.state.void(dots);
                 Some(Update::State)
             }

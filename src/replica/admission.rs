@@ -16,7 +16,7 @@ use super::authorship::{Authorship, Trust};
 use crate::config::TargetsSection;
 use crate::crdt::{
     Delta, HeatingLimits, Key, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey,
-    PresetValue, Quantity, Schedule, SignatureError, TargetKey, TargetValue, WriteProof,
+    PresetValue, PublicKey, Quantity, Schedule, SignatureError, TargetKey, TargetValue, WriteProof,
 };
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -49,13 +49,6 @@ pub const MAX_ENTRY_ITEMS: usize = 64;
 pub const MAX_TEXT_LEN: usize = 256;
 /// Most dots one refusal notice names: an observer writes one key at a time.
 pub const MAX_REFUSED_DOTS: usize = 8;
-/// How far past the highest counter a replica has seen of an observer a
-/// refusal notice may reach. A refused write is the observer's next one,
-/// so a notice needs no more; a peer lying about refusals can then mark at
-/// most this many of an observer's future writes as seen, and the node
-/// that later gets one of them answers that it was refused, never
-/// *stored*.
-pub const MAX_REFUSED_AHEAD: u64 = 4;
 
 /// Most dots one restart may announce as skipped: the rest of a reserved
 /// block and what its last run wrote since its writer was last stored.
@@ -76,6 +69,8 @@ pub enum Route {
     AntiEntropy,
     /// An observer's write request to the node it is attached to.
     ObserverWrite,
+    /// A node's clock report on its way to the observers watching here.
+    ClockReport,
 }
 
 /// Why a change was refused, in the operator's terms.
@@ -111,7 +106,7 @@ pub enum Rejection {
     StateFull,
     #[error("undecodable: {0}")]
     Undecodable(String),
-    #[error("a refusal notice for {replica}, which is a node or too far ahead")]
+    #[error("a refusal notice for {replica}: a node, too many writes, or not signed by it")]
     RefusalNotice { replica: NodeId },
     #[error("this write was refused before")]
     RefusedBefore,
@@ -138,6 +133,8 @@ pub enum Rejection {
     BadProofs { count: usize },
     #[error("operator {writer} signs as `{claimed}`, not as its configured name")]
     Impersonation { writer: NodeId, claimed: String },
+    #[error("a clock report from {from} for another node, or from a node nobody knows")]
+    ForeignReport { from: NodeId },
 }
 
 impl Rejection {
@@ -176,6 +173,7 @@ impl Rejection {
             Rejection::UnprovenClaim { .. } => "unproven_claim",
             Rejection::BadProofs { .. } => "bad_proof",
             Rejection::Impersonation { .. } => "impersonation",
+            Rejection::ForeignReport { .. } => "foreign_report",
         }
     }
 }
@@ -232,28 +230,7 @@ impl Admission {
     /// Records the signing keys and proven counters of writes that need no
     /// check: this replica's own, and its state from its own disk.
     pub(crate) fn learn(&mut self, regs: &crate::crdt::Registers) {
-        let a = &mut self.authorship;
-        for (k, r) in &regs.nodes {
-            a.learn_register(&Key::Node(*k), r);
-        }
-        for (k, r) in &regs.sensors {
-            a.learn_register(&Key::Sensor(*k), r);
-        }
-        for (k, r) in &regs.actuators {
-            a.learn_register(&Key::Actuator(*k), r);
-        }
-        for (k, r) in &regs.targets {
-            a.learn_register(&Key::Target(k.clone()), r);
-        }
-        for (k, r) in &regs.schedules {
-            a.learn_register(&Key::Schedule(k.clone()), r);
-        }
-        for (k, r) in &regs.presets {
-            a.learn_register(&Key::Preset(k.clone()), r);
-        }
-        for (k, r) in &regs.overrides {
-            a.learn_register(&Key::Override(k.clone()), r);
-        }
+        self.authorship.learn(regs.signed_writes());
     }
 
     /// Holds the dots a peer vouches it has seen to what is proven here: a
@@ -596,24 +573,24 @@ impl Admission {
         Ok(())
     }
 
-    /// Checks a refusal notice: dots of an observer (no `Node` entry), few,
-    /// and at most [`MAX_REFUSED_AHEAD`] past what `state` has seen of it.
+    /// Checks a refusal notice: writes of an observer (no `Node` entry),
+    /// few, each proven by the observer's own signature.
     pub fn refusal_notice(
         &mut self,
         now: Time,
         from: NodeId,
         observer: NodeId,
-        counters: &[u64],
+        key: Option<PublicKey>,
+        proofs: &[WriteProof],
         state: &OfficeState,
     ) -> Result<(), Rejection> {
-        let known = state.context().max_counter(observer);
         let node = state.registers.nodes.contains_key(&observer);
-        if node
-            || counters.len() > MAX_REFUSED_DOTS
-            || counters
-                .iter()
-                .any(|c| *c == 0 || *c > known.saturating_add(MAX_REFUSED_AHEAD))
-        {
+        let key = key
+            .filter(|k| k.node_id() == Some(observer))
+            .or_else(|| self.authorship.key(observer));
+        let proven =
+            |p: &WriteProof| p.dot.replica == observer && key.is_some_and(|k| p.verify(&k).is_ok());
+        if node || proofs.len() > MAX_REFUSED_DOTS || !proofs.iter().all(proven) {
             let why = Rejection::RefusalNotice { replica: observer };
             self.refuse(now, from, Route::Broadcast, &why);
             return Err(why);

@@ -189,21 +189,14 @@ impl Authorship {
         refused
     }
 
-    /// Records what a register holds without checking it: this replica's
-    /// own writes, and its state restored from its own disk.
-    pub fn learn_register<V: Serialize + Clone>(&mut self, key: &Key, r: &MvRegister<V>) {
-        for w in views(r) {
-            if let Some(k) = w.signer {
-                self.learn_key(*k);
+    /// Records the keys and proofs of writes that need no check: this
+    /// replica's own, and its state from its own disk.
+    pub fn learn(&mut self, writes: Vec<(WriteProof, Option<PublicKey>)>) {
+        for (proof, key) in writes {
+            if let Some(k) = key {
+                self.learn_key(k);
             }
-            if let Some(sig) = w.signature {
-                let digest = content_digest(key, w.at, w.value, w.seen);
-                self.learn_proof(WriteProof {
-                    dot: w.dot,
-                    digest,
-                    signature: *sig,
-                });
-            }
+            self.learn_proof(proof);
         }
     }
 

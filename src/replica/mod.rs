@@ -490,8 +490,26 @@ impl Replica {
             ) => {
                 self.observer_write(peer, request, delta);
             }
-            (Role::Node, msg @ Message::Observer(wire::observer::Message::ClockReport(_))) => {
-                // Another node's report for the observers watching here.
+            (Role::Node, Message::Observer(wire::observer::Message::ClockReport(bytes))) => {
+                // Another node's report for the observers watching here:
+                // passed on only when it comes over that node's own link,
+                // from a node this replica knows, so no peer can speak
+                // for another node's progress or invent one.
+                let reporter = match Payload::decode(&bytes) {
+                    Ok(Payload::ClockReport { node, .. }) => Some(node),
+                    _ => None,
+                };
+                if reporter != Some(peer) || self.state.node(peer).is_none() {
+                    self.admission.refuse_all(
+                        self.now,
+                        peer,
+                        Route::ClockReport,
+                        1,
+                        &Rejection::ForeignReport { from: peer },
+                    );
+                    return;
+                }
+                let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
                 for observer in self.links.observers() {
                     self.send(observer, msg.clone());
                 }
@@ -635,16 +653,17 @@ impl Replica {
                     self.state_changed(false);
                 }
             }
-            Ok(Payload::Refused { observer, counters }) => {
+            Ok(Payload::Refused {
+                observer,
+                key,
+                proofs,
+            }) => {
                 if self
                     .admission
-                    .refusal_notice(self.now, origin, observer, &counters, &self.state)
+                    .refusal_notice(self.now, origin, observer, key, &proofs, &self.state)
                     .is_ok()
                 {
-                    self.void(
-                        observer,
-                        counters.into_iter().map(|c| Dot::new(observer, c)),
-                    );
+                    self.void(observer, proofs.iter().map(|p| p.dot));
                 }
             }
             Err(error) => {
@@ -832,6 +851,7 @@ impl Replica {
             return false;
         }
         let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
+        self.admission.learn(&delta.0);
         let kept = persistence::touches_kept(&delta);
         self.state_changed(kept);
         let payload = match delta
@@ -1112,22 +1132,26 @@ impl Replica {
     fn reject(&mut self, observer: NodeId, request: u64, why: Rejection, delta: Option<&Delta>) {
         tracing::warn!(%observer, request, reason = %why, "observer write refused");
         if let Some(delta) = delta {
-            let mut dots = Vec::new();
-            delta.0.for_each_register(|_, ds| {
-                dots.extend(ds.filter(|d| d.replica == observer));
-            });
-            dots.sort();
-            dots.dedup();
-            dots.truncate(admission::MAX_REFUSED_DOTS);
-            let fresh: Vec<Dot> = dots
-                .into_iter()
-                .filter(|d| !self.state.covers(*d))
-                .collect();
-            if !fresh.is_empty() {
-                self.void(observer, fresh.iter().copied());
+            // The observer's own signatures prove these writes exist, so
+            // every replica can mark them seen without taking this node's
+            // word for it.
+            let mut key = None;
+            let mut proofs: Vec<crate::crdt::WriteProof> = Vec::new();
+            for (proof, signer) in delta.0.signed_writes() {
+                if proof.dot.replica == observer && !self.state.covers(proof.dot) {
+                    key = key.or(signer);
+                    proofs.push(proof);
+                }
+            }
+            proofs.sort_by_key(|p| p.dot);
+            proofs.dedup_by_key(|p| p.dot);
+            proofs.truncate(admission::MAX_REFUSED_DOTS);
+            if !proofs.is_empty() {
+                self.void(observer, proofs.iter().map(|p| p.dot));
                 self.broadcast(&Payload::Refused {
                     observer,
-                    counters: fresh.iter().map(|d| d.counter).collect(),
+                    key,
+                    proofs,
                 });
             }
         }

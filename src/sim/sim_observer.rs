@@ -199,9 +199,8 @@ impl SimObserver {
                     *slot = (*slot).max(counter);
                 }
             }
-            Ok(Payload::Refused { observer, counters }) => {
-                let dots = counters.into_iter().map(|c| Dot::new(observer, c));
-                self.state.void(dots);
+            Ok(Payload::Refused { proofs, .. }) => {
+                self.state.void(proofs.iter().map(|p| p.dot));
             }
             _ => {}
         }

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::crdt::{PublicKey, WriteProof};
 use crate::node_id::NodeId;
 use crate::wire::PeerInfo;
 
@@ -35,12 +36,13 @@ pub enum Payload {
     /// The broadcasting node refused these writes of `observer` (out of
     /// range, say): they were applied nowhere, and every replica marks
     /// their dots as seen so the observer's version vector has no gap
-    /// where they were. Admitted only for an observer's dots, a few, and
-    /// only just past what a replica has seen of it (see
-    /// `replica::admission::MAX_REFUSED_AHEAD`).
+    /// where they were. Each comes with the observer's own signature
+    /// (`key` is the observer's, for replicas that do not know it), so no
+    /// peer can mark writes the observer never made as seen.
     Refused {
         observer: NodeId,
-        counters: Vec<u64>,
+        key: Option<PublicKey>,
+        proofs: Vec<WriteProof>,
     },
     /// The broadcasting replica restarted and will never write its dots
     /// `from..=to` (the rest of a block reserved before a crash, or writes
