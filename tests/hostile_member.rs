@@ -164,9 +164,7 @@ impl Hostile {
         let names: Vec<String> = (0..NODES).map(|i| format!("n{i}")).collect();
         let mut docs = Vec::new();
         for i in 0..NODES {
-            docs.push(office.wait_status(i, Duration::from_secs(30), |d| {
-                node_names(d) == names
-            }));
+            docs.push(office.wait_status(i, Duration::from_secs(30), |d| node_names(d) == names));
         }
         let ids: Vec<NodeId> = (0..NODES)
             .map(|i| {

@@ -454,13 +454,29 @@ mod tests {
     /// One step of the writers' history.
     #[derive(Clone, Debug)]
     enum Op {
-        Target { by: usize, zone: u8, half_degrees: u8 },
-        Reading { by: usize, sensor: u8, value: i8 },
-        Entry { by: usize },
-        Forget { by: usize, of: usize },
+        Target {
+            by: usize,
+            zone: u8,
+            half_degrees: u8,
+        },
+        Reading {
+            by: usize,
+            sensor: u8,
+            value: i8,
+        },
+        Entry {
+            by: usize,
+        },
+        Forget {
+            by: usize,
+            of: usize,
+        },
         /// `by` learns everything `from` holds (so later writes replace
         /// earlier ones, not only sit beside them).
-        Learn { by: usize, from: usize },
+        Learn {
+            by: usize,
+            from: usize,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -612,11 +628,17 @@ mod tests {
         let (a, o) = (&admitted.0, &original.0);
         a.nodes.iter().all(|(k, r)| o.nodes.get(k) == Some(r))
             && a.sensors.iter().all(|(k, r)| o.sensors.get(k) == Some(r))
-            && a.actuators.iter().all(|(k, r)| o.actuators.get(k) == Some(r))
+            && a.actuators
+                .iter()
+                .all(|(k, r)| o.actuators.get(k) == Some(r))
             && a.targets.iter().all(|(k, r)| o.targets.get(k) == Some(r))
-            && a.schedules.iter().all(|(k, r)| o.schedules.get(k) == Some(r))
+            && a.schedules
+                .iter()
+                .all(|(k, r)| o.schedules.get(k) == Some(r))
             && a.presets.iter().all(|(k, r)| o.presets.get(k) == Some(r))
-            && a.overrides.iter().all(|(k, r)| o.overrides.get(k) == Some(r))
+            && a.overrides
+                .iter()
+                .all(|(k, r)| o.overrides.get(k) == Some(r))
     }
 
     proptest! {
