@@ -606,10 +606,12 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
     });
     h.victims_still_heard();
 
-    // Clock reports for a node nobody knows, relayed to the node alice
-    // watches through while she waits for convergence: she still counts
-    // only the nodes her replica knows (`victims_still_heard` asks for
+    // Clock reports for a node nobody knows, sent to the node alice
+    // watches through while she waits for convergence: that node refuses
+    // them (counted as foreign reports) and she still counts only the
+    // nodes her replica knows (`victims_still_heard` asks for
     // "converged: 4/4").
+    let before = rejected(h.metrics[2]);
     let stop = Arc::new(AtomicBool::new(false));
     let reporter = {
         let stop = stop.clone();
@@ -639,6 +641,12 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
     stop.store(true, Ordering::Relaxed);
     let reports = reporter.join().unwrap();
     assert!(reports > 10, "{reports} reports sent");
+    // The node they were sent to passes on only a node's own reports.
+    let after = rejected(h.metrics[2]);
+    assert!(
+        count(&after, "foreign_report") > count(&before, "foreign_report"),
+        "{before:?} → {after:?}"
+    );
 
     println!(
         "hostile member: every attack refused on all {NODES} nodes in {:.1} s; counters {:?}",
