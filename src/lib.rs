@@ -14,6 +14,7 @@ pub mod control;
 pub mod crdt;
 pub mod demo;
 pub mod doctor;
+pub mod history;
 pub mod net;
 pub mod node;
 pub mod node_id;

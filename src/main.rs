@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use officemesh::service::log_format::LogStyle;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// A smart-office mesh for Raspberry Pis.
 #[derive(Debug, Parser)]
@@ -41,6 +43,10 @@ enum Command {
     /// Start N node processes on loopback and measure convergence, traffic,
     /// memory and CPU.
     Bench(cli::bench::BenchArgs),
+    /// Run N node processes for minutes under churn (kills, restarts,
+    /// freezes) and writing observers; report memory over time, traffic,
+    /// disk writes and convergence.
+    Soak(cli::soak::SoakArgs),
     /// Open the live view of the office and set targets interactively.
     Tui(cli::tui::TuiArgs),
     /// Connect the office to other systems (Home Assistant through MQTT).
@@ -84,8 +90,13 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => args.default_log_filter(),
         _ => "info",
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // `RUST_LOG` as `target=level` directives (`warn,officemesh::sent=trace`):
+    // per-target levels are all a node's logs need, and `Targets` does
+    // without `EnvFilter`'s regex engine, a sizeable part of the binary.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| default_filter.parse().unwrap_or_default());
     // While a TUI is open the terminal belongs to the display: diagnostics
     // go to a file or nowhere.
     let display_log = match &cli.command {
@@ -103,21 +114,21 @@ fn main() -> anyhow::Result<()> {
                 None => BoxMakeWriter::new(std::io::sink),
             };
             tracing_subscriber::fmt()
-                .with_env_filter(filter)
                 .with_ansi(false)
                 .with_writer(log)
+                .finish()
+                .with(filter)
                 .init();
         }
         None => {
             let style = LogStyle::for_stderr();
             let fmt = tracing_subscriber::fmt()
-                .with_env_filter(filter)
                 .with_ansi(style.ansi)
                 .with_writer(std::io::stderr);
             if style.timestamps {
-                fmt.init();
+                fmt.finish().with(filter).init();
             } else {
-                fmt.without_time().init();
+                fmt.without_time().finish().with(filter).init();
             }
         }
     }
@@ -134,6 +145,7 @@ fn main() -> anyhow::Result<()> {
         Command::Schedule { command } => cli::schedule::run(command),
         Command::Preset { command } => cli::preset::run(command),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Soak(args) => cli::soak::run(args),
         Command::Doctor(args) => cli::doctor::run(args),
         Command::Completions(args) => cli::completions::run(args, Cli::command()),
         Command::Man => cli::man::run(Cli::command()),

@@ -1,6 +1,7 @@
 //! The metrics endpoint of a real node, with a simulated thermometer and
-//! heater: scraped over HTTP, checked by `promtool check metrics`, and
-//! carrying the families an office's monitoring relies on.
+//! heater and a second node beside it: scraped over HTTP, checked by
+//! `promtool check metrics`, and carrying the families an office's
+//! monitoring relies on.
 
 mod support;
 
@@ -58,6 +59,20 @@ fn a_scrape_passes_promtool_and_has_the_expected_families() {
             .spawn()
             .unwrap(),
     );
+    // A second node, so broadcasts arrive and anti-entropy has a neighbour.
+    let second = dir.path().join("n1.toml");
+    let second_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    write_config(&second, 1, second_addr, "cluster.key", &[addr]);
+    let _second = Killed(
+        Command::new(BIN)
+            .args(["node", "--config"])
+            .arg(&second)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("n1.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     // A target for the node's zone, so the heater has a reason to run.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -86,7 +101,7 @@ fn a_scrape_passes_promtool_and_has_the_expected_families() {
         "officemesh_loop_iterations_total ",
         "officemesh_peers{view=\"active\"} ",
         "officemesh_peers{view=\"passive\"} ",
-        "officemesh_nodes_known 1",
+        "officemesh_nodes_known 2",
         "officemesh_transport_sent_bytes_total ",
         "officemesh_transport_received_bytes_total ",
         "officemesh_transport_sent_frames_total ",
@@ -98,11 +113,38 @@ fn a_scrape_passes_promtool_and_has_the_expected_families() {
         "officemesh_zone_temperature_celsius{zone=\"zone-0\",sensor=",
         "officemesh_zone_target_celsius{zone=\"zone-0\"} 21",
         "officemesh_heater_on{zone=\"zone-0\"} 1",
+        "officemesh_broadcasts_sent_total{kind=\"reading\"} ",
+        "officemesh_broadcasts_received_total{kind=\"target\"} 0",
+        "officemesh_anti_entropy_rounds_total ",
+        "officemesh_anti_entropy_sent_bytes_total ",
+        "officemesh_anti_entropy_received_bytes_total ",
+        "officemesh_anti_entropy_repaired_keys_total ",
+        "officemesh_disk_written_bytes_total ",
+        "officemesh_store_commit_duration_seconds_bucket{le=\"0.001\"} ",
+        "officemesh_store_commit_duration_seconds_bucket{le=\"+Inf\"} ",
+        "officemesh_convergence_lag_seconds_bucket{route=\"broadcast\",le=\"+Inf\"} ",
+        "officemesh_convergence_lag_seconds_bucket{route=\"anti_entropy\",le=\"0.005\"} ",
+    ];
+    // Families whose figures must have moved: the node announced itself,
+    // the observer's target went out as a broadcast, the second node's
+    // announcement came in, commits were timed and anti-entropy ran.
+    let moved = [
+        "officemesh_broadcasts_sent_total{kind=\"node_announcement\"}",
+        "officemesh_broadcasts_sent_total{kind=\"target\"}",
+        "officemesh_broadcasts_received_total{kind=\"node_announcement\"}",
+        "officemesh_convergence_lag_seconds_count{route=\"broadcast\"}",
+        "officemesh_store_commit_duration_seconds_count",
+        "officemesh_anti_entropy_sent_bytes_total",
+        "officemesh_anti_entropy_received_bytes_total",
     ];
     let deadline = Instant::now() + Duration::from_secs(20);
     let (head, body) = loop {
         if let Some((head, body)) = get(metrics, "/metrics") {
-            if wanted.iter().all(|w| body.contains(w)) {
+            if wanted.iter().all(|w| body.contains(w))
+                && moved
+                    .iter()
+                    .all(|m| value(&body, m).is_some_and(|v| v > 0.0))
+            {
                 break (head, body);
             }
             assert!(Instant::now() < deadline, "families missing:\n{body}");
@@ -192,6 +234,13 @@ fn anything_but_a_get_of_metrics_is_refused() {
     );
     // Still serving after all that.
     assert!(get(metrics, "/metrics").is_some());
+}
+
+/// The value of the sample named exactly `name` (labels included).
+fn value(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn has_promtool() -> bool {

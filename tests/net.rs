@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use officemesh::NodeId;
 use officemesh::net::{
-    CloseReason, ClusterKey, Endpoint, HandshakeError, Limits, NOISE_PATTERN, NOISE_PROLOGUE,
-    NetEvent, PeerHandle, StaticKeypair,
+    CloseReason, ClusterKey, Endpoint, HandshakeError, Limits, Listener, NOISE_PATTERN,
+    NOISE_PROLOGUE, NetEvent, PeerHandle, StaticKeypair,
 };
 use officemesh::wire::plumtree::{self, MessageId};
 use officemesh::wire::{self, Hello, Message, PROTOCOL_VERSION, Role};
@@ -32,7 +32,9 @@ async fn node(key: &ClusterKey, limits: Limits) -> Node {
         Role::Node,
         limits,
     );
-    let listener = endpoint.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let listener = Listener::bind(&endpoint, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let (events_tx, events) = mpsc::channel(1024);
     listener.spawn(events_tx.clone());

@@ -1,84 +1,76 @@
-//! The store across restarts and crashes.
+//! The store across restarts and crashes, through the calls the node makes:
+//! `commit` (blobs and the dot bound in one durable write), `get_state`,
+//! `first_dot_of_this_run`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use officemesh::store::{DOT_BLOCK, Durability, Store};
+use officemesh::store::Store;
 use proptest::prelude::*;
 
-/// Set in the child process of `dot_counter_survives_sigkill`.
+/// Set in the child process of `dot_bound_survives_sigkill`.
 const CHILD_ENV: &str = "OFFICEMESH_STORE_CRASH_CHILD";
 
 #[test]
 fn state_survives_drop_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let last = {
+    {
         let mut store = Store::open_in(dir.path()).unwrap();
         store
-            .put_state(b"target", b"21.0", Durability::Immediate)
+            .commit(&[(b"target", b"21.0"), (b"peers", b"[]")], Some(4097))
             .unwrap();
-        store
-            .put_state(b"reading", b"19.5", Durability::Lazy)
-            .unwrap();
-        store.save_hlc(b"hlc-state").unwrap();
-        store.flush().unwrap();
-        let dots = store.reserve_dots(10).unwrap();
-        dots.end - 1
         // Dropped here without any closing call.
-    };
-    let mut store = Store::open_in(dir.path()).unwrap();
+    }
+    let store = Store::open_in(dir.path()).unwrap();
     assert_eq!(store.get_state(b"target").unwrap(), Some(b"21.0".to_vec()));
-    assert_eq!(store.get_state(b"reading").unwrap(), Some(b"19.5".to_vec()));
-    assert_eq!(store.load_hlc().unwrap(), Some(b"hlc-state".to_vec()));
-    let next = store.next_dot().unwrap();
-    assert!(
-        next > last,
-        "dot {next} after restart, {last} was issued before"
-    );
-    assert_eq!(store.first_dot_of_this_run(), next);
+    assert_eq!(store.get_state(b"peers").unwrap(), Some(b"[]".to_vec()));
+    assert_eq!(store.first_dot_of_this_run(), 4097);
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
-    /// However dots are taken and however often the replica restarts,
-    /// every dot is larger than every dot issued before it.
+    /// However bounds are committed and however often the replica
+    /// restarts, a run's first dot is at or above every bound committed
+    /// before it: no dot that may have been issued is issued again.
     #[test]
-    fn dots_never_go_backwards_across_restarts(
-        runs in proptest::collection::vec(proptest::collection::vec(1u64..3000, 0..6), 1..5)
+    fn the_first_dot_never_falls_below_a_committed_bound(
+        runs in proptest::collection::vec(proptest::collection::vec(1u64..100_000, 0..6), 1..5)
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let mut highest = 0u64;
+        let mut highest = 1u64;
         for run in runs {
             let mut store = Store::open_in(dir.path()).unwrap();
-            for n in run {
-                let dots = store.reserve_dots(n).unwrap();
-                prop_assert_eq!(dots.end - dots.start, n);
-                prop_assert!(dots.start > highest);
-                highest = dots.end - 1;
+            prop_assert!(store.first_dot_of_this_run() >= highest);
+            for bound in run {
+                store.commit(&[], Some(bound)).unwrap();
+                highest = highest.max(bound);
             }
-            prop_assert!(store.next_dot().unwrap() > highest);
-            highest = highest.max(store.first_dot_of_this_run());
             drop(store);
         }
+        let store = Store::open_in(dir.path()).unwrap();
+        prop_assert!(store.first_dot_of_this_run() >= highest);
     }
 }
 
-/// The child half of the SIGKILL test: issue dots forever, printing each
-/// once `next_dot` has returned it.
+/// The child half of the SIGKILL test: commit ever higher bounds with a
+/// blob, printing each once `commit` has returned.
 #[test]
 fn store_crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
     let mut store = Store::open_in(std::path::Path::new(&dir)).unwrap();
+    let mut bound = store.first_dot_of_this_run();
     loop {
-        let dot = store.next_dot().unwrap();
-        println!("dot {dot}");
+        bound += 7;
+        let value = bound.to_be_bytes();
+        store.commit(&[(b"last", &value)], Some(bound)).unwrap();
+        println!("bound {bound}");
     }
 }
 
 #[test]
-fn dot_counter_survives_sigkill() {
+fn dot_bound_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut highest = 0u64;
     for round in 0..2 {
@@ -98,25 +90,31 @@ fn dot_counter_survives_sigkill() {
         let mut seen = 0u64;
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
-            let Some(dot) = line.strip_prefix("dot ") else {
+            let Some(bound) = line.strip_prefix("bound ") else {
                 continue;
             };
-            let dot: u64 = dot.parse().unwrap();
+            let bound: u64 = bound.parse().unwrap();
             assert!(
-                dot > highest,
-                "round {round}: dot {dot} reissued (had {highest})"
+                bound > highest,
+                "round {round}: bound {bound} not above {highest}, committed before"
             );
-            highest = dot;
+            highest = bound;
             seen += 1;
-            // Kill it mid-block, well past the first reservation.
-            if seen == DOT_BLOCK + DOT_BLOCK / 2 {
+            // Kill it mid-stream of commits.
+            if seen == 50 {
                 child.kill().unwrap();
                 break;
             }
         }
         child.wait().unwrap();
-        assert_eq!(seen, DOT_BLOCK + DOT_BLOCK / 2, "child issued dots");
+        assert_eq!(seen, 50, "child committed bounds");
     }
-    let mut store = Store::open_in(dir.path()).unwrap();
-    assert!(store.next_dot().unwrap() > highest);
+    let store = Store::open_in(dir.path()).unwrap();
+    assert!(store.first_dot_of_this_run() >= highest);
+    let last = store.get_state(b"last").unwrap().expect("a committed blob");
+    let last = u64::from_be_bytes(last.try_into().unwrap());
+    assert!(
+        last >= highest,
+        "the blob committed with the bound is there"
+    );
 }

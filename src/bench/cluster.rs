@@ -16,6 +16,8 @@ use crate::node::stats;
 pub struct BenchNode {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
     child: Child,
 }
 
@@ -28,6 +30,7 @@ impl BenchNode {
 #[derive(Debug)]
 pub struct Cluster {
     pub dir: PathBuf,
+    exe: PathBuf,
     pub key: ClusterKey,
     pub nodes: Vec<BenchNode>,
     keep_dir: bool,
@@ -95,6 +98,7 @@ impl Cluster {
         let key = ClusterKey::generate();
         let mut cluster = Cluster {
             dir,
+            exe: exe.to_path_buf(),
             key,
             nodes: Vec::with_capacity(n),
             keep_dir,
@@ -124,28 +128,33 @@ impl Cluster {
                 text.push_str(&sensor_tables(i));
             }
             std::fs::write(&config, text).map_err(io(format!("writing {}", config.display())))?;
-            let log_path = cluster.dir.join(format!("n{i}.log"));
-            let log = std::fs::File::create(&log_path)
-                .map_err(io(format!("creating {}", log_path.display())))?;
-            let child = Command::new(exe)
-                .args(["node", "--announce-loopback", "--config"])
-                .arg(&config)
-                .env(
-                    "RUST_LOG",
-                    std::env::var("OFFICEMESH_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-                )
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .map_err(io(format!("starting {}", exe.display())))?;
+            let log = cluster.dir.join(format!("n{i}.log"));
+            let child = spawn_node(exe, &config, &log)?;
             cluster.nodes.push(BenchNode {
                 addr,
                 data_dir,
+                config,
+                log,
                 child,
             });
         }
         Ok(cluster)
+    }
+
+    /// Kills node `i` (SIGKILL, as a power cut would) and reaps it.
+    pub fn kill(&mut self, i: usize) -> Result<(), BenchError> {
+        let node = &mut self.nodes[i];
+        node.child.kill().map_err(io(format!("killing node {i}")))?;
+        node.child.wait().map_err(io(format!("reaping node {i}")))?;
+        Ok(())
+    }
+
+    /// Starts node `i` again from its config and data directory (its log
+    /// goes on).
+    pub fn restart(&mut self, i: usize) -> Result<(), BenchError> {
+        let node = &mut self.nodes[i];
+        node.child = spawn_node(&self.exe, &node.config, &node.log)?;
+        Ok(())
     }
 
     /// The first node that has exited, if any (a crash spoils the figures).
@@ -194,6 +203,27 @@ impl Cluster {
         }
         Ok(out)
     }
+}
+
+/// Starts one node process from `config`, appending its stderr to `log`.
+fn spawn_node(exe: &Path, config: &Path, log: &Path) -> Result<Child, BenchError> {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io(format!("opening {}", log.display())))?;
+    Command::new(exe)
+        .args(["node", "--announce-loopback", "--config"])
+        .arg(config)
+        .env(
+            "RUST_LOG",
+            std::env::var("OFFICEMESH_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .map_err(io(format!("starting {}", exe.display())))
 }
 
 impl Drop for Cluster {

@@ -26,6 +26,8 @@ pub mod cluster;
 pub mod process;
 pub mod report;
 pub mod signing;
+pub mod soak;
+pub mod soak_report;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::TargetsSection;
 use crate::crdt::{OfficeState, Quantity, TargetKey, TargetValue, WriteKey, Writer};
-use crate::replica::admission::{Admission, Route};
+use crate::replica::admission::{Admission, Holding, Route};
 use crate::replica::authorship::Trust;
 use crate::time::Time;
 
@@ -84,8 +84,10 @@ pub fn measure(writes: usize) -> SigningReport {
             operator.id(),
             Route::Broadcast,
             &mut d,
-            &empty,
-            0,
+            Holding {
+                state: &empty,
+                my_counter: 0,
+            },
         );
         admitted += usize::from(dropped == 0);
     }

@@ -243,7 +243,7 @@ impl Bridge {
                 tracing::warn!(%node, %reason, "lost the attached node; moving to another");
                 self.schedule_flush();
             }
-            Update::Detached => {}
+            Update::Detached | Update::History { .. } => {}
             Update::Stored { request, by } => {
                 if let Some((zone, command)) = self.pending.remove(&request) {
                     tracing::info!(%zone, %command, node = %by, "target from Home Assistant stored");

@@ -154,6 +154,7 @@ async fn attached(office: &DemoOffice) -> anyhow::Result<()> {
         cluster_key: office.cluster_key().clone(),
         identity_dir: office.observer_dir(),
         limits: target_limits(office.targets()),
+        time_zone: office.time_zone().clone(),
         trust: Default::default(),
     };
     live::run(options).await.context("running the TUI")

@@ -15,6 +15,7 @@ pub mod preset;
 pub mod schedule;
 pub mod set;
 pub mod sim;
+pub mod soak;
 pub mod status;
 pub mod tui;
 pub mod whoami;

@@ -43,6 +43,7 @@ pub fn run(args: TuiArgs) -> anyhow::Result<()> {
         cluster_key: target.cluster_key,
         identity_dir: target.observer_dir,
         limits: target_limits(&target.config.targets),
+        time_zone: target.config.office.time_zone()?,
         trust: target.config.cluster.trust().map_err(anyhow::Error::msg)?,
     };
     runtime()?

@@ -56,6 +56,10 @@ pub struct HeatingConfig {
     /// target and no schedule known). Default: none, the heater is off.
     #[serde(default)]
     pub frost_floor: Option<f64>,
+    /// The heater's rated power in kW, for an energy estimate (on-time ×
+    /// power) beside the on-time. Default: none, only on-time is shown.
+    #[serde(default)]
+    pub power_kw: Option<f64>,
     /// `[heating.open_window]`: hold the heating off after a fast drop.
     /// Default: no detection.
     #[serde(default)]
@@ -90,6 +94,7 @@ impl HeatingConfig {
             duty_window: default_duty_window(),
             stale_after: default_stale_after(),
             frost_floor: None,
+            power_kw: None,
             open_window: None,
         }
     }
@@ -132,6 +137,13 @@ impl HeatingConfig {
         {
             return Err(RelayError::Config(format!(
                 "frost_floor {f} must be in 0–15 °C"
+            )));
+        }
+        if let Some(p) = self.power_kw
+            && !(p.is_finite() && p > 0.0 && p <= 100.0)
+        {
+            return Err(RelayError::Config(format!(
+                "power_kw {p} must be in (0, 100] kW"
             )));
         }
         if let Some(w) = &self.open_window {

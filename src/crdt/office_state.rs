@@ -535,31 +535,7 @@ impl OfficeState {
 
     /// The newest timestamp anywhere in the state (for resuming a clock).
     pub fn latest_timestamp(&self) -> Timestamp {
-        let r = &self.registers;
-        let newest = r
-            .nodes
-            .values()
-            .filter_map(MvRegister::newest_timestamp)
-            .chain(r.sensors.values().filter_map(MvRegister::newest_timestamp))
-            .chain(
-                r.actuators
-                    .values()
-                    .filter_map(MvRegister::newest_timestamp),
-            )
-            .chain(r.targets.values().filter_map(MvRegister::newest_timestamp))
-            .chain(
-                r.schedules
-                    .values()
-                    .filter_map(MvRegister::newest_timestamp),
-            )
-            .chain(r.presets.values().filter_map(MvRegister::newest_timestamp))
-            .chain(
-                r.overrides
-                    .values()
-                    .filter_map(MvRegister::newest_timestamp),
-            )
-            .max();
-        newest.unwrap_or(Timestamp::ZERO)
+        self.registers.timestamps().max().unwrap_or(Timestamp::ZERO)
     }
 
     // ----- encodings ------------------------------------------------------

@@ -88,6 +88,44 @@ impl Registers {
         ctx
     }
 
+    /// The newest set-at (or removal time) of every register, in no
+    /// particular order: when each register was last written.
+    pub(crate) fn timestamps(&self) -> impl Iterator<Item = super::hlc::Timestamp> + '_ {
+        self.nodes
+            .values()
+            .filter_map(MvRegister::newest_timestamp)
+            .chain(
+                self.sensors
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+            .chain(
+                self.actuators
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+            .chain(
+                self.targets
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+            .chain(
+                self.schedules
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+            .chain(
+                self.presets
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+            .chain(
+                self.overrides
+                    .values()
+                    .filter_map(MvRegister::newest_timestamp),
+            )
+    }
+
     /// Calls `f` with every key and the dots its register accounts for.
     pub(crate) fn for_each_register(
         &self,

@@ -103,6 +103,8 @@ pub struct HeatingDay {
     pub meter: HeaterMeter,
     /// Seconds the heater was on over the run, device time.
     pub on_seconds: f64,
+    /// On-time × the heater's `power_kw`, when it declares one.
+    pub energy_kwh: Option<f64>,
     /// Open windows the zone's detector saw.
     pub windows_opened: u64,
     /// min_on and min_off held for every regulating period.

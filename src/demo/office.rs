@@ -252,6 +252,11 @@ impl DemoOffice {
     }
 
     /// The target ranges every node accepts.
+    /// The office's time zone, for the TUI's "today".
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.time_zone
+    }
+
     pub fn targets(&self) -> &TargetsSection {
         &self.targets
     }
@@ -293,6 +298,9 @@ impl DemoOffice {
                     switches_followed: followed,
                     min_times_held: status.meter.held(config.min_on, config.min_off),
                     on_seconds: status.meter.on_time(now).as_secs_f64(),
+                    energy_kwh: Some(
+                        status.meter.on_time(now).as_secs_f64() / 3600.0 * DEMO_HEATER_KW,
+                    ),
                     windows_opened: status.windows_opened,
                     meter: status.meter,
                     effective: status.effective.as_ref().and_then(|e| e.celsius),
@@ -366,6 +374,10 @@ fn room_config(i: usize) -> SimulatedRoomConfig {
     }
 }
 
+/// The rated power the demo's heaters declare (`[heating] power_kw`): a
+/// common office panel heater, for the energy estimate.
+pub const DEMO_HEATER_KW: f64 = 1.5;
+
 fn devices_setup(
     zone: &str,
     room: &SharedRoom,
@@ -376,6 +388,7 @@ fn devices_setup(
     thermometer.interval = options.sample_interval.max(1);
     let mut heating = HeatingConfig::new(RelayKind::Simulated);
     heating.open_window = Some(OpenWindowConfig::default());
+    heating.power_kw = Some(DEMO_HEATER_KW);
     DevicesSetup {
         zone: zone.to_string(),
         sensors: vec![thermometer],

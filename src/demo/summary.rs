@@ -64,8 +64,8 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<16} {:>8} {:>12} {:>8} {:>9} {:>7} {:>8}  nodes",
-            "zone", "target", "temperature", "heating", "switches", "cycles", "on"
+            "{:<16} {:>8} {:>12} {:>8} {:>9} {:>7} {:>8} {:>8}  nodes",
+            "zone", "target", "temperature", "heating", "switches", "cycles", "on", "energy"
         )?;
         for z in &self.zones {
             // What the zone is held at: the effective target when the
@@ -76,17 +76,19 @@ impl fmt::Display for Summary {
                 .and_then(|h| h.effective)
                 .or(z.target.map(f64::from))
                 .map_or_else(|| "-".to_string(), |t| format!("{t:.1} °C"));
-            let (switches, cycles, on) = match &z.heating {
+            let (switches, cycles, on, energy) = match &z.heating {
                 Some(h) => (
                     format!("{}/{}", h.switches_followed, h.switches_expected),
                     h.meter.cycles.to_string(),
                     format!("{:.0} min", h.on_seconds / 60.0),
+                    h.energy_kwh
+                        .map_or_else(|| "-".into(), |k| format!("{k:.1} kWh")),
                 ),
-                None => ("-".into(), "-".into(), "-".into()),
+                None => ("-".into(), "-".into(), "-".into(), "-".into()),
             };
             writeln!(
                 f,
-                "{:<16} {:>8} {:>9.2} °C {:>7.0}% {:>9} {:>7} {:>8}  {}",
+                "{:<16} {:>8} {:>9.2} °C {:>7.0}% {:>9} {:>7} {:>8} {:>8}  {}",
                 z.zone,
                 target,
                 z.temperature,
@@ -94,6 +96,7 @@ impl fmt::Display for Summary {
                 switches,
                 cycles,
                 on,
+                energy,
                 z.nodes.join(", ")
             )?;
             if let Some(h) = &z.heating {

@@ -6,31 +6,26 @@
 //! from a bounded queue; a peer that stops reading fills the queue and is
 //! disconnected, so memory per peer has a fixed ceiling.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 
+use super::close_reason::CloseReason;
 use super::counters::NetCounters;
-use super::event::{CloseReason, NetEvent};
+use super::event::NetEvent;
 use super::handshake::Direction;
 use super::limits::MAX_NOISE_MSG_LEN;
+use super::peer_handle::{ConnId, Outgoing, PeerHandle};
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::Slot;
 use crate::node_id::NodeId;
-use crate::wire::{self, FrameError, Message, PeerInfo, Role};
+use crate::wire::{FrameError, Message, PeerInfo, Role};
 
 /// Output bytes gathered into one write before it is issued: one full
 /// Noise message, so a burst of small frames costs one syscall.
 const WRITE_BATCH_BYTES: usize = MAX_NOISE_MSG_LEN;
-
-/// Tells two connections to the same peer apart (both ends may dial at
-/// once); unique within one [`super::Endpoint`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub u64);
 
 /// A connection whose peer proved its key and sent a compatible `Hello`.
 pub struct Connection {
@@ -85,13 +80,7 @@ impl Connection {
     pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
         let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
         let (kill_tx, kill_rx) = watch::channel(None);
-        let handle = PeerHandle {
-            peer: self.peer,
-            role: self.role,
-            conn: self.conn,
-            queue: queue_tx,
-            kill: Arc::new(kill_tx),
-        };
+        let handle = PeerHandle::new(self.peer, self.role, self.conn, queue_tx, kill_tx);
         tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
         handle
     }
@@ -249,106 +238,5 @@ async fn killed(kill: &mut watch::Receiver<Option<CloseReason>>) -> CloseReason 
             // the write loop ends the connection.
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// What the writer is asked to do, in order.
-#[derive(Debug)]
-enum Outgoing {
-    Frame(Bytes),
-    Close,
-}
-
-/// Why a frame was not queued.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error("message of {len} bytes exceeds the {max}-byte frame cap")]
-    Oversized { len: usize, max: usize },
-    #[error("message could not be encoded: {0}")]
-    Encode(String),
-    #[error("the peer's send queue is full; the connection is being dropped")]
-    QueueFull,
-    #[error("the connection is closed")]
-    Closed,
-}
-
-/// The owner's side of a running connection: queue frames, close it.
-/// Cheap to clone; the connection lives until closed, failed, or every
-/// handle is dropped.
-#[derive(Clone, Debug)]
-pub struct PeerHandle {
-    peer: PeerInfo,
-    role: Role,
-    conn: ConnId,
-    queue: mpsc::Sender<Outgoing>,
-    kill: Arc<watch::Sender<Option<CloseReason>>>,
-}
-
-impl PeerHandle {
-    pub fn peer(&self) -> PeerInfo {
-        self.peer
-    }
-
-    pub fn id(&self) -> NodeId {
-        self.peer.id
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.peer.addr
-    }
-
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    pub fn conn_id(&self) -> ConnId {
-        self.conn
-    }
-
-    /// Encodes and queues `msg`. Never waits: when the peer's queue is full
-    /// the peer is too slow, the connection is dropped and
-    /// [`SendError::QueueFull`] returned.
-    pub fn send(&self, msg: &Message) -> Result<(), SendError> {
-        let body = wire::encode_message(msg).map_err(|e| match e {
-            FrameError::Oversized { len, max } => SendError::Oversized { len, max },
-            other => SendError::Encode(other.to_string()),
-        })?;
-        self.send_encoded(Bytes::from(body))
-    }
-
-    /// Queues a body already made by [`wire::encode_message`], so one
-    /// broadcast is encoded once for all its recipients.
-    pub fn send_encoded(&self, body: Bytes) -> Result<(), SendError> {
-        if body.len() > wire::MAX_FRAME_LEN {
-            return Err(SendError::Oversized {
-                len: body.len(),
-                max: wire::MAX_FRAME_LEN,
-            });
-        }
-        match self.queue.try_send(Outgoing::Frame(body)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.kill.send_replace(Some(CloseReason::SlowPeer));
-                Err(SendError::QueueFull)
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
-        }
-    }
-
-    /// Closes the connection once what is already queued has been written.
-    pub fn close(&self) {
-        if self.queue.try_send(Outgoing::Close).is_err() {
-            self.abort();
-        }
-    }
-
-    /// Closes the connection now, dropping whatever is queued.
-    pub fn abort(&self) {
-        self.kill.send_replace(Some(CloseReason::Local));
-    }
-
-    /// Whether the connection task has ended.
-    pub fn is_closed(&self) -> bool {
-        self.queue.is_closed()
     }
 }

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::backoff::Backoff;
-use super::connection::{ConnId, Connection};
+use super::connection::Connection;
 use super::counters::{CountersSnapshot, NetCounters};
 use super::event::NetEvent;
 use super::handshake::{self, Direction, HandshakeError};
 use super::identity::{ClusterKey, StaticKeypair};
 use super::limits;
-use super::listener::Listener;
+use super::peer_handle::ConnId;
 use super::pending::PendingHandshakes;
 use super::refusal_log::RefusalLog;
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
@@ -148,12 +148,9 @@ impl Endpoint {
         self.inner.refusals.should_log(source, Instant::now())
     }
 
-    /// Listens on `addr`; the port it gets is announced in our `Hello`.
-    pub async fn bind(&self, addr: SocketAddr) -> std::io::Result<Listener> {
-        let tcp = TcpListener::bind(addr).await?;
-        let port = tcp.local_addr()?.port();
+    /// The port a [`super::Listener`] got: announced in our `Hello`.
+    pub(crate) fn set_listen_port(&self, port: u16) {
         self.inner.listen_port.store(port, Ordering::Relaxed);
-        Ok(Listener::new(tcp, self.clone()))
     }
 
     /// Dials `addr` and runs the handshake, all within the handshake timeout.

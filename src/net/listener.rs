@@ -25,8 +25,15 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub(crate) fn new(tcp: TcpListener, endpoint: Endpoint) -> Self {
-        Self { tcp, endpoint }
+    /// Listens on `addr` for `endpoint`, which announces the port it gets
+    /// in its `Hello`.
+    pub async fn bind(endpoint: &Endpoint, addr: SocketAddr) -> std::io::Result<Listener> {
+        let tcp = TcpListener::bind(addr).await?;
+        endpoint.set_listen_port(tcp.local_addr()?.port());
+        Ok(Self {
+            tcp,
+            endpoint: endpoint.clone(),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backoff;
+pub mod close_reason;
 pub mod connection;
 pub mod counters;
 pub mod endpoint;
@@ -22,17 +23,20 @@ pub mod handshake;
 pub mod identity;
 pub mod limits;
 pub mod listener;
+pub mod peer_handle;
 mod pending;
 mod refusal_log;
 pub mod secure_stream;
 mod slots;
 
 pub use backoff::Backoff;
-pub use connection::{ConnId, Connection, PeerHandle, SendError};
+pub use close_reason::CloseReason;
+pub use connection::Connection;
 pub use counters::{CountersSnapshot, NetCounters, TrafficBytes};
 pub use endpoint::{Endpoint, Limits};
-pub use event::{CloseReason, NetEvent};
+pub use event::NetEvent;
 pub use handshake::{Direction, HandshakeError, NOISE_PATTERN, NOISE_PROLOGUE};
 pub use identity::{ClusterKey, IdentityError, StaticKeypair};
 pub use listener::Listener;
+pub use peer_handle::{ConnId, PeerHandle, SendError};
 pub use slots::SlotRefused;

@@ -47,6 +47,7 @@ use crate::control::{
 use crate::crdt::{
     ActuatorId, ActuatorKind, ActuatorOutput, FailedSensor, TargetKey, TargetValue, Unit,
 };
+use crate::history::NodeHistory;
 use crate::sensors::{
     self, PublishPolicy, Sensor, SensorConfig, SensorFailure, SharedRoom, SimulatedRoom,
     SystemPaths,
@@ -182,6 +183,8 @@ impl DevicesHandle {
 pub struct Inputs {
     pub targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
     pub programs: watch::Receiver<BTreeMap<String, ZoneProgram>>,
+    /// Where the temperature, target and heater are recorded.
+    pub history: NodeHistory,
 }
 
 /// Starts the devices task of `node`.
@@ -192,6 +195,7 @@ pub fn spawn(setup: DevicesSetup, node: &NodeHandle) -> DevicesHandle {
         Inputs {
             targets: node.targets(),
             programs: node.programs(),
+            history: node.history(),
         },
     )
 }
@@ -263,6 +267,10 @@ struct Devices {
     open_failures: Vec<SensorFailure>,
     heating: Option<Heating>,
     reported: Option<Vec<FailedSensor>>,
+    history: NodeHistory,
+    /// The sensor whose temperature the history keeps when there is no
+    /// heating (with heating, the heating's sensor).
+    history_sensor: Option<String>,
 }
 
 async fn run(
@@ -278,6 +286,11 @@ async fn run(
     if !devices.publish_heater(false).await {
         return;
     }
+    let mut flush = tokio::time::interval_at(
+        tokio::time::Instant::now() + crate::history::FLUSH_EVERY,
+        crate::history::FLUSH_EVERY,
+    );
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = devices.clock.now();
         if !devices.sample_due(now).await {
@@ -306,10 +319,17 @@ async fn run(
                     break;
                 }
             }
+            _ = flush.tick() => {
+                let wall_ms = devices.clock.wall_ms(devices.clock.now());
+                devices.history.with(|h| h.advance(wall_ms));
+                let written = devices.history.flush().await;
+                tracing::debug!(bytes = written, "history flushed");
+            }
             _ = shutdown.changed() => break,
         }
     }
     devices.fail_safe().await;
+    devices.history.flush().await;
 }
 
 impl Devices {
@@ -364,6 +384,7 @@ impl Devices {
             None => None,
             Some(config) => match open_relay(&config, &paths.dev, room.as_ref()) {
                 Ok(relay) => {
+                    inputs.history.with(|h| h.set_power_kw(config.power_kw));
                     if let Some(name) = &config.sensor
                         && !configs.iter().any(|c| &c.name == name)
                     {
@@ -414,6 +435,8 @@ impl Devices {
             open_failures,
             heating,
             reported: None,
+            history: inputs.history,
+            history_sensor: None,
         })
     }
 
@@ -468,6 +491,7 @@ impl Devices {
                     });
                 }
             }
+            self.record_temperature(&name, &readings);
             if let Some(heating) = &mut self.heating
                 && let Some(sample) = readings.iter().find_map(Sample::from_reading)
             {
@@ -492,6 +516,23 @@ impl Devices {
             }
         }
         true
+    }
+
+    /// Keeps the temperature of the heating's sensor (or, without heating,
+    /// of the first sensor that reports one) in the history.
+    fn record_temperature(&mut self, name: &str, readings: &[sensors::Reading]) {
+        let Some(sample) = readings.iter().find_map(Sample::from_reading) else {
+            return;
+        };
+        let kept = match &self.heating {
+            Some(h) => h.sensor.as_deref().is_none_or(|s| s == name),
+            None => self.history_sensor.get_or_insert_with(|| name.to_string()) == name,
+        };
+        if kept {
+            let wall_ms = self.clock.wall_ms(sample.at);
+            self.history
+                .with(|h| h.temperature(wall_ms, sample.celsius));
+        }
     }
 
     /// The zone's winning temperature target in °C, if one is known.
@@ -606,6 +647,10 @@ impl Devices {
         heating
             .meter
             .record(now, decision.on, decision.reason.is_fail_safe());
+        self.history.with(|h| {
+            h.heating(wall_ms, decision.on, effective.celsius, effective.level);
+            h.set_why(&text);
+        });
         let last = heating.changes.back();
         if last.is_none_or(|c| c.celsius != effective.celsius || c.level != effective.level) {
             if heating.changes.len() == TARGET_CHANGES_KEPT {
@@ -815,7 +860,15 @@ mod tests {
         let (writes_tx, mut writes) = mpsc::channel(1024);
         let (_targets_tx, targets) = watch::channel(target(21.0));
         let (_programs_tx, programs) = watch::channel(BTreeMap::new());
-        let devices = spawn_on(setup, writes_tx, Inputs { targets, programs });
+        let devices = spawn_on(
+            setup,
+            writes_tx,
+            Inputs {
+                targets,
+                programs,
+                history: NodeHistory::in_memory(),
+            },
+        );
 
         let mut failed = None;
         let mut heater = Vec::new();
@@ -911,7 +964,15 @@ mod tests {
         let (_targets_tx, targets) = watch::channel(BTreeMap::new());
         let (_programs_tx, programs) =
             watch::channel(BTreeMap::from([("lab".to_string(), program)]));
-        let devices = spawn_on(setup, writes_tx, Inputs { targets, programs });
+        let devices = spawn_on(
+            setup,
+            writes_tx,
+            Inputs {
+                targets,
+                programs,
+                history: NodeHistory::in_memory(),
+            },
+        );
         let status = devices.heating();
         let drain = tokio::spawn(async move { while writes.recv().await.is_some() {} });
         // 60 device minutes at 600× is 6 s.

@@ -25,6 +25,7 @@ pub mod readings;
 pub mod runtime;
 pub mod settings;
 pub mod stats;
+pub mod wall_clock;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,7 +43,7 @@ pub use settings::{Settings, resolve_seeds};
 
 use crate::control::ZoneProgram;
 use crate::crdt::{NodeInfo, Quantity, TargetKey, TargetValue};
-use crate::net::{ClusterKey, Endpoint, IdentityError, StaticKeypair, limits};
+use crate::net::{ClusterKey, Endpoint, IdentityError, Listener, StaticKeypair, limits};
 use crate::node_id::NodeId;
 use crate::replica::{self, Replica};
 use crate::wire::{PeerInfo, Role};
@@ -79,6 +80,7 @@ pub struct NodeHandle {
     shutdown: watch::Sender<bool>,
     targets_changed_us: Arc<AtomicU64>,
     health: health::Health,
+    history: crate::history::NodeHistory,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -145,6 +147,12 @@ impl NodeHandle {
         });
     }
 
+    /// This node's own history (its file in the data directory): the
+    /// devices task records into it, the node answers observers from it.
+    pub fn history(&self) -> crate::history::NodeHistory {
+        self.history.clone()
+    }
+
     /// The current winning target for one zone and quantity.
     pub fn target(&self, zone: &str, quantity: Quantity) -> Option<TargetValue> {
         self.targets
@@ -175,8 +183,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     loaded.writer.set_key(keypair.write_key());
     let programs = watch::channel(ZoneProgram::all(&loaded.state));
     let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
-    let listener = endpoint
-        .bind(settings.listen)
+    let listener = Listener::bind(&endpoint, settings.listen)
         .await
         .map_err(|source| NodeError::Bind {
             addr: settings.listen,
@@ -227,7 +234,9 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         skipped: loaded.skipped,
         trust: settings.trust.clone(),
     };
-    let replica = Replica::new(config, loaded.state, loaded.writer);
+    let mut replica = Replica::new(config, loaded.state, loaded.writer);
+    let history = crate::history::NodeHistory::open(&settings.data_dir);
+    replica.set_history(history.shared.clone());
     let runtime = runtime::Runtime::new(
         settings,
         endpoint.clone(),
@@ -254,6 +263,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         shutdown: shutdown_tx,
         targets_changed_us,
         health,
+        history,
         task,
     })
 }

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::durable::Durable;
 use super::settings::Settings;
+use super::wall_clock::WallClock;
 use crate::crdt::{TargetKey, TargetValue};
 use crate::net::{Backoff, Endpoint, NetEvent, PeerHandle};
 use crate::replica::{Input, LinkId, LocalWrite, Output, PersistJob, Replica};
@@ -47,6 +48,7 @@ pub struct Runtime {
     settings: Settings,
     endpoint: Endpoint,
     epoch: Instant,
+    wall: WallClock,
     events_tx: mpsc::Sender<NetEvent>,
     events_rx: mpsc::Receiver<NetEvent>,
     channels: Channels,
@@ -69,6 +71,7 @@ impl Runtime {
             settings,
             endpoint,
             epoch: Instant::now(),
+            wall: WallClock::from_env(),
             events_tx: events.0,
             events_rx: events.1,
             channels,
@@ -84,9 +87,7 @@ impl Runtime {
     }
 
     fn input(&mut self, input: Input) {
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let wall_ms = self.wall.now_ms();
         let mut out = std::mem::take(&mut self.out);
         self.replica.handle(self.now(), wall_ms, input, &mut out);
         for output in out.drain(..) {

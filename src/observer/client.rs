@@ -69,6 +69,12 @@ pub enum Update {
         reason: String,
         sent_to: u32,
     },
+    /// A node's history, answering [`Observer::request_history`].
+    History {
+        request: u64,
+        node: NodeId,
+        answer: wire::observer::HistoryAnswer,
+    },
     /// The attached node went away; the next call tries to attach to
     /// another known node (the TUI shows "reconnecting" meanwhile).
     Lost { node: NodeId, reason: String },
@@ -411,8 +417,41 @@ impl Observer {
                     sent_to,
                 })
             }
+            Message::Observer(wire::observer::Message::History {
+                request,
+                observer,
+                node,
+                mut answer,
+            }) if observer == self.id() => {
+                // Peer input: never keep more than a whole history.
+                answer.points.truncate(wire::observer::MAX_HISTORY_POINTS);
+                Some(Update::History {
+                    request,
+                    node,
+                    answer,
+                })
+            }
             _ => None,
         }
+    }
+
+    /// Asks for `node`'s history from `since_ms` on (Unix ms); the answer
+    /// comes as [`Update::History`] with the returned request number, or
+    /// not at all if the node is unreachable (ask again later).
+    pub fn request_history(&mut self, node: NodeId, since_ms: i64) -> Result<u64, ObserverError> {
+        if self.link.is_none() {
+            return Err(ObserverError::Detached);
+        }
+        self.next_request += 1;
+        let request = self.next_request;
+        self.send(&Message::Observer(
+            wire::observer::Message::HistoryRequest {
+                request,
+                node,
+                since_ms,
+            },
+        ));
+        Ok(request)
     }
 
     /// A write was answered. An admitted write joins this replica (it was
@@ -468,7 +507,10 @@ impl Observer {
                 self.state.void(dots);
                 Some(Update::State)
             }
-            Ok(Payload::Watch { .. } | Payload::Skipped { .. }) | Err(_) => None,
+            Ok(
+                Payload::Watch { .. } | Payload::Skipped { .. } | Payload::HistoryRequest { .. },
+            )
+            | Err(_) => None,
         }
     }
 

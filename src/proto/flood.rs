@@ -6,14 +6,30 @@ use std::collections::{HashSet, VecDeque};
 
 use bytes::Bytes;
 
-use super::overlay::{Event, Output};
 use crate::node_id::NodeId;
+use crate::wire::PeerInfo;
 use crate::wire::flood::Message;
 use crate::wire::plumtree::MessageId;
-use crate::wire::{Message as WireMessage, PeerInfo};
 
 /// Most message ids remembered to drop duplicates; the oldest go first.
 pub const SEEN_CAPACITY: usize = 65_536;
+
+/// What flooding asks of its caller, the overlay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Send {
+        to: PeerInfo,
+        msg: Message,
+    },
+    /// A message reached this node for the first time, `hops` links from
+    /// its writer.
+    Delivered {
+        id: MessageId,
+        from: NodeId,
+        hops: u16,
+        payload: Bytes,
+    },
+}
 
 /// One replica's flooding state: only the ids it has seen.
 #[derive(Debug)]
@@ -61,12 +77,12 @@ impl Flood {
         if id.origin == self.me || !self.remember(id) {
             return;
         }
-        out.push(Output::Event(Event::Delivered {
+        out.push(Output::Delivered {
             id,
             from: id.origin,
             hops,
             payload: payload.clone(),
-        }));
+        });
         forward(
             id,
             hops.saturating_add(1),
@@ -103,11 +119,11 @@ fn forward(
     for peer in neighbors.iter().filter(|p| Some(p.id) != from) {
         out.push(Output::Send {
             to: *peer,
-            msg: WireMessage::Flood(Message::Flood {
+            msg: Message::Flood {
                 id,
                 hops,
                 payload: payload.clone(),
-            }),
+            },
         });
     }
 }
@@ -142,7 +158,7 @@ mod tests {
         assert_eq!(to, vec![NodeId(3), NodeId(4)]);
         assert!(
             out.iter()
-                .any(|o| matches!(o, Output::Event(Event::Delivered { hops: 2, .. })))
+                .any(|o| matches!(o, Output::Delivered { hops: 2, .. }))
         );
         let mut out = Vec::new();
         f.handle_message(peer(3), msg, &neighbors, &mut out);

@@ -27,11 +27,10 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::overlay::{DownReason, Event, Output, Timer as OverlayTimer};
 use crate::node_id::NodeId;
 use crate::time::Time;
+use crate::wire::PeerInfo;
 use crate::wire::hyparview::{Message, Priority};
-use crate::wire::{Message as WireMessage, PeerInfo};
 
 /// HyParView's knobs. Defaults are the paper's (§5, "Experimental setup")
 /// except where a field says otherwise.
@@ -94,6 +93,48 @@ impl Default for Config {
             rejoin_below: 6,
         }
     }
+}
+
+/// What the membership layer asks of its caller, the overlay (which wraps
+/// it into its own [`super::Output`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send `msg` to `to`, opening a connection if none is open.
+    Send {
+        to: PeerInfo,
+        msg: Message,
+    },
+    /// Close the connection to `peer` once what was queued for it is sent.
+    Disconnect {
+        peer: NodeId,
+    },
+    /// Feed `timer` back at `at` (or later).
+    Schedule {
+        at: Time,
+        timer: Timer,
+    },
+    Event(Event),
+}
+
+/// A change to the active view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    NeighborUp(PeerInfo),
+    NeighborDown { peer: NodeId, reason: DownReason },
+}
+
+/// Why a neighbour left the active view. The runtime must not treat an
+/// eviction like a failure, or a node falls into a join/evict churn loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DownReason {
+    /// The peer sent DISCONNECT (it left, or made room for another).
+    ClosedByPeer,
+    /// The connection broke.
+    Failed,
+    /// We dropped it to make room for a new neighbour.
+    Evicted,
+    /// We are leaving.
+    Left,
 }
 
 /// HyParView's wake-ups. A timer that is no longer relevant when it fires is
@@ -892,18 +933,12 @@ impl HyParView {
     }
 
     fn schedule(&self, at: Time, timer: Timer, out: &mut Vec<Output>) {
-        out.push(Output::Schedule {
-            at,
-            timer: OverlayTimer::Membership(timer),
-        });
+        out.push(Output::Schedule { at, timer });
     }
 }
 
 fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
-    out.push(Output::Send {
-        to,
-        msg: WireMessage::Membership(msg),
-    });
+    out.push(Output::Send { to, msg });
 }
 
 #[cfg(test)]
@@ -918,10 +953,7 @@ mod tests {
     fn sent(out: &[Output]) -> Vec<(NodeId, Message)> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Send {
-                    to,
-                    msg: WireMessage::Membership(m),
-                } => Some((to.id, m.clone())),
+                Output::Send { to, msg } => Some((to.id, msg.clone())),
                 _ => None,
             })
             .collect()
@@ -939,10 +971,7 @@ mod tests {
     fn timers(out: &[Output]) -> Vec<(Time, Timer)> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Schedule {
-                    at,
-                    timer: OverlayTimer::Membership(t),
-                } => Some((*at, t.clone())),
+                Output::Schedule { at, timer } => Some((*at, timer.clone())),
                 _ => None,
             })
             .collect()

@@ -17,4 +17,5 @@ mod overlay;
 #[cfg(test)]
 mod test_net;
 
-pub use overlay::{BroadcastMode, Config, DownReason, Event, Input, Output, Overlay, Timer};
+pub use hyparview::DownReason;
+pub use overlay::{BroadcastMode, Config, Event, Input, Output, Overlay, Timer};

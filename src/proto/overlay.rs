@@ -7,8 +7,8 @@ use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::flood::Flood;
-use super::hyparview::HyParView;
+use super::flood::{self, Flood};
+use super::hyparview::{self, DownReason, HyParView};
 use super::plumtree::Plumtree;
 use crate::node_id::NodeId;
 use crate::time::Time;
@@ -66,20 +66,6 @@ pub enum Output {
     Event(Event),
 }
 
-/// Why a neighbour left the active view. The runtime must not treat an
-/// eviction like a failure, or a node falls into a join/evict churn loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DownReason {
-    /// The peer sent DISCONNECT (it left, or made room for another).
-    ClosedByPeer,
-    /// The connection broke.
-    Failed,
-    /// We dropped it to make room for a new neighbour.
-    Evicted,
-    /// We are leaving.
-    Left,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     NeighborUp(PeerInfo),
@@ -105,6 +91,54 @@ pub enum Timer {
     Broadcast(super::plumtree::Timer),
 }
 
+impl From<hyparview::Event> for Event {
+    fn from(event: hyparview::Event) -> Self {
+        match event {
+            hyparview::Event::NeighborUp(peer) => Event::NeighborUp(peer),
+            hyparview::Event::NeighborDown { peer, reason } => Event::NeighborDown { peer, reason },
+        }
+    }
+}
+
+impl From<hyparview::Output> for Output {
+    fn from(output: hyparview::Output) -> Self {
+        match output {
+            hyparview::Output::Send { to, msg } => Output::Send {
+                to,
+                msg: Message::Membership(msg),
+            },
+            hyparview::Output::Disconnect { peer } => Output::Disconnect { peer },
+            hyparview::Output::Schedule { at, timer } => Output::Schedule {
+                at,
+                timer: Timer::Membership(timer),
+            },
+            hyparview::Output::Event(event) => Output::Event(event.into()),
+        }
+    }
+}
+
+impl From<flood::Output> for Output {
+    fn from(output: flood::Output) -> Self {
+        match output {
+            flood::Output::Send { to, msg } => Output::Send {
+                to,
+                msg: Message::Flood(msg),
+            },
+            flood::Output::Delivered {
+                id,
+                from,
+                hops,
+                payload,
+            } => Output::Event(Event::Delivered {
+                id,
+                from,
+                hops,
+                payload,
+            }),
+        }
+    }
+}
+
 /// One replica's protocol state: HyParView underneath, the chosen
 /// broadcast on top, and the observers attached to this node.
 #[derive(Debug)]
@@ -116,6 +150,8 @@ pub struct Overlay {
     flood: Flood,
     /// Observers attached here: outside every view, pushed every broadcast.
     observers: BTreeMap<NodeId, PeerInfo>,
+    /// The membership layer's outputs, before they become ours.
+    membership_out: Vec<hyparview::Output>,
     /// The next sequence number for our own broadcasts. It starts at a
     /// random point and never falls behind the clock, so a restarted node
     /// does not reuse ids its peers still remember as seen.
@@ -134,6 +170,7 @@ impl Overlay {
             plumtree: Plumtree::new(me.id, config.plumtree),
             flood: Flood::new(me.id),
             observers: BTreeMap::new(),
+            membership_out: Vec::new(),
             next_seq: u64::from(rng.random::<u32>()),
         }
     }
@@ -150,7 +187,7 @@ impl Overlay {
     pub fn handle(&mut self, now: Time, input: Input, out: &mut Vec<Output>) {
         let start = out.len();
         match input {
-            Input::Join(contacts) => self.membership.join(now, contacts, out),
+            Input::Join(contacts) => self.membership(out, |m, o| m.join(now, contacts, o)),
             Input::Message { from, msg } => {
                 if self.observers.contains_key(&from.id) {
                     self.on_observer_message(now, from, msg, out);
@@ -158,9 +195,9 @@ impl Overlay {
                     self.on_message(now, from, msg, out);
                 }
             }
-            Input::PeerFailed(id) => self.membership.peer_failed(now, id, out),
+            Input::PeerFailed(id) => self.membership(out, |m, o| m.peer_failed(now, id, o)),
             Input::TimerFired(Timer::Membership(timer)) => {
-                self.membership.timer_fired(now, timer, out)
+                self.membership(out, |m, o| m.timer_fired(now, timer, o))
             }
             Input::TimerFired(Timer::Broadcast(timer)) => {
                 self.plumtree.timer_fired(now, timer, out)
@@ -176,9 +213,22 @@ impl Overlay {
                     self.membership.observer_down(id);
                 }
             }
-            Input::Leave => self.membership.leave(out),
+            Input::Leave => self.membership(out, |m, o| m.leave(o)),
         }
         self.follow_up(now, start, out);
+    }
+
+    /// Runs one call into the membership layer and appends what it asked
+    /// for to `out`, in order.
+    fn membership(
+        &mut self,
+        out: &mut Vec<Output>,
+        call: impl FnOnce(&mut HyParView, &mut Vec<hyparview::Output>),
+    ) {
+        let mut own = std::mem::take(&mut self.membership_out);
+        call(&mut self.membership, &mut own);
+        out.extend(own.drain(..).map(Output::from));
+        self.membership_out = own;
     }
 
     /// Originates a broadcast of `payload` to every node; returns its id.
@@ -196,8 +246,10 @@ impl Overlay {
             }
             BroadcastMode::Flood => {
                 let neighbors = self.active_view();
+                let mut own = Vec::new();
                 self.flood
-                    .originate(id, 0, payload.clone(), &neighbors, out);
+                    .originate(id, 0, payload.clone(), &neighbors, &mut own);
+                out.extend(own.into_iter().map(Output::from));
             }
         }
         self.push_to_observers(id, 0, &payload, out);
@@ -240,7 +292,9 @@ impl Overlay {
         match msg {
             // The transport consumes the preamble.
             Message::Hello(_) => {}
-            Message::Membership(msg) => self.membership.handle_message(now, from, msg, out),
+            Message::Membership(msg) => {
+                self.membership(out, |m, o| m.handle_message(now, from, msg, o))
+            }
             Message::Broadcast(msg) => {
                 let pushes = matches!(
                     msg,
@@ -252,13 +306,15 @@ impl Overlay {
                     // Only a neighbour pushes to us: this peer still holds a
                     // link we no longer have (we restarted, or its DISCONNECT
                     // was lost). Tell it, or the link stays one-sided.
-                    self.membership.close_stale(from, out);
+                    self.membership(out, |m, o| m.close_stale(from, o));
                 }
                 self.plumtree.handle_message(now, from, msg, out);
             }
             Message::Flood(msg) => {
                 let neighbors = self.active_view();
-                self.flood.handle_message(from, msg, &neighbors, out);
+                let mut own = Vec::new();
+                self.flood.handle_message(from, msg, &neighbors, &mut own);
+                out.extend(own.into_iter().map(Output::from));
             }
             // Anti-entropy belongs to the state layer and observer traffic to
             // the node; the driver routes them there.
@@ -290,8 +346,12 @@ impl Overlay {
             BroadcastMode::Plumtree => self.plumtree.originate(now, id, 1, payload.clone(), out),
             BroadcastMode::Flood => {
                 let neighbors = self.active_view();
-                self.flood
-                    .originate(id, 1, payload.clone(), &neighbors, out)
+                let mut own = Vec::new();
+                let fresh = self
+                    .flood
+                    .originate(id, 1, payload.clone(), &neighbors, &mut own);
+                out.extend(own.into_iter().map(Output::from));
+                fresh
             }
         };
         if fresh {
@@ -532,7 +592,7 @@ mod scale {
     fn run(n: u64, random: bool, config: Config) {
         let ids: Vec<u64> = (1..=n).collect();
         let mut net = TestNet::new();
-        net.latency_ms = Some((10, 50));
+        net.latency = "10..50".parse().expect("a latency range");
         net.build(&ids, &config);
         net.run_for(Duration::from_secs(30));
         let pick = |k: u64| if random { 1 + (k * 7_777 + 13) % n } else { 1 };
@@ -646,7 +706,7 @@ mod properties {
 
     fn check(steps: Vec<Step>, lossy: bool) -> Result<(), TestCaseError> {
         let mut net = TestNet::new();
-        net.latency_ms = Some((1, 40));
+        net.latency = "1..40".parse().expect("a latency range");
         if lossy {
             net.drop_if = Some(Box::new(|a, b, m| {
                 (a.0 * 31 + b.0 * 17 + m.kind().len() as u64) % 11 == 0

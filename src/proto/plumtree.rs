@@ -73,6 +73,11 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Most payloads cached (default 4096), whatever their age.
     pub cache_capacity: usize,
+    /// Most payload bytes cached (default 1 MiB), whatever their number:
+    /// 4096 payloads of a full frame each would be 256 MiB, and a key
+    /// holder can broadcast full frames. An office's deltas are a few
+    /// hundred bytes, so the count bound is the one honest traffic meets.
+    pub cache_bytes: usize,
     /// How long delivered ids are remembered to drop duplicates
     /// (default 10 min: far longer than any path through the overlay).
     pub seen_ttl: Duration,
@@ -102,6 +107,7 @@ impl Default for Config {
             announce_recent: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 4096,
+            cache_bytes: 1 << 20,
             seen_ttl: Duration::from_secs(600),
             seen_capacity: 65_536,
             batch_window: Duration::from_millis(100),
@@ -154,29 +160,53 @@ struct Expiring<V> {
     order: VecDeque<(Time, MessageId)>,
     ttl: Duration,
     capacity: usize,
+    /// What one value weighs, the most all may weigh, and what they do.
+    weigh: fn(&V) -> usize,
+    budget: usize,
+    weight: usize,
 }
 
 impl<V> Expiring<V> {
     fn new(ttl: Duration, capacity: usize) -> Self {
+        Expiring::weighed(ttl, capacity, |_| 0, usize::MAX)
+    }
+
+    /// Bounded also by the total `weigh` of its values.
+    fn weighed(ttl: Duration, capacity: usize, weigh: fn(&V) -> usize, budget: usize) -> Self {
         Expiring {
             map: HashMap::new(),
             order: VecDeque::new(),
             ttl,
             capacity: capacity.max(1),
+            weigh,
+            budget,
+            weight: 0,
         }
     }
 
     fn insert(&mut self, now: Time, id: MessageId, value: V) {
+        let adding = (self.weigh)(&value);
+        if adding > self.budget {
+            return;
+        }
         while let Some(&(at, old)) = self.order.front() {
-            if self.order.len() < self.capacity && at + self.ttl > now {
+            if self.order.len() < self.capacity
+                && at + self.ttl > now
+                && self.weight + adding <= self.budget
+            {
                 break;
             }
             self.order.pop_front();
-            self.map.remove(&old);
+            if let Some(v) = self.map.remove(&old) {
+                self.weight -= (self.weigh)(&v);
+            }
         }
-        if self.map.insert(id, value).is_none() {
+        if let Some(old) = self.map.insert(id, value) {
+            self.weight -= (self.weigh)(&old);
+        } else {
             self.order.push_back((now, id));
         }
+        self.weight += adding;
     }
 
     fn get(&self, id: &MessageId) -> Option<&V> {
@@ -234,7 +264,12 @@ pub struct Plumtree {
 impl Plumtree {
     pub fn new(me: NodeId, config: Config) -> Self {
         let seen = Expiring::new(config.seen_ttl, config.seen_capacity);
-        let cache = Expiring::new(config.cache_ttl, config.cache_capacity);
+        let cache = Expiring::weighed(
+            config.cache_ttl,
+            config.cache_capacity,
+            |(_, payload): &(u16, Bytes)| payload.len(),
+            config.cache_bytes,
+        );
         let batches = LinkBatches::new(config.batch_window, config.batch_bytes_max);
         Plumtree {
             batches,
@@ -1297,6 +1332,22 @@ mod tests {
         assert!(!e.contains(&mid(1, 0)) && e.contains(&mid(1, 4)));
         e.insert(Time::from_millis(1500), mid(1, 9), 0);
         assert_eq!(e.map.len(), 1, "everything older than the ttl is gone");
+    }
+
+    #[test]
+    fn cached_payloads_are_bounded_in_bytes() {
+        let mut e: Expiring<Vec<u8>> =
+            Expiring::weighed(Duration::from_secs(60), 4096, Vec::len, 100);
+        for seq in 0..10 {
+            e.insert(Time::ZERO, mid(1, seq), vec![0; 30]);
+        }
+        assert_eq!(e.map.len(), 3, "three of 30 bytes fit in 100");
+        assert_eq!(e.weight, 90);
+        assert!(e.contains(&mid(1, 9)) && !e.contains(&mid(1, 6)));
+        // A value over the whole budget is not cached at all.
+        e.insert(Time::ZERO, mid(1, 99), vec![0; 101]);
+        assert!(!e.contains(&mid(1, 99)));
+        assert_eq!(e.map.len(), 3);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! A tiny in-memory network for the protocol's unit tests: virtual time, a
-//! fixed latency per message, crashes reported to the peers that had a link
-//! to the dead node (as TCP would), no sockets and no sleeps.
+//! A tiny in-memory network for the protocol's unit tests: virtual time on
+//! the one [`TimerQueue`], the simulator's per-link [`Latency`], crashes
+//! reported to the peers that had a link to the dead node (as TCP would),
+//! no sockets and no sleeps. Unlike [`crate::sim::Simulator`] it keeps every
+//! message and event for the tests to inspect, and can drop chosen messages.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,8 +12,9 @@ use bytes::Bytes;
 
 use super::{Config, Event, Input, Output, Overlay};
 use crate::node_id::NodeId;
-use crate::splitmix::splitmix64;
+use crate::sim::network::Latency;
 use crate::time::Time;
+use crate::timer_queue::TimerQueue;
 use crate::wire::plumtree::MessageId;
 use crate::wire::{Message, PeerInfo};
 
@@ -27,10 +30,9 @@ type Filter = Box<dyn Fn(NodeId, NodeId, &Message) -> bool>;
 pub struct TestNet {
     pub now: Time,
     pub nodes: BTreeMap<NodeId, Overlay>,
-    pub latency: Duration,
-    /// Pending inputs by (time, sequence).
-    queue: BTreeMap<(Time, u64), (NodeId, Input)>,
-    seq: u64,
+    /// Each link's one-way latency (drawn once per link for a range).
+    pub latency: Latency,
+    queue: TimerQueue<(NodeId, Input)>,
     /// Every message sent: (from, to, message).
     pub sent: Vec<(NodeId, NodeId, Message)>,
     /// Every event emitted: (node, event).
@@ -40,8 +42,6 @@ pub struct TestNet {
     pub observers: BTreeSet<NodeId>,
     /// Messages for which this returns true are dropped in flight.
     pub drop_if: Option<Filter>,
-    /// When set, each link's latency is drawn once from this range (ms).
-    pub latency_ms: Option<(u64, u64)>,
 }
 
 impl TestNet {
@@ -49,15 +49,13 @@ impl TestNet {
         TestNet {
             now: Time::ZERO,
             nodes: BTreeMap::new(),
-            latency: Duration::from_millis(10),
-            queue: BTreeMap::new(),
-            seq: 0,
+            latency: Latency::Fixed(Duration::from_millis(10)),
+            queue: TimerQueue::default(),
             sent: Vec::new(),
             events: Vec::new(),
             inbox: BTreeMap::new(),
             observers: BTreeSet::new(),
             drop_if: None,
-            latency_ms: None,
         }
     }
 
@@ -118,7 +116,8 @@ impl TestNet {
             .map(|(n, _)| *n)
             .collect();
         for n in holders {
-            self.enqueue(self.now + self.latency, n, Input::PeerFailed(id));
+            let at = self.now + self.link_latency(n, id);
+            self.enqueue(at, n, Input::PeerFailed(id));
         }
     }
 
@@ -140,13 +139,7 @@ impl TestNet {
 
     pub fn run_for(&mut self, d: Duration) {
         let until = self.now + d;
-        while let Some((&(at, seq), _)) = self.queue.first_key_value() {
-            if at > until {
-                break;
-            }
-            let Some((_, (node, input))) = self.queue.remove_entry(&(at, seq)) else {
-                break;
-            };
+        while let Some((at, (node, input))) = self.queue.pop_due(until) {
             self.now = at;
             self.apply(node, input);
         }
@@ -163,8 +156,7 @@ impl TestNet {
     }
 
     fn enqueue(&mut self, at: Time, node: NodeId, input: Input) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), (node, input));
+        self.queue.schedule(at, (node, input));
     }
 
     fn process(&mut self, from: NodeId, out: Vec<Output>) {
@@ -192,13 +184,9 @@ impl TestNet {
         }
     }
 
+    /// Test node ids are small, so their low half names the link.
     fn link_latency(&self, a: NodeId, b: NodeId) -> Duration {
-        let Some((min, max)) = self.latency_ms else {
-            return self.latency;
-        };
-        // A hash of the unordered pair: the same latency both ways, drawn once.
-        let x = splitmix64(a.0.min(b.0) ^ splitmix64(a.0.max(b.0)));
-        Duration::from_millis(min + x % (max - min + 1))
+        self.latency.of_link(0, a.0 as u32, b.0 as u32)
     }
 
     /// Checks the membership invariants on every node.

@@ -201,6 +201,15 @@ pub fn check_target(
     })
 }
 
+/// What a change is checked against: the replica's state, and its
+/// writer's last counter (no change may claim this replica's writes past
+/// it).
+#[derive(Clone, Copy)]
+pub struct Holding<'a> {
+    pub state: &'a OfficeState,
+    pub my_counter: u64,
+}
+
 /// The admission checks of one replica and what they refused.
 #[derive(Debug)]
 pub struct Admission {
@@ -265,9 +274,8 @@ impl Admission {
         self.rejected.values().sum()
     }
 
-    /// Drops from `delta` every register that may not enter `state` by
-    /// `route` from `from`; returns how many were dropped.
-    #[allow(clippy::too_many_arguments)] // each route passes all of them, as they are
+    /// Drops from `delta` every register that may not enter `held.state`
+    /// by `route` from `from`; returns how many were dropped.
     pub fn filter(
         &mut self,
         now: Time,
@@ -275,9 +283,9 @@ impl Admission {
         from: NodeId,
         route: Route,
         delta: &mut Delta,
-        state: &OfficeState,
-        my_counter: u64,
+        held: Holding<'_>,
     ) -> usize {
+        let Holding { state, my_counter } = held;
         if route == Route::Broadcast && delta.len() > MAX_KEYS_PER_WRITE {
             let count = delta.len();
             *delta = Delta::default();
@@ -870,8 +878,10 @@ mod heating_tests {
             nid(9),
             Route::Broadcast,
             &mut broadcast,
-            &empty,
-            0,
+            Holding {
+                state: &empty,
+                my_counter: 0,
+            },
         );
         assert_eq!((dropped, broadcast.is_empty()), (1, true));
         let mut writer = writer_of(7);

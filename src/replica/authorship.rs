@@ -413,7 +413,7 @@ mod tests {
         Delta, NodeInfo, OfficeState, Quantity, Reading, SensorId, TargetKey, TargetValue, Unit,
         WriteKey, Writer,
     };
-    use crate::replica::admission::{Admission, Route};
+    use crate::replica::admission::{Admission, Holding, Route};
     use crate::time::Time;
 
     const NOW_MS: u64 = 1_796_032_800_000;
@@ -661,8 +661,9 @@ mod tests {
             let mut state = OfficeState::new();
             if knows_entry || which == 1 {
                 let mut entry = s.entry.clone();
+                let held = Holding { state: &state, my_counter: 0 };
                 let dropped = admission.filter(
-                    Time::ZERO, NOW_MS, me, Route::Broadcast, &mut entry, &state, 0,
+                    Time::ZERO, NOW_MS, me, Route::Broadcast, &mut entry, held,
                 );
                 prop_assert_eq!(dropped, 0);
                 state.apply(&entry);
@@ -679,8 +680,9 @@ mod tests {
                 return Ok(());
             }
             let before = admission.rejected_total();
+            let held = Holding { state: &state, my_counter: 0 };
             admission.filter(
-                Time::ZERO, NOW_MS, me, Route::Broadcast, &mut changed, &state, 0,
+                Time::ZERO, NOW_MS, me, Route::Broadcast, &mut changed, held,
             );
             prop_assert!(
                 unchanged(&changed, original),

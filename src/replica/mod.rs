@@ -13,8 +13,11 @@
 pub mod admission;
 pub mod authorship;
 pub mod bootstrap;
+pub mod histogram;
+pub mod history_requests;
 pub mod links;
 pub mod local_write;
+pub mod metrics;
 pub mod persistence;
 pub mod watch;
 
@@ -29,9 +32,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use admission::{Admission, Rejection, Route, check_target};
+pub use admission::{Admission, Holding, Rejection, Route, check_target};
 pub use links::{LinkId, Links};
 pub use local_write::LocalWrite;
+pub use metrics::Metrics;
 pub use persistence::{PendingAck, PersistJob, Persistence};
 
 use self::authorship::Trust;
@@ -175,6 +179,10 @@ pub struct Stats {
     pub writes_without_dot: u64,
     pub commits: u64,
     pub commit_failures: u64,
+    /// Broadcasts, anti-entropy received, commit latency, convergence lag.
+    pub metrics: Metrics,
+    /// Anti-entropy rounds' messages, bytes sent and keys repaired.
+    pub anti_entropy: anti_entropy::Stats,
 }
 
 /// One replica.
@@ -198,9 +206,13 @@ pub struct Replica {
     retired: bool,
     leaving: bool,
     writes_without_dot: u64,
+    metrics: Metrics,
     /// Dots of observer writes refused here or announced refused, so a
     /// later copy of one is answered as refused, never *stored*.
     voided: std::collections::BTreeSet<Dot>,
+    /// This node's own history, for observers that ask for it.
+    history: Option<crate::history::SharedHistory>,
+    history_budget: history_requests::HistoryBudget,
     /// The time and wall clock of the input being handled.
     now: Time,
     wall_ms: u64,
@@ -243,7 +255,10 @@ impl Replica {
             retired: false,
             leaving: false,
             writes_without_dot: 0,
+            metrics: Metrics::default(),
             voided: std::collections::BTreeSet::new(),
+            history: None,
+            history_budget: history_requests::HistoryBudget::default(),
             now: Time::ZERO,
             wall_ms: 0,
             out: Vec::new(),
@@ -298,6 +313,8 @@ impl Replica {
             writes_without_dot: self.writes_without_dot,
             commits: self.persistence.commits(),
             commit_failures: self.persistence.failures(),
+            metrics: self.metrics.clone(),
+            anti_entropy: self.anti_entropy.stats(),
         }
     }
 
@@ -436,6 +453,10 @@ impl Replica {
     }
 
     fn dial_failed(&mut self, addr: SocketAddr) {
+        let ended = self.watchers.unreachable(addr);
+        if ended > 0 {
+            tracing::debug!(%addr, ended, "Watch leases through an unreachable node ended");
+        }
         let step = self.bootstrap.failed(addr);
         self.bootstrap_step(step);
         if let Some(peer) = self.links.dial_failed(addr) {
@@ -482,6 +503,9 @@ impl Replica {
         let (role, info) = (link.role, link.peer);
         match (role, msg) {
             (_, Message::Sync(msg)) => {
+                let size = postcard::ser_flavors::Size::default();
+                let len = postcard::serialize_with_flavor(&Message::Sync(msg.clone()), size);
+                self.metrics.anti_entropy_received(len.unwrap_or(0));
                 self.anti_entropy_input(anti_entropy::Input::Message { from: peer, msg });
             }
             (
@@ -490,6 +514,18 @@ impl Replica {
             ) => {
                 self.observer_write(peer, request, delta);
             }
+            (
+                Role::Observer,
+                Message::Observer(wire::observer::Message::HistoryRequest {
+                    request,
+                    node,
+                    since_ms,
+                }),
+            ) => self.history_request(peer, request, node, since_ms),
+            (
+                Role::Node,
+                msg @ Message::Observer(wire::observer::Message::History { observer, node, .. }),
+            ) => self.history_answer(peer, node, observer, msg),
             (Role::Node, Message::Observer(wire::observer::Message::ClockReport(bytes))) => {
                 // Another node's report for the observers watching here:
                 // passed on only when it comes over that node's own link,
@@ -571,6 +607,7 @@ impl Replica {
         let (now, wall_ms) = (self.now, self.wall_ms);
         let mut gate = AntiEntropyGate {
             admission: &mut self.admission,
+            metrics: &mut self.metrics,
             observers: &observers,
             now,
             wall_ms,
@@ -586,7 +623,12 @@ impl Replica {
         }
         for output in out {
             match output {
-                anti_entropy::Output::Send { to, msg } => self.send(to, Message::Sync(msg)),
+                anti_entropy::Output::Send { to, msg } => {
+                    if let wire::sync::Message::Summary { reply: false, .. } = msg {
+                        self.metrics.anti_entropy_round();
+                    }
+                    self.send(to, Message::Sync(msg));
+                }
                 anti_entropy::Output::Schedule { at, timer } => {
                     self.timers.schedule(at, Timer::AntiEntropy(timer));
                 }
@@ -603,23 +645,40 @@ impl Replica {
 
     /// A broadcast reached this node for the first time.
     fn delivered(&mut self, origin: NodeId, payload: &[u8]) {
-        match Payload::decode(payload) {
+        let payload = Payload::decode(payload);
+        match &payload {
+            // A delta is counted by what it writes, once decoded below.
+            Ok(Payload::Delta(_)) => {}
+            Ok(other) => self
+                .metrics
+                .broadcast_received(metrics::payload_kind(other)),
+            Err(_) => self.metrics.broadcast_received("undecodable"),
+        }
+        match payload {
             Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
                 Ok(mut delta) => {
+                    self.metrics.broadcast_received(metrics::delta_kind(&delta));
                     self.admission.filter(
                         self.now,
                         self.wall_ms,
                         origin,
                         Route::Broadcast,
                         &mut delta,
-                        &self.state,
-                        self.writer.last_counter(),
+                        Holding {
+                            state: &self.state,
+                            my_counter: self.writer.last_counter(),
+                        },
                     );
                     if self.state.apply(&delta) {
+                        if let Some(newest) = delta.0.timestamps().max() {
+                            let route = metrics::Route::Broadcast;
+                            self.metrics.arrived(route, newest.wall_ms, self.wall_ms);
+                        }
                         self.state_changed(persistence::touches_kept(&delta));
                     }
                 }
                 Err(error) => {
+                    self.metrics.broadcast_received("undecodable");
                     self.admission.refuse_all(
                         self.now,
                         origin,
@@ -643,6 +702,13 @@ impl Replica {
             Ok(Payload::ClockReport { node, .. }) => {
                 tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
             }
+            Ok(Payload::HistoryRequest {
+                via,
+                observer,
+                request,
+                node,
+                since_ms,
+            }) => self.history_request_delivered(via, observer, request, node, since_ms),
             Ok(Payload::Skipped { from, to }) => {
                 if self
                     .admission
@@ -680,7 +746,10 @@ impl Replica {
 
     fn broadcast(&mut self, payload: &Payload) {
         match payload.encode() {
-            Ok(bytes) => self.broadcast_bytes(bytes),
+            Ok(bytes) => {
+                self.metrics.broadcast_sent(metrics::payload_kind(payload));
+                self.broadcast_bytes(bytes);
+            }
             Err(error) => tracing::error!(%error, "cannot encode a payload"),
         }
     }
@@ -695,7 +764,7 @@ impl Replica {
 
     fn tick(&mut self) {
         let now = self.now;
-        while let Some(timer) = self.timers.pop_due(now) {
+        while let Some((_, timer)) = self.timers.pop_due(now) {
             match timer {
                 Timer::Overlay(timer) => self.overlay_input(proto::Input::TimerFired(timer)),
                 Timer::AntiEntropy(timer) => {
@@ -852,6 +921,8 @@ impl Replica {
         }
         let delta = write(&mut self.state, &mut self.writer, self.wall_ms);
         self.admission.learn(&delta.0);
+        // Counted when made: a kept write leaves once it is on disk.
+        self.metrics.broadcast_sent(metrics::delta_kind(&delta));
         let kept = persistence::touches_kept(&delta);
         self.state_changed(kept);
         let payload = match delta
@@ -937,11 +1008,13 @@ impl Replica {
             self.persistence
                 .next_job(&self.state, writer, peers, self.writer.last_counter())
         {
+            self.metrics.commit_started(job.token, self.now);
             self.out.push(Output::Persist(job));
         }
     }
 
     fn persisted(&mut self, token: u64, result: Result<(), String>) {
+        self.metrics.commit_answered(token, self.now);
         let landed = self.persistence.landed(token, result);
         for payload in landed.release {
             self.broadcast_bytes(payload);
@@ -1166,6 +1239,7 @@ impl Replica {
 /// The node's checks around an anti-entropy exchange.
 struct AntiEntropyGate<'a> {
     admission: &'a mut Admission,
+    metrics: &'a mut Metrics,
     observers: &'a [NodeId],
     now: Time,
     wall_ms: u64,
@@ -1208,13 +1282,19 @@ impl anti_entropy::Gate for AntiEntropyGate<'_> {
             from,
             Route::AntiEntropy,
             delta,
-            state,
-            self.my_counter,
+            Holding {
+                state,
+                my_counter: self.my_counter,
+            },
         );
         if let Some(seen) = arrival.seen.as_mut() {
             admission.clip_seen(seen, self.my_counter);
         }
         self.kept |= persistence::touches_kept(delta);
+        if let Some(newest) = delta.0.timestamps().max() {
+            let route = metrics::Route::AntiEntropy;
+            self.metrics.arrived(route, newest.wall_ms, self.wall_ms);
+        }
         dropped
     }
 

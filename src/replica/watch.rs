@@ -40,7 +40,9 @@ pub const MAX_WATCHERS: usize = 16;
 pub enum WatchRefused {
     #[error("a Watch names {via} but was broadcast by {origin}")]
     NotItsOwn { via: NodeId, origin: NodeId },
-    #[error("already {MAX_WATCHERS} nodes watched through")]
+    #[error(
+        "already {MAX_WATCHERS} nodes watched through, or as many new leases within a lease's length"
+    )]
     TooMany,
 }
 
@@ -62,6 +64,9 @@ pub struct Watchers {
     last_full_at: Option<Time>,
     last_report_at: Option<Time>,
     last_report: BTreeMap<NodeId, u64>,
+    /// When the latest new leases were taken, oldest first, at most
+    /// [`MAX_WATCHERS`] of them.
+    recent_new: std::collections::VecDeque<Time>,
     refused: u64,
 }
 
@@ -80,6 +85,18 @@ impl Watchers {
     pub fn vias(&mut self, now: Time) -> Vec<PeerInfo> {
         self.leases.retain(|_, (_, until)| *until > now);
         self.leases.values().map(|(p, _)| *p).collect()
+    }
+
+    /// A dial to `addr` failed: every lease naming it as `via` ends. A
+    /// node that cannot be reached cannot take reports, and redialling it
+    /// for every report until the lease runs out is a dial storm any key
+    /// holder could start with one Watch; an honest node's observer renews
+    /// its lease within [`WATCH_RENEW`], which dials it once more. Returns
+    /// how many leases ended.
+    pub fn unreachable(&mut self, addr: std::net::SocketAddr) -> usize {
+        let before = self.leases.len();
+        self.leases.retain(|_, (via, _)| via.addr != addr);
+        before - self.leases.len()
     }
 
     /// A Watch arrived (or this node took one for its own observer).
@@ -104,6 +121,20 @@ impl Watchers {
         if !was && self.leases.len() >= MAX_WATCHERS {
             self.refused += 1;
             return Err(WatchRefused::TooMany);
+        }
+        // New leases, not only leases held, are bounded: a lease that ends
+        // early (its node unreachable) must not make room for the next one
+        // of a flood, each costing a dial.
+        if !was {
+            if self.recent_new.len() >= MAX_WATCHERS {
+                let oldest = self.recent_new[0];
+                if now.saturating_since(oldest) < WATCH_LEASE {
+                    self.refused += 1;
+                    return Err(WatchRefused::TooMany);
+                }
+                self.recent_new.pop_front();
+            }
+            self.recent_new.push_back(now);
         }
         let until = now + lease.min(WATCH_LEASE);
         let entry = self.leases.entry(via.id).or_insert((via, until));
@@ -219,6 +250,36 @@ mod tests {
                 via: NodeId(3),
                 origin: NodeId(2)
             })
+        );
+    }
+
+    #[test]
+    fn a_lease_through_an_unreachable_node_ends() {
+        let mut w = Watchers::default();
+        let t0 = Time::ZERO;
+        assert!(w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)).is_ok());
+        assert!(w.extend(t0, NodeId(2), WATCH_LEASE, peer(2)).is_ok());
+        assert_eq!(w.unreachable(peer(1).addr), 1);
+        assert_eq!(w.vias(t0), vec![peer(2)]);
+        assert_eq!(w.unreachable(peer(1).addr), 0);
+    }
+
+    #[test]
+    fn leases_ended_early_make_no_room_for_more_new_ones_until_a_lease_passes() {
+        let mut w = Watchers::default();
+        let t0 = Time::ZERO;
+        for i in 0..MAX_WATCHERS as u64 {
+            assert!(w.extend(t0, NodeId(i), WATCH_LEASE, peer(i)).is_ok());
+            w.unreachable(peer(i).addr);
+        }
+        let extra = MAX_WATCHERS as u64;
+        assert_eq!(
+            w.extend(t0, NodeId(extra), WATCH_LEASE, peer(extra)),
+            Err(WatchRefused::TooMany)
+        );
+        assert!(
+            w.extend(t0 + WATCH_LEASE, NodeId(extra), WATCH_LEASE, peer(extra))
+                .is_ok()
         );
     }
 

@@ -4,12 +4,14 @@
 //! (`_bytes`, `_celsius`), `_total` on counters.
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::node::health::Health;
+use crate::replica::histogram::Histogram;
 
 /// A registry holding one node's metrics.
 pub fn registry(health: Health) -> Registry {
@@ -72,6 +74,39 @@ fn labelled_counters(
         ConstCounter::new(*value).encode(family.encode_family(&[(label, *value_label)])?)?;
     }
     Ok(())
+}
+
+/// A histogram the replica core keeps, in seconds.
+struct Seconds<'a>(&'a Histogram);
+
+impl EncodeMetric for Seconds<'_> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let buckets: Vec<(f64, u64)> = self
+            .0
+            .buckets()
+            .map(|(bound, n)| (bound.map_or(f64::INFINITY, |d| d.as_secs_f64()), n))
+            .collect();
+        encoder.encode_histogram::<NoLabelSet>(
+            self.0.sum().as_secs_f64(),
+            self.0.count(),
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// Bytes this process caused to be written to storage (`write_bytes` of
+/// `/proc/self/io`: what reached the block layer, the SD card's wear),
+/// or `None` where the kernel does not say.
+fn disk_written_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 impl Collector for NodeCollector {
@@ -210,6 +245,73 @@ impl Collector for NodeCollector {
             "officemesh_store_commit_failures",
             "Commits that failed (a full or failing SD card).",
             summary.replica.commit_failures,
+        )?;
+        if let Some(bytes) = disk_written_bytes() {
+            counter(
+                e,
+                "officemesh_disk_written_bytes",
+                "Bytes this process wrote to storage (/proc/self/io write_bytes): the SD card's wear.",
+                bytes,
+            )?;
+        }
+        let m = &summary.replica.metrics;
+        Seconds(&m.commit_latency).encode(e.encode_descriptor(
+            "officemesh_store_commit_duration_seconds",
+            "From a commit's hand-over to the disk thread to its answer.",
+            None,
+            MetricType::Histogram,
+        )?)?;
+        let mut lag = e.encode_descriptor(
+            "officemesh_convergence_lag_seconds",
+            "From another replica's write (its set-at) to its arrival here, by route; \
+             for anti-entropy the newest write of each answer part.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (route, histogram) in &m.convergence_lag {
+            Seconds(histogram).encode(lag.encode_family(&[("route", route.as_str())])?)?;
+        }
+        let kinds = |counts: &std::collections::BTreeMap<&'static str, u64>| {
+            counts.iter().map(|(k, n)| (*k, *n)).collect::<Vec<_>>()
+        };
+        labelled_counters(
+            e,
+            "officemesh_broadcasts_sent",
+            "Broadcasts this node originated, by what they carry.",
+            "kind",
+            &kinds(&m.broadcasts_sent),
+        )?;
+        labelled_counters(
+            e,
+            "officemesh_broadcasts_received",
+            "Broadcasts from elsewhere delivered here (first copy), by what they carry.",
+            "kind",
+            &kinds(&m.broadcasts_received),
+        )?;
+        let ae = &summary.replica.anti_entropy;
+        counter(
+            e,
+            "officemesh_anti_entropy_rounds",
+            "Anti-entropy rounds this node opened with a random neighbour.",
+            m.anti_entropy_rounds,
+        )?;
+        counter(
+            e,
+            "officemesh_anti_entropy_sent_bytes",
+            "Bytes of anti-entropy messages sent (summaries, digests, answers).",
+            ae.bytes_sent,
+        )?;
+        counter(
+            e,
+            "officemesh_anti_entropy_received_bytes",
+            "Bytes of anti-entropy messages received.",
+            m.anti_entropy_received_bytes,
+        )?;
+        counter(
+            e,
+            "officemesh_anti_entropy_repaired_keys",
+            "Registers anti-entropy answers brought here.",
+            ae.keys_received,
         )?;
         counter(
             e,

@@ -19,7 +19,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::network::NetworkConfig;
-use super::queue::EventQueue;
 use super::sim_observer::SimObserver;
 use crate::config::TargetsSection;
 use crate::crdt::{NodeInfo, WriteKey, anti_entropy};
@@ -29,6 +28,7 @@ use crate::replica::authorship::Trust;
 use crate::replica::persistence::{KEPT_KEY, PEERS_KEY, STATE_KEY, WRITER_KEY, restore};
 use crate::replica::{self, Input, LinkId, LocalWrite, Output, Replica};
 use crate::time::Time;
+use crate::timer_queue::TimerQueue;
 use crate::wire::{Message, PeerInfo, Role};
 
 const PORT: u16 = 7946;
@@ -104,6 +104,8 @@ struct MeshNode {
     wake: Option<Time>,
     seeds: Vec<SocketAddr>,
     bytes_sent: u64,
+    /// The node's own history (its file, kept across lives).
+    history: Option<crate::history::SharedHistory>,
 }
 
 /// Per-run knobs for the nodes.
@@ -131,7 +133,7 @@ pub struct Mesh {
     by_addr: HashMap<SocketAddr, Endpoint>,
     ends: HashMap<LinkId, End>,
     next_link: u64,
-    queue: EventQueue<Event>,
+    queue: TimerQueue<Event>,
     /// Side of every endpoint while the network is cut.
     partition: Option<Vec<u8>>,
     partition_epoch: u32,
@@ -182,6 +184,7 @@ impl Mesh {
                 wake: None,
                 seeds: Vec::new(),
                 bytes_sent: 0,
+                history: None,
             });
         }
         let count = nodes.len();
@@ -199,7 +202,7 @@ impl Mesh {
             by_addr,
             ends: HashMap::new(),
             next_link: 1,
-            queue: EventQueue::default(),
+            queue: TimerQueue::default(),
             partition: None,
             partition_epoch: 0,
             held: Vec::new(),
@@ -312,7 +315,11 @@ impl Mesh {
             skipped,
             trust: self.config.trust.clone(),
         };
-        n.replica = Some(Replica::new(config, state, writer));
+        let mut replica = Replica::new(config, state, writer);
+        if let Some(history) = &n.history {
+            replica.set_history(history.clone());
+        }
+        n.replica = Some(replica);
         self.feed(node, Input::Start);
     }
 
@@ -352,7 +359,7 @@ impl Mesh {
         self.partition = Some(side);
         self.partition_epoch += 1;
         let epoch = self.partition_epoch;
-        self.queue.push(
+        self.queue.schedule(
             self.now + self.net.partition_timeout,
             Event::PartitionTimeout { epoch },
         );
@@ -375,16 +382,17 @@ impl Mesh {
             return;
         }
         self.held.clear();
-        let cut: Vec<LinkId> = self
+        let mut cut: Vec<LinkId> = self
             .ends
             .iter()
             .filter(|(_, e)| self.across(e.owner, e.peer))
             .map(|(l, _)| *l)
             .collect();
+        cut.sort_unstable();
         for link in cut {
             if let Some(end) = self.ends.remove(&link) {
                 let life = self.life(end.owner);
-                self.queue.push(
+                self.queue.schedule(
                     self.now,
                     Event::LinkDown {
                         at: end.owner,
@@ -423,18 +431,20 @@ impl Mesh {
     }
 
     fn break_links(&mut self, e: Endpoint, after: Duration) {
-        let mine: Vec<LinkId> = self
+        let mut mine: Vec<LinkId> = self
             .ends
             .iter()
             .filter(|(_, end)| end.owner == e)
             .map(|(l, _)| *l)
             .collect();
+        // In link order, not the map's: the same seed replays the same run.
+        mine.sort_unstable();
         for link in mine {
             if let Some(end) = self.ends.remove(&link)
                 && self.ends.remove(&end.peer_link).is_some()
             {
                 let life = self.life(end.peer);
-                self.queue.push(
+                self.queue.schedule(
                     self.now + after,
                     Event::LinkDown {
                         at: end.peer,
@@ -456,7 +466,7 @@ impl Mesh {
             } else {
                 self.net.crash_detection
             };
-            self.queue.push(
+            self.queue.schedule(
                 self.now + after,
                 Event::DialFailed {
                     at: from,
@@ -490,7 +500,7 @@ impl Mesh {
         let to_life = self.life(to);
         // The handshake: the listener sees it after one way, the dialler
         // after the round trip.
-        self.queue.push(
+        self.queue.schedule(
             self.now + one_way,
             Event::LinkUp {
                 at: to,
@@ -501,7 +511,7 @@ impl Mesh {
                 link: b,
             },
         );
-        self.queue.push(
+        self.queue.schedule(
             self.now + one_way * 2,
             Event::LinkUp {
                 at: from,
@@ -537,7 +547,7 @@ impl Mesh {
         }
         let at = self.now + self.latency(end.owner, end.peer);
         let life = self.life(end.peer);
-        self.queue.push(
+        self.queue.schedule(
             at,
             Event::Arrive {
                 to: end.peer,
@@ -555,7 +565,7 @@ impl Mesh {
         if self.ends.remove(&end.peer_link).is_some() {
             let life = self.life(end.peer);
             let at = self.now + self.latency(end.owner, end.peer);
-            self.queue.push(
+            self.queue.schedule(
                 at,
                 Event::LinkDown {
                     at: end.peer,
@@ -583,7 +593,7 @@ impl Mesh {
                 Output::Persist(job) => {
                     let life = self.nodes[node].life;
                     self.queue
-                        .push(now + DISK_DELAY, Event::Landed { node, life, job });
+                        .schedule(now + DISK_DELAY, Event::Landed { node, life, job });
                 }
                 Output::Targets(_) | Output::Retired | Output::Programs => {}
             }
@@ -594,7 +604,8 @@ impl Mesh {
             if n.wake.is_none_or(|w| due < w || w < now) {
                 n.wake = Some(due);
                 let life = n.life;
-                self.queue.push(due.max(now), Event::Wake { node, life });
+                self.queue
+                    .schedule(due.max(now), Event::Wake { node, life });
             }
         }
     }
@@ -605,6 +616,40 @@ impl Mesh {
         let addr = self.nodes[node].peer.addr;
         self.observers[o].attaching(node);
         self.dial(from, Role::Observer, addr);
+    }
+
+    /// Gives `node` a history to answer observers from (as its devices
+    /// would record it), for this life and the next.
+    pub fn set_history(&mut self, node: usize, history: crate::history::SharedHistory) {
+        let n = &mut self.nodes[node];
+        if let Some(replica) = &mut n.replica {
+            replica.set_history(history.clone());
+        }
+        n.history = Some(history);
+    }
+
+    /// Observer `o` writes a schedule, preset or override made by `f`;
+    /// returns its request number.
+    pub fn observer_write_program(
+        &mut self,
+        o: usize,
+        f: impl FnOnce(
+            &mut crate::crdt::OfficeState,
+            &mut crate::crdt::Writer,
+            u64,
+        ) -> crate::crdt::Write,
+    ) -> Option<u64> {
+        let wall = self.wall_ms();
+        let (link, msg, request) = self.observers[o].write_program(wall, f)?;
+        self.send(link, msg);
+        Some(request)
+    }
+
+    /// Observer `o` asks its node for `node`'s history.
+    pub fn observer_history(&mut self, o: usize, node: NodeId, since_ms: i64) -> Option<u64> {
+        let (link, msg, request) = self.observers[o].request_history(node, since_ms)?;
+        self.send(link, msg);
+        Some(request)
     }
 
     /// Observer `o` writes a target; returns its request number.
@@ -651,7 +696,7 @@ impl Mesh {
 
     /// Processes every event due up to `until`, then sets the clock to it.
     pub fn run_until(&mut self, until: Time) {
-        while let Some(at) = self.queue.peek_time() {
+        while let Some(at) = self.queue.next_due() {
             if at > until {
                 break;
             }

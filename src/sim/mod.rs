@@ -16,7 +16,6 @@ pub mod invariants;
 pub mod mesh;
 pub mod metrics;
 pub mod network;
-pub mod queue;
 pub mod report;
 pub mod scenario;
 pub mod sim_observer;

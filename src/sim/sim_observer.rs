@@ -35,13 +35,19 @@ pub struct SimObserver {
     anti_entropy: AntiEntropy,
     writer: Writer,
     next_request: u64,
-    pending: BTreeMap<u64, (Bytes, WriteRecord)>,
+    /// Writes awaiting their answer; a heating-program write has no
+    /// target record.
+    pending: BTreeMap<u64, (Bytes, Option<WriteRecord>)>,
     /// Writes answered *stored*.
     pub stored: Vec<WriteRecord>,
     /// Writes refused by the node.
     pub refused: Vec<WriteRecord>,
     /// The last clock report of every node.
     pub clocks: BTreeMap<NodeId, BTreeMap<NodeId, u64>>,
+    /// History answers received: (request, node, answer).
+    pub histories: Vec<(u64, NodeId, observer::HistoryAnswer)>,
+    /// Heating-program writes answered *stored*, by request.
+    pub programs_stored: Vec<u64>,
 }
 
 impl SimObserver {
@@ -59,6 +65,8 @@ impl SimObserver {
             stored: Vec::new(),
             refused: Vec::new(),
             clocks: BTreeMap::new(),
+            histories: Vec::new(),
+            programs_stored: Vec::new(),
         }
     }
 
@@ -145,8 +153,19 @@ impl SimObserver {
                     if let Ok(delta) = Delta::decode(&bytes) {
                         self.state.apply(&delta);
                     }
-                    self.stored.push(record);
+                    match record {
+                        Some(record) => self.stored.push(record),
+                        None => self.programs_stored.push(request),
+                    }
                 }
+            }
+            Message::Observer(observer::Message::History {
+                request,
+                observer,
+                node,
+                answer,
+            }) if observer == self.peer.id => {
+                self.histories.push((request, node, answer));
             }
             Message::Observer(observer::Message::NotStored { request, .. }) => {
                 if let Some((bytes, _)) = self.pending.remove(&request)
@@ -161,7 +180,7 @@ impl SimObserver {
                         let me = self.peer.id;
                         self.state.void_own_dots(&delta, me);
                     }
-                    self.refused.push(record);
+                    self.refused.extend(record);
                 }
             }
             _ => {}
@@ -231,16 +250,53 @@ impl SimObserver {
             request,
             (
                 bytes.clone(),
-                WriteRecord {
+                Some(WriteRecord {
                     key,
                     dot: write.dot,
                     value,
-                },
+                }),
             ),
         );
         let msg = Message::Observer(observer::Message::Write {
             request,
             delta: bytes,
+        });
+        Some((link, msg, request))
+    }
+
+    /// A heating-program write (schedule, preset, override) made by `f` on
+    /// a copy of the replica and sent to the node, like a target.
+    pub fn write_program(
+        &mut self,
+        wall_ms: u64,
+        f: impl FnOnce(&mut OfficeState, &mut Writer, u64) -> crate::crdt::Write,
+    ) -> Option<(LinkId, Message, u64)> {
+        let link = self.link?;
+        let write = f(&mut self.state.clone(), &mut self.writer, wall_ms);
+        let bytes = Bytes::from(write.delta.encode().ok()?);
+        let request = self.next_request;
+        self.next_request += 1;
+        self.pending.insert(request, (bytes.clone(), None));
+        let msg = Message::Observer(observer::Message::Write {
+            request,
+            delta: bytes,
+        });
+        Some((link, msg, request))
+    }
+
+    /// Asks the attached node for `node`'s history.
+    pub fn request_history(
+        &mut self,
+        node: NodeId,
+        since_ms: i64,
+    ) -> Option<(LinkId, Message, u64)> {
+        let link = self.link?;
+        let request = self.next_request;
+        self.next_request += 1;
+        let msg = Message::Observer(observer::Message::HistoryRequest {
+            request,
+            node,
+            since_ms,
         });
         Some((link, msg, request))
     }

@@ -15,10 +15,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::metrics::Metrics;
 use super::network::NetworkConfig;
-use super::queue::EventQueue;
 use crate::node_id::NodeId;
 use crate::proto::{Config, Event, Input, Output, Overlay, Timer};
 use crate::time::Time;
+use crate::timer_queue::TimerQueue;
 use crate::wire::{Message, PeerInfo};
 
 /// Port every simulated node "listens" on; only the address shape matters.
@@ -77,7 +77,7 @@ pub struct Simulator {
     net: NetworkConfig,
     nodes: Vec<SimNode>,
     index: HashMap<NodeId, u32>,
-    queue: EventQueue<SimEvent>,
+    queue: TimerQueue<SimEvent>,
     partition: Option<Partition>,
     partition_epoch: u32,
     /// Messages waiting for a partition to heal.
@@ -119,7 +119,7 @@ impl Simulator {
             net,
             nodes: sim_nodes,
             index,
-            queue: EventQueue::default(),
+            queue: TimerQueue::default(),
             partition: None,
             partition_epoch: 0,
             held: Vec::new(),
@@ -225,7 +225,7 @@ impl Simulator {
         for peer in std::mem::take(&mut self.nodes[node].connections) {
             let p = &mut self.nodes[peer as usize];
             p.connections.retain(|&c| c as usize != node);
-            self.queue.push(
+            self.queue.schedule(
                 at,
                 SimEvent::PeerFailed {
                     node: peer,
@@ -276,7 +276,7 @@ impl Simulator {
             epoch,
             timed_out: false,
         });
-        self.queue.push(
+        self.queue.schedule(
             self.now + self.net.partition_timeout,
             SimEvent::PartitionTimeout { epoch },
         );
@@ -304,7 +304,7 @@ impl Simulator {
 
     /// The time of the next event, if any.
     pub fn next_event_time(&self) -> Option<Time> {
-        self.queue.peek_time()
+        self.queue.next_due()
     }
 
     /// Processes every event due up to `until`, then sets the clock to it.
@@ -320,7 +320,7 @@ impl Simulator {
 
     /// Processes the next event if it is due by `until`; false when none is.
     pub fn step(&mut self, until: Time) -> bool {
-        match self.queue.peek_time() {
+        match self.queue.next_due() {
             Some(at) if at <= until => {}
             _ => return false,
         }
@@ -389,7 +389,7 @@ impl Simulator {
                 Output::Schedule { at, timer } => {
                     let life = self.nodes[node as usize].life;
                     self.queue
-                        .push(at.max(self.now), SimEvent::Timer { node, life, timer });
+                        .schedule(at.max(self.now), SimEvent::Timer { node, life, timer });
                 }
                 Output::Event(Event::Delivered { id, hops, .. }) => {
                     self.metrics.on_delivered(node as usize, id, hops, self.now);
@@ -405,7 +405,7 @@ impl Simulator {
         let Some(&to) = self.index.get(&to.id) else {
             // Nobody answers at that address: the connect fails.
             let at = self.now + self.net.crash_detection;
-            self.queue.push(
+            self.queue.schedule(
                 at,
                 SimEvent::PeerFailed {
                     node: from,
@@ -422,7 +422,7 @@ impl Simulator {
             // Connection refused or reset: noticed after about one round trip.
             let rtt = self.net.latency.of_link(self.seed, from, to) * 2;
             let peer = self.nodes[to as usize].info.id;
-            self.queue.push(
+            self.queue.schedule(
                 self.now + rtt,
                 SimEvent::PeerFailed {
                     node: from,
@@ -440,7 +440,7 @@ impl Simulator {
                 // A new connection across the cut cannot open.
                 let at = self.now + self.net.partition_timeout;
                 let peer = self.nodes[to as usize].info.id;
-                self.queue.push(
+                self.queue.schedule(
                     at,
                     SimEvent::PeerFailed {
                         node: from,
@@ -467,7 +467,7 @@ impl Simulator {
         self.connect(from, to);
         let at = self.now + self.net.latency.of_link(self.seed, from, to);
         let to_life = self.nodes[to as usize].life;
-        self.queue.push(
+        self.queue.schedule(
             at,
             SimEvent::Arrive {
                 from,
@@ -517,7 +517,7 @@ impl Simulator {
                 let life = self.nodes[node as usize].life;
                 let peer = self.nodes[peer as usize].info.id;
                 self.queue
-                    .push(self.now, SimEvent::PeerFailed { node, life, peer });
+                    .schedule(self.now, SimEvent::PeerFailed { node, life, peer });
             }
         }
     }

@@ -1,24 +1,18 @@
 //! Durable state in an embedded crash-safe database (redb, immediate
-//! durability): the dot counter, the HLC, the replica's identity, and the
-//! office state (DESIGN.md, "Runtime").
+//! durability): the replica's identity, its dot bound, and the blobs the
+//! replica core asks to keep (DESIGN.md, "Runtime").
 //!
-//! The office state is stored as opaque postcard blobs keyed by bytes; the
-//! CRDT layer decides what a key and a value mean. A commit made with
-//! [`Durability::Immediate`] is on disk when the call returns, which is
-//! what lets a node acknowledge a target write as *stored*. Sensor readings
-//! may use [`Durability::Lazy`]: they become durable with the next
-//! immediate commit and are re-measured anyway.
+//! The blobs are opaque bytes under byte keys; the replica core decides
+//! what they mean. A [`Store::commit`] is on disk when the call returns,
+//! which is what lets a node acknowledge a target write as *stored*; the
+//! node runs commits off the thread that serves sockets and the thermostat.
 
-mod dot_counter;
 mod error;
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, TableDefinition};
 
-pub use dot_counter::DOT_BLOCK;
-use dot_counter::DotCounter;
 pub use error::StoreError;
 use error::failed;
 
@@ -27,32 +21,21 @@ use crate::node_id::NodeId;
 /// Name of the database file inside the data directory.
 pub const STORE_FILE: &str = "state.redb";
 
-/// Small named values: the dot bound, the HLC, the identity.
+/// Small named values: the dot bound, the identity.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// The office state: CRDT-encoded blobs under CRDT-encoded keys.
+/// What the replica core keeps: opaque blobs under its keys.
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 
 const DOT_RESERVED_END: &str = "dot_reserved_end";
-const HLC: &str = "hlc";
 const IDENTITY: &str = "node_id";
-
-/// One stored state entry: its key and value, both as the CRDT encoded them.
-pub type StateEntry = (Vec<u8>, Vec<u8>);
-
-/// When a write must be on disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Durability {
-    /// On disk when the call returns (target writes, the dot bound).
-    Immediate,
-    /// On disk with the next immediate commit (sensor readings).
-    Lazy,
-}
 
 /// One replica's durable state.
 pub struct Store {
     db: Database,
     path: PathBuf,
-    dots: DotCounter,
+    /// The durable dot bound: every dot of this replica below it may have
+    /// been issued. Only ever raised.
+    dot_bound: u64,
     first_dot: u64,
 }
 
@@ -60,7 +43,7 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.path)
-            .field("dots", &self.dots)
+            .field("dot_bound", &self.dot_bound)
             .finish_non_exhaustive()
     }
 }
@@ -75,8 +58,8 @@ impl Store {
         Self::open(&dir.join(STORE_FILE))
     }
 
-    /// Opens (or creates) the database file at `path`. The dot counter
-    /// resumes after every dot that may have been issued before.
+    /// Opens (or creates) the database file at `path`. This run's first
+    /// dot is the durable bound: every dot below it may have been issued.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
@@ -92,15 +75,14 @@ impl Store {
         let mut store = Self {
             db,
             path: path.to_path_buf(),
-            dots: DotCounter::resume(0),
+            dot_bound: 0,
             first_dot: 1,
         };
-        let reserved_end = match store.meta(DOT_RESERVED_END)? {
-            Some(bytes) => decode_u64(&bytes, "dot counter")?,
+        store.dot_bound = match store.meta(DOT_RESERVED_END)? {
+            Some(bytes) => decode_u64(&bytes, "dot bound")?,
             None => 0,
         };
-        store.dots = DotCounter::resume(reserved_end);
-        store.first_dot = store.dots.next();
+        store.first_dot = store.dot_bound.max(1);
         tracing::debug!(path = %path.display(), first_dot = store.first_dot, "state database open");
         Ok(store)
     }
@@ -136,28 +118,9 @@ impl Store {
         self.first_dot
     }
 
-    /// The next dot, durable-reserved before it is returned.
-    pub fn next_dot(&mut self) -> Result<u64, StoreError> {
-        Ok(self.reserve_dots(1)?.start)
-    }
-
-    /// `n` consecutive dots, never issued before and never to be issued
-    /// again, even across a crash.
-    pub fn reserve_dots(&mut self, n: u64) -> Result<Range<u64>, StoreError> {
-        if let Some(bound) = self.dots.bound_needed(n) {
-            self.put_meta(DOT_RESERVED_END, &bound.to_be_bytes())?;
-            self.dots.reserved(bound);
-        }
-        self.dots.take(n).ok_or(StoreError::DotsExhausted)
-    }
-
-    /// The end of the durably reserved dot block: dots below it may be used.
-    pub fn reserved_dot_end(&self) -> u64 {
-        self.dots.reserved_end()
-    }
-
-    /// Writes `puts` and, if set, a new reserved dot bound, in one durable
-    /// commit: on disk when the call returns, or not at all.
+    /// Writes `puts` and, if set, a new dot bound, in one durable commit:
+    /// on disk when the call returns, or not at all. A bound below the
+    /// durable one leaves it as it is: dots once reserved stay reserved.
     pub fn commit(
         &mut self,
         puts: &[(&[u8], &[u8])],
@@ -174,6 +137,7 @@ impl Store {
                     .map_err(failed("writing state"))?;
             }
         }
+        let dot_bound = dot_bound.filter(|&b| b > self.dot_bound);
         if let Some(bound) = dot_bound {
             let mut meta = txn.open_table(META).map_err(failed("writing metadata"))?;
             meta.insert(DOT_RESERVED_END, &bound.to_be_bytes()[..])
@@ -181,94 +145,17 @@ impl Store {
         }
         txn.commit().map_err(failed("committing state"))?;
         if let Some(bound) = dot_bound {
-            self.dots.reserved(bound);
+            self.dot_bound = bound;
         }
         Ok(())
     }
 
-    /// Saves the hybrid logical clock (opaque bytes), immediately.
-    pub fn save_hlc(&mut self, hlc: &[u8]) -> Result<(), StoreError> {
-        self.put_meta(HLC, hlc)
-    }
-
-    pub fn load_hlc(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.meta(HLC)
-    }
-
-    /// Writes one state entry.
-    pub fn put_state(
-        &mut self,
-        key: &[u8],
-        value: &[u8],
-        durability: Durability,
-    ) -> Result<(), StoreError> {
-        self.write_state(durability, |table| {
-            table.insert(key, value)?;
-            Ok(())
-        })
-    }
-
-    /// Writes several entries in one atomic commit (a delta's worth).
-    pub fn put_state_batch<'a>(
-        &mut self,
-        entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
-        durability: Durability,
-    ) -> Result<(), StoreError> {
-        self.write_state(durability, |table| {
-            for (key, value) in entries {
-                table.insert(key, value)?;
-            }
-            Ok(())
-        })
-    }
-
-    pub fn remove_state(&mut self, key: &[u8], durability: Durability) -> Result<(), StoreError> {
-        self.write_state(durability, |table| {
-            table.remove(key)?;
-            Ok(())
-        })
-    }
-
+    /// A blob a commit wrote, if any.
     pub fn get_state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(failed("reading state"))?;
         let table = txn.open_table(STATE).map_err(failed("reading state"))?;
         let value = table.get(key).map_err(failed("reading state"))?;
         Ok(value.map(|v| v.value().to_vec()))
-    }
-
-    /// Every state entry, in key order (for loading the office state).
-    pub fn state_entries(&self) -> Result<Vec<StateEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(failed("reading state"))?;
-        let table = txn.open_table(STATE).map_err(failed("reading state"))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(failed("reading state"))? {
-            let (k, v) = entry.map_err(failed("reading state"))?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Makes every lazy write so far durable.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.write_state(Durability::Immediate, |_| Ok(()))
-    }
-
-    fn write_state(
-        &mut self,
-        durability: Durability,
-        apply: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> Result<(), redb::StorageError>,
-    ) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(failed("writing state"))?;
-        txn.set_durability(match durability {
-            Durability::Immediate => redb::Durability::Immediate,
-            Durability::Lazy => redb::Durability::None,
-        })
-        .map_err(failed("writing state"))?;
-        {
-            let mut table = txn.open_table(STATE).map_err(failed("writing state"))?;
-            apply(&mut table).map_err(failed("writing state"))?;
-        }
-        txn.commit().map_err(failed("committing state"))
     }
 
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -305,42 +192,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dots_are_unique_and_increasing_within_a_run() {
+    fn a_commit_writes_blobs_and_never_lowers_the_dot_bound() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_in(dir.path()).unwrap();
-        let a = store.next_dot().unwrap();
-        let b = store.reserve_dots(5).unwrap();
-        let c = store.next_dot().unwrap();
-        assert_eq!(a, 1);
-        assert_eq!(b, 2..7);
-        assert_eq!(c, 7);
-        let big = store.reserve_dots(3 * DOT_BLOCK).unwrap();
-        assert_eq!(big.start, 8);
-        assert_eq!(store.next_dot().unwrap(), 8 + 3 * DOT_BLOCK);
-    }
-
-    #[test]
-    fn state_and_hlc_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open_in(dir.path()).unwrap();
+        assert_eq!(store.first_dot_of_this_run(), 1);
         store
-            .put_state(b"target/lab", b"21.5", Durability::Immediate)
+            .commit(&[(b"target/lab", b"21.5"), (b"a", b"1")], Some(500))
             .unwrap();
-        store
-            .put_state_batch(
-                [(&b"a"[..], &b"1"[..]), (&b"b"[..], &b"2"[..])],
-                Durability::Lazy,
-            )
-            .unwrap();
-        store.save_hlc(&[1, 2, 3]).unwrap();
+        store.commit(&[(b"a", b"2")], Some(100)).unwrap();
+        assert_eq!(store.get_state(b"a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(store.get_state(b"b").unwrap(), None);
+        drop(store);
+        let store = Store::open_in(dir.path()).unwrap();
         assert_eq!(
             store.get_state(b"target/lab").unwrap(),
             Some(b"21.5".to_vec())
         );
-        assert_eq!(store.state_entries().unwrap().len(), 3);
-        store.remove_state(b"a", Durability::Immediate).unwrap();
-        assert_eq!(store.get_state(b"a").unwrap(), None);
-        assert_eq!(store.load_hlc().unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(store.first_dot_of_this_run(), 500);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum Action {
     Decrease,
     InputChar(char),
     InputBackspace,
+    /// `Tab` in the dialog: how long the value holds.
+    CycleDuration,
     Submit,
     ToggleHelp,
     CycleSort,
@@ -46,6 +48,8 @@ pub enum Action {
     AskForget,
     /// `y` in the forget confirmation.
     ConfirmForget,
+    /// `d` on the Overview or Targets: the selected zone's detail.
+    OpenDetail,
     Tick {
         now_ms: u64,
     },
@@ -85,6 +89,7 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     match &app.mode {
         Mode::Dialog(_) => match key.code {
             KeyCode::Esc => Some(Action::Back),
+            KeyCode::Tab => Some(Action::CycleDuration),
             KeyCode::Enter => Some(Action::Submit),
             KeyCode::Up | KeyCode::Right | KeyCode::Char('+') | KeyCode::Char('k') => {
                 Some(Action::Increase)
@@ -137,6 +142,9 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('f') => Some(Action::ToggleFreeze),
             KeyCode::Char('s') => Some(Action::CycleSort),
             KeyCode::Char('x') if app.view == View::Network => Some(Action::AskForget),
+            KeyCode::Char('d') if matches!(app.view, View::Overview | View::Targets) => {
+                Some(Action::OpenDetail)
+            }
             KeyCode::Char('?') => Some(Action::ToggleHelp),
             KeyCode::Esc => Some(Action::Back),
             KeyCode::Enter | KeyCode::Char('t') => Some(Action::OpenDialog),

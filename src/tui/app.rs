@@ -79,7 +79,71 @@ pub struct TargetDialog {
     pub input: String,
     /// The input still shows the starting value; the first digit replaces it.
     pub fresh: bool,
+    /// How long the value holds (`Tab` cycles; temperature only).
+    pub lasts: OverrideFor,
 }
+
+/// How long a value set in the dialog holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideFor {
+    /// The zone's standing target (what the schedule falls back to).
+    Standing,
+    /// An override (a boost) that ends by itself after this many minutes,
+    /// on every node at the same moment.
+    Minutes(u64),
+    /// An override that holds until resumed.
+    Hold,
+}
+
+impl OverrideFor {
+    /// The choices `Tab` steps through, in order.
+    pub const CHOICES: [OverrideFor; 7] = [
+        OverrideFor::Standing,
+        OverrideFor::Minutes(30),
+        OverrideFor::Minutes(60),
+        OverrideFor::Minutes(120),
+        OverrideFor::Minutes(240),
+        OverrideFor::Minutes(480),
+        OverrideFor::Hold,
+    ];
+
+    pub fn next(self) -> OverrideFor {
+        let i = OverrideFor::CHOICES
+            .iter()
+            .position(|c| *c == self)
+            .unwrap_or(0);
+        OverrideFor::CHOICES[(i + 1) % OverrideFor::CHOICES.len()]
+    }
+
+    /// In words, for the dialog.
+    pub fn label(self) -> String {
+        match self {
+            OverrideFor::Standing => "standing target (the schedule still applies)".into(),
+            OverrideFor::Minutes(m) if m % 60 == 0 => {
+                format!("override for {} h, then back to the schedule", m / 60)
+            }
+            OverrideFor::Minutes(m) => format!("override for {m} min, then back to the schedule"),
+            OverrideFor::Hold => "override held until resumed".into(),
+        }
+    }
+}
+
+/// The zone detail (`d` on the Overview or Targets) and the history its
+/// node sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneDetail {
+    pub zone: String,
+    /// The node whose history is shown: the zone's heater node, else one
+    /// with a temperature sensor, else any node of the zone.
+    pub node: Option<crate::NodeId>,
+    pub history: Option<crate::wire::observer::HistoryAnswer>,
+    /// When the history was last asked for (the TUI's clock, Unix ms).
+    pub asked_ms: u64,
+}
+
+/// How often an open zone detail asks its node for the points since the
+/// last it has.
+pub const HISTORY_REFRESH_MS: u64 = 60_000;
 
 /// The node the operator asked to forget, until they confirm or cancel.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +190,9 @@ pub struct TuiConfig {
     /// Colors on, unless `NO_COLOR` is set (see `Theme::from_env`).
     pub theme: Theme,
     pub stale_after_ms: u64,
+    /// The office's time zone: "today" in the zone detail starts at its
+    /// midnight.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for TuiConfig {
@@ -134,6 +201,7 @@ impl Default for TuiConfig {
             limits: TargetLimits::office_defaults(),
             theme: Theme::default(),
             stale_after_ms: DEFAULT_STALE_AFTER_MS,
+            time_zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -177,6 +245,8 @@ pub struct App {
     /// First origin column shown in the Clocks view.
     pub clock_column: usize,
     pub network_sort: NetworkSort,
+    /// The zone detail, while open (over the current view).
+    pub detail: Option<ZoneDetail>,
     pub should_quit: bool,
 }
 
@@ -201,6 +271,7 @@ impl App {
             filters: Default::default(),
             clock_column: 0,
             network_sort: NetworkSort::default(),
+            detail: None,
             should_quit: false,
         }
     }

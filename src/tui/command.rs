@@ -15,7 +15,18 @@ pub enum Command {
         quantity: String,
         value: f64,
     },
+    /// Write `Override(zone)`: `celsius` until `lasts_ms` from now (`None`
+    /// holds until resumed). Its progress is reported like a target's.
+    SetOverride {
+        write: WriteId,
+        zone: String,
+        celsius: f64,
+        lasts_ms: Option<u64>,
+    },
     /// Forget a decommissioned node: its tombstone, written like a target.
     /// The outcome is told in the Events view.
     ForgetNode { node: NodeId, name: String },
+    /// Ask `node` for its history from `since_ms` on (Unix ms), for the
+    /// zone detail; answered by `NetworkUpdate::History`, or not at all.
+    FetchHistory { node: NodeId, since_ms: i64 },
 }

@@ -31,6 +31,11 @@ pub enum NetworkUpdate {
     Log(LogEvent),
     /// The session with the attached node changed.
     Connection(ConnectionStatus),
+    /// A node's own history, asked for by the zone detail.
+    History {
+        node: crate::NodeId,
+        answer: crate::wire::observer::HistoryAnswer,
+    },
 }
 
 /// Identifies one write the TUI issued, chosen by the TUI (see `Command`).

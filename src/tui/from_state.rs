@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::snapshot::{
     ActuatorState, AttachedNode, ConnectionStatus, FailedSensor, Interface, NodeInfo, NodeStatus,
-    OfficeSnapshot, SensorReading, TargetSibling, TargetState,
+    OfficeSnapshot, SensorReading, TargetSibling, TargetState, ZoneProgramText,
 };
 use crate::crdt::{ActuatorKind, ActuatorOutput, OfficeState};
 use crate::node_id::NodeId;
@@ -153,7 +153,39 @@ pub fn snapshot(observed: &Observed<'_>) -> OfficeSnapshot {
         actuators,
         targets,
         clocks,
+        programs: programs(state),
     }
+}
+
+/// Every zone's replicated heating program, in words.
+fn programs(state: &OfficeState) -> BTreeMap<String, ZoneProgramText> {
+    use crate::control::schedule_syntax::Printed;
+    crate::control::ZoneProgram::all(state)
+        .into_iter()
+        .map(|(zone, program)| {
+            let override_text = program.override_value.as_ref().and_then(|o| {
+                let celsius = o.celsius?;
+                let until = match o.expires_at_ms {
+                    Some(ms) => jiff::Timestamp::from_millisecond(ms as i64)
+                        .map(|t| format!(" until {}", t.strftime("%H:%M UTC")))
+                        .unwrap_or_default(),
+                    None => " (held)".to_string(),
+                };
+                Some(format!("{celsius:.1} °C by {}{until}", o.set_by))
+            });
+            let text = ZoneProgramText {
+                schedule: program.schedule.as_ref().map(|s| Printed(s).to_string()),
+                schedule_conflict: state.schedule(&zone).is_some_and(|r| r.is_conflicted()),
+                override_text,
+                presets: program
+                    .presets
+                    .iter()
+                    .map(|(name, c)| (name.to_string(), f64::from(*c)))
+                    .collect(),
+            };
+            (zone, text)
+        })
+        .collect()
 }
 
 fn node_info(observed: &Observed<'_>, id: NodeId, info: &crate::crdt::NodeInfo) -> NodeInfo {

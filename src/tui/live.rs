@@ -56,6 +56,8 @@ pub struct LiveOptions {
     pub identity_dir: PathBuf,
     /// What the set-target dialog accepts.
     pub limits: TargetLimits,
+    /// The office's time zone (`[office] timezone`).
+    pub time_zone: jiff::tz::TimeZone,
     /// The operators list: whether this observer may write, and as whom.
     pub trust: Trust,
 }
@@ -84,6 +86,7 @@ pub async fn run(options: LiveOptions) -> Result<(), LiveError> {
     let config = TuiConfig {
         limits: options.limits.clone(),
         theme: Theme::from_env(),
+        time_zone: options.time_zone.clone(),
         ..TuiConfig::default()
     };
     let driver = tokio::spawn(drive(options, updates_tx, commands_rx));
@@ -247,12 +250,14 @@ impl Driver {
                     }
                 },
                 command = commands.recv() => match command {
-                    Some(Command::SetTarget { write, .. }) => {
+                    Some(Command::SetTarget { write, .. } | Command::SetOverride { write, .. }) => {
                         self.progress(write, WriteProgress::Failed("not connected to any node yet".into())).await?;
                     }
                     Some(Command::ForgetNode { name, .. }) => {
                         self.log(LogKind::Error, format!("forget {name} failed: not connected to any node yet")).await?;
                     }
+                    // The detail asks again once attached.
+                    Some(Command::FetchHistory { .. }) => {}
                     None => return Err(Closed),
                 },
             }
@@ -345,6 +350,10 @@ impl Driver {
                 Ok(true)
             }
             Update::State | Update::Clock(_) => Ok(true),
+            Update::History { node, answer, .. } => {
+                self.send(NetworkUpdate::History { node, answer }).await?;
+                Ok(false)
+            }
             Update::Stored { request, by } => {
                 if let Some(name) = self.forgets.remove(&request) {
                     self.log(
@@ -450,6 +459,13 @@ impl Driver {
         observer: &mut Observer,
         command: Command,
     ) -> Result<(), Closed> {
+        if let Command::FetchHistory { node, since_ms } = command {
+            // Unanswered (node unreachable, detached): the view asks again.
+            if let Err(error) = observer.request_history(node, since_ms) {
+                tracing::debug!(%error, "history not requested");
+            }
+            return Ok(());
+        }
         if !observer.is_synced() {
             self.waiting.push(command);
             return Ok(());
@@ -462,6 +478,25 @@ impl Driver {
                 value,
             } => (write, zone, quantity, value),
             Command::ForgetNode { node, name } => return self.forget(observer, node, name).await,
+            Command::FetchHistory { .. } => return Ok(()),
+            Command::SetOverride {
+                write,
+                zone,
+                celsius,
+                lasts_ms,
+            } => {
+                let value = crate::crdt::OverrideValue {
+                    celsius: Some(celsius as f32),
+                    expires_at_ms: lasts_ms.map(|l| Observer::wall_ms().saturating_add(l)),
+                    set_by: self.set_by.clone(),
+                };
+                let submitted = observer.write_override(&zone, value);
+                let what = match lasts_ms {
+                    Some(l) => format!("boost {zone} to {celsius} °C for {} min", l / 60_000),
+                    None => format!("hold {zone} at {celsius} °C"),
+                };
+                return self.track(write, submitted, what).await;
+            }
         };
         let Some(q) = quantity_named(&quantity) else {
             return self
@@ -471,7 +506,23 @@ impl Driver {
                 )
                 .await;
         };
-        match observer.write_target(&zone, q, value as f32, self.set_by.clone()) {
+        let submitted = observer.write_target(&zone, q, value as f32, self.set_by.clone());
+        self.track(
+            write,
+            submitted,
+            format!("set {zone} {quantity} to {value}"),
+        )
+        .await
+    }
+
+    /// Follows a submitted write to *converged*, or reports why it failed.
+    async fn track(
+        &mut self,
+        write: WriteId,
+        submitted: Result<crate::observer::Submitted, ObserverError>,
+        what: String,
+    ) -> Result<(), Closed> {
+        match submitted {
             Ok(submitted) => {
                 self.writes.insert(
                     submitted.request,
@@ -486,10 +537,7 @@ impl Driver {
                 self.progress(write, WriteProgress::Pending).await?;
                 self.log(
                     LogKind::Write,
-                    format!(
-                        "set {zone} {quantity} to {value} (write {})",
-                        submitted.request
-                    ),
+                    format!("{what} (write {})", submitted.request),
                 )
                 .await
             }
@@ -500,11 +548,8 @@ impl Driver {
                 };
                 self.progress(write, WriteProgress::Failed(reason.clone()))
                     .await?;
-                self.log(
-                    LogKind::Error,
-                    format!("set {zone} {quantity} failed: {reason}"),
-                )
-                .await
+                self.log(LogKind::Error, format!("{what} failed: {reason}"))
+                    .await
             }
         }
     }

@@ -10,7 +10,7 @@ use super::app::{App, TuiConfig};
 use super::event::{LogEvent, LogKind, NetworkUpdate, WriteProgress};
 use super::snapshot::{
     ActuatorState, AttachedNode, Clock, ConnectionStatus, FailedSensor, Interface, NodeInfo,
-    NodeStatus, OfficeSnapshot, SensorReading, TargetSibling, TargetState,
+    NodeStatus, OfficeSnapshot, SensorReading, TargetSibling, TargetState, ZoneProgramText,
 };
 use super::update::update;
 use crate::NodeId;
@@ -317,6 +317,48 @@ pub fn office_at(t: u64) -> OfficeSnapshot {
         actuators,
         targets,
         clocks,
+        programs: BTreeMap::from([(
+            "Kitchen".to_string(),
+            ZoneProgramText {
+                schedule: Some("mon-fri 07:00 comfort, 18:00 eco; sat-sun away".into()),
+                schedule_conflict: false,
+                override_text: None,
+                presets: vec![("comfort".into(), 21.5)],
+            },
+        )]),
+    }
+}
+
+/// The Kitchen node's answer to a history request: two days of points
+/// ending at `NOW_MS`, the room warming to its schedule's set-points.
+pub fn kitchen_history() -> crate::wire::observer::HistoryAnswer {
+    use crate::wire::observer::{HistoryAnswer, HistoryPoint};
+    let last_min = (NOW_MS / 60_000 / 5 * 5) as u32;
+    let points = (0..2 * 24 * 12u32)
+        .rev()
+        .map(|back| {
+            let start_min = last_min - back * 5;
+            // Local hour in the preview's UTC office.
+            let hour = (start_min / 60) % 24;
+            let target = if (7..18).contains(&hour) { 2150 } else { 1700 };
+            let phase = f64::from(start_min % 45) / 45.0;
+            let celsius = f64::from(target) / 100.0 - 0.3 + 0.5 * (phase * std::f64::consts::TAU).sin();
+            let on = celsius < f64::from(target) / 100.0;
+            HistoryPoint {
+                start_min,
+                centi_celsius: (celsius * 100.0).round() as i16,
+                target_centi: target,
+                on_secs: if on { 180 } else { 0 },
+                cycles: u8::from(on && start_min % 15 == 0),
+                level: 3,
+            }
+        })
+        .collect();
+    HistoryAnswer {
+        points,
+        power_w: Some(1500),
+        unavailable: false,
+        why: "on: 0.4 °C below 21.5 (schedule mon-fri 07:00–18:00 (comfort))".into(),
     }
 }
 

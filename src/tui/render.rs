@@ -107,11 +107,15 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
         Mode::Dialog(_) => vec![
             ("↑↓+-", "step"),
             ("0-9", "type"),
+            ("Tab", "how long"),
             ("Enter", "write"),
             ("Esc", "cancel"),
         ],
         Mode::ConfirmForget(_) => vec![("y", "forget"), ("n/Esc", "cancel")],
         Mode::Help => vec![("?/Esc", "close help"), ("q", "quit")],
+        Mode::Normal if app.detail.is_some() => {
+            vec![("q", "quit"), ("Esc", "back"), ("Enter", "set target")]
+        }
         Mode::Normal => {
             let mut pairs = vec![
                 ("q", "quit"),
@@ -121,7 +125,10 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
                 ("/", "filter"),
             ];
             match app.view {
-                View::Overview | View::Targets => pairs.push(("Enter", "set target")),
+                View::Overview | View::Targets => {
+                    pairs.push(("Enter", "target"));
+                    pairs.push(("d", "detail"));
+                }
                 View::Network => {
                     pairs.push(("s", "sort"));
                     pairs.push(("x", "forget"));

@@ -97,8 +97,8 @@ fn handle(app: &mut App, event: Event, commands: &mpsc::Sender<Command>) -> bool
     };
     if let Some(command) = update(app, action) {
         let write = match &command {
-            Command::SetTarget { write, .. } => Some(*write),
-            Command::ForgetNode { .. } => None,
+            Command::SetTarget { write, .. } | Command::SetOverride { write, .. } => Some(*write),
+            Command::ForgetNode { .. } | Command::FetchHistory { .. } => None,
         };
         if let Err(e) = commands.try_send(command) {
             tracing::warn!(error = %e, "write not handed to the observer client");

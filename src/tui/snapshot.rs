@@ -35,6 +35,21 @@ pub struct OfficeSnapshot {
     pub targets: Vec<TargetState>,
     /// Each replica's version vector, keyed by the replica.
     pub clocks: BTreeMap<NodeId, Clock>,
+    /// Each zone's heating program in words, by zone.
+    pub programs: BTreeMap<String, ZoneProgramText>,
+}
+
+/// A zone's replicated heating program, as the schedule language prints it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZoneProgramText {
+    /// "mon-fri 07:00 comfort, 18:00 eco; sat-sun eco".
+    pub schedule: Option<String>,
+    /// Concurrent schedule edits are waiting to be resolved.
+    pub schedule_conflict: bool,
+    /// "23.0 °C by alice until 11:15 UTC" while an override holds.
+    pub override_text: Option<String>,
+    /// Preset values set for the zone: (name, °C).
+    pub presets: Vec<(String, f64)>,
 }
 
 /// The node an observer is attached to.

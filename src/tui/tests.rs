@@ -5,7 +5,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{App, Mode, TuiConfig, View};
+use super::app::{App, Mode, OverrideFor, TuiConfig, View};
 use super::preview;
 use super::snapshot::ConnectionStatus;
 use super::theme::Theme;
@@ -314,6 +314,156 @@ view_snapshots! {
         press(&mut app, KeyCode::Char('?'));
         app
     },
+    zone_detail => detail_app(),
+    override_dialog => {
+        let mut app = snapshot_app(View::Overview);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Char('2'));
+        press(&mut app, KeyCode::Char('3'));
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        app
+    },
+}
+
+#[test]
+fn the_dialog_writes_a_boost_that_ends_by_itself_or_a_hold() {
+    let mut app = snapshot_app(View::Overview);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    match press(&mut app, KeyCode::Enter) {
+        Some(Command::SetOverride {
+            zone,
+            celsius,
+            lasts_ms,
+            ..
+        }) => {
+            assert_eq!(zone, "Kitchen");
+            assert_eq!(celsius, 23.0);
+            assert_eq!(lasts_ms, Some(3_600_000), "an hour's boost");
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, KeyCode::Enter);
+    for _ in 0..OverrideFor::CHOICES.len() - 1 {
+        press(&mut app, KeyCode::Tab);
+    }
+    let Some(Command::SetOverride { lasts_ms: None, .. }) = press(&mut app, KeyCode::Enter) else {
+        panic!("the last choice holds until resumed");
+    };
+    // Round the cycle: a plain target again.
+    press(&mut app, KeyCode::Enter);
+    for _ in 0..OverrideFor::CHOICES.len() {
+        press(&mut app, KeyCode::Tab);
+    }
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Command::SetTarget { .. })
+    ));
+}
+
+/// The Kitchen's detail with the history its node answered.
+fn detail_app() -> App {
+    let mut app = snapshot_app(View::Overview);
+    let command = press(&mut app, KeyCode::Char('d'));
+    let Some(Command::FetchHistory { node, since_ms: 0 }) = command else {
+        panic!("d asks the zone's node for its history: {command:?}");
+    };
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::History {
+            node,
+            answer: preview::kitchen_history(),
+        }),
+    );
+    app
+}
+
+#[test]
+fn zone_detail_asks_the_heater_node_refreshes_and_merges() {
+    let mut app = detail_app();
+    let detail = app.detail.clone().expect("open");
+    assert_eq!(detail.zone, "Kitchen");
+    let kitchen_heater = app
+        .snapshot
+        .actuators
+        .iter()
+        .find(|a| a.zone == "Kitchen")
+        .map(|a| a.node);
+    assert_eq!(detail.node, kitchen_heater);
+    let node = detail.node.unwrap();
+    let before = detail.history.as_ref().unwrap().points.clone();
+    // Within a minute nothing is asked again; after it, only what is new.
+    assert_eq!(
+        update(
+            &mut app,
+            Action::Tick {
+                now_ms: preview::NOW_MS + 30_000
+            }
+        ),
+        None
+    );
+    let last = before.last().unwrap();
+    assert_eq!(
+        update(
+            &mut app,
+            Action::Tick {
+                now_ms: preview::NOW_MS + 61_000
+            }
+        ),
+        Some(Command::FetchHistory {
+            node,
+            since_ms: last.start_ms()
+        })
+    );
+    // The newest point was still filling: the answer replaces it.
+    let mut refreshed = *last;
+    refreshed.on_secs = 300;
+    let mut next = refreshed;
+    next.start_min += 5;
+    let answer = crate::wire::observer::HistoryAnswer {
+        points: vec![refreshed, next],
+        ..preview::kitchen_history()
+    };
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::History { node, answer }),
+    );
+    let after = &app
+        .detail
+        .as_ref()
+        .unwrap()
+        .history
+        .as_ref()
+        .unwrap()
+        .points;
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[after.len() - 2], refreshed);
+    // An answer from another node is not this zone's.
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::History {
+            node: crate::NodeId(1),
+            answer: Default::default(),
+        }),
+    );
+    assert_eq!(
+        app.detail
+            .as_ref()
+            .unwrap()
+            .history
+            .as_ref()
+            .unwrap()
+            .points
+            .len(),
+        before.len() + 1
+    );
+    press(&mut app, KeyCode::Esc);
+    assert!(app.detail.is_none(), "Esc closes the detail");
 }
 
 /// Renders Network and Clocks for 200 nodes and prints the mean frame time.

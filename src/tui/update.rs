@@ -2,7 +2,9 @@
 //! the TUI is returned as a `Command` for the runner to send.
 
 use super::action::{Action, PAGE};
-use super::app::{App, ForgetDialog, Mode, TargetDialog, View};
+use super::app::{
+    App, ForgetDialog, HISTORY_REFRESH_MS, Mode, OverrideFor, TargetDialog, View, ZoneDetail,
+};
 use super::command::Command;
 use super::event::NetworkUpdate;
 use super::snapshot::NodeStatus;
@@ -52,6 +54,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::Back => match app.mode {
+            Mode::Normal if app.detail.is_some() => app.detail = None,
             Mode::Normal | Mode::Filter => {
                 app.filters[app.view.index()].clear();
                 app.mode = Mode::Normal;
@@ -71,6 +74,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::OpenDialog => open_dialog(app),
+        Action::OpenDetail => return open_detail(app),
         Action::AskForget => ask_forget(app),
         Action::ConfirmForget => {
             if let Mode::ConfirmForget(dialog) = std::mem::replace(&mut app.mode, Mode::Normal) {
@@ -94,6 +98,13 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
                 }
             }
         }
+        Action::CycleDuration => {
+            if let Mode::Dialog(dialog) = &mut app.mode
+                && dialog.quantity == "temperature"
+            {
+                dialog.lasts = dialog.lasts.next();
+            }
+        }
         Action::InputBackspace => {
             if let Mode::Dialog(dialog) = &mut app.mode {
                 dialog.fresh = false;
@@ -101,7 +112,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             }
         }
         Action::Submit => return submit(app),
-        Action::Tick { now_ms } => app.now_ms = now_ms,
+        Action::Tick { now_ms } => {
+            app.now_ms = now_ms;
+            return refresh_detail(app);
+        }
         Action::Network(update) => receive(app, update),
         Action::Redraw => {}
     }
@@ -193,6 +207,7 @@ fn open_dialog(app: &mut App) {
         quantity,
         input,
         fresh: true,
+        lasts: OverrideFor::Standing,
     });
 }
 
@@ -225,15 +240,54 @@ fn submit(app: &mut App) -> Option<Command> {
         .limits
         .validate(&dialog.quantity, &dialog.input)
         .ok()?;
-    let (zone, quantity) = (dialog.zone.clone(), dialog.quantity.clone());
+    let (zone, quantity, lasts) = (dialog.zone.clone(), dialog.quantity.clone(), dialog.lasts);
+    let lasts_ms = match lasts {
+        OverrideFor::Standing => None,
+        OverrideFor::Minutes(m) => Some(Some(m * 60_000)),
+        OverrideFor::Hold => Some(None),
+    };
+    if let Some(lasts_ms) = lasts_ms {
+        // The nodes' own check of an override, before it leaves.
+        override_value(app, &zone, value, lasts_ms).ok()?;
+    }
     app.mode = Mode::Normal;
     let write = app.start_write(zone.clone(), quantity.clone(), value);
-    Some(Command::SetTarget {
-        write,
-        zone,
-        quantity,
-        value,
+    Some(match lasts_ms {
+        None => Command::SetTarget {
+            write,
+            zone,
+            quantity,
+            value,
+        },
+        Some(lasts_ms) => Command::SetOverride {
+            write,
+            zone,
+            celsius: value,
+            lasts_ms,
+        },
     })
+}
+
+/// The override the dialog would write, checked as every node checks it
+/// (`OverrideValue::check`) within the dialog's temperature range.
+pub fn override_value(
+    app: &App,
+    zone: &str,
+    celsius: f64,
+    lasts_ms: Option<u64>,
+) -> Result<(), crate::crdt::OverrideError> {
+    let mut limits = crate::crdt::HeatingLimits::default();
+    if let Some(range) = app.config.limits.get("temperature") {
+        limits.min_celsius = range.min as f32;
+        limits.max_celsius = range.max as f32;
+    }
+    let now = app.now_ms;
+    crate::crdt::OverrideValue {
+        celsius: Some(celsius as f32),
+        expires_at_ms: lasts_ms.map(|l| now.saturating_add(l)),
+        set_by: String::new(),
+    }
+    .check(zone, now, &limits)
 }
 
 fn receive(app: &mut App, update: NetworkUpdate) {
@@ -246,5 +300,83 @@ fn receive(app: &mut App, update: NetworkUpdate) {
         }
         NetworkUpdate::Log(event) => app.receive_log(event),
         NetworkUpdate::Connection(status) => app.connection = status,
+        NetworkUpdate::History { node, answer } => receive_history(app, node, answer),
+    }
+}
+
+/// The node whose history stands for `zone`: its heater's node, else one
+/// with a temperature, else any of its nodes.
+fn history_node(app: &App, zone: &str) -> Option<crate::NodeId> {
+    let s = &app.snapshot;
+    s.actuators
+        .iter()
+        .find(|a| a.zone == zone)
+        .map(|a| a.node)
+        .or_else(|| {
+            s.readings
+                .iter()
+                .find(|r| r.zone == zone && r.quantity == "temperature")
+                .map(|r| r.node)
+        })
+        .or_else(|| s.nodes.iter().find(|n| n.zone == zone).map(|n| n.id))
+}
+
+fn open_detail(app: &mut App) -> Option<Command> {
+    let (zone, _) = selected_target(app)?;
+    let node = history_node(app, &zone);
+    app.detail = Some(ZoneDetail {
+        zone,
+        node,
+        history: None,
+        asked_ms: app.now_ms,
+    });
+    node.map(|node| Command::FetchHistory { node, since_ms: 0 })
+}
+
+/// Asks the open detail's node for what it has since the last point,
+/// every `HISTORY_REFRESH_MS`.
+fn refresh_detail(app: &mut App) -> Option<Command> {
+    let now = app.now_ms;
+    let detail = app.detail.as_mut()?;
+    if now.saturating_sub(detail.asked_ms) < HISTORY_REFRESH_MS {
+        return None;
+    }
+    detail.asked_ms = now;
+    let since_ms = detail
+        .history
+        .as_ref()
+        .and_then(|h| h.points.last())
+        .map_or(0, |p| p.start_ms());
+    detail
+        .node
+        .map(|node| Command::FetchHistory { node, since_ms })
+}
+
+/// Merges an answer into the open detail: the points it carries replace
+/// those from its first point on (the newest one was still filling).
+fn receive_history(
+    app: &mut App,
+    node: crate::NodeId,
+    answer: crate::wire::observer::HistoryAnswer,
+) {
+    let Some(detail) = app.detail.as_mut().filter(|d| d.node == Some(node)) else {
+        return;
+    };
+    match &mut detail.history {
+        Some(kept) => {
+            if let Some(first) = answer.points.first() {
+                kept.points.retain(|p| p.start_min < first.start_min);
+            }
+            kept.points.extend(answer.points);
+            let excess = kept
+                .points
+                .len()
+                .saturating_sub(crate::wire::observer::MAX_HISTORY_POINTS);
+            kept.points.drain(..excess);
+            kept.power_w = answer.power_w;
+            kept.unavailable = answer.unavailable;
+            kept.why = answer.why;
+        }
+        None => detail.history = Some(answer),
     }
 }

@@ -50,6 +50,18 @@ pub enum Payload {
     /// has no gap. Admitted only once a later dot of the same replica is
     /// known, so nobody can mark another replica's future writes as seen.
     Skipped { from: u64, to: u64 },
+    /// An observer attached to `via` asks for `node`'s history: only
+    /// `node` answers, straight to `via` (as clock reports travel), which
+    /// hands the `observer::Message::History` to `observer`. Broadcast
+    /// because `via` need not know where `node` listens; sent only when an
+    /// operator opens a zone's detail, so an idle office stays quiet.
+    HistoryRequest {
+        via: PeerInfo,
+        observer: NodeId,
+        request: u64,
+        node: NodeId,
+        since_ms: i64,
+    },
 }
 
 impl Payload {

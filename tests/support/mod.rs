@@ -42,6 +42,8 @@ pub struct NodeProc {
     pub config: PathBuf,
     pub addr: SocketAddr,
     pub child: Option<Child>,
+    /// Environment variables this node (and only it) starts with.
+    pub env: Vec<(String, String)>,
 }
 
 impl Drop for Office {
@@ -144,8 +146,19 @@ impl Office {
             config,
             addr,
             child: None,
+            env: Vec::new(),
         });
         i
+    }
+
+    /// Has node `i` (added, not started yet) serve `/metrics` on a free
+    /// loopback port; returns the address.
+    pub fn serve_metrics(&mut self, i: usize) -> SocketAddr {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut text = std::fs::read_to_string(&self.nodes[i].config).unwrap();
+        text.push_str(&format!("\n[metrics]\nlisten = \"{addr}\"\n"));
+        std::fs::write(&self.nodes[i].config, text).unwrap();
+        addr
     }
 
     /// Node `i`'s data directory.
@@ -178,9 +191,13 @@ impl Office {
         if self.announce_loopback {
             command.arg("--announce-loopback");
         }
+        command.envs(node.env.iter().map(|(k, v)| (k, v)));
         node.child = Some(
             command
-                .env("RUST_LOG", "info")
+                .env(
+                    "RUST_LOG",
+                    std::env::var("OFFICEMESH_TEST_NODE_LOG").unwrap_or_else(|_| "info".into()),
+                )
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -283,6 +300,27 @@ pub fn counters(office: &Office, node: usize) -> Value {
         assert!(Instant::now() < deadline, "no counters from node {node}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The sum of every sample of metric `name` (its `_total` for a counter)
+/// whose line contains `label` ("" for any), as the node at `addr` serves
+/// it.
+pub fn metric(addr: SocketAddr, name: &str, label: &str) -> u64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            let metric = l.split([' ', '{']).next().unwrap_or_default();
+            (metric == name || metric == format!("{name}_total")) && l.contains(label)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// A process's resident set in KiB (`VmRSS` in /proc/PID/status).

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::value;
-use crate::tui::app::{App, TargetDialog};
+use crate::tui::app::{App, OverrideFor, TargetDialog};
 
 /// A rectangle of at most `width` × `height` in the middle of `area`.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -23,7 +23,7 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 pub fn render(app: &App, dialog: &TargetDialog, frame: &mut Frame, area: Rect) {
     let theme = app.config.theme;
-    let popup = centered(area, 60, 12);
+    let popup = centered(area, 64, 14);
     let target = app
         .snapshot
         .targets
@@ -64,21 +64,41 @@ pub fn render(app: &App, dialog: &TargetDialog, frame: &mut Frame, area: Rect) {
             r.min, r.max, r.unit, r.step
         )));
     }
-    lines.push(
-        match app.config.limits.validate(&dialog.quantity, &dialog.input) {
-            Ok(v) => Line::from(Span::styled(
-                format!("✓ Enter writes {}", value(v, unit)),
-                theme.ok(),
-            )),
-            Err(e) => Line::from(Span::styled(format!("✗ {e}"), theme.bad())),
-        },
-    );
+    if dialog.quantity == "temperature" {
+        lines.push(Line::from(vec![
+            Span::raw("Holds: "),
+            Span::styled(dialog.lasts.label(), theme.accent()),
+        ]));
+    }
+    let lasts_ms = match dialog.lasts {
+        OverrideFor::Standing => None,
+        OverrideFor::Minutes(m) => Some(Some(m * 60_000)),
+        OverrideFor::Hold => Some(None),
+    };
+    let checked = app
+        .config
+        .limits
+        .validate(&dialog.quantity, &dialog.input)
+        .map_err(|e| e.to_string())
+        .and_then(|v| match lasts_ms {
+            Some(l) => crate::tui::update::override_value(app, &dialog.zone, v, l)
+                .map(|()| v)
+                .map_err(|e| e.to_string()),
+            None => Ok(v),
+        });
+    lines.push(match checked {
+        Ok(v) => Line::from(Span::styled(
+            format!("✓ Enter writes {}", value(v, unit)),
+            theme.ok(),
+        )),
+        Err(e) => Line::from(Span::styled(format!("✗ {e}"), theme.bad())),
+    });
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled("↑/+ ↓/-", theme.key()),
         Span::raw(" step  "),
-        Span::styled("0-9 .", theme.key()),
-        Span::raw(" type  "),
+        Span::styled("Tab", theme.key()),
+        Span::raw(" how long  "),
         Span::styled("Enter", theme.key()),
         Span::raw(" write  "),
         Span::styled("Esc", theme.key()),

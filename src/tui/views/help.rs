@@ -23,6 +23,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("f", "freeze / unfreeze the display"),
     ("Enter  t", "set the target of the selected zone"),
     ("  ↑↓ + -  0-9", "step or type the value in the dialog"),
+    ("d", "zone detail: week chart, why, schedule, energy"),
     ("Esc", "close, cancel, clear the filter"),
     ("?", "this help"),
 ];

@@ -11,6 +11,7 @@ pub mod network;
 pub mod overview;
 pub mod sensors;
 pub mod targets;
+pub mod zone_detail;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -32,6 +33,10 @@ pub fn row_count(app: &App, view: View) -> usize {
 
 /// Draws the current view into `area`.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(detail) = &app.detail {
+        zone_detail::render(app, detail, frame, area);
+        return;
+    }
     match app.view {
         View::Overview => overview::render(app, frame, area),
         View::Network => network::render(app, frame, area),
