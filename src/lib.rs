@@ -15,6 +15,7 @@ pub mod crdt;
 pub mod demo;
 pub mod doctor;
 pub mod history;
+pub mod key_fingerprint;
 pub mod net;
 pub mod node;
 pub mod node_id;
@@ -31,5 +32,6 @@ pub mod timer_queue;
 pub mod tui;
 pub mod wire;
 
+pub use key_fingerprint::KeyFingerprint;
 pub use node_id::NodeId;
 pub use time::Time;

@@ -34,6 +34,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The cluster keys this machine accepts and the one it dials with:
+    /// rotate the cluster key without downtime (install, use, remove).
+    Keyring {
+        #[command(subcommand)]
+        command: cli::keyring::KeyringCommand,
+    },
     /// Run the deterministic simulator: thousands of nodes in virtual time.
     Sim(cli::sim::SimArgs),
     /// Run a node: join the overlay, keep the office state, until SIGTERM.
@@ -135,6 +141,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => cli::demo::run(args),
         Command::Keygen { out } => cli::keygen::run(out),
+        Command::Keyring { command } => cli::keyring::run(command),
         Command::Sim(args) => cli::sim::run(args),
         Command::Node(args) => cli::node::run(args),
         Command::Status(args) => cli::status::run(args),

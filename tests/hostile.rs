@@ -691,7 +691,7 @@ fn absurd_well_formed_messages_leave_every_node_bounded_and_converging() {
         )
     };
     let said: Vec<(u64, u64)> = (0..NODES)
-        .map(|i| (rejected(i, "skipped_notice"), rejected(i, "state_full")))
+        .map(|i| (rejected(i, "skipped_notice"), rejected(i, "node_full")))
         .collect();
     let sensors: Vec<usize> = (0..NODES)
         .map(|i| {
@@ -702,7 +702,7 @@ fn absurd_well_formed_messages_leave_every_node_bounded_and_converging() {
         .collect();
     println!(
         "absurd messages: largest RSS per node {max_rss:?} KiB; refused per node \
-         (skipped notices, keys past the state bound) {said:?}; sensors held {sensors:?}"
+         (skipped notices, keys past a node's bound) {said:?}; sensors held {sensors:?}"
     );
     for i in 0..NODES {
         assert!(rss_kib(pids(&office)[i]).is_some(), "n{i} is still running");
@@ -713,6 +713,6 @@ fn absurd_well_formed_messages_leave_every_node_bounded_and_converging() {
         );
         let (skipped, full) = said[i];
         assert!(skipped >= 1, "n{i} counts the absurd skipped-dots notice");
-        assert!(full >= 1, "n{i} counts the sensors past its key bound");
+        assert!(full >= 1, "n{i} counts the sensors past a node's key bound");
     }
 }

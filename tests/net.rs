@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use officemesh::NodeId;
 use officemesh::net::{
-    CloseReason, ClusterKey, Endpoint, HandshakeError, Limits, Listener, NOISE_PATTERN,
+    CloseReason, ClusterKey, Endpoint, HandshakeError, Keyring, Limits, Listener, NOISE_PATTERN,
     NOISE_PROLOGUE, NetEvent, PeerHandle, StaticKeypair,
 };
 use officemesh::wire::plumtree::{self, MessageId};
@@ -223,9 +223,11 @@ async fn wrong_cluster_key_is_refused_counted_and_never_delivered() {
     let mut a = node(&key, Limits::default()).await;
     let intruder = node(&ClusterKey::generate(), Limits::default()).await;
 
+    // The intruder names a key `a` does not hold: `a` hangs up before
+    // its second handshake message.
     let err = intruder.endpoint.connect(a.addr).await.unwrap_err();
-    assert!(matches!(err, HandshakeError::ClosedByPeer { .. }), "{err}");
-    eventually(|| a.endpoint.counters().handshakes_refused == 1).await;
+    assert!(matches!(err, HandshakeError::Unanswered { .. }), "{err}");
+    eventually(|| a.endpoint.counters().handshakes_unknown_key == 1).await;
     assert!(
         a.events.try_recv().is_err(),
         "nothing from the intruder reached the owner"
@@ -234,10 +236,11 @@ async fn wrong_cluster_key_is_refused_counted_and_never_delivered() {
 
     // The other way round: the intruder's listener refuses us.
     let err = a.endpoint.connect(intruder.addr).await.unwrap_err();
-    assert!(matches!(err, HandshakeError::ClosedByPeer { .. }), "{err}");
-    // Each side counts both the dial it made and the one it refused.
-    eventually(|| intruder.endpoint.counters().handshakes_refused == 2).await;
-    assert_eq!(a.endpoint.counters().handshakes_refused, 2);
+    assert!(matches!(err, HandshakeError::Unanswered { .. }), "{err}");
+    // Each side counts the dial it made and the one it refused.
+    eventually(|| intruder.endpoint.counters().handshakes_unknown_key == 1).await;
+    assert_eq!(a.endpoint.counters().handshakes_refused, 1);
+    assert_eq!(intruder.endpoint.counters().handshakes_refused, 1);
 
     good_peer_round_trip(&mut a, &key).await;
 }
@@ -598,4 +601,64 @@ async fn spawn_connect_retries_with_backoff_then_reports() {
         other => panic!("{other:?}"),
     }
     let _held = expect_connected(&mut b.events).await;
+}
+
+#[tokio::test]
+async fn a_dialer_whose_primary_is_not_installed_there_yet_falls_back_to_its_other_key() {
+    let (old, new) = (ClusterKey::generate(), ClusterKey::generate());
+    // `a` was not told about the new key yet; `b` already dials with it.
+    let mut a = node(&old, Limits::default()).await;
+    let b = Endpoint::new(
+        StaticKeypair::generate().unwrap(),
+        Keyring::new(new.clone(), vec![old.clone()]).unwrap(),
+        Role::Node,
+    );
+    let conn = b.connect(a.addr).await.unwrap();
+    let (b_tx, _b_rx) = mpsc::channel(16);
+    let handle = conn.spawn(b_tx);
+    assert_eq!(handle.cluster_key(), old.fingerprint());
+    let theirs = expect_connected(&mut a.events).await;
+    assert_eq!(theirs.cluster_key(), old.fingerprint());
+    // The first attempt, with the new key, was refused and counted.
+    assert_eq!(a.endpoint.counters().handshakes_unknown_key, 1);
+
+    // `a` installs the new key: `b`'s first attempt now goes through.
+    a.endpoint
+        .set_keyring(Keyring::new(old.clone(), vec![new.clone()]).unwrap());
+    let conn = b.connect(a.addr).await.unwrap();
+    let (b_tx, _b_rx) = mpsc::channel(16);
+    assert_eq!(conn.spawn(b_tx).cluster_key(), new.fingerprint());
+    assert_eq!(a.endpoint.counters().handshakes_unknown_key, 1);
+
+    // Once the old key is removed, a link made with it is one to close.
+    a.endpoint.set_keyring(Keyring::from(new.clone()));
+    assert!(!a.endpoint.keeps(theirs.id(), theirs.cluster_key()));
+    assert!(a.endpoint.keeps(theirs.id(), new.fingerprint()));
+}
+
+#[tokio::test]
+async fn a_revoked_replica_is_refused_after_proving_its_key_whoever_dials() {
+    let key = ClusterKey::generate();
+    let mut a = node(&key, Limits::default()).await;
+    let stolen = node(&key, Limits::default()).await;
+    a.endpoint
+        .set_revoked([stolen.endpoint.node_id()].into_iter().collect());
+
+    let err = stolen.endpoint.connect(a.addr).await.unwrap_err();
+    assert!(matches!(err, HandshakeError::ClosedByPeer { .. }), "{err}");
+    eventually(|| a.endpoint.counters().handshakes_revoked == 1).await;
+    let err = a.endpoint.connect(stolen.addr).await.unwrap_err();
+    assert!(
+        matches!(err, HandshakeError::Revoked { peer, .. } if peer == stolen.endpoint.node_id()),
+        "{err}"
+    );
+    assert_eq!(a.endpoint.counters().handshakes_revoked, 2);
+    assert_eq!(a.endpoint.counters().connections_established, 0);
+    assert!(a.events.try_recv().is_err(), "nothing reached the owner");
+    assert!(
+        !a.endpoint
+            .keeps(stolen.endpoint.node_id(), key.fingerprint())
+    );
+
+    good_peer_round_trip(&mut a, &key).await;
 }

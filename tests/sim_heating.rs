@@ -36,6 +36,7 @@ fn office(nodes: usize, seed: u64) -> Mesh {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         })
         .collect();
     let config = MeshConfig {

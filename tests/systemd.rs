@@ -216,3 +216,69 @@ fn sigterm_says_stopping_and_the_node_exits_cleanly() {
     };
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn sighup_says_reloading_then_ready_and_a_broken_config_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    let start = Instant::now();
+    let mut node = Killed(start_node(dir.path(), &socket_path, &[]));
+    let mut buf = [0u8; 4096];
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let n = socket.recv(&mut buf).expect("READY=1 within 10 s");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    let reload_messages = |got: &[(Duration, String)]| -> (Option<usize>, Option<usize>) {
+        let reloading = got
+            .iter()
+            .position(|(_, m)| m.lines().any(|l| l == "RELOADING=1"));
+        let ready = got.iter().position(|(_, m)| {
+            m.lines().any(|l| l == "READY=1") && m.lines().any(|l| l.starts_with("STATUS=reload"))
+        });
+        (reloading, ready)
+    };
+    // A good reload: RELOADING=1 with its MONOTONIC_USEC=, then READY=1.
+    hup(node.0.id());
+    let got = collect(&socket, start, start.elapsed() + Duration::from_secs(2));
+    let (reloading, ready) = reload_messages(&got);
+    let (reloading, ready) = (
+        reloading.unwrap_or_else(|| panic!("no RELOADING=1 after SIGHUP: {got:?}")),
+        ready.unwrap_or_else(|| panic!("no READY=1 after the reload: {got:?}")),
+    );
+    assert!(reloading <= ready, "{got:?}");
+    assert!(
+        got[reloading]
+            .1
+            .lines()
+            .any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "{got:?}"
+    );
+    assert!(
+        got[ready].1.contains("STATUS=reloaded: 1 cluster key"),
+        "{got:?}"
+    );
+    // A broken config: the node says so, stays up and ready.
+    std::fs::write(dir.path().join("n0.toml"), "[node\n").unwrap();
+    hup(node.0.id());
+    let got = collect(&socket, start, start.elapsed() + Duration::from_secs(2));
+    let (_, ready) = reload_messages(&got);
+    let ready = ready.unwrap_or_else(|| panic!("no READY=1 after the failed reload: {got:?}"));
+    assert!(got[ready].1.contains("STATUS=reload failed"), "{got:?}");
+    assert!(
+        node.0.try_wait().unwrap().is_none(),
+        "the node must keep running"
+    );
+    let log = std::fs::read_to_string(dir.path().join("n0.log")).unwrap_or_default();
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(log.contains("was not reloaded"), "{log}");
+}

@@ -35,6 +35,7 @@ fn replica() -> Replica {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         },
         seeds: Vec::new(),
         remembered: Vec::new(),

@@ -238,6 +238,7 @@ mod tests {
                 interfaces: vec![],
                 failed_sensors: vec![],
                 neighbours: vec![],
+                cluster_keys: vec![],
             },
         );
         writer

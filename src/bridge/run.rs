@@ -28,7 +28,7 @@ use super::states;
 use super::topics::{OFFLINE, ONLINE, Topics};
 use crate::config::TargetsSection;
 use crate::crdt::Quantity;
-use crate::net::ClusterKey;
+use crate::net::Keyring;
 use crate::node_id::NodeId;
 use crate::observer::client::LIVE_WITHIN;
 use crate::observer::{Observer, ObserverIdentity, Update};
@@ -56,7 +56,8 @@ pub struct BridgeOptions {
     pub targets: TargetsSection,
     /// Nodes to attach to, in preference order.
     pub connect: Vec<SocketAddr>,
-    pub cluster_key: ClusterKey,
+    /// The cluster keys to dial with (the primary first).
+    pub cluster_key: Keyring,
     /// The bridge's own observer identity (keypair and dot counter).
     pub identity_dir: PathBuf,
     /// The operators list: when it names the bridge, its writes are signed
@@ -150,7 +151,7 @@ async fn next_update(observer: &mut Option<Observer>) -> Update {
 /// Tries every address until a node answers, however long that takes.
 async fn connect_observer(
     addrs: Vec<SocketAddr>,
-    cluster_key: ClusterKey,
+    cluster_key: Keyring,
     identity_dir: PathBuf,
     trust: Trust,
 ) -> Observer {

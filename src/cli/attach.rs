@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use officemesh::config::{Config, resolve_data_dir};
-use officemesh::net::ClusterKey;
+use officemesh::net::{ClusterKey, Keyring, KeyringDir, load_keys};
 use officemesh::node::resolve_seeds;
 use officemesh::observer::{Observer, ObserverIdentity, identity};
 
@@ -22,8 +22,9 @@ pub struct AttachArgs {
     /// The config naming the cluster key and seeds.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The cluster key file (default: the config's, else cluster.key in
-    /// the node's data directory).
+    /// The cluster key file, or a keyring directory (default: the
+    /// config's keyring when it holds keys, else its key file, else
+    /// cluster.key in the node's data directory).
     #[arg(long)]
     pub key: Option<PathBuf>,
     /// Where this observer keeps its key and dot counter (default: the
@@ -40,7 +41,8 @@ pub struct Attached {
 /// Where to attach and as whom, before any connection is made.
 pub struct Resolved {
     pub config: Config,
-    pub cluster_key: ClusterKey,
+    /// The keys to dial with, the primary first.
+    pub cluster_key: Keyring,
     /// Addresses to try, in preference order.
     pub addrs: Vec<SocketAddr>,
     pub observer_dir: PathBuf,
@@ -56,12 +58,7 @@ pub fn resolve(args: &AttachArgs) -> anyhow::Result<Resolved> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let key_path = match &args.key {
-        Some(path) => path.clone(),
-        None => config.key_file(&resolve_data_dir(None, Some(&config))?),
-    };
-    let cluster_key =
-        ClusterKey::load(&key_path).context("loading the cluster key (pass --key or --config)")?;
+    let cluster_key = keys(args.key.as_deref(), &config)?;
     let mut addrs = resolve_seeds(&args.connect).map_err(anyhow::Error::msg)?;
     if args.connect.is_empty() {
         addrs.extend(resolve_seeds(&config.cluster.seeds).map_err(anyhow::Error::msg)?);
@@ -85,6 +82,25 @@ pub fn resolve(args: &AttachArgs) -> anyhow::Result<Resolved> {
         addrs,
         observer_dir,
     })
+}
+
+/// The keys an observer dials with: `--key` (a key file or a keyring
+/// directory), else the config's keyring or key file.
+pub fn keys(key: Option<&Path>, config: &Config) -> anyhow::Result<Keyring> {
+    let hint = "loading the cluster key (pass --key or --config)";
+    match key {
+        Some(dir) if dir.is_dir() => KeyringDir::new(dir)
+            .load()
+            .context(hint)?
+            .with_context(|| format!("the keyring {} holds no key", dir.display())),
+        Some(file) => Ok(Keyring::from(ClusterKey::load(file).context(hint)?)),
+        None => {
+            let data_dir = resolve_data_dir(None, Some(config))?;
+            let (keys, _) = load_keys(&config.keyring_dir(&data_dir), &config.key_file(&data_dir))
+                .context(hint)?;
+            Ok(keys)
+        }
+    }
 }
 
 pub async fn attach(args: &AttachArgs) -> anyhow::Result<Attached> {

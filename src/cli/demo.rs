@@ -151,7 +151,7 @@ async fn headless(office: &DemoOffice, args: &DemoArgs) -> anyhow::Result<()> {
 async fn attached(office: &DemoOffice) -> anyhow::Result<()> {
     let options = LiveOptions {
         connect: office.addrs(),
-        cluster_key: office.cluster_key().clone(),
+        cluster_key: office.cluster_key().clone().into(),
         identity_dir: office.observer_dir(),
         limits: target_limits(office.targets()),
         time_zone: office.time_zone().clone(),

@@ -132,6 +132,7 @@ mod tests {
                 role: Role::Node,
                 failed_sensors: Vec::new(),
                 neighbours: Vec::new(),
+                cluster_keys: Vec::new(),
             };
             state.announce_node(&mut writer, 1, info);
         }

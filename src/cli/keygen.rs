@@ -12,7 +12,8 @@ pub fn run(out: Option<PathBuf>) -> anyhow::Result<()> {
             key.write_new(&path)
                 .with_context(|| format!("writing the cluster key to {}", path.display()))?;
             eprintln!(
-                "wrote a new cluster key to {}; copy it to every node (mode 0600)",
+                "wrote a new cluster key (fingerprint {}) to {}; copy it to every node (mode 0600)",
+                key.fingerprint(),
                 path.display()
             );
         }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod doctor;
 pub mod forget;
 pub mod keygen;
+pub mod keyring;
 pub mod man;
 pub mod node;
 pub mod preset;

@@ -32,6 +32,8 @@ pub fn settings(config_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(
 /// its devices, until SIGTERM or SIGINT; then switches the heater off,
 /// leaves gracefully and flushes. SIGUSR1 writes the transport counters
 /// to `net-counters.json` in the data directory (for `officemesh bench`).
+/// SIGHUP (`systemctl reload officemesh`) re-reads the config and applies
+/// the keyring and `cluster.revoked` live ([`reload`]).
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let (config, mut settings) = settings(&args.config, args.data_dir.as_deref())?;
     settings.include_loopback = args.announce_loopback;
@@ -46,6 +48,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
         let mut usr1 =
             signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+        let mut running_config = config.clone();
         let handle = node::start(settings).await?;
         let metrics = match config.metrics.listen {
             Some(addr) => {
@@ -75,6 +79,22 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                     tracing::info!("SIGINT: leaving");
                     break;
                 }
+                _ = hup.recv() => {
+                    if let Some(notifier) = &notifier {
+                        notifier.reloading();
+                    }
+                    let outcome = reload(&args, &mut running_config, &handle).await;
+                    let status = match &outcome {
+                        Ok(line) => line.clone(),
+                        Err(error) => {
+                            tracing::error!("SIGHUP: the configuration was not reloaded: {error:#}");
+                            format!("reload failed, running as before: {error:#}")
+                        }
+                    };
+                    if let Some(notifier) = &notifier {
+                        notifier.reloaded(&status);
+                    }
+                }
                 _ = usr1.recv() => {
                     if let Err(error) = stats::write_stats(&data_dir, &handle.stats()) {
                         tracing::warn!(%error, "SIGUSR1: could not write the counters");
@@ -95,4 +115,48 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         handle.shutdown().await;
         Ok(())
     })
+}
+
+/// Re-reads the config at `args.config` and applies what can change on a
+/// running node: the keyring (new handshakes use it; links made with a
+/// removed key are closed), `cluster.revoked` (refused from now on, open
+/// links closed, their new writes refused) and `cluster.operators`. Anything else that changed is reported as waiting
+/// for a restart. A config or keyring that does not load changes nothing.
+async fn reload(
+    args: &NodeArgs,
+    running: &mut Config,
+    handle: &node::NodeHandle,
+) -> anyhow::Result<String> {
+    let (config, settings) = settings(&args.config, args.data_dir.as_deref())?;
+    let (keyring, source) = settings.keyring()?;
+    let primary = keyring.primary_fingerprint();
+    let keys = keyring.len();
+    let revoked = settings.revoked.len();
+    let reloaded = handle
+        .reload(keyring, settings.trust.clone())
+        .await
+        .context("the node task has ended")?;
+    let mut rest = config.clone();
+    rest.cluster.key_file = running.cluster.key_file.clone();
+    rest.cluster.keyring_dir = running.cluster.keyring_dir.clone();
+    rest.cluster.revoked = running.cluster.revoked.clone();
+    rest.cluster.operators = running.cluster.operators.clone();
+    if rest != *running {
+        tracing::warn!(
+            "SIGHUP: settings other than the cluster keys, cluster.revoked and cluster.operators changed; they take effect on the next restart"
+        );
+    }
+    *running = config;
+    tracing::info!(
+        %source,
+        %primary,
+        keys,
+        revoked,
+        closed_for_key = reloaded.closed_for_key,
+        closed_for_revocation = reloaded.closed_for_revocation,
+        "SIGHUP: configuration reloaded"
+    );
+    Ok(format!(
+        "reloaded: {keys} cluster key(s), primary {primary}, {revoked} revoked"
+    ))
 }

@@ -46,6 +46,14 @@ pub struct SimArgs {
     /// default: the protocol's).
     #[arg(long)]
     batch_window_ms: Option<u64>,
+    /// Plumtree's IHAVE interval in ms: how long announcements to lazy
+    /// peers queue before they leave (default: the protocol's).
+    #[arg(long)]
+    ihave_interval_ms: Option<u64>,
+    /// Plumtree's GRAFT timeout in ms: how long a node waits for a message
+    /// announced by IHAVE before asking for it (default: the protocol's).
+    #[arg(long)]
+    graft_timeout_ms: Option<u64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -89,6 +97,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         observers: args.observers,
         crash: args.crash,
         batch_window: args.batch_window_ms.map(std::time::Duration::from_millis),
+        ihave_interval: args.ihave_interval_ms.map(std::time::Duration::from_millis),
+        graft_timeout: args.graft_timeout_ms.map(std::time::Duration::from_millis),
         ..Options::new(scenario)
     };
     let started = Instant::now();

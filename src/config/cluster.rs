@@ -1,10 +1,12 @@
 //! `[cluster]`: the shared key and where to find the overlay.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::crdt::PublicKey;
+use crate::node_id::NodeId;
 use crate::replica::admission::MAX_LABEL_LEN;
 use crate::replica::authorship::{Operator, Trust};
 
@@ -12,14 +14,26 @@ use crate::replica::authorship::{Operator, Trust};
 /// data directory.
 pub const DEFAULT_KEY_FILE: &str = "cluster.key";
 
+/// Directory of the keyring when `keyring_dir` is not set, inside the data
+/// directory.
+pub const DEFAULT_KEYRING_DIR: &str = "keyring";
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSection {
     /// The cluster key written by `officemesh keygen`; relative paths are
     /// taken from the configuration file's directory.
     pub key_file: Option<PathBuf>,
+    /// The keyring (`officemesh keyring install|use|remove`): once it holds
+    /// a key, it replaces `key_file`. Relative paths are taken from the
+    /// configuration file's directory.
+    pub keyring_dir: Option<PathBuf>,
     /// Nodes to join through, as `host:port`.
     pub seeds: Vec<String>,
+    /// Replicas (16-hex-digit node ids) whose handshakes are refused, and
+    /// whose open links are closed on a reload.
+    #[serde(deserialize_with = "node_ids")]
+    pub revoked: BTreeSet<NodeId>,
     /// The observers allowed to write targets and the heating program and
     /// to forget nodes (`officemesh whoami` prints an entry). Empty: any
     /// holder of the cluster key may.
@@ -37,9 +51,13 @@ pub struct OperatorEntry {
 }
 
 impl ClusterSection {
-    /// The operators as the replica core takes them.
+    /// The operators and the revoked replicas, as the replica core takes
+    /// them.
     pub fn trust(&self) -> Result<Trust, String> {
-        let mut trust = Trust::default();
+        let mut trust = Trust {
+            revoked: self.revoked.clone(),
+            ..Trust::default()
+        };
         for entry in &self.operators {
             if entry.name.is_empty() || entry.name.len() > MAX_LABEL_LEN {
                 return Err(format!(
@@ -66,6 +84,15 @@ impl ClusterSection {
         }
         Ok(trust)
     }
+}
+
+/// Node ids as their 16-hex-digit text, the way `status` prints them.
+fn node_ids<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeSet<NodeId>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|t| t.trim().parse::<NodeId>().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// Checks that a seed looks like `host:port`; the host is resolved when

@@ -20,7 +20,7 @@ use crate::bridge::MqttSection;
 use crate::control::HeatingConfig;
 use crate::sensors::{SensorConfig, SimulatedRoomConfig};
 
-pub use cluster::{ClusterSection, DEFAULT_KEY_FILE};
+pub use cluster::{ClusterSection, DEFAULT_KEY_FILE, DEFAULT_KEYRING_DIR};
 pub use error::ConfigError;
 pub use gossip::GossipSection;
 pub use metrics::MetricsSection;
@@ -169,6 +169,15 @@ impl Config {
         match &self.cluster.key_file {
             Some(path) => self.base_dir.join(path),
             None => data_dir.join(DEFAULT_KEY_FILE),
+        }
+    }
+
+    /// The keyring directory: `cluster.keyring_dir` (relative to the
+    /// configuration file), else `keyring` in the data directory.
+    pub fn keyring_dir(&self, data_dir: &Path) -> PathBuf {
+        match &self.cluster.keyring_dir {
+            Some(path) => self.base_dir.join(path),
+            None => data_dir.join(DEFAULT_KEYRING_DIR),
         }
     }
 }
@@ -368,6 +377,29 @@ mod tests {
         let err = parse("[cluster]\nseeds = [\"pi-1:7946\", \"pi-2\"]\n").unwrap_err();
         assert!(
             matches!(&err, ConfigError::Invalid { line: 2, key, .. } if key == "cluster.seeds"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn revoked_ids_and_the_keyring_are_read() {
+        let c =
+            parse("[cluster]\nkeyring_dir = \"ring\"\nrevoked = [\"00abcdef01234567\"]\n").unwrap();
+        assert!(
+            c.cluster
+                .revoked
+                .contains(&crate::NodeId(0x00ab_cdef_0123_4567))
+        );
+        // The replica core's trust carries them too.
+        assert_eq!(c.cluster.trust().unwrap().revoked, c.cluster.revoked);
+        assert_eq!(c.keyring_dir(Path::new("/data")), Path::new("ring"));
+        assert_eq!(
+            parse("").unwrap().keyring_dir(Path::new("/data")),
+            Path::new("/data/keyring")
+        );
+        let err = parse("[cluster]\nrevoked = [\"pi-3\"]\n").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { line: 2, key, .. } if key == "cluster.revoked"),
             "{err:?}"
         );
     }

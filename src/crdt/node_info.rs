@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::key_fingerprint::KeyFingerprint;
 use crate::node_id::NodeId;
 use crate::wire::Role;
 
@@ -25,6 +26,10 @@ pub struct NodeInfo {
     /// The node's current overlay (active-view) neighbours, for the TUI's
     /// network map.
     pub neighbours: Vec<NodeId>,
+    /// The fingerprints of the cluster keys the node accepts, its primary
+    /// first: `officemesh keyring list` counts the nodes holding each key
+    /// before an administrator makes it the primary or removes the old one.
+    pub cluster_keys: Vec<KeyFingerprint>,
 }
 
 /// One network interface.

@@ -973,6 +973,7 @@ mod tests {
             neighbours: (0..neighbours)
                 .map(|i| NodeId::from_public_key(&i.to_be_bytes()))
                 .collect(),
+            cluster_keys: Vec::new(),
         }
     }
 

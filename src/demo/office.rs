@@ -163,6 +163,8 @@ impl DemoOffice {
                 listen: SocketAddr::new(address(i).into(), 0),
                 seeds: seeds.clone(),
                 cluster_key: key_file.clone(),
+                keyring_dir: None,
+                revoked: Default::default(),
                 data_dir,
                 targets: office.targets.clone(),
                 trust: Default::default(),

@@ -7,20 +7,45 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::Check;
-use crate::net::ClusterKey;
+use crate::net::{ClusterKey, KeyringDir};
 
-/// Checks the cluster key at `cluster_key` and the node key in `data_dir`.
-pub fn check(cluster_key: &Path, data_dir: &Path) -> Vec<Check> {
-    let mut checks = vec![check_file(
-        cluster_key,
-        "cluster key",
-        "write one with `officemesh keygen --out FILE` and copy it to every node",
-        || {
-            ClusterKey::load(cluster_key)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        },
-    )];
+/// Checks the cluster keys (every key of the keyring at `keyring_dir`
+/// when it holds any, else the key file `cluster_key`) and the node key
+/// in `data_dir`.
+pub fn check(cluster_key: &Path, keyring_dir: &Path, data_dir: &Path) -> Vec<Check> {
+    let keyring = KeyringDir::new(keyring_dir);
+    let mut checks = match keyring.entries() {
+        Ok(entries) if !entries.is_empty() => entries
+            .iter()
+            .map(|entry| {
+                let what = if entry.primary {
+                    "cluster key (keyring, primary)"
+                } else {
+                    "cluster key (keyring)"
+                };
+                check_file(&entry.file, what, "", || {
+                    ClusterKey::load(&entry.file)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect(),
+        Ok(_) => vec![check_file(
+            cluster_key,
+            "cluster key",
+            "write one with `officemesh keygen --out FILE` and copy it to every node",
+            || {
+                ClusterKey::load(cluster_key)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+        )],
+        Err(error) => vec![Check::fail(
+            format!("keyring {}", keyring_dir.display()),
+            error.to_string(),
+            "fix it with `officemesh keyring list|use|remove`",
+        )],
+    };
     let node_key = data_dir.join(crate::net::identity::KEYPAIR_FILE);
     if node_key.exists() {
         checks.push(check_file(&node_key, "node key", "", || Ok(())));

@@ -103,7 +103,11 @@ pub async fn run(config_path: &Path, data_dir: Option<&Path>) -> Report {
         match resolve_data_dir(data_dir, Some(&config)) {
             Ok(dir) => {
                 settings = settings_origin::describe(&config, config_path, data_dir, &dir);
-                checks.extend(key_files::check(&config.key_file(&dir), &dir));
+                checks.extend(key_files::check(
+                    &config.key_file(&dir),
+                    &config.keyring_dir(&dir),
+                    &dir,
+                ));
                 checks.push(data_dir::check(&dir));
                 checks.extend(devices::check(&config));
                 checks.push(clock::check());

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::Check;
 use crate::config::Config;
-use crate::net::{ClusterKey, Endpoint, HandshakeError, StaticKeypair};
+use crate::net::{Endpoint, HandshakeError, StaticKeypair, load_keys};
 use crate::wire::Role;
 
 pub async fn check(config: &Config, data_dir: &Path) -> Vec<Check> {
@@ -19,8 +19,8 @@ pub async fn check(config: &Config, data_dir: &Path) -> Vec<Check> {
             "none configured: this node waits for others to join it",
         )];
     }
-    let key = match ClusterKey::load(&config.key_file(data_dir)) {
-        Ok(key) => key,
+    let key = match load_keys(&config.keyring_dir(data_dir), &config.key_file(data_dir)) {
+        Ok((keys, _)) => keys,
         Err(error) => {
             return vec![Check::fail(
                 "seeds",
@@ -75,9 +75,9 @@ pub async fn check(config: &Config, data_dir: &Path) -> Vec<Check> {
                     "start the node there (`systemctl status officemesh` on it), or open its port \
                      in the firewall"
                 }
-                HandshakeError::WrongClusterKey { .. } | HandshakeError::ClosedByPeer { .. } => {
-                    "copy the same cluster key to both nodes"
-                }
+                HandshakeError::WrongClusterKey { .. }
+                | HandshakeError::ClosedByPeer { .. }
+                | HandshakeError::Unanswered { .. } => "copy the same cluster key to both nodes",
                 HandshakeError::VersionMismatch { .. } => "upgrade the older node",
                 _ => "check that the address is an officemesh node's listen address",
             };

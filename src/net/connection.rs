@@ -20,6 +20,7 @@ use super::limits::MAX_NOISE_MSG_LEN;
 use super::peer_handle::{ConnId, Outgoing, PeerHandle};
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::Slot;
+use crate::key_fingerprint::KeyFingerprint;
 use crate::node_id::NodeId;
 use crate::wire::{FrameError, Message, PeerInfo, Role};
 
@@ -34,6 +35,8 @@ pub struct Connection {
     pub(crate) peer: PeerInfo,
     pub(crate) role: Role,
     pub(crate) direction: Direction,
+    /// The cluster key this connection's handshake proved.
+    pub(crate) key: KeyFingerprint,
     pub(crate) conn: ConnId,
     pub(crate) send_queue_len: usize,
     pub(crate) write_timeout: Duration,
@@ -80,7 +83,12 @@ impl Connection {
     pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
         let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
         let (kill_tx, kill_rx) = watch::channel(None);
-        let handle = PeerHandle::new(self.peer, self.role, self.conn, queue_tx, kill_tx);
+        let handle = PeerHandle::new(
+            (self.peer, self.role, self.key),
+            self.conn,
+            queue_tx,
+            kill_tx,
+        );
         tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
         handle
     }

@@ -15,6 +15,8 @@ pub struct NetCounters {
     frames_received: AtomicU64,
     connections_established: AtomicU64,
     handshakes_refused: AtomicU64,
+    handshakes_revoked: AtomicU64,
+    handshakes_unknown_key: AtomicU64,
     handshakes_timed_out: AtomicU64,
     busy_refused: AtomicU64,
     handshakes_evicted: AtomicU64,
@@ -67,6 +69,11 @@ pub struct CountersSnapshot {
     pub connections_established: u64,
     /// Handshakes that failed: wrong cluster key, not Noise, wrong version.
     pub handshakes_refused: u64,
+    /// Handshakes that proved a revoked replica's key (`cluster.revoked`).
+    pub handshakes_revoked: u64,
+    /// Inbound handshakes whose dialer named a cluster key not in this
+    /// replica's keyring (removed, or not installed yet).
+    pub handshakes_unknown_key: u64,
     pub handshakes_timed_out: u64,
     /// Inbound connections closed at accept because too many were pending
     /// (in total, or from their source address).
@@ -113,6 +120,8 @@ impl NetCounters {
             frames_received: get(&self.frames_received),
             connections_established: get(&self.connections_established),
             handshakes_refused: get(&self.handshakes_refused),
+            handshakes_revoked: get(&self.handshakes_revoked),
+            handshakes_unknown_key: get(&self.handshakes_unknown_key),
             handshakes_timed_out: get(&self.handshakes_timed_out),
             busy_refused: get(&self.busy_refused),
             handshakes_evicted: get(&self.handshakes_evicted),
@@ -151,6 +160,8 @@ impl NetCounters {
         frames_received,
         connections_established,
         handshakes_refused,
+        handshakes_revoked,
+        handshakes_unknown_key,
         handshakes_timed_out,
         busy_refused,
         handshakes_evicted,

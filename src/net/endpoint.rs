@@ -1,9 +1,10 @@
 //! One replica's end of the transport: its keys, role, limits and counters,
 //! shared by the listener and every outbound dial.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
@@ -13,14 +14,16 @@ use super::backoff::Backoff;
 use super::connection::Connection;
 use super::counters::{CountersSnapshot, NetCounters};
 use super::event::NetEvent;
-use super::handshake::{self, Direction, HandshakeError};
-use super::identity::{ClusterKey, StaticKeypair};
+use super::handshake::{self, Direction, HandshakeError, HandshakeKeys};
+use super::identity::StaticKeypair;
+use super::keyring::Keyring;
 use super::limits;
 use super::peer_handle::ConnId;
 use super::pending::PendingHandshakes;
 use super::refusal_log::RefusalLog;
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::{SlotRefused, Slots};
+use crate::key_fingerprint::KeyFingerprint;
 use crate::node_id::NodeId;
 use crate::wire::{self, Message, PeerInfo, Role};
 
@@ -61,7 +64,11 @@ pub struct Endpoint {
 #[derive(Debug)]
 struct Inner {
     keypair: StaticKeypair,
-    cluster_key: ClusterKey,
+    /// Swapped whole on a reload: a handshake reads it once, so it never
+    /// mixes two keyrings.
+    keyring: RwLock<Arc<Keyring>>,
+    /// Replicas whose handshakes are refused (`cluster.revoked`).
+    revoked: RwLock<Arc<BTreeSet<NodeId>>>,
     role: Role,
     limits: Limits,
     listen_port: AtomicU16,
@@ -75,20 +82,22 @@ struct Inner {
 }
 
 impl Endpoint {
-    pub fn new(keypair: StaticKeypair, cluster_key: ClusterKey, role: Role) -> Self {
-        Self::with_limits(keypair, cluster_key, role, Limits::default())
+    /// `keys` is one cluster key or a whole [`Keyring`].
+    pub fn new(keypair: StaticKeypair, keys: impl Into<Keyring>, role: Role) -> Self {
+        Self::with_limits(keypair, keys, role, Limits::default())
     }
 
     pub fn with_limits(
         keypair: StaticKeypair,
-        cluster_key: ClusterKey,
+        keys: impl Into<Keyring>,
         role: Role,
         limits: Limits,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 keypair,
-                cluster_key,
+                keyring: RwLock::new(Arc::new(keys.into())),
+                revoked: RwLock::new(Arc::new(BTreeSet::new())),
                 role,
                 limits,
                 listen_port: AtomicU16::new(0),
@@ -105,6 +114,49 @@ impl Endpoint {
                 ),
             }),
         }
+    }
+
+    /// The keys handshakes use now.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.inner
+            .keyring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the keyring for every handshake from now on; connections
+    /// already open are the owner's to close ([`Endpoint::keeps`]).
+    pub fn set_keyring(&self, keyring: Keyring) {
+        *self
+            .inner
+            .keyring
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(keyring);
+    }
+
+    /// The replicas refused at the handshake now.
+    pub fn revoked(&self) -> Arc<BTreeSet<NodeId>> {
+        self.inner
+            .revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the set of revoked replicas for every handshake from now on.
+    pub fn set_revoked(&self, revoked: BTreeSet<NodeId>) {
+        *self
+            .inner
+            .revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(revoked);
+    }
+
+    /// Whether a connection to `peer` made with `key` would be accepted
+    /// now: after a reload, the owner closes the links that fail this.
+    pub fn keeps(&self, peer: NodeId, key: KeyFingerprint) -> bool {
+        self.keyring().contains(&key) && !self.revoked().contains(&peer)
     }
 
     /// Our own id, as every peer will see it.
@@ -153,17 +205,33 @@ impl Endpoint {
         self.inner.listen_port.store(port, Ordering::Relaxed);
     }
 
-    /// Dials `addr` and runs the handshake, all within the handshake timeout.
+    /// Dials `addr` and runs the handshake, each attempt within the
+    /// handshake timeout: with the primary key first, then, while the
+    /// peer hangs up without answering, with each other key of the
+    /// keyring (module docs of [`handshake`]).
     pub async fn connect(&self, addr: SocketAddr) -> Result<Connection, HandshakeError> {
+        let keyring = self.keyring();
         let timeout = self.inner.limits.handshake_timeout;
-        let result = tokio::time::timeout(timeout, async {
-            let stream = TcpStream::connect(addr)
-                .await
-                .map_err(|source| HandshakeError::Connect { addr, source })?;
-            self.establish(stream, addr, Direction::Outbound).await
-        })
-        .await;
-        self.settle(addr, result)
+        let mut last = None;
+        for (fp, key) in keyring.dial_order() {
+            let keys = HandshakeKeys::Dial(fp, key);
+            let result = tokio::time::timeout(timeout, async {
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .map_err(|source| HandshakeError::Connect { addr, source })?;
+                self.establish(stream, addr, Direction::Outbound, keys)
+                    .await
+            })
+            .await;
+            match self.settle(addr, result) {
+                Err(e @ HandshakeError::Unanswered { .. }) if keyring.len() > 1 => {
+                    tracing::debug!(%addr, error = %e, "trying the next key of the keyring");
+                    last = Some(e);
+                }
+                done => return done,
+            }
+        }
+        Err(last.unwrap_or(HandshakeError::Local("an empty keyring".into())))
     }
 
     /// Runs the handshake on a stream we accepted, within the timeout.
@@ -173,8 +241,13 @@ impl Endpoint {
         addr: SocketAddr,
     ) -> Result<Connection, HandshakeError> {
         let timeout = self.inner.limits.handshake_timeout;
-        let result =
-            tokio::time::timeout(timeout, self.establish(stream, addr, Direction::Inbound)).await;
+        let keyring = self.keyring();
+        let keys = HandshakeKeys::Accept(&keyring);
+        let result = tokio::time::timeout(
+            timeout,
+            self.establish(stream, addr, Direction::Inbound, keys),
+        )
+        .await;
         self.settle(addr, result)
     }
 
@@ -198,6 +271,14 @@ impl Endpoint {
                 }
                 Err(e)
             }
+            Ok(Err(e @ HandshakeError::Revoked { .. })) => {
+                counters.handshakes_revoked(1);
+                Err(e)
+            }
+            Ok(Err(e @ HandshakeError::UnknownClusterKey { .. })) => {
+                counters.handshakes_unknown_key(1);
+                Err(e)
+            }
             Ok(Err(e)) => {
                 counters.handshakes_refused(1);
                 Err(e)
@@ -214,6 +295,7 @@ impl Endpoint {
         mut stream: TcpStream,
         addr: SocketAddr,
         direction: Direction,
+        keys: HandshakeKeys<'_>,
     ) -> Result<Connection, HandshakeError> {
         let io = |source| HandshakeError::Io { addr, source };
         // Gossip frames are small and latency matters more than packet count.
@@ -224,10 +306,18 @@ impl Endpoint {
             addr,
             direction,
             &inner.keypair,
-            &inner.cluster_key,
+            keys,
             &inner.counters,
         )
         .await?;
+        // The handshake proved the peer's static key, hence its id: a
+        // revoked replica goes no further, whoever dialled.
+        if self.revoked().contains(&est.remote_id) {
+            return Err(HandshakeError::Revoked {
+                addr,
+                peer: est.remote_id,
+            });
+        }
         // Refused before the `Hello`, so a peer over its share costs us no
         // frame, task or queue.
         let slot = inner
@@ -302,6 +392,7 @@ impl Endpoint {
             },
             role: theirs.role,
             direction,
+            key: est.key,
             conn,
             send_queue_len: inner.limits.send_queue_len,
             write_timeout: inner.limits.write_timeout,

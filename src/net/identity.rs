@@ -19,6 +19,7 @@ use snow::params::DHChoice;
 use snow::resolvers::{CryptoResolver, DefaultResolver};
 
 use crate::crdt::WriteKey;
+use crate::key_fingerprint::KeyFingerprint;
 use crate::node_id::NodeId;
 
 /// Name of the static key file inside the data directory.
@@ -161,6 +162,12 @@ impl ClusterKey {
         &self.0
     }
 
+    /// The short digest that names this key in keyrings, logs and the
+    /// `Node` entries of the nodes that hold it.
+    pub fn fingerprint(&self) -> KeyFingerprint {
+        KeyFingerprint::of(&self.0)
+    }
+
     /// Reads a key file written by [`ClusterKey::write_new`] (hex text).
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
         read_secret(path).map(Self)
@@ -201,7 +208,7 @@ fn from_hex(text: &str) -> Option<[u8; KEY_LEN]> {
 }
 
 /// Reads a hex key file, refusing one that other users may read.
-fn read_secret(path: &Path) -> Result<[u8; KEY_LEN], IdentityError> {
+pub(crate) fn read_secret(path: &Path) -> Result<[u8; KEY_LEN], IdentityError> {
     let read_err = |source| IdentityError::Read {
         path: path.to_path_buf(),
         source,
@@ -223,7 +230,7 @@ fn read_secret(path: &Path) -> Result<[u8; KEY_LEN], IdentityError> {
 
 /// Writes a hex key file with mode 0600: to a temporary file first, synced
 /// and renamed, so a crash leaves either no key or the whole key.
-fn write_secret(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), IdentityError> {
+pub(crate) fn write_secret(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), IdentityError> {
     let write_err = |source| IdentityError::Write {
         path: path.to_path_buf(),
         source,
@@ -250,7 +257,7 @@ fn write_secret(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), IdentityError> {
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), IdentityError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), IdentityError> {
     if dir.is_dir() {
         return Ok(());
     }

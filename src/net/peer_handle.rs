@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::close_reason::CloseReason;
+use crate::key_fingerprint::KeyFingerprint;
 use crate::node_id::NodeId;
 use crate::wire::{self, FrameError, Message, PeerInfo, Role};
 
@@ -44,6 +45,8 @@ pub enum SendError {
 pub struct PeerHandle {
     peer: PeerInfo,
     role: Role,
+    /// The cluster key the connection's handshake proved.
+    key: KeyFingerprint,
     conn: ConnId,
     queue: mpsc::Sender<Outgoing>,
     kill: Arc<watch::Sender<Option<CloseReason>>>,
@@ -51,8 +54,7 @@ pub struct PeerHandle {
 
 impl PeerHandle {
     pub(super) fn new(
-        peer: PeerInfo,
-        role: Role,
+        (peer, role, key): (PeerInfo, Role, KeyFingerprint),
         conn: ConnId,
         queue: mpsc::Sender<Outgoing>,
         kill: watch::Sender<Option<CloseReason>>,
@@ -60,6 +62,7 @@ impl PeerHandle {
         PeerHandle {
             peer,
             role,
+            key,
             conn,
             queue,
             kill: Arc::new(kill),
@@ -72,6 +75,11 @@ impl PeerHandle {
 
     pub fn id(&self) -> NodeId {
         self.peer.id
+    }
+
+    /// The cluster key the connection's handshake proved.
+    pub fn cluster_key(&self) -> KeyFingerprint {
+        self.key
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -236,6 +236,7 @@ mod tests {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         };
         state.announce_node(writer, 1, info);
     }

@@ -43,8 +43,11 @@ pub use settings::{Settings, resolve_seeds};
 
 use crate::control::ZoneProgram;
 use crate::crdt::{NodeInfo, Quantity, TargetKey, TargetValue};
-use crate::net::{ClusterKey, Endpoint, IdentityError, Listener, StaticKeypair, limits};
+use crate::net::{
+    Endpoint, IdentityError, Keyring, KeyringDirError, Listener, StaticKeypair, limits,
+};
 use crate::node_id::NodeId;
+use crate::replica::authorship::Trust;
 use crate::replica::{self, Replica};
 use crate::wire::{PeerInfo, Role};
 
@@ -59,6 +62,8 @@ pub const LOCAL_WRITE_QUEUE: usize = 256;
 pub enum NodeError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringDirError),
     #[error(transparent)]
     Durable(#[from] DurableError),
     #[error("cannot listen on {addr}: {source}")]
@@ -78,10 +83,20 @@ pub struct NodeHandle {
     targets: watch::Receiver<BTreeMap<TargetKey, TargetValue>>,
     programs: (watch::Sender<Programs>, watch::Receiver<Programs>),
     shutdown: watch::Sender<bool>,
+    reload: mpsc::Sender<runtime::Reload>,
     targets_changed_us: Arc<AtomicU64>,
     health: health::Health,
     history: crate::history::NodeHistory,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// What a reload changed on the running node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Links closed because their cluster key left the keyring.
+    pub closed_for_key: usize,
+    /// Links closed because their peer is now revoked.
+    pub closed_for_revocation: usize,
 }
 
 impl NodeHandle {
@@ -161,6 +176,25 @@ impl NodeHandle {
             .cloned()
     }
 
+    /// Applies what a configuration reload may change live: the keyring
+    /// (every handshake from now on uses it; links whose key is no longer
+    /// in it are closed) and the revoked replicas (refused from now on;
+    /// their open links are closed). A closed link is a link failure like
+    /// any other to the replica core, which repairs its views as usual.
+    /// `None` when the node task has ended.
+    pub async fn reload(&self, keyring: Keyring, trust: Trust) -> Option<Reloaded> {
+        let (done, reloaded) = tokio::sync::oneshot::channel();
+        self.reload
+            .send(runtime::Reload {
+                keyring,
+                trust,
+                done,
+            })
+            .await
+            .ok()?;
+        reloaded.await.ok()
+    }
+
     /// Leaves the overlay (DISCONNECT to every neighbour), flushes the
     /// store, and waits for the node task to end.
     pub async fn shutdown(self) {
@@ -177,12 +211,15 @@ impl NodeHandle {
 /// Starts a node: keys, store, listener, and the node task.
 pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let keypair = StaticKeypair::load_or_generate(&settings.data_dir)?;
-    let cluster_key = ClusterKey::load(&settings.cluster_key)?;
+    let (keyring, source) = settings.keyring()?;
+    tracing::info!(%source, primary = %keyring.primary_fingerprint(), keys = keyring.len(), "cluster keys loaded");
     let id = keypair.node_id();
     let (durable, mut loaded) = Durable::open(&settings.data_dir, id)?;
     loaded.writer.set_key(keypair.write_key());
     let programs = watch::channel(ZoneProgram::all(&loaded.state));
-    let endpoint = Endpoint::new(keypair, cluster_key, Role::Node);
+    let cluster_keys = keyring.fingerprints();
+    let endpoint = Endpoint::new(keypair, keyring, Role::Node);
+    endpoint.set_revoked(settings.revoked.clone());
     let listener = Listener::bind(&endpoint, settings.listen)
         .await
         .map_err(|source| NodeError::Bind {
@@ -207,6 +244,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (local_tx, local_rx) = mpsc::channel(LOCAL_WRITE_QUEUE);
     let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (reload_tx, reload_rx) = mpsc::channel(1);
     let targets_changed_us = Arc::new(AtomicU64::new(0));
     let (health_recorder, health) =
         health::channel(id, &settings.zone, endpoint.counters_handle().clone());
@@ -222,6 +260,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             interfaces: settings.current_interfaces(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys,
         },
         seeds: settings.seeds.clone(),
         remembered: loaded.peers.into_iter().filter(|p| p.id != id).collect(),
@@ -245,6 +284,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             local_rx,
             targets_tx,
             shutdown_rx,
+            reload_rx,
             targets_changed_us: targets_changed_us.clone(),
             health: health_recorder,
             programs_tx: programs.0.clone(),
@@ -261,6 +301,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         targets: targets_rx,
         programs,
         shutdown: shutdown_tx,
+        reload: reload_tx,
         targets_changed_us,
         health,
         history,

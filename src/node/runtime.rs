@@ -35,6 +35,8 @@ pub struct Channels {
     pub local_rx: mpsc::Receiver<LocalWrite>,
     pub targets_tx: watch::Sender<BTreeMap<TargetKey, TargetValue>>,
     pub shutdown_rx: watch::Receiver<bool>,
+    /// Reloads of the keyring and the revoked replicas.
+    pub reload_rx: mpsc::Receiver<Reload>,
     /// Wall-clock µs when the winning targets last changed; the
     /// benchmark's exact convergence time.
     pub targets_changed_us: Arc<AtomicU64>,
@@ -42,6 +44,15 @@ pub struct Channels {
     pub health: super::health::HealthRecorder,
     /// Every zone's heating program, for the thermostats.
     pub programs_tx: watch::Sender<super::Programs>,
+}
+
+/// A configuration reload's part for the node task.
+#[derive(Debug)]
+pub struct Reload {
+    pub keyring: crate::net::Keyring,
+    /// The operators and the revoked replicas.
+    pub trust: crate::replica::authorship::Trust,
+    pub done: tokio::sync::oneshot::Sender<super::Reloaded>,
 }
 
 pub struct Runtime {
@@ -122,6 +133,7 @@ impl Runtime {
                 }
                 Some(event) = self.events_rx.recv() => self.on_net(event),
                 Some(write) = self.channels.local_rx.recv() => self.input(Input::Local(write)),
+                Some(reload) = self.channels.reload_rx.recv() => self.reload(reload),
                 Some((token, result)) = self.persister.done.recv() => {
                     self.input(Input::Persisted { token, result });
                 }
@@ -160,6 +172,31 @@ impl Runtime {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tracing::info!("state written; node stopped");
+    }
+
+    /// Swaps the endpoint's keyring and revoked set, closes the links they
+    /// no longer allow, and re-announces the keys this node holds. Each
+    /// closed link comes back as a `Closed` event, so the replica core
+    /// sees an ordinary link failure.
+    fn reload(&mut self, reload: Reload) {
+        let fingerprints = reload.keyring.fingerprints();
+        self.endpoint.set_keyring(reload.keyring);
+        self.endpoint.set_revoked(reload.trust.revoked.clone());
+        let mut reloaded = super::Reloaded::default();
+        for conn in self.conns.values() {
+            if self.endpoint.revoked().contains(&conn.id()) {
+                tracing::warn!(peer = %conn.id(), "closing the link of a revoked replica");
+                reloaded.closed_for_revocation += 1;
+                conn.close();
+            } else if !self.endpoint.keeps(conn.id(), conn.cluster_key()) {
+                tracing::info!(peer = %conn.id(), key = %conn.cluster_key(), "closing a link made with a cluster key no longer in the keyring");
+                reloaded.closed_for_key += 1;
+                conn.close();
+            }
+        }
+        self.input(Input::ClusterKeys(fingerprints));
+        self.input(Input::Trust(reload.trust));
+        let _ = reload.done.send(reloaded);
     }
 
     fn on_net(&mut self, event: NetEvent) {

@@ -17,7 +17,7 @@ use crate::crdt::{
     Delta, Dot, OfficeState, OverrideValue, PresetKey, PresetValue, Quantity, Schedule, TargetKey,
     TargetValue, Writer,
 };
-use crate::net::{ClusterKey, Endpoint, NetEvent, PeerHandle, limits};
+use crate::net::{Endpoint, Keyring, NetEvent, PeerHandle, limits};
 use crate::node_id::NodeId;
 use crate::replica::authorship::Trust;
 use crate::time::Time;
@@ -136,7 +136,7 @@ impl Observer {
     /// Connects to the first of `addrs` that answers.
     pub async fn connect(
         identity: ObserverIdentity,
-        cluster_key: ClusterKey,
+        cluster_key: impl Into<Keyring>,
         addrs: Vec<SocketAddr>,
     ) -> Result<Observer, ObserverError> {
         let endpoint = Endpoint::new(identity.keypair.clone(), cluster_key, Role::Observer);

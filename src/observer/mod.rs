@@ -6,6 +6,7 @@
 pub mod client;
 pub mod heating_report;
 pub mod identity;
+pub mod key_holders;
 pub mod report;
 
 pub use client::{Clock, Observer, ObserverError, Submitted, Update};

@@ -45,6 +45,7 @@ pub fn document(observer: &Observer, tz: &jiff::tz::TimeZone) -> Value {
                     })).collect::<Vec<_>>(),
                     "failed_sensors": v.failed_sensors.iter().map(|f| json!({"sensor": f.sensor, "message": f.message})).collect::<Vec<_>>(),
                     "neighbours": v.neighbours.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                    "cluster_keys": v.cluster_keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
                     "announced_at_ms": ts(s.at),
                 })
             });

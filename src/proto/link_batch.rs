@@ -8,6 +8,11 @@
 //! then at most one per window, whatever the number of broadcasts, at the
 //! price of at most one window of delay per hop.
 //!
+//! Payloads that come for an idle link while one input is handled (the
+//! payloads of a batch just received, say) leave together at once, as one
+//! message: a batch stays whole down the tree instead of its first payload
+//! going on alone and the rest waiting out the window at every hop.
+//!
 //! Pure state: the caller passes the time in and arms the flush timer this
 //! asks for; nothing here reads a clock.
 
@@ -28,8 +33,12 @@ const IHAVE_ENTRY: usize = 16;
 /// What became of a payload handed to [`LinkBatches::push`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pushed {
-    /// The link was idle: send this payload now, on its own.
+    /// The link was idle: send this payload now (with any others that
+    /// join it before [`LinkBatches::end_instant`]).
     Now(BatchedGossip),
+    /// The link sent at once during the input being handled: this payload
+    /// leaves with that one, in the same message.
+    Joined(BatchedGossip),
     /// Queued. `Some(at)`: arm the link's flush timer for `at` (it was not
     /// armed); `None`: a flush is already due.
     Queued(Option<Time>),
@@ -52,6 +61,9 @@ struct Link {
     bytes: usize,
     /// A flush timer is armed for the link.
     flush_armed: bool,
+    /// When payloads last left at once during the input being handled,
+    /// and their bytes; `None` once that input is done.
+    instant: Option<(Time, usize)>,
 }
 
 /// The batching state of every link of one node.
@@ -76,12 +88,24 @@ impl LinkBatches {
     pub fn push(&mut self, now: Time, peer: NodeId, item: BatchedGossip) -> Pushed {
         let window = self.window;
         let link = self.links.entry(peer).or_default();
+        let cost = item.payload.len() + ITEM_OVERHEAD;
+        if let Some((at, bytes)) = link.instant.as_mut()
+            && *at == now
+            && *bytes + cost <= self.bytes_max
+            && link.queued.gossip.is_empty()
+        {
+            *bytes += cost;
+            return Pushed::Joined(item);
+        }
         let idle = link.last_sent.is_none_or(|at| at + window <= now);
         if idle && link.queued.gossip.is_empty() && link.queued.ihave.is_empty() {
             link.last_sent = Some(now);
+            if !window.is_zero() {
+                link.instant = Some((now, cost));
+            }
             return Pushed::Now(item);
         }
-        link.bytes += item.payload.len() + ITEM_OVERHEAD;
+        link.bytes += cost;
         link.queued.gossip.push(item);
         if link.bytes >= self.bytes_max {
             return Pushed::Full(take(link, now));
@@ -120,6 +144,14 @@ impl LinkBatches {
             return None;
         }
         Some(take(link, now))
+    }
+
+    /// The input being handled is done: what left at once has left, and
+    /// later payloads find the links busy.
+    pub fn end_instant(&mut self) {
+        for link in self.links.values_mut() {
+            link.instant = None;
+        }
     }
 
     /// The link is gone; what waited for it is dropped (the neighbour
@@ -180,10 +212,29 @@ mod tests {
     }
 
     #[test]
+    fn payloads_for_an_idle_link_during_one_input_leave_together() {
+        let mut b = LinkBatches::new(W, 4096);
+        let t0 = Time::from_millis(1_000);
+        assert_eq!(b.push(t0, P, item(1, 10)), Pushed::Now(item(1, 10)));
+        assert_eq!(b.push(t0, P, item(2, 10)), Pushed::Joined(item(2, 10)));
+        b.end_instant();
+        // The next input finds the link busy.
+        assert_eq!(b.push(t0, P, item(3, 10)), Pushed::Queued(Some(t0 + W)));
+        // An instant is bounded in bytes like a batch.
+        let mut b = LinkBatches::new(W, 100);
+        assert!(matches!(b.push(t0, P, item(1, 60)), Pushed::Now(_)));
+        assert!(matches!(
+            b.push(t0, P, item(2, 60)),
+            Pushed::Queued(Some(_))
+        ));
+    }
+
+    #[test]
     fn a_full_queue_leaves_before_its_timer() {
         let mut b = LinkBatches::new(W, 200);
         let t0 = Time::from_millis(5);
         assert!(matches!(b.push(t0, P, item(1, 100)), Pushed::Now(_)));
+        b.end_instant();
         assert!(matches!(
             b.push(t0, P, item(2, 100)),
             Pushed::Queued(Some(_))
@@ -205,6 +256,7 @@ mod tests {
         assert_eq!(b.piggyback(P, ids.clone()), Some(ids.clone()));
         let t0 = Time::from_millis(0);
         let _ = b.push(t0, P, item(1, 1));
+        b.end_instant();
         assert_eq!(b.piggyback(P, ids.clone()), Some(ids.clone()));
         let _ = b.push(t0, P, item(2, 1));
         assert_eq!(b.piggyback(P, ids.clone()), None);
@@ -258,6 +310,9 @@ mod tests {
                     fire(&mut b, at, &mut sent, &mut queued_at, &mut sends)?;
                     due = None;
                 }
+                if next > now {
+                    b.end_instant();
+                }
                 now = next;
                 let seq = seq as u64;
                 queued_at.push((seq, now));
@@ -265,6 +320,10 @@ mod tests {
                     Pushed::Now(g) => {
                         sent.push(g.id.seq);
                         sends.push((now, false));
+                    }
+                    Pushed::Joined(g) => {
+                        prop_assert_eq!(sends.last().map(|(at, _)| *at), Some(now));
+                        sent.push(g.id.seq);
                     }
                     Pushed::Queued(Some(at)) => {
                         prop_assert!(due.is_none());

@@ -37,17 +37,23 @@ use crate::wire::{Message as WireMessage, PeerInfo};
 #[derive(Clone, Debug)]
 pub struct Config {
     /// How long IHAVE announcements queue before they leave, batched per
-    /// peer (default 100 ms). Longer batches save messages, shorter ones
-    /// repair a broken tree faster.
+    /// peer (default 300 ms). Longer batches save messages, shorter ones
+    /// repair a broken tree faster. Under steady load every lazy link
+    /// carries an IHAVE each interval: on `glomers`, at 100 ms, more
+    /// messages than the payloads themselves. With the 200 ms GRAFT
+    /// timeout a lost eager copy is still fetched within about half a
+    /// second (docs/benchmarks-scale.md).
     pub ihave_interval: Duration,
     /// Most ids in one IHAVE message, so a batch always fits a frame
     /// (default 512: about 12 KiB).
     pub ihave_batch_max: usize,
     /// How long after the first IHAVE for a missing message the node GRAFTs
-    /// (§3.6, default 500 ms). It must cover the eager path's extra delay
-    /// over the lazy one: with many senders a shared tree's paths are
-    /// longer than the shortest ones, and a GRAFT fired too early adds a
-    /// duplicate for nothing.
+    /// (§3.6, default 200 ms). With many senders a shared tree's paths are
+    /// longer than the shortest ones; a GRAFT that fires while the tree
+    /// copy is still on its way fetches the payload over the shorter lazy
+    /// path, so a shorter timeout trades a few duplicates for latency
+    /// (on `glomers`, 200 ms against 500 ms: a median 40–80 ms and a max
+    /// 250–750 ms lower; docs/benchmarks-scale.md).
     pub graft_timeout: Duration,
     /// The shorter wait before GRAFTing the next announcer when the first
     /// GRAFT brought nothing (§3.6, default 100 ms).
@@ -85,7 +91,7 @@ pub struct Config {
     pub seen_capacity: usize,
     /// A link that sent within this window is busy: further payloads for
     /// it wait until the window since its last send closes and leave
-    /// together (default 100 ms; zero sends every payload at once). An idle
+    /// together (default 50 ms; zero sends every payload at once). An idle
     /// link, as in an office between two writes, sends at once.
     pub batch_window: Duration,
     /// A waiting batch leaves at once when it reaches this many bytes
@@ -97,9 +103,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            ihave_interval: Duration::from_millis(100),
+            ihave_interval: Duration::from_millis(300),
             ihave_batch_max: 512,
-            graft_timeout: Duration::from_millis(500),
+            graft_timeout: Duration::from_millis(200),
             graft_retry: Duration::from_millis(100),
             optimization_threshold: Some(3),
             optimization_window: 16,
@@ -110,7 +116,7 @@ impl Default for Config {
             cache_bytes: 1 << 20,
             seen_ttl: Duration::from_secs(600),
             seen_capacity: 65_536,
-            batch_window: Duration::from_millis(100),
+            batch_window: Duration::from_millis(50),
             batch_bytes_max: 16 * 1024,
         }
     }
@@ -259,6 +265,9 @@ pub struct Plumtree {
     pruned_at: BTreeMap<NodeId, Time>,
     /// Eager pushes waiting on busy links.
     batches: LinkBatches,
+    /// Eager pushes leaving at once, per link, sent together when the
+    /// input being handled is done.
+    outgoing: BTreeMap<NodeId, Vec<BatchedGossip>>,
 }
 
 impl Plumtree {
@@ -286,6 +295,7 @@ impl Plumtree {
             recent_deliveries: VecDeque::new(),
             graft_budget: BTreeMap::new(),
             pruned_at: BTreeMap::new(),
+            outgoing: BTreeMap::new(),
         }
     }
 
@@ -384,6 +394,7 @@ impl Plumtree {
         self.missing.remove(&id);
         self.cache.insert(now, id, (hops, payload.clone()));
         self.push(now, id, hops.saturating_add(1), &payload, None, out);
+        self.send_outgoing(out);
         true
     }
 
@@ -410,6 +421,7 @@ impl Plumtree {
                 }
             }
         }
+        self.send_outgoing(out);
     }
 
     pub fn timer_fired(&mut self, now: Time, timer: Timer, out: &mut Vec<Output>) {
@@ -600,15 +612,9 @@ impl Plumtree {
                 payload: payload.clone(),
             };
             match self.batches.push(now, peer.id, item) {
-                Pushed::Now(g) => send(
-                    out,
-                    peer,
-                    Message::Gossip {
-                        id: g.id,
-                        round: g.round,
-                        payload: g.payload,
-                    },
-                ),
+                Pushed::Now(g) | Pushed::Joined(g) => {
+                    self.outgoing.entry(peer.id).or_default().push(g);
+                }
                 Pushed::Queued(Some(at)) => out.push(Output::Schedule {
                     at,
                     timer: OverlayTimer::Broadcast(Timer::Flush(peer.id)),
@@ -617,6 +623,31 @@ impl Plumtree {
                 Pushed::Full(batch) => self.send_batch(peer.id, batch, out),
             }
         }
+    }
+
+    /// Sends what left at once on each link during this input, one
+    /// message per link.
+    fn send_outgoing(&mut self, out: &mut Vec<Output>) {
+        if self.outgoing.is_empty() {
+            return;
+        }
+        let batching = !self.config.batch_window.is_zero();
+        for (peer, gossip) in std::mem::take(&mut self.outgoing) {
+            if batching {
+                let ihave = Vec::new();
+                self.send_batch(peer, Batch { gossip, ihave }, out);
+            } else {
+                // Without batching every payload is a message of its own.
+                for g in gossip {
+                    let one = Batch {
+                        gossip: vec![g],
+                        ihave: Vec::new(),
+                    };
+                    self.send_batch(peer, one, out);
+                }
+            }
+        }
+        self.batches.end_instant();
     }
 
     /// Sends what a link coalesced, as the smallest message that carries it.

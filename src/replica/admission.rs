@@ -37,6 +37,10 @@ pub const MAX_KEYS_PER_WRITE: usize = 256;
 /// about a thousand; past this new keys are refused so a peer cannot grow
 /// every replica's memory and disk without bound.
 pub const MAX_KEYS: usize = 10_000;
+/// Most sensors and actuators one node may have. A Pi drives a handful
+/// (a thermometer or three, a relay); a node announcing thousands is a
+/// peer filling every replica's memory under a made-up identity.
+pub const MAX_KEYS_PER_NODE: usize = 64;
 /// How far ahead of this replica's wall clock a write may be stamped. A
 /// write from the future would win every later conflict and drag every
 /// replica's hybrid clock forward with it; an office's clocks agree within
@@ -104,6 +108,8 @@ pub enum Rejection {
     TooManyKeys { count: usize },
     #[error("this replica already holds {MAX_KEYS} keys")]
     StateFull,
+    #[error("node {node} already has {MAX_KEYS_PER_NODE} sensors and actuators")]
+    NodeFull { node: NodeId },
     #[error("undecodable: {0}")]
     Undecodable(String),
     #[error("a refusal notice for {replica}: a node, too many writes, or not signed by it")]
@@ -154,6 +160,7 @@ impl Rejection {
             Rejection::NodeEntryTooLarge { .. } => "node_entry_too_large",
             Rejection::TooManyKeys { .. } => "too_many_keys",
             Rejection::StateFull => "state_full",
+            Rejection::NodeFull { .. } => "node_full",
             Rejection::Undecodable(_) => "undecodable",
             Rejection::RefusalNotice { .. } => "refusal_notice",
             Rejection::RefusedBefore => "refused_before",
@@ -234,6 +241,11 @@ impl Admission {
     /// Who wrote what this replica holds, and who may write.
     pub fn authorship(&self) -> &Authorship {
         &self.authorship
+    }
+
+    /// Takes a reloaded operators list and revoked set.
+    pub fn set_trust(&mut self, trust: Trust) {
+        self.authorship.set_trust(trust);
     }
 
     /// Records the signing keys and proven counters of writes that need no
@@ -411,6 +423,29 @@ impl Admission {
         // holds keep being updated.
         let regs = &mut delta.0;
         let held = &state.registers;
+        // And a node's own keys (sensors and actuators) only up to its
+        // bound, so identities made up by one key holder cannot fill the
+        // replica's room for everyone else.
+        let mut per_node: BTreeMap<NodeId, usize> = BTreeMap::new();
+        let mut node_room = |node: NodeId, known: bool| {
+            if known {
+                return true;
+            }
+            let used = per_node.entry(node).or_insert_with(|| {
+                held.sensors.keys().filter(|k| k.node == node).count()
+                    + held.actuators.keys().filter(|k| k.node == node).count()
+            });
+            if *used >= MAX_KEYS_PER_NODE {
+                refused.push(Rejection::NodeFull { node });
+                return false;
+            }
+            *used += 1;
+            true
+        };
+        regs.sensors
+            .retain(|k, _| node_room(k.node, held.sensors.contains_key(k)));
+        regs.actuators
+            .retain(|k, _| node_room(k.node, held.actuators.contains_key(k)));
         let mut room = MAX_KEYS.saturating_sub(held.len());
         let mut fits = |known: bool| {
             if known {

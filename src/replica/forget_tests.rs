@@ -51,6 +51,7 @@ fn config(i: usize) -> Config {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         },
         seeds: if i == 0 {
             Vec::new()

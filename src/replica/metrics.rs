@@ -165,6 +165,7 @@ pub fn payload_kind(payload: &Payload) -> &'static str {
         Payload::ClockReport { .. } => "clock_report",
         Payload::Refused { .. } => "refusal_notice",
         Payload::Skipped { .. } => "skipped_notice",
+        Payload::HistoryRequest { .. } => "history_request",
     }
 }
 

@@ -19,6 +19,7 @@ pub mod links;
 pub mod local_write;
 pub mod metrics;
 pub mod persistence;
+pub mod relayed_clocks;
 pub mod watch;
 
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub use persistence::{PendingAck, PersistJob, Persistence};
 use self::authorship::Trust;
 use self::bootstrap::{Bootstrap, Step};
 use self::links::{Link, LinkAction};
+use self::relayed_clocks::RelayedClocks;
 use self::watch::{Report, Watchers};
 use crate::config::TargetsSection;
 use crate::crdt::anti_entropy::{self, AntiEntropy};
@@ -115,6 +117,12 @@ pub enum Input {
     Local(LocalWrite),
     /// The machine's network interfaces changed.
     Interfaces(Vec<Interface>),
+    /// The keyring was reloaded: the fingerprints of the cluster keys this
+    /// replica now accepts, its primary first.
+    ClusterKeys(Vec<crate::key_fingerprint::KeyFingerprint>),
+    /// The operators list and the revoked replicas were reloaded: changes
+    /// are checked against them from now on.
+    Trust(Trust),
     /// A [`PersistJob`] landed, or failed with this reason.
     Persisted {
         token: u64,
@@ -162,7 +170,6 @@ enum Timer {
     Announce,
     WatchRenew,
     ClockReport,
-    FullReport,
     Sweep,
     Snapshot,
     PersistRetry,
@@ -196,12 +203,13 @@ pub struct Replica {
     links: Links,
     bootstrap: Bootstrap,
     watchers: Watchers,
+    /// What this node relays to its observers, for the next to attach.
+    relayed: RelayedClocks,
     admission: Admission,
     persistence: Persistence,
     info: NodeInfo,
     announce_armed: bool,
     renew_armed: bool,
-    full_armed: bool,
     published: BTreeMap<TargetKey, TargetValue>,
     retired: bool,
     leaving: bool,
@@ -245,12 +253,12 @@ impl Replica {
             links: Links::default(),
             bootstrap: Bootstrap::default(),
             watchers: Watchers::default(),
+            relayed: RelayedClocks::default(),
             admission,
             persistence: Persistence::new(config.reserved_dots),
             info: config.info.clone(),
             announce_armed: false,
             renew_armed: false,
-            full_armed: false,
             published: BTreeMap::new(),
             retired: false,
             leaving: false,
@@ -349,6 +357,21 @@ impl Replica {
                     self.announce();
                 }
             }
+            Input::Trust(trust) => {
+                tracing::info!(
+                    operators = trust.operators.len(),
+                    revoked = trust.revoked.len(),
+                    "who may write reloaded"
+                );
+                self.admission.set_trust(trust);
+            }
+            Input::ClusterKeys(keys) => {
+                if keys != self.info.cluster_keys {
+                    tracing::info!("cluster keys changed; re-announcing");
+                    self.info.cluster_keys = keys;
+                    self.announce();
+                }
+            }
             Input::Persisted { token, result } => self.persisted(token, result),
             Input::Leave => self.leave(),
         }
@@ -420,6 +443,8 @@ impl Replica {
         match role {
             Role::Observer => self.observer_up(peer),
             Role::Node => {
+                let report = self.watchers.link_up(self.now, peer.id);
+                self.report(report);
                 if outbound {
                     let alone = self.overlay.active_view().is_empty();
                     let step = self.bootstrap.reached(peer, alone);
@@ -435,6 +460,7 @@ impl Replica {
         };
         let peer = link.peer.id;
         tracing::debug!(%peer, "link down");
+        self.watchers.link_lost(peer);
         match link.role {
             Role::Observer => self.observer_down(peer),
             Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
@@ -461,6 +487,7 @@ impl Replica {
         self.bootstrap_step(step);
         if let Some(peer) = self.links.dial_failed(addr) {
             tracing::debug!(%addr, "dial failed");
+            self.watchers.link_lost(peer);
             self.overlay_input(proto::Input::PeerFailed(peer));
         }
     }
@@ -527,28 +554,7 @@ impl Replica {
                 msg @ Message::Observer(wire::observer::Message::History { observer, node, .. }),
             ) => self.history_answer(peer, node, observer, msg),
             (Role::Node, Message::Observer(wire::observer::Message::ClockReport(bytes))) => {
-                // Another node's report for the observers watching here:
-                // passed on only when it comes over that node's own link,
-                // from a node this replica knows, so no peer can speak
-                // for another node's progress or invent one.
-                let reporter = match Payload::decode(&bytes) {
-                    Ok(Payload::ClockReport { node, .. }) => Some(node),
-                    _ => None,
-                };
-                if reporter != Some(peer) || self.state.node(peer).is_none() {
-                    self.admission.refuse_all(
-                        self.now,
-                        peer,
-                        Route::ClockReport,
-                        1,
-                        &Rejection::ForeignReport { from: peer },
-                    );
-                    return;
-                }
-                let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
-                for observer in self.links.observers() {
-                    self.send(observer, msg.clone());
-                }
+                self.relay_report(peer, bytes);
             }
             (
                 Role::Node,
@@ -697,7 +703,6 @@ impl Replica {
                     Ok(report) => self.report(report),
                     Err(why) => tracing::debug!(%origin, %why, "Watch refused"),
                 }
-                self.arm_full_report();
             }
             Ok(Payload::ClockReport { node, .. }) => {
                 tracing::debug!(%origin, %node, "ignoring a broadcast clock report");
@@ -783,13 +788,6 @@ impl Replica {
                 Timer::ClockReport => {
                     let report = self.watchers.due(now);
                     self.report(report);
-                }
-                Timer::FullReport => {
-                    self.full_armed = false;
-                    if self.watchers.watching(now) {
-                        self.report(Report::Now { full: true });
-                        self.arm_full_report();
-                    }
                 }
                 Timer::Sweep => {
                     let active: Vec<NodeId> =
@@ -1045,6 +1043,27 @@ impl Replica {
         tracing::info!(observer = %peer.id, "observer attached");
         self.overlay_input(proto::Input::ObserverUp(peer));
         self.anti_entropy_input(anti_entropy::Input::NeighborUp(peer.id));
+        // Already watched through here: the vectors the other observers
+        // were told, so this one need not wait for every node's next
+        // change (nor every node resend its whole vector).
+        let known: Vec<Payload> = self
+            .relayed
+            .clocks()
+            .map(|(node, entries)| Payload::ClockReport {
+                node,
+                full: true,
+                entries: entries.to_vec(),
+            })
+            .collect();
+        for payload in known {
+            match payload.encode() {
+                Ok(bytes) => self.send(
+                    peer.id,
+                    Message::Observer(wire::observer::Message::ClockReport(bytes)),
+                ),
+                Err(error) => tracing::error!(%error, "cannot encode a clock report"),
+            }
+        }
         self.start_watch();
     }
 
@@ -1052,6 +1071,45 @@ impl Replica {
         tracing::info!(observer = %id, "observer detached");
         self.overlay_input(proto::Input::ObserverDown(id));
         self.anti_entropy_input(anti_entropy::Input::NeighborDown(id));
+        if self.links.observers().is_empty() {
+            self.relayed.clear();
+        }
+    }
+
+    /// Another node's clock report, for the observers watching here. Only
+    /// a node's own report is believed (its link proves who it is); it is
+    /// kept for observers that attach later and passed on as it came.
+    fn relay_report(&mut self, from: NodeId, bytes: Bytes) {
+        // Passed on only when it comes over that node's own link, from a
+        // node this replica knows, so no peer can speak for another
+        // node's progress or invent one.
+        let report = match Payload::decode(&bytes) {
+            Ok(Payload::ClockReport {
+                node,
+                full,
+                entries,
+            }) if node == from && self.state.node(from).is_some() => Some((full, entries)),
+            _ => None,
+        };
+        let Some((full, entries)) = report else {
+            self.admission.refuse_all(
+                self.now,
+                from,
+                Route::ClockReport,
+                1,
+                &Rejection::ForeignReport { from },
+            );
+            return;
+        };
+        let observers = self.links.observers();
+        if observers.is_empty() {
+            return;
+        }
+        self.relayed.record(from, full, &entries);
+        let msg = Message::Observer(wire::observer::Message::ClockReport(bytes));
+        for observer in observers {
+            self.send(observer, msg.clone());
+        }
     }
 
     /// Broadcasts a Watch lease naming this node and takes it locally, and
@@ -1069,7 +1127,6 @@ impl Replica {
             Ok(report) => self.report(report),
             Err(why) => tracing::warn!(%why, "cannot watch through this node"),
         }
-        self.arm_full_report();
         if !self.renew_armed {
             self.renew_armed = true;
             self.timers
@@ -1077,28 +1134,27 @@ impl Replica {
         }
     }
 
-    fn arm_full_report(&mut self) {
-        if !self.full_armed && self.watchers.watching(self.now) {
-            self.full_armed = true;
-            self.timers
-                .schedule(self.now + watch::FULL_REPORT_EVERY, Timer::FullReport);
-        }
-    }
-
     fn report(&mut self, report: Report) {
-        let full = match report {
+        match report {
             Report::None => return,
             Report::At(at) => {
                 self.timers.schedule(at, Timer::ClockReport);
                 return;
             }
-            Report::Now { full } => full,
-        };
+            Report::Now => {}
+        }
         let vv: BTreeMap<NodeId, u64> = self.state.version_vector().iter().collect();
-        let Some(entries) = self.watchers.entries(self.now, vv, full) else {
+        let sent = self.watchers.entries(self.now, vv);
+        if let Report::At(at) = self.watchers.follow_up(self.now) {
+            self.timers.schedule(at, Timer::ClockReport);
+        }
+        let Some((full, entries)) = sent else {
             return;
         };
         let node = self.id();
+        if !self.links.observers().is_empty() {
+            self.relayed.record(node, full, &entries);
+        }
         let bytes = match (Payload::ClockReport {
             node,
             full,

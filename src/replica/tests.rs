@@ -51,6 +51,7 @@ fn config(id: u64) -> Config {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         },
         seeds: Vec::new(),
         remembered: Vec::new(),
@@ -431,41 +432,63 @@ fn an_observers_anti_entropy_answers_are_refused() {
     );
 }
 
-#[test]
-fn an_attached_observer_gets_a_watch_a_full_report_and_renewals() {
-    let mut h = Harness::new(1);
-    let out = h.up(50, Role::Observer, 7);
-    let report_to_observer = |out: &[Output]| {
-        out.iter().any(|o| {
-            matches!(
-                o,
-                Output::Send {
-                    link: LinkId(7),
-                    msg: Message::Observer(observer::Message::ClockReport(_))
-                }
-            )
-        })
-    };
-    assert!(report_to_observer(&out), "a full report at once");
-    // The lease is renewed while the observer stays: reports keep coming.
-    let mut later = Vec::new();
-    for _ in 0..6 {
-        later.extend(h.advance(WATCH_RENEW));
-    }
-    assert!(report_to_observer(&later));
-    // After the observer leaves, the lease runs out and reports stop.
-    h.feed(Input::LinkDown { link: LinkId(7) });
-    h.advance(WATCH_LEASE + WATCH_RENEW);
-    let out = h.feed(Input::Local(LocalWrite::Reading {
+fn reading(value: f32) -> Input {
+    Input::Local(LocalWrite::Reading {
         sensor: SensorId {
             quantity: Quantity::Temperature,
             index: 0,
         },
         reading: Reading {
-            value: 20.0,
+            value,
             unit: Unit::Celsius,
         },
-    }));
+    })
+}
+
+/// The clock reports in `out` sent on `link`, decoded.
+fn reports_on(out: &[Output], link: u64) -> Vec<(NodeId, bool, Vec<(NodeId, u64)>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                link: l,
+                msg: Message::Observer(observer::Message::ClockReport(bytes)),
+            } if *l == LinkId(link) => match Payload::decode(bytes) {
+                Ok(Payload::ClockReport {
+                    node,
+                    full,
+                    entries,
+                }) => Some((node, full, entries)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_attached_observer_gets_a_full_report_then_only_what_changed() {
+    let mut h = Harness::new(1);
+    let out = h.up(50, Role::Observer, 7);
+    let first = reports_on(&out, 7);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].1, "a whole report at once");
+    // Renewals alone send nothing; a change sends only its entry.
+    let mut later = Vec::new();
+    for _ in 0..2 {
+        later.extend(h.advance(WATCH_RENEW));
+    }
+    assert!(reports_on(&later, 7).is_empty());
+    let out = h.feed(reading(20.0));
+    let changed = reports_on(&out, 7);
+    assert_eq!(changed.len(), 1);
+    let (node, full, entries) = &changed[0];
+    assert_eq!((*node, *full), (h.r.id(), false));
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].0, h.r.id());
+    // After the observer leaves, the lease runs out and reports stop.
+    h.feed(Input::LinkDown { link: LinkId(7) });
+    h.advance(WATCH_LEASE + WATCH_RENEW);
+    let out = h.feed(reading(21.0));
     assert!(!out.iter().any(|o| matches!(
         o,
         Output::Send {
@@ -473,6 +496,101 @@ fn an_attached_observer_gets_a_watch_a_full_report_and_renewals() {
             ..
         }
     )));
+}
+
+#[test]
+fn a_second_observer_gets_every_relayed_clock_from_the_node_it_attaches_to() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    h.up(50, Role::Observer, 7);
+    let report = |node: u64, full: bool, entries: Vec<(NodeId, u64)>| Input::Frame {
+        link: LinkId(8),
+        msg: Message::Observer(observer::Message::ClockReport(
+            Payload::ClockReport {
+                node: NodeId(node),
+                full,
+                entries,
+            }
+            .encode()
+            .unwrap(),
+        )),
+    };
+    // A node this replica does not know is not believed, nor one
+    // speaking in another's name: neither relayed nor kept.
+    let out = h.feed(report(2, true, vec![(NodeId(2), 4)]));
+    assert!(reports_on(&out, 7).is_empty());
+    let out = h.feed(report(3, true, vec![(NodeId(3), 1)]));
+    assert!(reports_on(&out, 7).is_empty());
+    // A second observer gets what the first was told: this node's clock.
+    let out = h.up(51, Role::Observer, 9);
+    let known = reports_on(&out, 9);
+    let me = h.r.id();
+    assert!(
+        known.iter().any(|(n, full, _)| *n == me && *full),
+        "{known:?}"
+    );
+    assert!(
+        !known
+            .iter()
+            .any(|(n, _, _)| *n == NodeId(2) || *n == NodeId(3))
+    );
+}
+
+#[test]
+fn a_new_connection_to_the_via_carries_a_whole_report() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    // Node 5 watches for its observer: node 1 dials it and reports whole.
+    let watch = |seq: u64| Input::Frame {
+        link: LinkId(8),
+        msg: gossip(
+            5,
+            seq,
+            Payload::Watch {
+                until_ms_from_now: 30_000,
+                via: peer(5),
+            },
+        ),
+    };
+    let out = h.feed(watch(1));
+    assert!(out.contains(&Output::Dial {
+        addr: peer(5).addr,
+        seed: false
+    }));
+    let out = h.feed(Input::LinkUp {
+        peer: peer(5),
+        role: Role::Node,
+        outbound: true,
+        link: LinkId(20),
+    });
+    let sent = reports_on(&out, 20);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1);
+    // That connection carried the whole report: nothing more follows.
+    assert!(reports_on(&h.advance(watch::MIN_FULL_REPORT_GAP), 20).is_empty());
+    // A renewal asks nothing; the connection drops (a report may have
+    // died with it): the next change goes whole over a new one.
+    h.advance(Duration::from_secs(2));
+    assert!(reports_on(&h.feed(watch(2)), 20).is_empty());
+    h.feed(Input::LinkDown { link: LinkId(20) });
+    h.advance(watch::REPORT_COALESCE);
+    let out = h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(3, 1, Payload::Delta(target_write(3, "lab", 21.0))),
+    });
+    assert!(out.contains(&Output::Dial {
+        addr: peer(5).addr,
+        seed: false
+    }));
+    let out = h.feed(Input::LinkUp {
+        peer: peer(5),
+        role: Role::Node,
+        outbound: true,
+        link: LinkId(21),
+    });
+    let sent = reports_on(&out, 21);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1);
 }
 
 #[test]

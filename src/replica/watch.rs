@@ -4,8 +4,18 @@
 //! A node an observer attaches to broadcasts a `Watch` naming itself as
 //! `via` and renews it while the observer stays. Every node then sends its
 //! clock reports straight to each `via` while that lease lasts: the first
-//! change after a quiet spell at once, later ones coalesced, and the whole
-//! vector now and then so a lost partial report is repaired. With nobody
+//! change after a quiet spell at once, later ones coalesced, each carrying
+//! only the entries that changed since the previous report. A write
+//! changes one entry of every node's vector, so it costs one small report
+//! per node: O(N) bytes per write, not N vectors of N entries.
+//!
+//! The whole vector is sent only when the receiving end may lack it: to a
+//! newly watching `via`, and after a connection to a `via` was lost (it
+//! may have died with a report in flight, or a dial failed with reports
+//! held for it) or replaced. TCP loses nothing on a connection that stays
+//! up, so no periodic whole report is needed. An
+//! observer that attaches to a node already watched gets every node's
+//! vector from that node's relay cache (`relayed_clocks`). With nobody
 //! watching nothing is sent, so an idle office stays quiet.
 
 use std::collections::BTreeMap;
@@ -20,10 +30,13 @@ use crate::wire::PeerInfo;
 pub const WATCH_LEASE: Duration = Duration::from_secs(30);
 /// How often the node an observer is attached to renews the Watch.
 pub const WATCH_RENEW: Duration = Duration::from_secs(10);
-/// While watched, a full clock report this often (so a newcomer observer
-/// and a lost partial report are repaired).
-pub const FULL_REPORT_EVERY: Duration = Duration::from_secs(10);
-/// Full clock reports answering Watches are at least this far apart.
+/// A renewal asks for the whole vector again when the last whole report
+/// is this old: a report the `via` refused (it did not know the reporting
+/// node yet) or lost without a connection event is repaired at this pace.
+pub const FULL_REPORT_EVERY: Duration = Duration::from_secs(30);
+/// Whole clock reports are at least this far apart: a peer that keeps
+/// announcing new leases (or a link to a `via` that keeps failing) must not
+/// make every node send its whole vector again and again.
 pub const MIN_FULL_REPORT_GAP: Duration = Duration::from_secs(1);
 /// Clock reports are at most this often: the first change after a quiet
 /// spell is reported at once (a write's convergence is seen without
@@ -51,16 +64,21 @@ pub enum WatchRefused {
 pub enum Report {
     /// Nothing (nobody watches, or a report is already due).
     None,
-    /// Send one now: whole, or only what changed.
-    Now { full: bool },
-    /// Wake at this time and report what changed then.
+    /// Send one now ([`Watchers::entries`] says what it carries).
+    Now,
+    /// Wake at this time and report then.
     At(Time),
 }
 
 #[derive(Debug, Default)]
 pub struct Watchers {
-    leases: BTreeMap<NodeId, (PeerInfo, Time)>,
+    /// Per `via`: its address, the lease's end, and whether a connection
+    /// to it has come up during the lease.
+    leases: BTreeMap<NodeId, (PeerInfo, Time, bool)>,
     report_due: Option<Time>,
+    /// A `via` may lack this node's whole vector: the next report allowed
+    /// to be whole is.
+    full_owed: bool,
     last_full_at: Option<Time>,
     last_report_at: Option<Time>,
     last_report: BTreeMap<NodeId, u64>,
@@ -78,13 +96,13 @@ impl Watchers {
 
     /// Whether anyone watches now.
     pub fn watching(&self, now: Time) -> bool {
-        self.leases.values().any(|(_, until)| *until > now)
+        self.leases.values().any(|(_, until, _)| *until > now)
     }
 
     /// The nodes to send reports to, dropping expired leases.
     pub fn vias(&mut self, now: Time) -> Vec<PeerInfo> {
-        self.leases.retain(|_, (_, until)| *until > now);
-        self.leases.values().map(|(p, _)| *p).collect()
+        self.leases.retain(|_, (_, until, _)| *until > now);
+        self.leases.values().map(|(p, _, _)| *p).collect()
     }
 
     /// A dial to `addr` failed: every lease naming it as `via` ends. A
@@ -102,6 +120,8 @@ impl Watchers {
     /// A Watch arrived (or this node took one for its own observer).
     /// `origin` is who broadcast it: only a node may name itself as `via`.
     /// The lease is capped at [`WATCH_LEASE`] whatever the message asks.
+    /// A renewal asks for nothing; a new lease owes the `via` the whole
+    /// vector.
     pub fn extend(
         &mut self,
         now: Time,
@@ -116,7 +136,7 @@ impl Watchers {
                 origin,
             });
         }
-        self.leases.retain(|_, (_, until)| *until > now);
+        self.leases.retain(|_, (_, until, _)| *until > now);
         let was = self.leases.contains_key(&via.id);
         if !was && self.leases.len() >= MAX_WATCHERS {
             self.refused += 1;
@@ -137,55 +157,87 @@ impl Watchers {
             self.recent_new.push_back(now);
         }
         let until = now + lease.min(WATCH_LEASE);
-        let entry = self.leases.entry(via.id).or_insert((via, until));
+        let entry = self.leases.entry(via.id).or_insert((via, until, false));
         entry.0 = via;
         entry.1 = entry.1.max(until);
-        // A Watch may come from a newly attached observer: it needs every
-        // node's whole vector, not only the next change.
-        let recent = self
+        let stale = self
             .last_full_at
-            .is_some_and(|at| now.saturating_since(at) < MIN_FULL_REPORT_GAP);
-        Ok(if !was || !recent {
-            self.last_full_at = Some(now);
-            Report::Now { full: true }
+            .is_none_or(|at| now.saturating_since(at) >= FULL_REPORT_EVERY);
+        Ok(if !was || stale {
+            self.owe_full(now)
         } else {
             Report::None
         })
     }
 
-    /// The state changed: report at once, or at the end of the coalescing
-    /// window.
-    pub fn changed(&mut self, now: Time) -> Report {
-        if !self.watching(now) || self.report_due.is_some() {
+    /// A new connection to `peer` is up. The first one to a `via` carries
+    /// what was held for it while it was dialled (the whole report of a
+    /// new lease among it); one that replaces a connection still up may
+    /// follow reports the old one lost: the next report is whole.
+    pub fn link_up(&mut self, now: Time, peer: NodeId) -> Report {
+        let Some((_, until, connected)) = self.leases.get_mut(&peer) else {
+            return Report::None;
+        };
+        if *until <= now {
             return Report::None;
         }
-        let next = self.last_report_at.map_or(now, |at| at + REPORT_COALESCE);
-        if next <= now {
-            Report::Now { full: false }
-        } else {
-            self.report_due = Some(next);
-            Report::At(next)
-        }
-    }
-
-    /// The coalescing timer fired.
-    pub fn due(&mut self, now: Time) -> Report {
-        self.report_due = None;
-        if self.watching(now) {
-            Report::Now { full: false }
+        if std::mem::replace(connected, true) {
+            self.owe_full(now)
         } else {
             Report::None
         }
     }
 
-    /// The entries of a report: the whole vector, or what changed since
-    /// the last one (`None`: nothing to say).
+    /// The connection to `peer` closed or could not be opened. If it is a
+    /// `via`, reports in flight or held for it may be lost: the next
+    /// report is whole (sent with the next change, so an unreachable
+    /// `via` is not dialled again and again for nothing).
+    pub fn link_lost(&mut self, peer: NodeId) {
+        if let Some((_, _, connected)) = self.leases.get_mut(&peer) {
+            *connected = false;
+            self.full_owed = true;
+        }
+    }
+
+    /// The state changed: report at once, or at the end of the coalescing
+    /// window.
+    pub fn changed(&mut self, now: Time) -> Report {
+        if !self.watching(now) {
+            return Report::None;
+        }
+        let next = self.last_report_at.map_or(now, |at| at + REPORT_COALESCE);
+        self.arm(now, next)
+    }
+
+    /// The report timer fired.
+    pub fn due(&mut self, now: Time) -> Report {
+        self.report_due = None;
+        if self.watching(now) {
+            Report::Now
+        } else {
+            Report::None
+        }
+    }
+
+    /// After a report went out: when to wake for a whole one still owed
+    /// (it was not yet [`MIN_FULL_REPORT_GAP`] after the last).
+    pub fn follow_up(&mut self, now: Time) -> Report {
+        if !self.full_owed || !self.watching(now) {
+            return Report::None;
+        }
+        let at = self.full_allowed_at(now);
+        self.arm(now, at)
+    }
+
+    /// The report to send now: whether it is whole, and its entries (the
+    /// whole vector, or what changed since the last report); `None`:
+    /// nothing to say.
     pub fn entries(
         &mut self,
         now: Time,
         vv: BTreeMap<NodeId, u64>,
-        full: bool,
-    ) -> Option<Vec<(NodeId, u64)>> {
+    ) -> Option<(bool, Vec<(NodeId, u64)>)> {
+        let full = self.full_owed && self.full_allowed_at(now) <= now;
         let entries: Vec<(NodeId, u64)> = if full {
             vv.iter().map(|(k, v)| (*k, *v)).collect()
         } else {
@@ -200,9 +252,36 @@ impl Watchers {
         }
         self.last_report_at = Some(now);
         if full {
+            self.full_owed = false;
             self.last_full_at = Some(now);
         }
-        Some(entries)
+        Some((full, entries))
+    }
+
+    fn owe_full(&mut self, now: Time) -> Report {
+        self.full_owed = true;
+        let at = self.full_allowed_at(now);
+        self.arm(now, at)
+    }
+
+    fn full_allowed_at(&self, now: Time) -> Time {
+        self.last_full_at
+            .map_or(now, |at| at + MIN_FULL_REPORT_GAP)
+            .max(now)
+    }
+
+    /// A report at `at`: now, or a timer unless one is due no later.
+    fn arm(&mut self, now: Time, at: Time) -> Report {
+        if at <= now {
+            return Report::Now;
+        }
+        match self.report_due {
+            Some(due) if due <= at => Report::None,
+            _ => {
+                self.report_due = Some(at);
+                Report::At(at)
+            }
+        }
     }
 }
 
@@ -217,22 +296,37 @@ mod tests {
         }
     }
 
+    fn vv(entries: &[(u64, u64)]) -> BTreeMap<NodeId, u64> {
+        entries.iter().map(|(k, v)| (NodeId(*k), *v)).collect()
+    }
+
     #[test]
-    fn a_new_lease_gets_a_full_report_and_expires() {
+    fn a_new_lease_gets_a_full_report_and_a_renewal_nothing() {
         let mut w = Watchers::default();
         let t0 = Time::from_millis(1_000);
         assert_eq!(
             w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)),
-            Ok(Report::Now { full: true })
+            Ok(Report::Now)
         );
         assert!(w.watching(t0));
-        // A renewal right after does not repeat the full report.
         assert_eq!(
-            w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)),
+            w.entries(t0, vv(&[(1, 3), (2, 5)])),
+            Some((true, vec![(NodeId(1), 3), (NodeId(2), 5)]))
+        );
+        // Renewals ask for nothing until the whole report is old.
+        let t1 = t0 + WATCH_RENEW;
+        assert_eq!(
+            w.extend(t1, NodeId(1), WATCH_LEASE, peer(1)),
             Ok(Report::None)
         );
-        assert!(!w.watching(t0 + WATCH_LEASE));
-        assert!(w.vias(t0 + WATCH_LEASE).is_empty());
+        assert_eq!(w.entries(t1, vv(&[(1, 3), (2, 5)])), None);
+        let t2 = t0 + FULL_REPORT_EVERY;
+        assert_eq!(
+            w.extend(t2, NodeId(1), WATCH_LEASE, peer(1)),
+            Ok(Report::Now)
+        );
+        assert!(!w.watching(t2 + WATCH_LEASE));
+        assert!(w.vias(t2 + WATCH_LEASE).is_empty());
     }
 
     #[test]
@@ -311,25 +405,59 @@ mod tests {
     }
 
     #[test]
-    fn changes_within_the_window_are_coalesced() {
+    fn changes_within_the_window_are_coalesced_and_carry_only_what_changed() {
         let mut w = Watchers::default();
         let t0 = Time::from_millis(10);
         w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)).unwrap();
-        w.entries(t0, BTreeMap::from([(NodeId(1), 1)]), true);
+        w.entries(t0, vv(&[(1, 1)]));
         let t1 = t0 + Duration::from_millis(10);
         assert_eq!(w.changed(t1), Report::At(t0 + REPORT_COALESCE));
         assert_eq!(w.changed(t1), Report::None, "one timer for the window");
         let t2 = t0 + REPORT_COALESCE;
-        assert_eq!(w.due(t2), Report::Now { full: false });
+        assert_eq!(w.due(t2), Report::Now);
         assert_eq!(
-            w.entries(t2, BTreeMap::from([(NodeId(1), 1), (NodeId(2), 4)]), false),
-            Some(vec![(NodeId(2), 4)])
+            w.entries(t2, vv(&[(1, 1), (2, 4)])),
+            Some((false, vec![(NodeId(2), 4)]))
         );
+        assert_eq!(w.follow_up(t2), Report::None);
         // Quiet for a while: the next change goes at once.
-        assert_eq!(w.changed(t2 + REPORT_COALESCE), Report::Now { full: false });
+        assert_eq!(w.changed(t2 + REPORT_COALESCE), Report::Now);
+        assert_eq!(w.entries(t2, vv(&[(1, 1), (2, 4)])), None);
+    }
+
+    #[test]
+    fn a_new_connection_to_a_via_owes_it_the_whole_vector_once_the_gap_allows() {
+        let mut w = Watchers::default();
+        let t0 = Time::from_millis(5_000);
+        w.extend(t0, NodeId(1), WATCH_LEASE, peer(1)).unwrap();
+        assert_eq!(w.entries(t0, vv(&[(1, 1), (2, 2)])).unwrap().0, true);
+        // A link to someone else asks nothing; the first to the via
+        // carries what was held for it.
+        assert_eq!(w.link_up(t0, NodeId(9)), Report::None);
+        assert_eq!(w.link_up(t0, NodeId(1)), Report::None);
+        // A second one just after a whole report: the next whole one waits
+        // out the gap, and changes meanwhile still go out as they come.
+        let t1 = t0 + Duration::from_millis(100);
+        let full_at = t0 + MIN_FULL_REPORT_GAP;
+        assert_eq!(w.link_up(t1, NodeId(1)), Report::At(full_at));
+        assert_eq!(w.changed(t1), Report::Now);
         assert_eq!(
-            w.entries(t2, BTreeMap::from([(NodeId(1), 1), (NodeId(2), 4)]), false),
-            None
+            w.entries(t1, vv(&[(1, 2), (2, 2)])),
+            Some((false, vec![(NodeId(1), 2)]))
         );
+        assert_eq!(w.follow_up(t1), Report::None, "its timer is armed");
+        assert_eq!(w.due(full_at), Report::Now);
+        assert_eq!(
+            w.entries(full_at, vv(&[(1, 2), (2, 2)])),
+            Some((true, vec![(NodeId(1), 2), (NodeId(2), 2)]))
+        );
+        assert_eq!(w.follow_up(full_at), Report::None);
+        // A lost link owes a whole report, sent with the next change; the
+        // connection then opened carries it and asks nothing more.
+        w.link_lost(NodeId(1));
+        let t2 = full_at + MIN_FULL_REPORT_GAP;
+        assert_eq!(w.changed(t2), Report::Now);
+        assert_eq!(w.entries(t2, vv(&[(1, 3), (2, 2)])).unwrap().0, true);
+        assert_eq!(w.link_up(t2, NodeId(1)), Report::None);
     }
 }

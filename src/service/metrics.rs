@@ -189,10 +189,12 @@ impl Collector for NodeCollector {
         labelled_counters(
             e,
             "officemesh_handshake_failures",
-            "Handshakes that failed, by reason (refused: wrong cluster key, not Noise or wrong version).",
+            "Handshakes that failed, by reason (refused: wrong cluster key, not Noise or wrong version; unknown_key: a key not in the keyring; revoked: a revoked replica).",
             "reason",
             &[
                 ("refused", net.handshakes_refused),
+                ("unknown_key", net.handshakes_unknown_key),
+                ("revoked", net.handshakes_revoked),
                 ("timed_out", net.handshakes_timed_out),
             ],
         )?;

@@ -54,6 +54,30 @@ impl Notifier {
         })
     }
 
+    /// Tells systemd the node is re-reading its configuration (SIGHUP):
+    /// `systemctl reload` waits until [`Notifier::reloaded`]. The
+    /// `MONOTONIC_USEC=` stamp is what systemd requires with `RELOADING=1`
+    /// under `Type=notify-reload`, and harmless under `Type=notify`.
+    pub fn reloading(&self) {
+        let mut states = vec![
+            NotifyState::Reloading,
+            NotifyState::Status("reloading the configuration"),
+        ];
+        if let Ok(now) = NotifyState::monotonic_usec_now() {
+            states.push(now);
+        }
+        if let Err(error) = sd_notify::notify(&states) {
+            tracing::warn!(%error, "could not tell systemd the node is reloading");
+        }
+    }
+
+    /// Tells systemd the reload is over and the node is ready again.
+    pub fn reloaded(&self, status: &str) {
+        if let Err(error) = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(status)]) {
+            tracing::warn!(%error, "could not tell systemd the reload is over");
+        }
+    }
+
     /// Tells systemd the node is stopping and ends the thread.
     pub fn stopping(mut self) {
         let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("leaving")]);

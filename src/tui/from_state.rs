@@ -299,6 +299,7 @@ mod tests {
             }],
             failed_sensors: vec![],
             neighbours: vec![NodeId(2)],
+            cluster_keys: Vec::new(),
         };
         state.announce_node(writer, NOW_MS - 60_000, info);
     }

@@ -26,7 +26,7 @@ use super::snapshot::{ConnectionStatus, OfficeSnapshot};
 use super::target_limits::TargetLimits;
 use super::theme::Theme;
 use crate::crdt::{Dot, Quantity};
-use crate::net::ClusterKey;
+use crate::net::Keyring;
 use crate::observer::{Observer, ObserverError, ObserverIdentity, ObserverIdentityError, Update};
 use crate::replica::authorship::Trust;
 
@@ -51,7 +51,8 @@ const COMMAND_QUEUE: usize = 16;
 pub struct LiveOptions {
     /// Nodes to attach to, in preference order; later ones are fall-backs.
     pub connect: Vec<SocketAddr>,
-    pub cluster_key: ClusterKey,
+    /// The cluster keys to dial with (the primary first).
+    pub cluster_key: Keyring,
     /// The observer's keypair and dot counter (see `ObserverIdentity`).
     pub identity_dir: PathBuf,
     /// What the set-target dialog accepts.

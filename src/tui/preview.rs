@@ -342,7 +342,8 @@ pub fn kitchen_history() -> crate::wire::observer::HistoryAnswer {
             let hour = (start_min / 60) % 24;
             let target = if (7..18).contains(&hour) { 2150 } else { 1700 };
             let phase = f64::from(start_min % 45) / 45.0;
-            let celsius = f64::from(target) / 100.0 - 0.3 + 0.5 * (phase * std::f64::consts::TAU).sin();
+            let celsius =
+                f64::from(target) / 100.0 - 0.3 + 0.5 * (phase * std::f64::consts::TAU).sin();
             let on = celsius < f64::from(target) / 100.0;
             HistoryPoint {
                 start_min,

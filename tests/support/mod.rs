@@ -213,12 +213,17 @@ impl Office {
     }
 
     pub fn observer_cmd(&self, args: &[&str], node: usize) -> Output {
+        self.observer_cmd_with_key(args, node, &self.dir.path().join("cluster.key"))
+    }
+
+    /// [`Office::observer_cmd`] with another key file or keyring directory.
+    pub fn observer_cmd_with_key(&self, args: &[&str], node: usize, key: &Path) -> Output {
         command_in(self.netns.as_deref())
             .args(args)
             .arg("--connect")
             .arg(self.nodes[node].addr.to_string())
             .arg("--key")
-            .arg(self.dir.path().join("cluster.key"))
+            .arg(key)
             .env("OFFICEMESH_OBSERVER_DIR", self.dir.path().join("observer"))
             .env("RUST_LOG", "warn")
             .output()
@@ -226,7 +231,12 @@ impl Office {
     }
 
     pub fn status(&self, node: usize) -> Option<Value> {
-        let out = self.observer_cmd(&["status", "--json", "--timeout", "5"], node);
+        self.status_with_key(node, &self.dir.path().join("cluster.key"))
+    }
+
+    /// `status` through `node` with another key file or keyring directory.
+    pub fn status_with_key(&self, node: usize, key: &Path) -> Option<Value> {
+        let out = self.observer_cmd_with_key(&["status", "--json", "--timeout", "5"], node, key);
         if !out.status.success() {
             return None;
         }
@@ -240,10 +250,21 @@ impl Office {
         within: Duration,
         check: impl Fn(&Value) -> bool,
     ) -> Value {
+        self.wait_status_with_key(node, &self.dir.path().join("cluster.key"), within, check)
+    }
+
+    /// [`Office::wait_status`] with another key file or keyring directory.
+    pub fn wait_status_with_key(
+        &self,
+        node: usize,
+        key: &Path,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + within;
         let mut last = Value::Null;
         while Instant::now() < deadline {
-            if let Some(doc) = self.status(node) {
+            if let Some(doc) = self.status_with_key(node, key) {
                 if check(&doc) {
                     return doc;
                 }

@@ -69,6 +69,10 @@ pub struct Options {
     pub crash: Option<f64>,
     /// Plumtree's batching window (`None`: the protocol's default).
     pub batch_window: Option<Duration>,
+    /// Plumtree's IHAVE batching interval (`None`: the protocol's default).
+    pub ihave_interval: Option<Duration>,
+    /// Plumtree's GRAFT timeout (`None`: the protocol's default).
+    pub graft_timeout: Option<Duration>,
 }
 
 impl Options {
@@ -86,6 +90,8 @@ impl Options {
             observers: None,
             crash: None,
             batch_window: None,
+            ihave_interval: None,
+            graft_timeout: None,
         }
     }
 
@@ -111,6 +117,12 @@ impl Options {
         };
         if let Some(window) = self.batch_window {
             config.plumtree.batch_window = window;
+        }
+        if let Some(interval) = self.ihave_interval {
+            config.plumtree.ihave_interval = interval;
+        }
+        if let Some(timeout) = self.graft_timeout {
+            config.plumtree.graft_timeout = timeout;
         }
         config
     }

@@ -105,6 +105,7 @@ pub fn run(options: &Options) -> Report {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         })
         .collect();
     let config = MeshConfig {
