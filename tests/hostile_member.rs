@@ -454,6 +454,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
                     }],
                     failed_sensors: vec![],
                     neighbours: vec![],
+                    cluster_keys: vec![],
                 },
             )
             .delta;
@@ -582,6 +583,7 @@ fn a_hostile_member_is_refused_everywhere_and_its_victims_are_still_heard() {
                 interfaces: vec![],
                 failed_sensors: vec![],
                 neighbours: vec![],
+                cluster_keys: vec![],
             },
         );
         assert_eq!(entry.dot.counter, 1);

@@ -433,6 +433,7 @@ mod tests {
             interfaces: Vec::new(),
             failed_sensors: Vec::new(),
             neighbours: Vec::new(),
+            cluster_keys: Vec::new(),
         }
     }
 

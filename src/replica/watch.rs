@@ -113,7 +113,7 @@ impl Watchers {
     /// how many leases ended.
     pub fn unreachable(&mut self, addr: std::net::SocketAddr) -> usize {
         let before = self.leases.len();
-        self.leases.retain(|_, (via, _)| via.addr != addr);
+        self.leases.retain(|_, (via, _, _)| via.addr != addr);
         before - self.leases.len()
     }
 
