@@ -550,6 +550,25 @@ impl AntiEntropy {
     }
 }
 
+/// The body of an `Answer` part as a peer could send it, whatever it
+/// holds: for the hostile-peer tests, which play a member crafting its
+/// answers by hand. No replica sends one built this way.
+#[doc(hidden)]
+pub fn encode_answer_body(
+    delta: Delta,
+    seen: Option<CausalContext>,
+    proofs: Vec<WriteProof>,
+) -> Result<Vec<u8>, CodecError> {
+    codec::encode(
+        "anti-entropy answer",
+        &AnswerBody {
+            delta,
+            seen,
+            proofs,
+        },
+    )
+}
+
 /// Puts `seen` into the last body, or a body of its own when it does not
 /// fit. A `seen` too large even for that is cut down: it only helps the
 /// peer close gaps, the registers already went.

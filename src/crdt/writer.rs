@@ -69,6 +69,16 @@ impl Writer {
         writer
     }
 
+    /// A writer whose dots name `author` but which signs with `key`: what
+    /// a member forging another replica's writes holds. Every replica
+    /// refuses its writes; it exists for the hostile-peer tests.
+    #[doc(hidden)]
+    pub fn forging(author: NodeId, key: WriteKey) -> Self {
+        let mut writer = Writer::new(author);
+        writer.key = Some(key);
+        writer
+    }
+
     /// Hands over the signing key after a restart (the persisted record
     /// holds none). A key of another replica is ignored: its signatures
     /// would be refused everywhere.

@@ -71,8 +71,15 @@ impl RawPeer {
     /// Connects with a fresh static key and the cluster key `psk`,
     /// completes the handshake and says Hello as a node.
     pub fn connect(addr: SocketAddr, psk: &[u8; 32]) -> RawPeer {
+        RawPeer::connect_as(addr, psk, rand::random(), Role::Node)
+    }
+
+    /// Connects as the replica whose key file holds `seed` (so its id is
+    /// `WriteKey::from_seed(seed).id()` and it signs as that replica), in
+    /// `role`.
+    pub fn connect_as(addr: SocketAddr, psk: &[u8; 32], seed: [u8; 32], role: Role) -> RawPeer {
         let params: snow::params::NoiseParams = NOISE_PATTERN.parse().unwrap();
-        let key = WriteKey::from_seed(rand::random());
+        let key = WriteKey::from_seed(seed);
         let mut hs = snow::Builder::new(params)
             .local_private_key(&key.x25519_secret())
             .unwrap()
@@ -107,7 +114,7 @@ impl RawPeer {
         };
         let hello = wire::encode_message(&Message::Hello(Hello {
             version: PROTOCOL_VERSION,
-            role: Role::Node,
+            role,
             listen_port: 0,
         }))
         .unwrap();
@@ -167,6 +174,19 @@ impl RawPeer {
             let mut buf = [0u8; 16 * 1024];
             while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
         });
+    }
+
+    /// Reads and decrypts the next message (the node's Hello first);
+    /// `None` once the node closed the connection or said nothing for the
+    /// read timeout.
+    pub fn recv(&mut self) -> Option<Message> {
+        let mut prefix = [0u8; 2];
+        self.stream.read_exact(&mut prefix).ok()?;
+        let mut ct = vec![0u8; u16::from_be_bytes(prefix) as usize];
+        self.stream.read_exact(&mut ct).ok()?;
+        let mut body = vec![0u8; ct.len()];
+        let len = self.noise.read_message(&ct, &mut body).ok()?;
+        wire::decode_message(&body[..len]).ok()
     }
 
     /// Encodes, encrypts and sends one message.
