@@ -126,11 +126,7 @@ impl Attached {
         let trust = self.config.cluster.trust().unwrap_or_default();
         match trust.operator_name(self.observer.id()) {
             Some(name) => name.to_string(),
-            None => format!(
-                "{}@{}",
-                std::env::var("USER").unwrap_or_else(|_| "operator".into()),
-                officemesh::config::hostname()
-            ),
+            None => officemesh::config::operator_label(),
         }
     }
 }

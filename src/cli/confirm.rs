@@ -17,15 +17,6 @@ pub enum WaitFor {
     Converged,
 }
 
-/// The operator's label on a write: `user@host`.
-pub fn set_by() -> String {
-    format!(
-        "{}@{}",
-        std::env::var("USER").unwrap_or_else(|_| "operator".into()),
-        officemesh::config::hostname()
-    )
-}
-
 /// Waits for the write's fate and prints it; `what` names the write
 /// ("kitchen temperature = 23").
 pub async fn confirm(

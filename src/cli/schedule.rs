@@ -12,7 +12,7 @@ use officemesh::observer::Observer;
 use tokio::time::Instant;
 
 use super::attach::{AttachArgs, attach, runtime};
-use super::confirm::{WaitFor, confirm, set_by};
+use super::confirm::{WaitFor, confirm};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ScheduleCommand {
@@ -66,7 +66,7 @@ pub fn run(command: ScheduleCommand) -> anyhow::Result<()> {
             attach,
         } => {
             // Checked before any connection: a typo needs no network.
-            let schedule = schedule_syntax::parse(&program, &set_by())
+            let schedule = schedule_syntax::parse(&program, &officemesh::config::operator_label())
                 .map_err(|e| anyhow::anyhow!("{e}\n{}", e.pointer(&program)))?;
             runtime()?.block_on(write(zone, schedule, wait, timeout, attach))
         }
@@ -77,7 +77,7 @@ pub fn run(command: ScheduleCommand) -> anyhow::Result<()> {
             attach,
         } => {
             let empty = Schedule {
-                set_by: set_by(),
+                set_by: officemesh::config::operator_label(),
                 ..Schedule::default()
             };
             runtime()?.block_on(write(zone, empty, wait, timeout, attach))

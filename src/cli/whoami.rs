@@ -27,13 +27,7 @@ pub fn run(args: WhoamiArgs) -> anyhow::Result<()> {
     };
     let identity = ObserverIdentity::load_or_generate(&dir)?;
     let key = identity.keypair.write_key();
-    let name = args.name.unwrap_or_else(|| {
-        format!(
-            "{}@{}",
-            std::env::var("USER").unwrap_or_else(|_| "operator".into()),
-            officemesh::config::hostname()
-        )
-    });
+    let name = args.name.unwrap_or_else(officemesh::config::operator_label);
     println!("id:         {}", key.id());
     println!("public key: {}", key.public().to_hex());
     println!();

@@ -24,7 +24,7 @@ pub use cluster::{ClusterSection, DEFAULT_KEY_FILE, DEFAULT_KEYRING_DIR};
 pub use error::ConfigError;
 pub use gossip::GossipSection;
 pub use metrics::MetricsSection;
-pub use node::{DEFAULT_PORT, DEFAULT_ZONE, NodeSection, hostname};
+pub use node::{DEFAULT_PORT, DEFAULT_ZONE, NodeSection, hostname, operator_label};
 pub use office::{OfficeSection, UnknownTimeZone};
 pub use targets::{TargetError, TargetRange, TargetsSection};
 

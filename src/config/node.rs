@@ -43,6 +43,16 @@ impl NodeSection {
     }
 }
 
+/// The label an operator's writes carry when no operators list names it:
+/// `user@host`.
+pub fn operator_label() -> String {
+    format!(
+        "{}@{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into()),
+        hostname()
+    )
+}
+
 /// The kernel's hostname, or `officemesh` where there is none to read.
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

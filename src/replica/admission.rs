@@ -306,13 +306,7 @@ impl Admission {
         }
         let mut refused = Vec::new();
         let regs = &mut delta.0;
-        let mut keep = |r: Result<(), Rejection>| match r {
-            Ok(()) => true,
-            Err(e) => {
-                refused.push(e);
-                false
-            }
-        };
+        let mut keep = |r: Result<(), Rejection>| passes(r, &mut refused);
         regs.nodes
             .retain(|_, r| keep(check_node(r, wall_ms).and_then(|()| check_common(r, wall_ms))));
         regs.sensors.retain(|_, r| keep(check_common(r, wall_ms)));
@@ -380,45 +374,30 @@ impl Admission {
             a,
             &mut refused,
         );
-        let labels = |r: Result<(), Rejection>, refused: &mut Vec<Rejection>| match r {
-            Ok(()) => true,
-            Err(e) => {
-                refused.push(e);
-                false
-            }
-        };
-        let a = &self.authorship;
-        regs.targets
-            .retain(|_, r| labels(a.check_label(r), &mut refused));
-        regs.schedules
-            .retain(|_, r| labels(a.check_label(r), &mut refused));
-        regs.presets
-            .retain(|_, r| labels(a.check_label(r), &mut refused));
-        regs.overrides
-            .retain(|_, r| labels(a.check_label(r), &mut refused));
-        let claims = |r: &dyn Fn() -> Result<(), Rejection>, refused: &mut Vec<Rejection>| match r()
-        {
-            Ok(()) => true,
-            Err(e) => {
-                refused.push(e);
-                false
-            }
-        };
         let (me, a) = (self.me, &self.authorship);
-        regs.nodes
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.sensors
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
-        regs.actuators
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+        let checked = &mut refused;
         regs.targets
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+            .retain(|_, r| passes(a.check_label(r), checked));
         regs.schedules
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+            .retain(|_, r| passes(a.check_label(r), checked));
         regs.presets
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+            .retain(|_, r| passes(a.check_label(r), checked));
         regs.overrides
-            .retain(|_, r| claims(&|| a.check_claims(r, me, my_counter), &mut refused));
+            .retain(|_, r| passes(a.check_label(r), checked));
+        regs.nodes
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
+        regs.sensors
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
+        regs.actuators
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
+        regs.targets
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
+        regs.schedules
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
+        regs.presets
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
+        regs.overrides
+            .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
         // New keys only while the replica is under its bound; the keys it
         // holds keep being updated.
         let regs = &mut delta.0;
@@ -697,15 +676,18 @@ fn screen<K: Ord, V: Serialize + Clone + PartialEq>(
     authorship: &mut Authorship,
     refused: &mut Vec<Rejection>,
 ) {
-    map.retain(
-        |k, r| match authorship.check_signed(&key(k), r, held.get(k)) {
-            Ok(()) => true,
-            Err(e) => {
-                refused.push(e);
-                false
-            }
-        },
-    );
+    map.retain(|k, r| passes(authorship.check_signed(&key(k), r, held.get(k)), refused));
+}
+
+/// Whether a check passed; a refusal is kept for counting.
+fn passes(result: Result<(), Rejection>, refused: &mut Vec<Rejection>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            refused.push(e);
+            false
+        }
+    }
 }
 
 fn check_common<V: Clone>(r: &MvRegister<V>, wall_ms: u64) -> Result<(), Rejection> {

@@ -164,11 +164,7 @@ impl Driver {
             waiting: Vec::new(),
             writes: BTreeMap::new(),
             forgets: BTreeMap::new(),
-            set_by: format!(
-                "{}@{}",
-                std::env::var("USER").unwrap_or_else(|_| "operator".into()),
-                crate::config::hostname()
-            ),
+            set_by: crate::config::operator_label(),
             read_only_told: false,
         }
     }
