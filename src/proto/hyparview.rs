@@ -281,6 +281,12 @@ impl HyParView {
         self.active.contains_key(&id)
     }
 
+    /// How many failed peers are still to be probed: while any is, the
+    /// node may still reach across a healed partition and reshape views.
+    pub fn lost_peers(&self) -> usize {
+        self.lost.len()
+    }
+
     /// Starts (or restarts) membership through `contacts`; an empty list
     /// makes this the first node of a new overlay.
     pub fn join(&mut self, now: Time, contacts: Vec<PeerInfo>, out: &mut Vec<Output>) {

@@ -273,6 +273,11 @@ impl Overlay {
         self.membership.would_contact()
     }
 
+    /// Failed peers HyParView still probes (see [`HyParView::lost_peers`]).
+    pub fn lost_peers(&self) -> usize {
+        self.membership.lost_peers()
+    }
+
     /// Plumtree's eager peers (the spanning-tree links).
     pub fn eager_peers(&self) -> Vec<NodeId> {
         self.plumtree.eager_peers()

@@ -11,6 +11,7 @@ mod dissemination;
 mod failure;
 mod glomers;
 mod office;
+mod settling;
 
 use std::time::Duration;
 

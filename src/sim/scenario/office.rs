@@ -19,6 +19,7 @@ use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::Serialize;
 
+use super::settling::Settling;
 use super::{Options, PAPER_LATENCY};
 use crate::config::TargetsSection;
 use crate::crdt::anti_entropy;
@@ -78,6 +79,14 @@ pub struct OfficeFigures {
     /// equal; `None` if that never happened in the quiet period.
     pub converge_ms: Option<u64>,
     pub anti_entropy_period_ms: u64,
+    /// From the heal until the last active-view link changed (every change
+    /// rewrites a `Node` entry), as last seen by the convergence checks.
+    pub last_link_change_ms: Option<u64>,
+    /// Active-view links that appeared or went after the heal.
+    pub link_changes: usize,
+    /// From the heal until the newest write the replicas hold was made
+    /// (negative: before the heal).
+    pub last_write_ms: i64,
     /// Anti-entropy bytes sent by every replica alive at the end.
     pub anti_entropy_bytes: u64,
     /// Every byte every node sent, over every life.
@@ -240,9 +249,10 @@ pub fn run(options: &Options) -> Report {
     let healed = mesh.now();
 
     let mut converge_ms = None;
+    let mut settling = Settling::new(&mesh, healed);
     while mesh.now() < healed + QUIET_MAX {
         mesh.run_for(CHECK_EVERY);
-        if all_equal(&mesh) {
+        if settling.sample(&mesh).converged() {
             converge_ms = Some((mesh.now() - healed).as_millis() as u64);
             break;
         }
@@ -291,6 +301,13 @@ pub fn run(options: &Options) -> Report {
         readings,
         converge_ms,
         anti_entropy_period_ms: ae_config.period.as_millis() as u64,
+        last_link_change_ms: settling.last_link_change_ms,
+        link_changes: settling.link_changes,
+        last_write_ms: states
+            .iter()
+            .map(|s| s.latest_timestamp().wall_ms as i64)
+            .max()
+            .map_or(0, |w| w - (WALL_EPOCH_MS + healed.as_millis() as u64) as i64),
         anti_entropy_bytes: live
             .iter()
             .filter_map(|&n| mesh.replica(n))

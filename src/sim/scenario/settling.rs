@@ -1,0 +1,157 @@
+//! How the office settles after the heal, sampled as it happens: which
+//! replicas still differ from the most common state and in what, how many
+//! active-view links changed since the last sample, and how many failed
+//! peers are still to be probed. Each sample is logged at debug level
+//! (`RUST_LOG=officemesh::sim::scenario::settling=debug`); the report keeps
+//! when the overlay last changed and when the last write was made, which
+//! together say what held convergence: the overlay (every link change
+//! rewrites a node's `Node` entry) or the spreading of a write.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::crdt::OfficeState;
+use crate::node_id::NodeId;
+use crate::sim::mesh::Mesh;
+use crate::time::Time;
+
+/// One look at every live replica.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// Live replicas whose state is not the most common one.
+    pub differing: usize,
+    /// Keys whose register is not the same on every live replica, by kind.
+    pub unsettled_nodes: usize,
+    pub unsettled_other: usize,
+    /// Differing replicas whose registers are the common ones: only their
+    /// causal contexts differ.
+    pub context_only: usize,
+    /// Active-view links that appeared or went since the previous sample.
+    pub link_changes: usize,
+    /// Failed peers the live nodes still probe.
+    pub lost: usize,
+}
+
+impl Sample {
+    pub fn converged(&self) -> bool {
+        self.differing == 0
+    }
+}
+
+/// Samples taken since the heal.
+pub struct Settling {
+    healed: Time,
+    views: Vec<BTreeSet<NodeId>>,
+    /// Since the heal: the last sample that saw a link change.
+    pub last_link_change_ms: Option<u64>,
+    /// Since the heal: every link change seen.
+    pub link_changes: usize,
+}
+
+impl Settling {
+    pub fn new(mesh: &Mesh, healed: Time) -> Self {
+        let mut settling = Settling {
+            healed,
+            views: vec![BTreeSet::new(); mesh.len()],
+            last_link_change_ms: None,
+            link_changes: 0,
+        };
+        settling.link_changes(mesh);
+        settling
+    }
+
+    /// Looks at every live replica now.
+    pub fn sample(&mut self, mesh: &Mesh) -> Sample {
+        let at_ms = (mesh.now() - self.healed).as_millis() as u64;
+        let link_changes = self.link_changes(mesh);
+        if link_changes > 0 {
+            self.last_link_change_ms = Some(at_ms);
+            self.link_changes += link_changes;
+        }
+        let live: Vec<usize> = mesh.live_nodes();
+        let states: Vec<&OfficeState> = live
+            .iter()
+            .filter_map(|&n| mesh.replica(n))
+            .map(|r| r.state())
+            .collect();
+        let encodings: Vec<Option<Vec<u8>>> = states.iter().map(|s| s.encode().ok()).collect();
+        let mut counts: HashMap<&[u8], usize> = HashMap::new();
+        for e in encodings.iter().flatten() {
+            *counts.entry(e.as_slice()).or_default() += 1;
+        }
+        // The most common state; ties go to the first replica holding one.
+        let common = encodings
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_deref().map(|e| (i, counts[e])))
+            .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+            .map(|(i, _)| i);
+        let mut sample = Sample {
+            link_changes,
+            lost: live
+                .iter()
+                .filter_map(|&n| mesh.replica(n))
+                .map(|r| r.overlay().lost_peers())
+                .sum(),
+            ..Sample::default()
+        };
+        let Some(common) = common else {
+            sample.differing = states.len();
+            return sample;
+        };
+        let reference = states[common];
+        let mut unsettled_nodes = BTreeSet::new();
+        let mut unsettled_other = 0;
+        for (i, state) in states.iter().enumerate() {
+            if encodings[i] == encodings[common] {
+                continue;
+            }
+            sample.differing += 1;
+            let (mine, theirs) = (&state.registers, &reference.registers);
+            if mine == theirs {
+                sample.context_only += 1;
+                continue;
+            }
+            for id in mine.nodes.keys().chain(theirs.nodes.keys()) {
+                if mine.nodes.get(id) != theirs.nodes.get(id) {
+                    unsettled_nodes.insert(*id);
+                }
+            }
+            let other = (mine.sensors != theirs.sensors) as usize
+                + (mine.actuators != theirs.actuators) as usize
+                + (mine.targets != theirs.targets) as usize
+                + (mine.schedules != theirs.schedules) as usize
+                + (mine.presets != theirs.presets) as usize
+                + (mine.overrides != theirs.overrides) as usize;
+            unsettled_other += other;
+        }
+        sample.unsettled_nodes = unsettled_nodes.len();
+        sample.unsettled_other = unsettled_other;
+        tracing::debug!(
+            at_ms,
+            live = states.len(),
+            differing = sample.differing,
+            context_only = sample.context_only,
+            unsettled_nodes = sample.unsettled_nodes,
+            replicas_with_other_keys_unsettled = sample.unsettled_other,
+            link_changes,
+            lost = sample.lost,
+            "settling after the heal"
+        );
+        sample
+    }
+
+    /// Links that appeared or went in any live node's active view since the
+    /// last call (a crashed node's view counts as empty).
+    fn link_changes(&mut self, mesh: &Mesh) -> usize {
+        let mut changes = 0;
+        for (n, before) in self.views.iter_mut().enumerate() {
+            let now: BTreeSet<NodeId> = mesh
+                .replica(n)
+                .map(|r| r.overlay().active_view().iter().map(|p| p.id).collect())
+                .unwrap_or_default();
+            changes += before.symmetric_difference(&now).count();
+            *before = now;
+        }
+        changes
+    }
+}
