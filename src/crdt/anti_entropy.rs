@@ -64,6 +64,9 @@ pub struct Config {
     pub max_digest_ranges: usize,
     /// The largest answer body: a frame less the envelope.
     pub max_body_len: usize,
+    /// Shortest time between two [`Input::Exchange`]s with one neighbour;
+    /// one asked for sooner is made when this has passed.
+    pub exchange_gap: Duration,
 }
 
 impl Default for Config {
@@ -72,6 +75,7 @@ impl Default for Config {
             period: Duration::from_secs(5),
             max_digest_ranges: 64,
             max_body_len: MAX_FRAME_LEN - ENVELOPE_RESERVE,
+            exchange_gap: Duration::from_millis(500),
         }
     }
 }
@@ -83,6 +87,10 @@ pub enum Input {
     /// attached to): start a round with it at once.
     NeighborUp(NodeId),
     NeighborDown(NodeId),
+    /// Exchange digests with this neighbour now, outside the periodic
+    /// rounds: it holds something this replica needs at once (the proofs
+    /// of a write it relayed). At most one per [`Config::exchange_gap`].
+    Exchange(NodeId),
     /// An anti-entropy message from a peer.
     Message {
         from: NodeId,
@@ -114,10 +122,24 @@ pub enum Event {
     Malformed { from: NodeId, error: CodecError },
 }
 
-/// The periodic round timer; a stale one is ignored.
+/// A wake-up the machine asked for; a stale one is ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timer {
-    generation: u64,
+pub struct Timer(Wake);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    /// The periodic round.
+    Round { generation: u64 },
+    /// An exchange with this neighbour asked for within the gap.
+    Exchange(NodeId),
+}
+
+/// The last exchange asked of one neighbour outside the rounds.
+#[derive(Clone, Copy, Debug)]
+struct Exchange {
+    at: Time,
+    /// Another was asked for within the gap: it is made at its end.
+    deferred: bool,
 }
 
 /// Counters for the simulator and the TUI.
@@ -200,6 +222,7 @@ pub struct AntiEntropy {
     incoming: BTreeMap<NodeId, Incoming>,
     /// What each peer's last digest said it had seen.
     peer_contexts: BTreeMap<NodeId, CausalContext>,
+    exchanges: BTreeMap<NodeId, Exchange>,
     stats: Stats,
 }
 
@@ -215,6 +238,7 @@ impl AntiEntropy {
             next_round: 0,
             incoming: BTreeMap::new(),
             peer_contexts: BTreeMap::new(),
+            exchanges: BTreeMap::new(),
             stats: Stats::default(),
         }
     }
@@ -273,9 +297,17 @@ impl AntiEntropy {
                 self.neighbours.remove(&peer);
                 self.incoming.remove(&peer);
                 self.peer_contexts.remove(&peer);
+                self.exchanges.remove(&peer);
             }
-            Input::TimerFired(timer) => {
-                if timer.generation != self.generation || !self.armed {
+            Input::Exchange(peer) => self.exchange(now, state, peer, out),
+            Input::TimerFired(Timer(Wake::Exchange(peer))) => {
+                if self.exchanges.get(&peer).is_some_and(|e| e.deferred) {
+                    self.exchanges.remove(&peer);
+                    self.exchange(now, state, peer, out);
+                }
+            }
+            Input::TimerFired(Timer(Wake::Round { generation })) => {
+                if generation != self.generation || !self.armed {
                     return;
                 }
                 self.armed = false;
@@ -294,10 +326,40 @@ impl AntiEntropy {
         self.armed = true;
         out.push(Output::Schedule {
             at: now + self.config.period,
-            timer: Timer {
+            timer: Timer(Wake::Round {
                 generation: self.generation,
-            },
+            }),
         });
+    }
+
+    /// Sends `peer` our digest now, or at the end of the gap since the
+    /// last such exchange with it.
+    fn exchange(&mut self, now: Time, state: &OfficeState, peer: NodeId, out: &mut Vec<Output>) {
+        if !self.neighbours.contains(&peer) {
+            return;
+        }
+        let gap = self.config.exchange_gap;
+        match self.exchanges.get_mut(&peer) {
+            Some(e) if now < e.at + gap => {
+                if !e.deferred {
+                    e.deferred = true;
+                    out.push(Output::Schedule {
+                        at: e.at + gap,
+                        timer: Timer(Wake::Exchange(peer)),
+                    });
+                }
+            }
+            _ => {
+                self.exchanges.insert(
+                    peer,
+                    Exchange {
+                        at: now,
+                        deferred: false,
+                    },
+                );
+                self.send_digest(state, peer, false, out);
+            }
+        }
     }
 
     fn on_message(
@@ -1096,8 +1158,12 @@ mod tests {
                 prop_assert_eq!((traffic.summaries, traffic.digests), (1, 2));
             }
             // Now equal: the next round is two summaries.
-            let timer = rs[0].ae.generation;
-            let traffic = drive(&mut rs, 0, Input::TimerFired(Timer { generation: timer }));
+            let generation = rs[0].ae.generation;
+            let traffic = drive(
+                &mut rs,
+                0,
+                Input::TimerFired(Timer(Wake::Round { generation })),
+            );
             prop_assert_eq!((traffic.summaries, traffic.digests, traffic.answers), (2, 0, 0));
         }
     }

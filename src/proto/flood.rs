@@ -21,8 +21,8 @@ pub enum Output {
         to: PeerInfo,
         msg: Message,
     },
-    /// A message reached this node for the first time, `hops` links from
-    /// its writer.
+    /// A message reached this node for the first time from `from`, `hops`
+    /// links from its writer.
     Delivered {
         id: MessageId,
         from: NodeId,
@@ -79,7 +79,7 @@ impl Flood {
         }
         out.push(Output::Delivered {
             id,
-            from: id.origin,
+            from: from.id,
             hops,
             payload: payload.clone(),
         });

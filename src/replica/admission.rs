@@ -144,6 +144,20 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Whether the change may pass once a proof arrives: it claims to
+    /// replace a write not proven here yet, or its author's key (which
+    /// comes with the author's `Node` entry) is not known here yet.
+    pub fn awaits_proof(&self) -> bool {
+        matches!(
+            self,
+            Rejection::UnprovenClaim { .. }
+                | Rejection::Signature {
+                    reason: SignatureError::UnknownKey,
+                    ..
+                }
+        )
+    }
+
     /// A short stable name, for counters and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -225,6 +239,9 @@ pub struct Admission {
     authorship: Authorship,
     rejected: BTreeMap<&'static str, u64>,
     logged: BTreeMap<(NodeId, &'static str), Time>,
+    /// Whether the last [`Admission::filter`] dropped a change only for
+    /// want of a proof or a key that the peer it came from holds.
+    awaited_proof: bool,
 }
 
 impl Admission {
@@ -235,7 +252,17 @@ impl Admission {
             authorship: Authorship::new(trust),
             rejected: BTreeMap::new(),
             logged: BTreeMap::new(),
+            awaited_proof: false,
         }
+    }
+
+    /// Whether the last [`Admission::filter`] dropped a change only because
+    /// what proves it (an earlier write it claims to replace, or its
+    /// author's key) has not reached this replica yet. Writes relayed in
+    /// another order than they were made, as after a partition heals, are
+    /// refused this way; the peer that relayed them holds the proofs.
+    pub fn awaited_proof(&self) -> bool {
+        self.awaited_proof
     }
 
     /// Who wrote what this replica holds, and who may write.
@@ -298,6 +325,7 @@ impl Admission {
         held: Holding<'_>,
     ) -> usize {
         let Holding { state, my_counter } = held;
+        self.awaited_proof = false;
         if route == Route::Broadcast && delta.len() > MAX_KEYS_PER_WRITE {
             let count = delta.len();
             *delta = Delta::default();
@@ -451,6 +479,7 @@ impl Admission {
         regs.overrides
             .retain(|k, _| fits(held.overrides.contains_key(k)));
         let count = refused.len();
+        self.awaited_proof = refused.iter().any(Rejection::awaits_proof);
         for e in refused {
             self.refuse(now, from, route, &e);
         }

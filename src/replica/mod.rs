@@ -603,7 +603,9 @@ impl Replica {
                 self.anti_entropy_input(anti_entropy::Input::NeighborDown(peer));
                 self.arm_announce();
             }
-            proto::Event::Delivered { id, payload, .. } => self.delivered(id.origin, &payload),
+            proto::Event::Delivered {
+                id, from, payload, ..
+            } => self.delivered(id.origin, from, &payload),
         }
     }
 
@@ -649,8 +651,8 @@ impl Replica {
         }
     }
 
-    /// A broadcast reached this node for the first time.
-    fn delivered(&mut self, origin: NodeId, payload: &[u8]) {
+    /// A broadcast reached this node for the first time, relayed by `from`.
+    fn delivered(&mut self, origin: NodeId, from: NodeId, payload: &[u8]) {
         let payload = Payload::decode(payload);
         match &payload {
             // A delta is counted by what it writes, once decoded below.
@@ -675,6 +677,14 @@ impl Replica {
                             my_counter: self.writer.last_counter(),
                         },
                     );
+                    if self.admission.awaited_proof() {
+                        // The relay admitted it, so it holds the proofs:
+                        // its anti-entropy answer brings them first, and
+                        // the write with them, rather than a periodic
+                        // round seconds later (one neighbour every
+                        // period, an epidemic's slow tail).
+                        self.anti_entropy_input(anti_entropy::Input::Exchange(from));
+                    }
                     if self.state.apply(&delta) {
                         if let Some(newest) = delta.0.timestamps().max() {
                             let route = metrics::Route::Broadcast;

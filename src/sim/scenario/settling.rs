@@ -94,6 +94,15 @@ impl Settling {
                 .sum(),
             ..Sample::default()
         };
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let mut rejected: std::collections::BTreeMap<&str, u64> = Default::default();
+            for r in live.iter().filter_map(|&n| mesh.replica(n)) {
+                for (k, v) in r.stats().rejected {
+                    *rejected.entry(k).or_default() += v;
+                }
+            }
+            tracing::trace!(?rejected, "refused so far");
+        }
         let Some(common) = common else {
             sample.differing = states.len();
             return sample;
@@ -123,6 +132,9 @@ impl Settling {
                 + (mine.presets != theirs.presets) as usize
                 + (mine.overrides != theirs.overrides) as usize;
             unsettled_other += other;
+            if tracing::enabled!(tracing::Level::TRACE) {
+                trace_difference(live[i], state, reference, self.healed_wall_ms(mesh));
+            }
         }
         sample.unsettled_nodes = unsettled_nodes.len();
         sample.unsettled_other = unsettled_other;
@@ -140,6 +152,10 @@ impl Settling {
         sample
     }
 
+    fn healed_wall_ms(&self, mesh: &Mesh) -> i64 {
+        mesh.wall_ms() as i64 - (mesh.now() - self.healed).as_millis() as i64
+    }
+
     /// Links that appeared or went in any live node's active view since the
     /// last call (a crashed node's view counts as empty).
     fn link_changes(&mut self, mesh: &Mesh) -> usize {
@@ -154,4 +170,37 @@ impl Settling {
         }
         changes
     }
+}
+
+/// Which registers of `node` differ from the common state's, and how old
+/// the common state's write is (from the heal).
+fn trace_difference(
+    node: usize,
+    mine: &OfficeState,
+    theirs: &OfficeState,
+    healed_wall_ms: i64,
+) {
+    let (mine, theirs) = (&mine.registers, &theirs.registers);
+    fn diff<K: Ord + std::fmt::Debug, V: PartialEq + Clone>(
+        kind: &str,
+        node: usize,
+        mine: &std::collections::BTreeMap<K, crate::crdt::MvRegister<V>>,
+        theirs: &std::collections::BTreeMap<K, crate::crdt::MvRegister<V>>,
+        healed_wall_ms: i64,
+    ) {
+        for (k, r) in theirs {
+            let m = mine.get(k);
+            if m != Some(r) {
+                let age = r.newest_timestamp().map(|t| t.wall_ms as i64 - healed_wall_ms);
+                let mine_age = m.and_then(|m| m.newest_timestamp()).map(|t| t.wall_ms as i64 - healed_wall_ms);
+                tracing::trace!(node, kind, key = ?k, common_written_ms = ?age, mine_written_ms = ?mine_age, "register differs");
+            }
+        }
+        for k in mine.keys().filter(|k| !theirs.contains_key(k)) {
+            tracing::trace!(node, kind, key = ?k, "register only here");
+        }
+    }
+    diff("sensor", node, &mine.sensors, &theirs.sensors, healed_wall_ms);
+    diff("actuator", node, &mine.actuators, &theirs.actuators, healed_wall_ms);
+    diff("target", node, &mine.targets, &theirs.targets, healed_wall_ms);
 }
