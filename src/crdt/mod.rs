@@ -65,4 +65,4 @@ pub use schedule::{
 pub use signature::{PublicKey, SignatureError, WriteKey, WriteProof};
 pub use target_value::TargetValue;
 pub use version_vector::VersionVector;
-pub use writer::Writer;
+pub use writer::{Writer, WrittenBefore};

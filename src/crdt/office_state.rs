@@ -37,7 +37,7 @@ use super::registers::{Registers, Scope};
 use super::schedule::Schedule;
 use super::target_value::TargetValue;
 use super::version_vector::VersionVector;
-use super::writer::Writer;
+use super::writer::{Writer, WrittenBefore};
 use crate::node_id::NodeId;
 
 /// How long a removal's tombstone is kept before it is collected. A replica
@@ -50,6 +50,16 @@ pub const DEFAULT_TOMBSTONE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600)
 pub struct OfficeState {
     pub(crate) registers: Registers,
     pub(crate) context: CausalContext,
+}
+
+impl WrittenBefore for OfficeState {
+    fn max_counter(&self, id: NodeId) -> u64 {
+        self.context.max_counter(id)
+    }
+
+    fn latest_timestamp(&self) -> Timestamp {
+        OfficeState::latest_timestamp(self)
+    }
 }
 
 /// A local write: its dot (to follow it to *stored* and *converged*) and the

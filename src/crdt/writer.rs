@@ -1,6 +1,6 @@
 //! What a replica needs to write: its id, its dot counter and its clock.
 //!
-//! Kept apart from [`super::OfficeState`] so the state holds only what is
+//! Kept apart from the office state so the state holds only what is
 //! replicated (two converged replicas encode byte-for-byte equal) and the
 //! runtime can persist this small record on its own.
 
@@ -10,10 +10,18 @@ use super::dot::Dot;
 use super::hlc::{Hlc, Timestamp};
 use super::key::Key;
 use super::mv_register::{Removal, Sibling};
-use super::office_state::OfficeState;
 use super::signature::{WriteKey, content_digest};
 use super::version_vector::VersionVector;
 use crate::node_id::NodeId;
+
+/// What a state holds of a replica's earlier writes: a writer resuming
+/// after a restart never falls behind it (the office state provides it).
+pub trait WrittenBefore {
+    /// The highest counter of `id` this state has seen.
+    fn max_counter(&self, id: NodeId) -> u64;
+    /// The newest timestamp anywhere in this state.
+    fn latest_timestamp(&self) -> Timestamp;
+}
 
 /// The local replica's write clock.
 ///
@@ -101,11 +109,11 @@ impl Writer {
 
     /// Resumes after a restart from what was persisted, never below a dot or
     /// timestamp of this replica already present in `state`.
-    pub fn resume(id: NodeId, last_counter: u64, hlc: Hlc, state: &OfficeState) -> Self {
+    pub fn resume(id: NodeId, last_counter: u64, hlc: Hlc, state: &impl WrittenBefore) -> Self {
         let mut writer = Writer::new(id);
         writer.last_counter = last_counter;
         writer.hlc = hlc;
-        writer.last_counter = writer.last_counter.max(state.context().max_counter(id));
+        writer.last_counter = writer.last_counter.max(state.max_counter(id));
         writer.hlc.observe(state.latest_timestamp());
         writer
     }

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::flood::{self, Flood};
 use super::hyparview::{self, DownReason, HyParView};
-use super::plumtree::Plumtree;
+use super::plumtree::{self, Plumtree};
 use crate::node_id::NodeId;
 use crate::time::Time;
 use crate::wire::plumtree::MessageId;
@@ -118,6 +118,32 @@ impl From<hyparview::Output> for Output {
     }
 }
 
+impl From<plumtree::Output> for Output {
+    fn from(output: plumtree::Output) -> Self {
+        match output {
+            plumtree::Output::Send { to, msg } => Output::Send {
+                to,
+                msg: Message::Broadcast(msg),
+            },
+            plumtree::Output::Schedule { at, timer } => Output::Schedule {
+                at,
+                timer: Timer::Broadcast(timer),
+            },
+            plumtree::Output::Delivered {
+                id,
+                from,
+                hops,
+                payload,
+            } => Output::Event(Event::Delivered {
+                id,
+                from,
+                hops,
+                payload,
+            }),
+        }
+    }
+}
+
 impl From<flood::Output> for Output {
     fn from(output: flood::Output) -> Self {
         match output {
@@ -153,6 +179,8 @@ pub struct Overlay {
     observers: BTreeMap<NodeId, PeerInfo>,
     /// The membership layer's outputs, before they become ours.
     membership_out: Vec<hyparview::Output>,
+    /// The broadcast layer's outputs, before they become ours.
+    plumtree_out: Vec<plumtree::Output>,
     /// The next sequence number for our own broadcasts. It starts at a
     /// random point and never falls behind the clock, so a restarted node
     /// does not reuse ids its peers still remember as seen.
@@ -172,6 +200,7 @@ impl Overlay {
             flood: Flood::new(me.id),
             observers: BTreeMap::new(),
             membership_out: Vec::new(),
+            plumtree_out: Vec::new(),
             next_seq: u64::from(rng.random::<u32>()),
         }
     }
@@ -201,7 +230,7 @@ impl Overlay {
                 self.membership(out, |m, o| m.timer_fired(now, timer, o))
             }
             Input::TimerFired(Timer::Broadcast(timer)) => {
-                self.plumtree.timer_fired(now, timer, out)
+                self.broadcast_layer(out, |p, o| p.timer_fired(now, timer, o))
             }
             Input::ObserverUp(peer) => {
                 if peer.id != self.me.id && !self.membership.is_active(peer.id) {
@@ -232,6 +261,20 @@ impl Overlay {
         self.membership_out = own;
     }
 
+    /// Runs one call into the broadcast layer and appends what it asked
+    /// for to `out`, in order.
+    fn broadcast_layer<R>(
+        &mut self,
+        out: &mut Vec<Output>,
+        call: impl FnOnce(&mut Plumtree, &mut Vec<plumtree::Output>) -> R,
+    ) -> R {
+        let mut own = std::mem::take(&mut self.plumtree_out);
+        let result = call(&mut self.plumtree, &mut own);
+        out.extend(own.drain(..).map(Output::from));
+        self.plumtree_out = own;
+        result
+    }
+
     /// Originates a broadcast of `payload` to every node; returns its id.
     /// The origin does not get a `Delivered` event for its own message.
     pub fn broadcast(&mut self, now: Time, payload: Bytes, out: &mut Vec<Output>) -> MessageId {
@@ -243,7 +286,7 @@ impl Overlay {
         };
         match self.mode {
             BroadcastMode::Plumtree => {
-                self.plumtree.originate(now, id, 0, payload.clone(), out);
+                self.broadcast_layer(out, |p, o| p.originate(now, id, 0, payload.clone(), o));
             }
             BroadcastMode::Flood => {
                 let neighbors = self.active_view();
@@ -314,7 +357,7 @@ impl Overlay {
                     // was lost). Tell it, or the link stays one-sided.
                     self.membership(out, |m, o| m.close_stale(from, o));
                 }
-                self.plumtree.handle_message(now, from, msg, out);
+                self.broadcast_layer(out, |p, o| p.handle_message(now, from, msg, o));
             }
             Message::Flood(msg) => {
                 let neighbors = self.active_view();
@@ -349,7 +392,9 @@ impl Overlay {
             return;
         }
         let fresh = match self.mode {
-            BroadcastMode::Plumtree => self.plumtree.originate(now, id, 1, payload.clone(), out),
+            BroadcastMode::Plumtree => {
+                self.broadcast_layer(out, |p, o| p.originate(now, id, 1, payload.clone(), o))
+            }
             BroadcastMode::Flood => {
                 let neighbors = self.active_view();
                 let mut own = Vec::new();
@@ -379,7 +424,7 @@ impl Overlay {
                 match event {
                     Event::NeighborUp(peer) => {
                         let peer = *peer;
-                        self.plumtree.neighbor_up(now, peer, out);
+                        self.broadcast_layer(out, |p, o| p.neighbor_up(now, peer, o));
                     }
                     Event::NeighborDown { peer, .. } => {
                         let peer = *peer;

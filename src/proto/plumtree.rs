@@ -26,12 +26,29 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::link_batch::{Batch, LinkBatches, Pushed};
-use super::overlay::{Event, Output, Timer as OverlayTimer};
 use crate::node_id::NodeId;
 use crate::splitmix::splitmix64;
 use crate::time::Time;
+use crate::wire::PeerInfo;
 use crate::wire::plumtree::{BatchedGossip, Message, MessageId};
-use crate::wire::{Message as WireMessage, PeerInfo};
+
+/// What the broadcast layer asks of its caller, the overlay (which wraps
+/// each into its own output).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send `msg` to `to` over the open link.
+    Send { to: PeerInfo, msg: Message },
+    /// Feed `timer` back at `at` (or later).
+    Schedule { at: Time, timer: Timer },
+    /// A broadcast reached this node for the first time, handed over by
+    /// `from`, `hops` links from its origin.
+    Delivered {
+        id: MessageId,
+        from: NodeId,
+        hops: u16,
+        payload: Bytes,
+    },
+}
 
 /// Plumtree's knobs, with the defaults used when nothing is set.
 #[derive(Clone, Debug)]
@@ -351,7 +368,7 @@ impl Plumtree {
             self.dispatch_armed = true;
             out.push(Output::Schedule {
                 at: now + self.config.ihave_interval,
-                timer: OverlayTimer::Broadcast(Timer::Dispatch),
+                timer: Timer::Dispatch,
             });
         }
     }
@@ -476,12 +493,12 @@ impl Plumtree {
             self.recent_origins.pop_front();
         }
         self.set_eager(from.id, true);
-        out.push(Output::Event(Event::Delivered {
+        out.push(Output::Delivered {
             id,
             from: from.id,
             hops: round,
             payload: payload.clone(),
-        }));
+        });
         self.push(
             now,
             id,
@@ -617,7 +634,7 @@ impl Plumtree {
                 }
                 Pushed::Queued(Some(at)) => out.push(Output::Schedule {
                     at,
-                    timer: OverlayTimer::Broadcast(Timer::Flush(peer.id)),
+                    timer: Timer::Flush(peer.id),
                 }),
                 Pushed::Queued(None) => {}
                 Pushed::Full(batch) => self.send_batch(peer.id, batch, out),
@@ -731,7 +748,7 @@ impl Plumtree {
             if first {
                 out.push(Output::Schedule {
                     at: now + self.config.graft_timeout,
-                    timer: OverlayTimer::Broadcast(Timer::Graft(id)),
+                    timer: Timer::Graft(id),
                 });
             }
         }
@@ -804,7 +821,7 @@ impl Plumtree {
             // Every announcer has had its share of this window.
             out.push(Output::Schedule {
                 at: now + window,
-                timer: OverlayTimer::Broadcast(Timer::Graft(id)),
+                timer: Timer::Graft(id),
             });
             return;
         };
@@ -828,7 +845,7 @@ impl Plumtree {
         );
         out.push(Output::Schedule {
             at: now + window,
-            timer: OverlayTimer::Broadcast(Timer::Graft(id)),
+            timer: Timer::Graft(id),
         });
     }
 
@@ -858,10 +875,7 @@ impl Plumtree {
 }
 
 fn send(out: &mut Vec<Output>, to: PeerInfo, msg: Message) {
-    out.push(Output::Send {
-        to,
-        msg: WireMessage::Broadcast(msg),
-    });
+    out.push(Output::Send { to, msg });
 }
 
 #[cfg(test)]
@@ -880,10 +894,7 @@ mod tests {
     fn sent(out: &[Output]) -> Vec<(NodeId, Message)> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Send {
-                    to,
-                    msg: WireMessage::Broadcast(m),
-                } => Some((to.id, m.clone())),
+                Output::Send { to, msg } => Some((to.id, msg.clone())),
                 _ => None,
             })
             .collect()
@@ -892,10 +903,7 @@ mod tests {
     fn timers(out: &[Output]) -> Vec<(Time, Timer)> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Schedule {
-                    at,
-                    timer: OverlayTimer::Broadcast(t),
-                } => Some((*at, t.clone())),
+                Output::Schedule { at, timer: t } => Some((*at, t.clone())),
                 _ => None,
             })
             .collect()
@@ -924,7 +932,7 @@ mod tests {
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 3), &mut out);
         assert!(
             out.iter()
-                .any(|o| matches!(o, Output::Event(Event::Delivered { hops: 3, .. })))
+                .any(|o| matches!(o, Output::Delivered { hops: 3, .. }))
         );
         assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, 1), 4))]);
         assert_eq!(
@@ -1026,7 +1034,7 @@ mod tests {
         let delivered: Vec<MessageId> = out
             .iter()
             .filter_map(|o| match o {
-                Output::Event(Event::Delivered { id, .. }) => Some(*id),
+                Output::Delivered { id, .. } => Some(*id),
                 _ => None,
             })
             .collect();
@@ -1063,7 +1071,7 @@ mod tests {
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut out);
         assert_eq!(sent(&out), vec![(NodeId(3), Message::Prune)]);
         assert!(
-            !out.iter().any(|o| matches!(o, Output::Event(_))),
+            !out.iter().any(|o| matches!(o, Output::Delivered { .. })),
             "delivered at most once"
         );
         assert_eq!(p.lazy_peers(), vec![NodeId(3)]);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::authorship::{Authorship, Trust};
+use super::authorship::{Authorship, Trust, Unauthored};
 use crate::config::TargetsSection;
 use crate::crdt::{
     Delta, HeatingLimits, Key, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey,
@@ -141,6 +141,28 @@ pub enum Rejection {
     Impersonation { writer: NodeId, claimed: String },
     #[error("a clock report from {from} for another node, or from a node nobody knows")]
     ForeignReport { from: NodeId },
+}
+
+impl From<Unauthored> for Rejection {
+    fn from(why: Unauthored) -> Self {
+        match why {
+            Unauthored::Signature { writer, reason } => Rejection::Signature { writer, reason },
+            Unauthored::NotAuthorised { writer, key } => Rejection::NotAuthorised { writer, key },
+            Unauthored::Revoked { writer } => Rejection::Revoked { writer },
+            Unauthored::UnprovenClaim {
+                replica,
+                counter,
+                proven,
+            } => Rejection::UnprovenClaim {
+                replica,
+                counter,
+                proven,
+            },
+            Unauthored::Impersonation { writer, claimed } => {
+                Rejection::Impersonation { writer, claimed }
+            }
+        }
+    }
 }
 
 impl Rejection {
@@ -564,7 +586,8 @@ impl Admission {
             .try_for_each(|r| a.check_claims(r, me, my_counter))?;
         regs.overrides
             .values()
-            .try_for_each(|r| a.check_claims(r, me, my_counter))
+            .try_for_each(|r| a.check_claims(r, me, my_counter))?;
+        Ok(())
     }
 
     fn check_observer_write(
@@ -709,11 +732,11 @@ fn screen<K: Ord, V: Serialize + Clone + PartialEq>(
 }
 
 /// Whether a check passed; a refusal is kept for counting.
-fn passes(result: Result<(), Rejection>, refused: &mut Vec<Rejection>) -> bool {
+fn passes<E: Into<Rejection>>(result: Result<(), E>, refused: &mut Vec<Rejection>) -> bool {
     match result {
         Ok(()) => true,
         Err(e) => {
-            refused.push(e);
+            refused.push(e.into());
             false
         }
     }

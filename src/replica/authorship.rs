@@ -24,7 +24,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::admission::Rejection;
 use crate::crdt::signature::{self, ContentDigest, content_digest};
 use crate::crdt::{
     Dot, Key, MvRegister, OverrideValue, PresetValue, PublicKey, Schedule, SignatureError,
@@ -36,6 +35,32 @@ use crate::node_id::NodeId;
 /// office of fifty Pis and a few operators needs a hundred; past this new
 /// authors are refused (as new keys are past `MAX_KEYS`).
 pub const MAX_SIGNERS: usize = 4_096;
+
+/// Why a write fails the authorship checks. Admission reports each as
+/// the rejection of the same name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unauthored {
+    Signature {
+        writer: NodeId,
+        reason: SignatureError,
+    },
+    NotAuthorised {
+        writer: NodeId,
+        key: String,
+    },
+    Revoked {
+        writer: NodeId,
+    },
+    UnprovenClaim {
+        replica: NodeId,
+        counter: u64,
+        proven: u64,
+    },
+    Impersonation {
+        writer: NodeId,
+        claimed: String,
+    },
+}
 
 /// An operator from `[cluster] operators`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,25 +233,25 @@ impl Authorship {
         key: &Key,
         r: &MvRegister<V>,
         held: Option<&MvRegister<V>>,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), Unauthored> {
         let mut learnt = Vec::new();
         for w in views(r) {
             if held.is_some_and(|h| holds(h, &w)) {
                 continue;
             }
             if self.trust.revoked.contains(&w.dot.replica) {
-                return Err(Rejection::Revoked {
+                return Err(Unauthored::Revoked {
                     writer: w.dot.replica,
                 });
             }
             if !self.may_write(key, w.dot.replica, w.value.is_some()) {
-                return Err(Rejection::NotAuthorised {
+                return Err(Unauthored::NotAuthorised {
                     writer: w.dot.replica,
                     key: key_name(key),
                 });
             }
             let Some(sig) = w.signature else {
-                return Err(Rejection::Signature {
+                return Err(Unauthored::Signature {
                     writer: w.dot.replica,
                     reason: SignatureError::Unsigned,
                 });
@@ -236,7 +261,7 @@ impl Authorship {
             // flight and replicas that need it to check the write would
             // refuse the write for good.
             if w.signer.is_some_and(|k| k.node_id() != Some(w.dot.replica)) {
-                return Err(Rejection::Signature {
+                return Err(Unauthored::Signature {
                     writer: w.dot.replica,
                     reason: SignatureError::WrongKey,
                 });
@@ -252,14 +277,14 @@ impl Authorship {
                         .find(|k| k.node_id() == Some(w.dot.replica))
                 });
             let Some(public) = public else {
-                return Err(Rejection::Signature {
+                return Err(Unauthored::Signature {
                     writer: w.dot.replica,
                     reason: SignatureError::UnknownKey,
                 });
             };
             let digest: ContentDigest = content_digest(key, w.at, w.value, w.seen);
             signature::verify(&public, w.dot, &digest, sig).map_err(|reason| {
-                Rejection::Signature {
+                Unauthored::Signature {
                     writer: w.dot.replica,
                     reason,
                 }
@@ -289,7 +314,7 @@ impl Authorship {
         r: &MvRegister<V>,
         me: NodeId,
         my_counter: u64,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), Unauthored> {
         for w in views(r) {
             for (replica, counter) in w.seen.iter() {
                 let bound = if replica == me {
@@ -300,7 +325,7 @@ impl Authorship {
                     self.proven(replica)
                 };
                 if counter > bound {
-                    return Err(Rejection::UnprovenClaim {
+                    return Err(Unauthored::UnprovenClaim {
                         replica,
                         counter,
                         proven: bound,
@@ -314,12 +339,12 @@ impl Authorship {
     /// Checks that a configured operator's values name it as the operators
     /// list does: `set_by` is then who wrote it, not free text. (Without
     /// an operators list, any key holder writes and `set_by` is a label.)
-    pub fn check_label<V: Labelled + Clone>(&self, r: &MvRegister<V>) -> Result<(), Rejection> {
+    pub fn check_label<V: Labelled + Clone>(&self, r: &MvRegister<V>) -> Result<(), Unauthored> {
         for (dot, s) in r.siblings() {
             if let Some(name) = self.trust.operator_name(dot.replica)
                 && s.value.set_by() != name
             {
-                return Err(Rejection::Impersonation {
+                return Err(Unauthored::Impersonation {
                     writer: dot.replica,
                     claimed: s.value.set_by().chars().take(64).collect(),
                 });

@@ -307,7 +307,7 @@ pub fn run(options: &Options) -> Report {
             .iter()
             .map(|s| s.latest_timestamp().wall_ms as i64)
             .max()
-            .map_or(0, |w| w - (WALL_EPOCH_MS + healed.as_millis() as u64) as i64),
+            .map_or(0, |w| w - (WALL_EPOCH_MS + healed.as_millis()) as i64),
         anti_entropy_bytes: live
             .iter()
             .filter_map(|&n| mesh.replica(n))

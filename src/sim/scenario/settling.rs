@@ -25,8 +25,6 @@ pub struct Sample {
     /// Differing replicas whose registers are the common ones: only their
     /// causal contexts differ.
     pub context_only: usize,
-    /// Active-view links that appeared or went since the previous sample.
-    pub link_changes: usize,
     /// Failed peers the live nodes still probe.
     pub lost: usize,
 }
@@ -86,7 +84,6 @@ impl Settling {
             .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
             .map(|(i, _)| i);
         let mut sample = Sample {
-            link_changes,
             lost: live
                 .iter()
                 .filter_map(|&n| mesh.replica(n))
@@ -174,12 +171,7 @@ impl Settling {
 
 /// Which registers of `node` differ from the common state's, and how old
 /// the common state's write is (from the heal).
-fn trace_difference(
-    node: usize,
-    mine: &OfficeState,
-    theirs: &OfficeState,
-    healed_wall_ms: i64,
-) {
+fn trace_difference(node: usize, mine: &OfficeState, theirs: &OfficeState, healed_wall_ms: i64) {
     let (mine, theirs) = (&mine.registers, &theirs.registers);
     fn diff<K: Ord + std::fmt::Debug, V: PartialEq + Clone>(
         kind: &str,
@@ -191,8 +183,12 @@ fn trace_difference(
         for (k, r) in theirs {
             let m = mine.get(k);
             if m != Some(r) {
-                let age = r.newest_timestamp().map(|t| t.wall_ms as i64 - healed_wall_ms);
-                let mine_age = m.and_then(|m| m.newest_timestamp()).map(|t| t.wall_ms as i64 - healed_wall_ms);
+                let age = r
+                    .newest_timestamp()
+                    .map(|t| t.wall_ms as i64 - healed_wall_ms);
+                let mine_age = m
+                    .and_then(|m| m.newest_timestamp())
+                    .map(|t| t.wall_ms as i64 - healed_wall_ms);
                 tracing::trace!(node, kind, key = ?k, common_written_ms = ?age, mine_written_ms = ?mine_age, "register differs");
             }
         }
@@ -200,7 +196,25 @@ fn trace_difference(
             tracing::trace!(node, kind, key = ?k, "register only here");
         }
     }
-    diff("sensor", node, &mine.sensors, &theirs.sensors, healed_wall_ms);
-    diff("actuator", node, &mine.actuators, &theirs.actuators, healed_wall_ms);
-    diff("target", node, &mine.targets, &theirs.targets, healed_wall_ms);
+    diff(
+        "sensor",
+        node,
+        &mine.sensors,
+        &theirs.sensors,
+        healed_wall_ms,
+    );
+    diff(
+        "actuator",
+        node,
+        &mine.actuators,
+        &theirs.actuators,
+        healed_wall_ms,
+    );
+    diff(
+        "target",
+        node,
+        &mine.targets,
+        &theirs.targets,
+        healed_wall_ms,
+    );
 }
