@@ -97,10 +97,10 @@ fn main() -> anyhow::Result<()> {
         _ => "info",
     };
     // `RUST_LOG` as `target=level` directives (`warn,officemesh::sent=trace`):
+    // they alone decide, so the formatter's own ceiling (INFO unless told)
+    // is lifted below.
     // per-target levels are all a node's logs need, and `Targets` does
     // without `EnvFilter`'s regex engine, a sizeable part of the binary.
-    // The formatter's own default level (info) would hide every debug
-    // directive, so it lets everything through and `filter` decides.
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|directives| directives.parse::<Targets>().ok())
