@@ -991,6 +991,69 @@ mod tests {
     }
 
     #[test]
+    fn an_exchange_asked_within_the_gap_is_made_at_its_end_once() {
+        let mut r = replica(1, Config::default());
+        neighbour_quietly(&mut r, NodeId(2));
+        let gap = Config::default().exchange_gap;
+        let digests = |out: &[Output]| {
+            out.iter()
+                .filter(|o| {
+                    matches!(o, Output::Send { to, msg: sync::Message::Digest { reply: false, .. } }
+                        if *to == NodeId(2))
+                })
+                .count()
+        };
+        let t0 = Time::from_millis(1_000);
+        let mut out = Vec::new();
+        r.ae.handle(t0, &mut r.state, Input::Exchange(NodeId(2)), &mut out);
+        assert_eq!(digests(&out), 1, "the first exchange leaves at once");
+        // Two more within the gap: nothing now, one wake-up at its end.
+        out.clear();
+        let soon = t0 + gap / 2;
+        r.ae.handle(soon, &mut r.state, Input::Exchange(NodeId(2)), &mut out);
+        r.ae.handle(soon, &mut r.state, Input::Exchange(NodeId(2)), &mut out);
+        assert_eq!(digests(&out), 0);
+        let wakes: Vec<(Time, Timer)> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Schedule { at, timer } => Some((*at, *timer)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(wakes.len(), 1);
+        assert_eq!(wakes[0].0, t0 + gap);
+        out.clear();
+        r.ae.handle(
+            t0 + gap,
+            &mut r.state,
+            Input::TimerFired(wakes[0].1),
+            &mut out,
+        );
+        assert_eq!(digests(&out), 1, "the deferred exchange is made");
+        // Not with a peer that is no neighbour, nor after it went.
+        out.clear();
+        r.ae.handle(
+            t0 + gap * 4,
+            &mut r.state,
+            Input::Exchange(NodeId(3)),
+            &mut out,
+        );
+        r.ae.handle(
+            t0 + gap * 4,
+            &mut r.state,
+            Input::NeighborDown(NodeId(2)),
+            &mut out,
+        );
+        r.ae.handle(
+            t0 + gap * 4,
+            &mut r.state,
+            Input::Exchange(NodeId(2)),
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
     fn malformed_bodies_are_reported_not_fatal() {
         let mut r = replica(1, Config::default());
         let mut out = Vec::new();
