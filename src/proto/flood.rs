@@ -79,7 +79,7 @@ impl Flood {
         }
         out.push(Output::Delivered {
             id,
-            from: id.origin,
+            from: from.id,
             hops,
             payload: payload.clone(),
         });

@@ -73,8 +73,9 @@ pub enum Event {
         peer: NodeId,
         reason: DownReason,
     },
-    /// A broadcast reached this node for the first time. `hops` counts links
-    /// from the origin (a direct neighbour of the origin is 1).
+    /// A broadcast reached this node for the first time, from neighbour
+    /// `from` (the origin itself when this node broadcast it). `hops`
+    /// counts links from the origin (a direct neighbour of the origin is 1).
     Delivered {
         id: MessageId,
         from: NodeId,

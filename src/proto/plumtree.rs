@@ -478,7 +478,7 @@ impl Plumtree {
         self.set_eager(from.id, true);
         out.push(Output::Event(Event::Delivered {
             id,
-            from: id.origin,
+            from: from.id,
             hops: round,
             payload: payload.clone(),
         }));
