@@ -16,8 +16,8 @@ use super::close_reason::CloseReason;
 use super::counters::NetCounters;
 use super::event::NetEvent;
 use super::handshake::Direction;
-use super::limits::MAX_NOISE_MSG_LEN;
-use super::peer_handle::{ConnId, Outgoing, PeerHandle};
+use super::limits::{MAX_NOISE_MSG_LEN, SEND_QUEUE_BYTES};
+use super::peer_handle::{ConnId, Outgoing, PeerHandle, QueuedBytes};
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::Slot;
 use crate::key_fingerprint::KeyFingerprint;
@@ -82,21 +82,22 @@ impl Connection {
     /// handle), then every frame, then one [`NetEvent::Closed`].
     pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
         let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
+        let queued = QueuedBytes::new(SEND_QUEUE_BYTES);
         let (kill_tx, kill_rx) = watch::channel(None);
         let handle = PeerHandle::new(
             (self.peer, self.role, self.key),
             self.conn,
-            queue_tx,
+            (queue_tx, queued.clone()),
             kill_tx,
         );
-        tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
+        tokio::spawn(self.run(handle.clone(), (queue_rx, queued), kill_rx, events));
         handle
     }
 
     async fn run(
         self,
         handle: PeerHandle,
-        mut queue: mpsc::Receiver<Outgoing>,
+        (mut queue, queued): (mpsc::Receiver<Outgoing>, QueuedBytes),
         mut kill: watch::Receiver<Option<CloseReason>>,
         events: mpsc::Sender<NetEvent>,
     ) {
@@ -125,7 +126,7 @@ impl Connection {
         }
         let reason = tokio::select! {
             r = read_loop(&mut reader, &events, peer.id, conn, &counters) => r,
-            r = write_loop(&mut writer, &mut queue, write_timeout) => r,
+            r = write_loop(&mut writer, (&mut queue, &queued), write_timeout) => r,
             r = killed(&mut kill) => r,
         };
         // Given back before the owner hears of the close, so its redial is
@@ -193,7 +194,7 @@ fn read_failed(e: ReadError, counters: &NetCounters) -> CloseReason {
 
 async fn write_loop(
     writer: &mut SecureWriter<OwnedWriteHalf>,
-    queue: &mut mpsc::Receiver<Outgoing>,
+    (queue, queued): (&mut mpsc::Receiver<Outgoing>, &QueuedBytes),
     write_timeout: Duration,
 ) -> CloseReason {
     loop {
@@ -205,6 +206,7 @@ async fn write_loop(
         while let Some(next) = item.take() {
             match next {
                 Outgoing::Frame(body) => {
+                    queued.taken(body.len());
                     if let Err(e) = writer.queue(&body) {
                         return write_failed(e);
                     }
