@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::close_reason::CloseReason;
 use super::counters::NetCounters;
@@ -41,6 +41,9 @@ pub struct Connection {
     pub(crate) send_queue_len: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) counters: Arc<NetCounters>,
+    /// Room in the owner's event queue, in bytes, shared by every
+    /// connection ([`super::limits::EVENT_QUEUE_BYTES`]).
+    pub(crate) event_room: Arc<Semaphore>,
     /// This connection's share of the per-peer and total caps, held until
     /// the connection ends.
     pub(crate) slot: Slot<NodeId>,
@@ -110,6 +113,7 @@ impl Connection {
             conn,
             write_timeout,
             counters,
+            event_room,
             slot,
             ..
         } = self;
@@ -125,7 +129,7 @@ impl Connection {
             return;
         }
         let reason = tokio::select! {
-            r = read_loop(&mut reader, &events, peer.id, conn, &counters) => r,
+            r = read_loop(&mut reader, (&events, &event_room), (peer.id, conn), &counters) => r,
             r = write_loop(&mut writer, (&mut queue, &queued), write_timeout) => r,
             r = killed(&mut kill) => r,
         };
@@ -152,9 +156,8 @@ impl Connection {
 
 async fn read_loop(
     reader: &mut SecureReader<OwnedReadHalf>,
-    events: &mpsc::Sender<NetEvent>,
-    peer: NodeId,
-    conn: ConnId,
+    (events, room): (&mpsc::Sender<NetEvent>, &Arc<Semaphore>),
+    (peer, conn): (NodeId, ConnId),
     counters: &NetCounters,
 ) -> CloseReason {
     loop {
@@ -164,7 +167,18 @@ async fn read_loop(
                 return CloseReason::BadFrame("a second Hello".into());
             }
             Ok(msg) => {
-                let frame = NetEvent::Frame { peer, conn, msg };
+                // A frame is at most 64 KiB: its weight always fits a u32
+                // and the whole budget.
+                let weight = u32::try_from(reader.last_len().max(1)).unwrap_or(u32::MAX);
+                let Ok(room) = room.clone().acquire_many_owned(weight).await else {
+                    return CloseReason::OwnerGone;
+                };
+                let frame = NetEvent::Frame {
+                    peer,
+                    conn,
+                    msg,
+                    room,
+                };
                 if events.send(frame).await.is_err() {
                     return CloseReason::OwnerGone;
                 }

@@ -86,3 +86,12 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// falls behind, readers wait, which pushes back on the peers through TCP
 /// instead of buffering without bound.
 pub const EVENT_QUEUE_LEN: usize = 1024;
+
+/// Bytes of frames waiting for the owner's loop, from all connections
+/// together: [`EVENT_QUEUE_LEN`] frames of up to 64 KiB each would be
+/// 64 MiB, and a loop starved of CPU (a loaded Pi) lets them pile up.
+/// A reader that finds no room waits before passing its frame on, which
+/// pushes back on its peer through TCP; each connection holds at most one
+/// decoded frame while it waits. 1 MiB is sixteen full frames, or
+/// thousands of an office's ordinary ones.
+pub const EVENT_QUEUE_BYTES: usize = 1024 * 1024;
