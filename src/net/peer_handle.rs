@@ -35,7 +35,9 @@ pub enum SendError {
     Encode(String),
     #[error("the peer's send queue is full; the connection is being dropped")]
     QueueFull,
-    #[error("{queued} bytes are queued for the peer (at most {max}); the connection is being dropped")]
+    #[error(
+        "{queued} bytes are queued for the peer (at most {max}); the connection is being dropped"
+    )]
     QueueBytesFull { queued: usize, max: usize },
     #[error("the connection is closed")]
     Closed,
@@ -207,7 +209,11 @@ mod tests {
         assert_eq!(q.reserve(1), Err(1000), "full to the byte");
         q.taken(600);
         assert!(q.reserve(500).is_ok());
-        assert_eq!(q.reserve(usize::MAX), Err(900), "no overflow on a huge frame");
+        assert_eq!(
+            q.reserve(usize::MAX),
+            Err(900),
+            "no overflow on a huge frame"
+        );
         q.taken(400);
         q.taken(500);
         assert_eq!(q.bytes.load(Ordering::Acquire), 0);

@@ -337,9 +337,7 @@ impl Observer {
         match event {
             NetEvent::Frame {
                 peer, conn, msg, ..
-            } if current == Some((peer, conn)) => {
-                self.on_message(peer, msg)
-            }
+            } if current == Some((peer, conn)) => self.on_message(peer, msg),
             NetEvent::Closed { peer, conn, reason } if current == Some((peer, conn)) => {
                 tracing::warn!(node = %peer, %reason, "lost the attached node");
                 // Try the others first: a node shutting down may still

@@ -1545,14 +1545,23 @@ mod tests {
         p.handle_message(Time::ZERO, peer(2), announce(100, 0..over), &mut out);
         assert_eq!(p.missing_len(), MAX_MISSING_PER_PEER);
         assert_eq!(p.announcements_refused(), 10);
-        assert_eq!(timers(&out).len(), MAX_MISSING_PER_PEER, "one GRAFT timer each");
+        assert_eq!(
+            timers(&out).len(),
+            MAX_MISSING_PER_PEER,
+            "one GRAFT timer each"
+        );
         // The other neighbours are still heard, and an id already awaited
         // takes a second announcer without taking a share.
         p.handle_message(Time::ZERO, peer(3), announce(100, 0..5), &mut Vec::new());
         assert_eq!(p.missing_len(), MAX_MISSING_PER_PEER);
         assert_eq!(p.announcements_refused(), 10);
         for (n, origin) in [(3, 200), (4, 300), (5, 400), (6, 500)] {
-            p.handle_message(Time::ZERO, peer(n), announce(origin, 0..over), &mut Vec::new());
+            p.handle_message(
+                Time::ZERO,
+                peer(n),
+                announce(origin, 0..over),
+                &mut Vec::new(),
+            );
         }
         assert_eq!(p.missing_len(), MAX_MISSING);
         let refused = p.announcements_refused();
