@@ -1584,7 +1584,7 @@ mod tests {
         // budget), and the next firing gives the message up.
         let mut now = Time::ZERO;
         for _ in 0..(2 * n as usize / GRAFTS_PER_PEER + 4) {
-            now = now + Duration::from_millis(100);
+            now += Duration::from_millis(100);
             for seq in 0..n {
                 p.timer_fired(now, Timer::Graft(mid(100, seq)), &mut Vec::new());
             }
@@ -1629,7 +1629,7 @@ mod tests {
             let mut p = tree(1, &[2, 3, 4, 5, 6]);
             let mut now = Time::ZERO;
             for step in steps {
-                now = now + Duration::from_millis(50);
+                now += Duration::from_millis(50);
                 let mut out = Vec::new();
                 match step {
                     Step::Announce { peer: n, origin, count } => {
