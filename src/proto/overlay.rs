@@ -279,6 +279,12 @@ impl Overlay {
         self.plumtree.eager_peers()
     }
 
+    /// Announced message ids Plumtree refused to await (its bounds on
+    /// missing messages).
+    pub fn announcements_refused(&self) -> u64 {
+        self.plumtree.announcements_refused()
+    }
+
     /// Plumtree's lazy peers (IHAVE only).
     pub fn lazy_peers(&self) -> Vec<NodeId> {
         self.plumtree.lazy_peers()

@@ -181,6 +181,9 @@ enum Timer {
 pub struct Stats {
     pub rejected: BTreeMap<&'static str, u64>,
     pub watches_refused: u64,
+    /// Announced broadcast ids not awaited: past Plumtree's bounds on
+    /// missing messages.
+    pub announcements_refused: u64,
     pub pending_dropped: u64,
     pub dials_refused: u64,
     pub writes_without_dot: u64,
@@ -316,6 +319,7 @@ impl Replica {
         Stats {
             rejected: self.admission.rejected().clone(),
             watches_refused: self.watchers.refused(),
+            announcements_refused: self.overlay.announcements_refused(),
             pending_dropped: l.pending_dropped,
             dials_refused: l.dials_refused,
             writes_without_dot: self.writes_without_dot,
