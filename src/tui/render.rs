@@ -35,6 +35,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Mode::Dialog(dialog) => views::dialog::render(app, dialog, frame, body),
         Mode::ConfirmForget(dialog) => views::forget::render(app, dialog, frame, body),
         Mode::Help => views::help::render(app, frame, body),
+        Mode::Schedule(editor) => views::schedule_editor::render(app, editor, frame, body),
         Mode::Normal | Mode::Filter => {}
     }
 }
@@ -113,8 +114,34 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
         ],
         Mode::ConfirmForget(_) => vec![("y", "forget"), ("n/Esc", "cancel")],
         Mode::Help => vec![("?/Esc", "close help"), ("q", "quit")],
+        Mode::Schedule(editor) if editor.input.is_some() => vec![
+            ("type", "a row"),
+            ("Enter", "keep"),
+            ("Ctrl-U", "clear"),
+            ("Esc", "cancel"),
+        ],
+        Mode::Schedule(editor) => {
+            let mut pairs = vec![
+                ("a", "add"),
+                ("h", "holiday"),
+                ("e", "edit"),
+                ("x", "remove"),
+                ("s", "save"),
+                ("r", "reload"),
+            ];
+            if editor.is_conflicted() {
+                pairs.push(("c", "next sibling"));
+            }
+            pairs.push(("Esc", "close"));
+            pairs
+        }
         Mode::Normal if app.detail.is_some() => {
-            vec![("q", "quit"), ("Esc", "back"), ("Enter", "set target")]
+            vec![
+                ("q", "quit"),
+                ("Esc", "back"),
+                ("Enter", "set target"),
+                ("e", "edit schedule"),
+            ]
         }
         Mode::Normal => {
             let mut pairs = vec![
@@ -128,6 +155,7 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
                 View::Overview | View::Targets => {
                     pairs.push(("Enter", "target"));
                     pairs.push(("d", "detail"));
+                    pairs.push(("e", "schedule"));
                 }
                 View::Network => {
                     pairs.push(("s", "sort"));

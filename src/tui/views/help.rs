@@ -24,6 +24,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter  t", "set the target of the selected zone"),
     ("  ↑↓ + -  0-9", "step or type the value in the dialog"),
     ("d", "zone detail: week chart, why, schedule, energy"),
+    (
+        "e",
+        "schedule editor: a add, h holiday, e edit, x remove, s save",
+    ),
     ("Esc", "close, cancel, clear the filter"),
     ("?", "this help"),
 ];
