@@ -783,6 +783,14 @@ impl Replica {
                     self.renew_armed = false;
                     if !self.links.observers().is_empty() {
                         self.start_watch();
+                    } else if self.watched_here() {
+                        // Keep looking until the lease lapses, then let
+                        // the relay cache go.
+                        self.renew_armed = true;
+                        self.timers
+                            .schedule(now + watch::WATCH_RENEW, Timer::WatchRenew);
+                    } else {
+                        self.relayed.clear();
                     }
                 }
                 Timer::ClockReport => {
@@ -1046,14 +1054,23 @@ impl Replica {
         // Already watched through here: the vectors the other observers
         // were told, so this one need not wait for every node's next
         // change (nor every node resend its whole vector).
-        let known: Vec<Payload> = self
-            .relayed
-            .clocks()
-            .map(|(node, entries)| Payload::ClockReport {
+        // A lease already running here is only renewed below, which
+        // reports nothing: this node's own vector is sent whole at once,
+        // so the observer sees this node alive whatever the cache holds.
+        let me = self.id();
+        let own = self.watched_here().then(|| Payload::ClockReport {
+            node: me,
+            full: true,
+            entries: self.state.version_vector().iter().collect(),
+        });
+        let relayed = self.relayed.clocks().filter(|(node, _)| *node != me);
+        let known: Vec<Payload> = own
+            .into_iter()
+            .chain(relayed.map(|(node, entries)| Payload::ClockReport {
                 node,
                 full: true,
                 entries: entries.to_vec(),
-            })
+            }))
             .collect();
         for payload in known {
             match payload.encode() {
@@ -1071,7 +1088,20 @@ impl Replica {
         tracing::info!(observer = %id, "observer detached");
         self.overlay_input(proto::Input::ObserverDown(id));
         self.anti_entropy_input(anti_entropy::Input::NeighborDown(id));
-        if self.links.observers().is_empty() {
+        self.forget_relayed_unless_watched();
+    }
+
+    /// Whether the other nodes are reporting to this one: while its own
+    /// lease runs they send only what changed, so the relay cache must
+    /// hold what they sent before, for an observer that attaches later.
+    fn watched_here(&self) -> bool {
+        self.watchers.watched_through(self.now, self.id())
+    }
+
+    /// Nobody attached and the lease lapsed: the next lease asks every
+    /// node for its whole vector again, so nothing need be kept.
+    fn forget_relayed_unless_watched(&mut self) {
+        if self.links.observers().is_empty() && !self.watched_here() {
             self.relayed.clear();
         }
     }
@@ -1102,7 +1132,8 @@ impl Replica {
             return;
         };
         let observers = self.links.observers();
-        if observers.is_empty() {
+        if observers.is_empty() && !self.watched_here() {
+            self.forget_relayed_unless_watched();
             return;
         }
         self.relayed.record(from, full, &entries);
@@ -1152,7 +1183,7 @@ impl Replica {
             return;
         };
         let node = self.id();
-        if !self.links.observers().is_empty() {
+        if !self.links.observers().is_empty() || self.watched_here() {
             self.relayed.record(node, full, &entries);
         }
         let bytes = match (Payload::ClockReport {

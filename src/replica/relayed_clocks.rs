@@ -5,8 +5,10 @@
 //! entries); with it, nodes send whole vectors only to a newly watching
 //! node, and what a write costs stays one small report per node.
 //!
-//! Kept only while observers are attached: a node nobody watches through
-//! holds nothing.
+//! Kept while observers are attached and until the lease naming this
+//! node lapses (the other nodes report only what changed until then, so an
+//! observer attaching in between still needs what they sent before); a
+//! node nobody watches through holds nothing.
 
 use std::collections::BTreeMap;
 

@@ -541,6 +541,60 @@ fn a_second_observer_gets_every_relayed_clock_from_the_node_it_attaches_to() {
 }
 
 #[test]
+fn an_observer_attaching_after_another_left_still_gets_every_nodes_clock() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    // Node 2's entry, so its reports are believed.
+    let mut entry = OfficeState::new();
+    let info = config(2).info;
+    let delta = entry.announce_node(&mut writer_of(2), WALL, info).delta;
+    h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(2, 1, Payload::Delta(Bytes::from(delta.encode().unwrap()))),
+    });
+    let report = Input::Frame {
+        link: LinkId(8),
+        msg: Message::Observer(observer::Message::ClockReport(
+            Payload::ClockReport {
+                node: nid(2),
+                full: true,
+                entries: vec![(nid(2), 4)],
+            }
+            .encode()
+            .unwrap(),
+        )),
+    };
+    h.up(50, Role::Observer, 7);
+    let out = h.feed(report.clone());
+    assert_eq!(reports_on(&out, 7).len(), 1, "relayed to the observer");
+    // The observer leaves; node 2 reports nothing more while the lease
+    // runs (nothing changed), so the next observer must get it from here.
+    h.feed(Input::LinkDown { link: LinkId(7) });
+    h.advance(WATCH_RENEW);
+    let out = h.up(51, Role::Observer, 9);
+    let known = reports_on(&out, 9);
+    let me = h.r.id();
+    assert!(
+        known.iter().any(|(n, full, _)| *n == me && *full),
+        "{known:?}"
+    );
+    assert!(
+        known
+            .iter()
+            .any(|(n, full, e)| *n == nid(2) && *full && e == &vec![(nid(2), 4)]),
+        "{known:?}"
+    );
+    // Once nobody is attached and the lease has lapsed, nothing is kept:
+    // the next lease asks every node for its whole vector again.
+    h.feed(Input::LinkDown { link: LinkId(9) });
+    h.advance(WATCH_LEASE);
+    h.advance(WATCH_RENEW);
+    let out = h.up(52, Role::Observer, 10);
+    let known = reports_on(&out, 10);
+    assert!(known.iter().all(|(n, _, _)| *n == me), "{known:?}");
+}
+
+#[test]
 fn a_new_connection_to_the_via_carries_a_whole_report() {
     let mut h = Harness::new(1);
     h.neighbour(2, 8);

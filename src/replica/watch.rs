@@ -99,6 +99,15 @@ impl Watchers {
         self.leases.values().any(|(_, until, _)| *until > now)
     }
 
+    /// Whether a lease naming `via` is running: the other nodes report to
+    /// `via` only what changed while it lasts, so what `via` was told must
+    /// be kept until it ends, whoever is attached there meanwhile.
+    pub fn watched_through(&self, now: Time, via: NodeId) -> bool {
+        self.leases
+            .get(&via)
+            .is_some_and(|(_, until, _)| *until > now)
+    }
+
     /// The nodes to send reports to, dropping expired leases.
     pub fn vias(&mut self, now: Time) -> Vec<PeerInfo> {
         self.leases.retain(|_, (_, until, _)| *until > now);
