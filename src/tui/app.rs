@@ -69,8 +69,9 @@ pub enum Mode {
     ConfirmForget(ForgetDialog),
     /// The `?` overlay is open.
     Help,
-    /// A zone's weekly program is open in the schedule editor.
-    Schedule(ScheduleEditor),
+    /// A zone's weekly program is open in the schedule editor (boxed:
+    /// the draft is far larger than the other modes).
+    Schedule(Box<ScheduleEditor>),
 }
 
 /// The set-target dialog's state.

@@ -144,13 +144,14 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
             ]
         }
         Mode::Normal => {
-            let mut pairs = vec![
-                ("q", "quit"),
-                ("?", "help"),
-                ("Tab", "view"),
-                ("j/k", "move"),
-                ("/", "filter"),
-            ];
+            let mut pairs = vec![("q", "quit"), ("?", "help")];
+            // Views with keys of their own leave the moves to the help,
+            // so their own keys fit in 80 columns.
+            if !matches!(app.view, View::Overview | View::Targets) {
+                pairs.push(("Tab", "view"));
+                pairs.push(("j/k", "move"));
+            }
+            pairs.push(("/", "filter"));
             match app.view {
                 View::Overview | View::Targets => {
                     pairs.push(("Enter", "target"));

@@ -214,7 +214,8 @@ impl ScheduleEditor {
             return;
         }
         self.office = now.clone();
-        let dirty = self.is_dirty();
+        // A row being typed counts as a change: it may name a listed row.
+        let dirty = self.is_dirty() || self.input.is_some();
         let saved = self.save.as_ref().is_some_and(|s| {
             now.first()
                 .is_some_and(|n| same_program(&n.schedule, &s.schedule))

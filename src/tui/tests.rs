@@ -553,7 +553,7 @@ fn retype(app: &mut App, text: &str) {
 
 fn editor(app: &App) -> &schedule_editor::ScheduleEditor {
     match &app.mode {
-        Mode::Schedule(editor) => editor,
+        Mode::Schedule(editor) => editor.as_ref(),
         other => panic!("the editor is not open: {other:?}"),
     }
 }

@@ -365,7 +365,7 @@ fn open_schedule(app: &mut App) {
         return;
     };
     let editor = ScheduleEditor::open(zone.clone(), app.snapshot.programs.get(&zone));
-    app.mode = Mode::Schedule(editor);
+    app.mode = Mode::Schedule(Box::new(editor));
 }
 
 /// Sends the editor's draft, if it passes the nodes' own check.

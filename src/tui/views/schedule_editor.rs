@@ -22,8 +22,8 @@ const CELL_MINUTES: u16 = 30;
 /// Width of the day names left of the grid.
 const DAY_LABEL: u16 = 4;
 /// Lines of the row being typed: the text, a caret under a wrong token,
-/// and the verdict.
-const INPUT_LINES: u16 = 3;
+/// and the verdict on up to two lines.
+const INPUT_LINES: u16 = 4;
 /// Most lines the state of the draft and its save take above the grid.
 const MAX_STATUS_LINES: usize = 4;
 
