@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use officemesh::service::log_format::LogStyle;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -97,6 +97,8 @@ fn main() -> anyhow::Result<()> {
         _ => "info",
     };
     // `RUST_LOG` as `target=level` directives (`warn,officemesh::sent=trace`):
+    // they alone decide, so the formatter's own ceiling (INFO unless told)
+    // is lifted below.
     // per-target levels are all a node's logs need, and `Targets` does
     // without `EnvFilter`'s regex engine, a sizeable part of the binary.
     let filter = std::env::var("RUST_LOG")
@@ -120,6 +122,7 @@ fn main() -> anyhow::Result<()> {
                 None => BoxMakeWriter::new(std::io::sink),
             };
             tracing_subscriber::fmt()
+                .with_max_level(LevelFilter::TRACE)
                 .with_ansi(false)
                 .with_writer(log)
                 .finish()
@@ -129,6 +132,7 @@ fn main() -> anyhow::Result<()> {
         None => {
             let style = LogStyle::for_stderr();
             let fmt = tracing_subscriber::fmt()
+                .with_max_level(LevelFilter::TRACE)
                 .with_ansi(style.ansi)
                 .with_writer(std::io::stderr);
             if style.timestamps {

@@ -68,3 +68,12 @@ fn under_systemd_lines_are_plain_and_carry_no_timestamp_of_their_own() {
         "journald stamps lines itself; this one has a timestamp: {started}"
     );
 }
+
+#[test]
+fn rust_log_asking_for_debug_gets_debug_lines() {
+    let log = log_through_a_pipe(&[]);
+    assert!(
+        log.lines().any(|l| l.contains("DEBUG")),
+        "RUST_LOG=debug logged no debug line:\n{log}"
+    );
+}

@@ -377,13 +377,13 @@ impl Admission {
         let (me, a) = (self.me, &self.authorship);
         let checked = &mut refused;
         regs.targets
-            .retain(|_, r| passes(a.check_label(r), checked));
+            .retain(|k, r| passes(a.check_label(r, held.targets.get(k)), checked));
         regs.schedules
-            .retain(|_, r| passes(a.check_label(r), checked));
+            .retain(|k, r| passes(a.check_label(r, held.schedules.get(k)), checked));
         regs.presets
-            .retain(|_, r| passes(a.check_label(r), checked));
+            .retain(|k, r| passes(a.check_label(r, held.presets.get(k)), checked));
         regs.overrides
-            .retain(|_, r| passes(a.check_label(r), checked));
+            .retain(|k, r| passes(a.check_label(r, held.overrides.get(k)), checked));
         regs.nodes
             .retain(|_, r| passes(a.check_claims(r, me, my_counter), checked));
         regs.sensors
@@ -511,10 +511,18 @@ impl Admission {
         }
         let me = self.me;
         let a = &self.authorship;
-        regs.targets.values().try_for_each(|r| a.check_label(r))?;
-        regs.schedules.values().try_for_each(|r| a.check_label(r))?;
-        regs.presets.values().try_for_each(|r| a.check_label(r))?;
-        regs.overrides.values().try_for_each(|r| a.check_label(r))?;
+        for (k, r) in &regs.targets {
+            a.check_label(r, held.targets.get(k))?;
+        }
+        for (k, r) in &regs.schedules {
+            a.check_label(r, held.schedules.get(k))?;
+        }
+        for (k, r) in &regs.presets {
+            a.check_label(r, held.presets.get(k))?;
+        }
+        for (k, r) in &regs.overrides {
+            a.check_label(r, held.overrides.get(k))?;
+        }
         regs.nodes
             .values()
             .try_for_each(|r| a.check_claims(r, me, my_counter))?;

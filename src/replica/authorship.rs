@@ -314,8 +314,20 @@ impl Authorship {
     /// Checks that a configured operator's values name it as the operators
     /// list does: `set_by` is then who wrote it, not free text. (Without
     /// an operators list, any key holder writes and `set_by` is a label.)
-    pub fn check_label<V: Labelled + Clone>(&self, r: &MvRegister<V>) -> Result<(), Rejection> {
+    /// Only writes `held` does not hold yet are checked: one admitted under
+    /// an operator's former name stays what it was, and a register that
+    /// still carries it must not have its new writes refused for it.
+    pub fn check_label<V: Labelled + Clone + PartialEq>(
+        &self,
+        r: &MvRegister<V>,
+        held: Option<&MvRegister<V>>,
+    ) -> Result<(), Rejection> {
         for (dot, s) in r.siblings() {
+            let known =
+                held.is_some_and(|h| h.siblings().any(|(d, v)| d == dot && v.value == s.value));
+            if known {
+                continue;
+            }
             if let Some(name) = self.trust.operator_name(dot.replica)
                 && s.value.set_by() != name
             {
@@ -692,5 +704,80 @@ mod tests {
             prop_assert!(changed.is_empty(), "byte {} ^ {:#04x} admitted: {:?}", i, flip, changed);
             prop_assert!(admission.rejected_total() > before);
         }
+    }
+
+    fn operators(names: &[(u8, &str)]) -> Trust {
+        let operators = names
+            .iter()
+            .map(|&(n, name)| {
+                let operator = Operator {
+                    name: name.into(),
+                    key: key(n).public(),
+                };
+                (key(n).id(), operator)
+            })
+            .collect();
+        Trust {
+            operators,
+            revoked: BTreeSet::new(),
+        }
+    }
+
+    fn labelled(writer: &mut Writer, label: &str, value: f32) -> Delta {
+        let value = TargetValue {
+            set_by: label.into(),
+            ..target(value)
+        };
+        let key = TargetKey::new("kitchen", Quantity::Temperature);
+        OfficeState::new()
+            .set_target(writer, NOW_MS, key, value)
+            .delta
+    }
+
+    /// An operator renamed in the config keeps the writes it made under
+    /// its former name: a register still carrying one is not refused for
+    /// it, while a new write under the former name is.
+    #[test]
+    fn an_operators_earlier_writes_pass_after_a_rename() {
+        let me = key(9).id();
+        let trust = operators(&[(1, "alice"), (2, "bob")]);
+        let mut admission = Admission::new(me, TargetsSection::default(), trust);
+        let mut state = OfficeState::new();
+        let mut alice_writes = Writer::signing(key(1)).carry_key();
+        let mut alice = labelled(&mut alice_writes, "alice", 21.0);
+        let held = Holding {
+            state: &state,
+            my_counter: 0,
+        };
+        let refused = admission.filter(Time::ZERO, NOW_MS, me, Route::Broadcast, &mut alice, held);
+        assert_eq!(refused, 0);
+        state.apply(&alice);
+
+        admission.set_trust(operators(&[(1, "alice.smith"), (2, "bob")]));
+        // Bob wrote concurrently: an anti-entropy answer carries the
+        // register with both writes.
+        let mut answer = OfficeState::new();
+        answer.apply(&alice);
+        answer.apply(&labelled(&mut Writer::signing(key(2)), "bob", 22.0));
+        let mut both = Delta(answer.registers().clone());
+        let held = Holding {
+            state: &state,
+            my_counter: 0,
+        };
+        let refused = admission.filter(Time::ZERO, NOW_MS, me, Route::AntiEntropy, &mut both, held);
+        assert_eq!(refused, 0, "{:?}", admission.rejected());
+        state.apply(&both);
+        let siblings = state.target("kitchen", Quantity::Temperature);
+        assert_eq!(siblings.map(|r| r.siblings().count()), Some(2));
+
+        let mut stale = labelled(&mut alice_writes, "alice", 23.0);
+        let held = Holding {
+            state: &state,
+            my_counter: 0,
+        };
+        let refused = admission.filter(Time::ZERO, NOW_MS, me, Route::Broadcast, &mut stale, held);
+        assert_eq!(refused, 1);
+        assert!(stale.is_empty());
+        assert_eq!(admission.rejected().get("impersonation"), Some(&1));
     }
 }

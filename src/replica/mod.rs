@@ -603,7 +603,25 @@ impl Replica {
                 self.anti_entropy_input(anti_entropy::Input::NeighborDown(peer));
                 self.arm_announce();
             }
-            proto::Event::Delivered { id, payload, .. } => self.delivered(id.origin, &payload),
+            proto::Event::Delivered {
+                id,
+                from,
+                hops,
+                payload,
+            } => {
+                // One line per first delivery: with every node's line for a
+                // broadcast, its path and each hop's time can be rebuilt
+                // (`docs/benchmarks.md`, "Where the time goes").
+                tracing::debug!(
+                    target: "officemesh::delivery",
+                    origin = %id.origin,
+                    seq = id.seq,
+                    %from,
+                    hops,
+                    "delivered"
+                );
+                self.delivered(id.origin, &payload)
+            }
         }
     }
 
