@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod authorship;
+pub mod awaiting_keys;
 pub mod bootstrap;
 pub mod histogram;
 pub mod history_requests;
@@ -247,6 +248,9 @@ impl Replica {
         let mut admission =
             Admission::new(config.me.id, config.targets.clone(), config.trust.clone());
         admission.learn(state.registers());
+        if let Some(key) = writer.key() {
+            admission.learn_own_key(key.public());
+        }
         Replica {
             overlay,
             anti_entropy,
@@ -379,6 +383,7 @@ impl Replica {
             Input::Persisted { token, result } => self.persisted(token, result),
             Input::Leave => self.leave(),
         }
+        self.admit_awaiting();
         self.persist();
         out.append(&mut self.out);
     }
@@ -767,6 +772,37 @@ impl Replica {
                     1,
                     &Rejection::Undecodable(error.to_string()),
                 );
+            }
+        }
+    }
+
+    /// Checks again the writes that waited for their authors' keys, now
+    /// that this input may have brought them (an entry carries its node's
+    /// key). A change checked here can bring keys for the next ones, so a
+    /// few passes run; what still waits is looked at after the next input.
+    fn admit_awaiting(&mut self) {
+        const PASSES: usize = 4;
+        for _ in 0..PASSES {
+            let ready = self.admission.checkable(self.now);
+            if ready.is_empty() {
+                return;
+            }
+            for awaiting in ready {
+                let mut delta = awaiting.delta;
+                self.admission.filter(
+                    self.now,
+                    self.wall_ms,
+                    awaiting.from,
+                    awaiting.route,
+                    &mut delta,
+                    Holding {
+                        state: &self.state,
+                        my_counter: self.writer.last_counter(),
+                    },
+                );
+                if self.state.apply(&delta) {
+                    self.state_changed(persistence::touches_kept(&delta));
+                }
             }
         }
     }
