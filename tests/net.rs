@@ -545,7 +545,12 @@ async fn a_peer_that_stops_reading_is_dropped_and_others_carry_on() {
         loop {
             match to_sluggard.send(&big) {
                 Ok(()) => queued += 1,
-                Err(officemesh::net::SendError::QueueFull) => break,
+                // Eight frames of 60 KB reach the byte bound as soon as
+                // the frame bound: either says the queue is full.
+                Err(
+                    officemesh::net::SendError::QueueFull
+                    | officemesh::net::SendError::QueueBytesFull { .. },
+                ) => break,
                 Err(e) => panic!("{e}"),
             }
             tokio::task::yield_now().await;
@@ -570,6 +575,81 @@ async fn a_peer_that_stops_reading_is_dropped_and_others_carry_on() {
         gossip(4, 10)
     );
     drop(stuck);
+}
+
+/// With room for 256 frames, a peer that stops reading is dropped by the
+/// byte bound long before: 256 full frames would be 16 MiB.
+#[tokio::test]
+async fn a_send_queue_is_bounded_in_bytes_whatever_its_frame_count() {
+    let key = ClusterKey::generate();
+    let mut a = node(&key, Limits::default()).await;
+    let sluggard = node(&key, Limits::default()).await;
+    let stuck = sluggard.endpoint.connect(a.addr).await.unwrap();
+    let to_sluggard = expect_connected(&mut a.events).await;
+    let big = gossip(1, 60_000);
+    let refusal = tokio::time::timeout(WAIT, async {
+        loop {
+            match to_sluggard.send(&big) {
+                Ok(()) => tokio::task::yield_now().await,
+                Err(e) => return e,
+            }
+        }
+    })
+    .await
+    .expect("the queue fills");
+    match refusal {
+        officemesh::net::SendError::QueueBytesFull { queued, max } => {
+            assert_eq!(max, officemesh::net::limits::SEND_QUEUE_BYTES);
+            assert!(queued + 65_535 > max, "refused with room left: {queued}");
+        }
+        other => panic!("refused for another reason: {other}"),
+    }
+    let reason = expect_closed(&mut a.events, sluggard.endpoint.node_id()).await;
+    assert_eq!(reason, CloseReason::SlowPeer);
+    assert_eq!(a.endpoint.counters().slow_peers_dropped, 1);
+    drop(stuck);
+}
+
+/// An owner that does not take its events holds at most
+/// `EVENT_QUEUE_BYTES` of frames in its queue; the peer's further frames
+/// wait (in TCP) and all arrive once the owner catches up.
+#[tokio::test]
+async fn frames_waiting_for_the_owner_are_bounded_in_bytes() {
+    const FRAMES: u64 = 24;
+    let key = ClusterKey::generate();
+    let mut a = node(&key, Limits::default()).await;
+    let friend = node(&key, Limits::default()).await;
+    let friend_to_a = friend
+        .endpoint
+        .connect(a.addr)
+        .await
+        .unwrap()
+        .spawn(friend.events_tx.clone());
+    // Held: the connection lives while a handle does.
+    let _to_friend = expect_connected(&mut a.events).await;
+    for seq in 0..FRAMES {
+        friend_to_a.send(&gossip(seq, 60_000)).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut held = Vec::new();
+    while let Ok(event) = a.events.try_recv() {
+        held.push(event);
+    }
+    let max = officemesh::net::limits::EVENT_QUEUE_BYTES / 60_000;
+    assert!(
+        !held.is_empty() && held.len() <= max,
+        "{} frames of 60 KB waiting (room for {max})",
+        held.len()
+    );
+    let mut received = held.len() as u64;
+    drop(held);
+    while received < FRAMES {
+        match next_event(&mut a.events).await {
+            NetEvent::Frame { .. } => received += 1,
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -237,7 +237,9 @@ pub fn parse(input: &str, set_by: &str) -> Result<Schedule, SyntaxError> {
         for (n, entry) in entries.split(|t| t.text == ",").enumerate() {
             let (minute, rest) = match entry.first() {
                 Some(t) if time(t.text).is_some() => (time(t.text).unwrap_or(0), &entry[1..]),
-                Some(t) if n > 0 && t.text.contains(':') => {
+                // A set-point never holds a colon: a wrong time, even
+                // where the time may be left out.
+                Some(t) if t.text.contains(':') => {
                     return Err(error(Some(t), end, "a time HH:MM"));
                 }
                 Some(_) if n == 0 => (0, entry),
@@ -348,6 +350,8 @@ mod tests {
         assert_eq!(e.at, 23);
         assert_eq!(e.expected, "a time HH:MM");
         assert_eq!(e.pointer(text), format!("{text}\n{}^^^^^", " ".repeat(23)));
+        let e = parse("sat 25:00 eco", "").unwrap_err();
+        assert_eq!((e.at, e.expected), (4, "a time HH:MM"));
         let e = parse("mun-fri 07:00 comfort", "").unwrap_err();
         assert_eq!((e.at, e.found.as_str()), (0, "\"mun-fri\""));
         let e = parse("mon-fri 07:00 cosy", "").unwrap_err();

@@ -34,13 +34,20 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use super::actuator_state::ActuatorState;
 use super::causal_context::CausalContext;
 use super::codec::{self, CodecError};
 use super::delta::Delta;
+use super::key::{ActuatorKey, SensorKey, TargetKey};
 use super::mv_register::MvRegister;
+use super::node_info::NodeInfo;
 use super::office_state::OfficeState;
-use super::registers::Registers;
+use super::override_value::OverrideValue;
+use super::preset::{PresetKey, PresetValue};
+use super::reading::Reading;
+use super::schedule::Schedule;
 use super::signature::WriteProof;
+use super::target_value::TargetValue;
 use crate::node_id::NodeId;
 use crate::time::Time;
 use crate::wire::{self, MAX_FRAME_LEN, sync};
@@ -67,7 +74,19 @@ pub struct Config {
     /// Shortest time between two [`Input::Exchange`]s with one neighbour;
     /// one asked for sooner is made when this has passed.
     pub exchange_gap: Duration,
+    /// Most parts of registers in one answer (see [`MAX_ANSWER_PARTS`]).
+    pub max_answer_parts: usize,
 }
+
+/// Most parts of registers one answer carries, whatever the digest lacks.
+/// Every part is encoded before the first leaves, and a peer chooses its
+/// digest: an empty one asks for the whole state, so without this bound
+/// one digest could make a replica of a large office encode and queue
+/// its whole state at once, and a few of them several copies. Four frames
+/// hold a whole office of tens of nodes many times over; what a larger
+/// gap leaves out goes in the next rounds, each of which finds the digest
+/// still lacking it.
+pub const MAX_ANSWER_PARTS: usize = 4;
 
 impl Default for Config {
     fn default() -> Self {
@@ -76,6 +95,7 @@ impl Default for Config {
             max_digest_ranges: 64,
             max_body_len: MAX_FRAME_LEN - ENVELOPE_RESERVE,
             exchange_gap: Duration::from_millis(500),
+            max_answer_parts: MAX_ANSWER_PARTS,
         }
     }
 }
@@ -154,6 +174,9 @@ pub struct Stats {
     pub keys_received: u64,
     /// Registers too large for one frame, never sent.
     pub oversized_skipped: u64,
+    /// Answers cut at [`Config::max_answer_parts`]: the rest goes in a
+    /// later round.
+    pub answers_cut: u64,
 }
 
 /// The body of an `Answer` part.
@@ -167,6 +190,59 @@ struct AnswerBody {
     /// the answerer's proof of that replica's highest write, so claims in
     /// the parts that follow can be checked after the write itself is gone.
     proofs: Vec<WriteProof>,
+}
+
+/// An [`AnswerBody`] as it is sent: the registers borrowed from the state
+/// rather than copied (a copy of a register costs several times its
+/// encoding). Encodes to the same bytes, field for field.
+#[derive(Serialize)]
+struct AnswerBodyRef<'a> {
+    delta: RegistersRef<'a>,
+    seen: Option<CausalContext>,
+    proofs: Vec<WriteProof>,
+}
+
+/// [`Registers`] by reference, in its field order.
+#[derive(Default, Serialize)]
+struct RegistersRef<'a> {
+    nodes: MapRef<'a, NodeId, MvRegister<NodeInfo>>,
+    sensors: MapRef<'a, SensorKey, MvRegister<Reading>>,
+    actuators: MapRef<'a, ActuatorKey, MvRegister<ActuatorState>>,
+    targets: MapRef<'a, TargetKey, MvRegister<TargetValue>>,
+    schedules: MapRef<'a, String, MvRegister<Schedule>>,
+    presets: MapRef<'a, PresetKey, MvRegister<PresetValue>>,
+    overrides: MapRef<'a, String, MvRegister<OverrideValue>>,
+}
+
+impl RegistersRef<'_> {
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
+        self.nodes.0.len()
+            + self.sensors.0.len()
+            + self.actuators.0.len()
+            + self.targets.0.len()
+            + self.schedules.0.len()
+            + self.presets.0.len()
+            + self.overrides.0.len()
+    }
+}
+
+/// Entries of a `BTreeMap`, in its order, encoded as the map.
+struct MapRef<'a, K, V>(Vec<(&'a K, &'a V)>);
+
+impl<K, V> Default for MapRef<'_, K, V> {
+    fn default() -> Self {
+        MapRef(Vec::new())
+    }
+}
+
+impl<K: Serialize, V: Serialize> Serialize for MapRef<'_, K, V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().copied())
+    }
 }
 
 /// What one answer part brings, for a [`Gate`] to admit before the join.
@@ -521,7 +597,7 @@ impl AntiEntropy {
         gate: &dyn Gate,
         out: &mut Vec<Output>,
     ) {
-        let mut parts = Chunker::new(self.config.max_body_len);
+        let mut parts = Chunker::new(self.config.max_body_len, self.config.max_answer_parts);
         let registers = state.registers();
         parts.take_missing(&registers.nodes, digest, |r| &mut r.nodes);
         parts.take_missing(&registers.sensors, digest, |r| &mut r.sensors);
@@ -531,6 +607,9 @@ impl AntiEntropy {
         parts.take_missing(&registers.presets, digest, |r| &mut r.presets);
         parts.take_missing(&registers.overrides, digest, |r| &mut r.overrides);
         self.stats.oversized_skipped += parts.skipped;
+        if parts.cut {
+            self.stats.answers_cut += 1;
+        }
         let live = registers.live_context();
         let mut seen = state.context().difference(digest).difference(&live);
         let mut bodies = parts.finish();
@@ -567,8 +646,8 @@ impl AntiEntropy {
         if !proofs.is_empty() {
             bodies.insert(
                 0,
-                AnswerBody {
-                    delta: Delta::default(),
+                AnswerBodyRef {
+                    delta: RegistersRef::default(),
                     seen: None,
                     proofs,
                 },
@@ -634,11 +713,12 @@ pub fn encode_answer_body(
 /// Puts `seen` into the last body, or a body of its own when it does not
 /// fit. A `seen` too large even for that is cut down: it only helps the
 /// peer close gaps, the registers already went.
-fn attach_seen(bodies: &mut Vec<AnswerBody>, seen: CausalContext, max_body_len: usize) {
-    let encoded_len = |b: &AnswerBody| postcard::to_stdvec(b).map_or(usize::MAX, |v| v.len());
+fn attach_seen(bodies: &mut Vec<AnswerBodyRef<'_>>, seen: CausalContext, max_body_len: usize) {
+    let encoded_len =
+        |b: &AnswerBodyRef<'_>| postcard::experimental::serialized_size(b).unwrap_or(usize::MAX);
     let mut seen = seen;
-    let alone = AnswerBody {
-        delta: Delta::default(),
+    let alone = AnswerBodyRef {
+        delta: RegistersRef::default(),
         seen: Some(seen.clone()),
         proofs: Vec::new(),
     };
@@ -652,72 +732,86 @@ fn attach_seen(bodies: &mut Vec<AnswerBody>, seen: CausalContext, max_body_len: 
         }
         last.seen = None;
     }
-    bodies.push(AnswerBody {
-        delta: Delta::default(),
+    bodies.push(AnswerBodyRef {
+        delta: RegistersRef::default(),
         seen: Some(seen),
         proofs: Vec::new(),
     });
 }
 
-/// Packs the registers a digest lacks into bodies that fit a frame.
-struct Chunker {
+/// Packs the registers a digest lacks into bodies that fit a frame, at
+/// most `max_parts` of them.
+struct Chunker<'a> {
     max_body_len: usize,
-    current: Registers,
+    max_parts: usize,
+    current: RegistersRef<'a>,
     current_len: usize,
-    done: Vec<Registers>,
+    done: Vec<RegistersRef<'a>>,
     skipped: u64,
+    /// A register was left out because `max_parts` were full.
+    cut: bool,
 }
 
-impl Chunker {
+impl<'a> Chunker<'a> {
     /// A body's own overhead: four map lengths and the `seen` option.
     const BASE_LEN: usize = 4 * 5 + 1;
 
-    fn new(max_body_len: usize) -> Self {
+    fn new(max_body_len: usize, max_parts: usize) -> Self {
         Chunker {
             max_body_len,
-            current: Registers::default(),
+            max_parts: max_parts.max(1),
+            current: RegistersRef::default(),
             current_len: Self::BASE_LEN,
             done: Vec::new(),
             skipped: 0,
+            cut: false,
         }
     }
 
     fn take_missing<K, V>(
         &mut self,
-        map: &BTreeMap<K, MvRegister<V>>,
+        map: &'a BTreeMap<K, MvRegister<V>>,
         digest: &CausalContext,
-        place: impl Fn(&mut Registers) -> &mut BTreeMap<K, MvRegister<V>>,
+        place: impl for<'r> Fn(&'r mut RegistersRef<'a>) -> &'r mut MapRef<'a, K, MvRegister<V>>,
     ) where
-        K: Ord + Clone + Serialize,
+        K: Ord + Serialize,
         V: Clone + Serialize,
     {
         for (key, register) in map {
+            if self.cut {
+                return;
+            }
             if register.covered_by(digest) {
                 continue;
             }
-            let len = postcard::to_stdvec(&(key, register)).map_or(usize::MAX, |v| v.len());
+            let len =
+                postcard::experimental::serialized_size(&(key, register)).unwrap_or(usize::MAX);
             if len.saturating_add(Self::BASE_LEN) > self.max_body_len {
                 tracing::warn!(len, "a register is larger than a frame and cannot be sent");
                 self.skipped += 1;
                 continue;
             }
             if self.current_len + len > self.max_body_len {
+                if self.done.len() + 1 >= self.max_parts {
+                    self.cut = true;
+                    return;
+                }
                 self.done.push(std::mem::take(&mut self.current));
                 self.current_len = Self::BASE_LEN;
             }
-            place(&mut self.current).insert(key.clone(), register.clone());
+            place(&mut self.current).0.push((key, register));
             self.current_len += len;
         }
     }
 
-    fn finish(mut self) -> Vec<AnswerBody> {
+    fn finish(mut self) -> Vec<AnswerBodyRef<'a>> {
         if !self.current.is_empty() {
             self.done.push(self.current);
         }
         self.done
             .into_iter()
-            .map(|r| AnswerBody {
-                delta: Delta(r),
+            .map(|r| AnswerBodyRef {
+                delta: r,
                 seen: None,
                 proofs: Vec::new(),
             })
@@ -914,6 +1008,7 @@ mod tests {
     fn a_new_replica_gets_everything_in_frame_sized_parts() {
         let config = Config {
             max_body_len: 600,
+            max_answer_parts: 1_000,
             ..Config::default()
         };
         let mut rs = vec![replica(1, config.clone()), replica(2, config)];
@@ -927,6 +1022,65 @@ mod tests {
         // And the next round is quiet.
         let traffic = drive(&mut rs, 1, Input::NeighborUp(NodeId(1)));
         assert_eq!((traffic.digests, traffic.answers), (2, 0));
+    }
+
+    #[test]
+    fn an_answer_stops_at_its_part_bound_and_later_rounds_bring_the_rest() {
+        let config = Config {
+            max_body_len: 600,
+            max_answer_parts: 2,
+            ..Config::default()
+        };
+        let mut rs = vec![replica(1, config.clone()), replica(2, config)];
+        for i in 0..40u8 {
+            reading(&mut rs[0], i, f32::from(i));
+            set_target(&mut rs[0], &format!("zone-{i}"), 21.0);
+        }
+        let mut rounds = 0;
+        loop {
+            let before = rs[0].ae.stats().answers_sent;
+            let traffic = drive(&mut rs, 1, Input::NeighborUp(NodeId(1)));
+            if traffic.answers == 0 {
+                break;
+            }
+            rounds += 1;
+            // The proofs go in a part of their own, and the dots seen in
+            // one more at most: never more than two parts of registers.
+            let sent = rs[0].ae.stats().answers_sent - before;
+            assert!(sent <= 2 + 2, "{sent} parts in one answer");
+            assert!(rounds < 100, "the exchange never ends");
+        }
+        assert!(rounds > 1, "the state took {rounds} round(s)");
+        assert!(rs[0].ae.stats().answers_cut >= 1);
+        assert_eq!(rs[0].state.encode().unwrap(), rs[1].state.encode().unwrap());
+    }
+
+    #[test]
+    fn a_borrowed_answer_body_encodes_as_the_owned_one() {
+        let mut r = replica(1, Config::default());
+        for i in 0..5u8 {
+            reading(&mut r, i, f32::from(i));
+            set_target(&mut r, &format!("zone-{i}"), 21.0);
+        }
+        let registers = r.state.registers();
+        let mut parts = Chunker::new(usize::MAX / 2, 1);
+        let empty = CausalContext::default();
+        parts.take_missing(&registers.nodes, &empty, |r| &mut r.nodes);
+        parts.take_missing(&registers.sensors, &empty, |r| &mut r.sensors);
+        parts.take_missing(&registers.targets, &empty, |r| &mut r.targets);
+        let mut bodies = parts.finish();
+        assert_eq!(bodies.len(), 1);
+        let seen = r.state.context().clone();
+        bodies[0].seen = Some(seen.clone());
+        let owned = AnswerBody {
+            delta: Delta(registers.clone()),
+            seen: Some(seen),
+            proofs: Vec::new(),
+        };
+        assert_eq!(
+            codec::encode("borrowed", &bodies[0]).unwrap(),
+            codec::encode("owned", &owned).unwrap()
+        );
     }
 
     #[test]

@@ -28,6 +28,11 @@ impl Delta {
         self.0.len()
     }
 
+    /// The replicas whose writes (values or removals) the delta carries.
+    pub fn authors(&self) -> std::collections::BTreeSet<crate::node_id::NodeId> {
+        self.0.authors()
+    }
+
     /// Postcard bytes, as broadcast through Plumtree.
     pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
         codec::encode("delta", self)

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
 
 use super::causal_context::CausalContext;
@@ -58,10 +59,15 @@ pub struct Removal {
 /// for, is derived from them (their dots and what each says it replaced),
 /// never sent on its own: everything a register claims about other writes
 /// is then signed by the writer that claims it.
+///
+/// Siblings and removals are kept in sorted vectors, each exactly as long
+/// as it holds: a key almost always has one value, and a `BTreeMap` node
+/// has room for eleven (about 1.9 KiB for one signed reading), which for
+/// the thousands of keys a replica may hold is most of its memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MvRegister<V> {
-    siblings: BTreeMap<Dot, Sibling<V>>,
-    removals: BTreeMap<Dot, Removal>,
+    siblings: LiteMap<Dot, Sibling<V>>,
+    removals: LiteMap<Dot, Removal>,
     context: VersionVector,
 }
 
@@ -74,9 +80,26 @@ struct RegisterRepr<V> {
 }
 
 #[derive(Serialize)]
-struct RegisterReprRef<'a, V> {
-    siblings: &'a BTreeMap<Dot, Sibling<V>>,
-    removals: &'a BTreeMap<Dot, Removal>,
+struct RegisterReprRef<'a, V: Serialize> {
+    #[serde(serialize_with = "as_map")]
+    siblings: &'a LiteMap<Dot, Sibling<V>>,
+    #[serde(serialize_with = "as_map")]
+    removals: &'a LiteMap<Dot, Removal>,
+}
+
+/// Encodes a sorted vector of writes as the map it stands for.
+fn as_map<S: serde::Serializer, W: Serialize>(
+    map: &&LiteMap<Dot, W>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter())
+}
+
+/// `map` holding no more room than it uses (see [`MvRegister`]).
+fn compact<W>(map: LiteMap<Dot, W>) -> LiteMap<Dot, W> {
+    let mut writes = map.into_tuple_vec();
+    writes.shrink_to_fit();
+    LiteMap::from_sorted_store_unchecked(writes)
 }
 
 impl<V: Serialize> Serialize for MvRegister<V> {
@@ -92,15 +115,17 @@ impl<V: Serialize> Serialize for MvRegister<V> {
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for MvRegister<V> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let repr = RegisterRepr::<V>::deserialize(deserializer)?;
+        // Decoded as maps (no allocation sized by a length the peer
+        // declares), then laid out flat: already sorted, so exactly sized.
         let mut register = MvRegister {
-            siblings: repr.siblings,
-            removals: repr.removals,
+            siblings: repr.siblings.into_iter().collect(),
+            removals: repr.removals.into_iter().collect(),
             context: VersionVector::new(),
         };
-        for s in register.siblings.values_mut() {
+        for (_, s) in register.siblings.iter_mut() {
             s.seen.normalize();
         }
-        for r in register.removals.values_mut() {
+        for (_, r) in register.removals.iter_mut() {
             r.seen.normalize();
         }
         // A peer's register may hold a write that another of its writes
@@ -114,8 +139,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for MvRegister<V> {
 impl<V> Default for MvRegister<V> {
     fn default() -> Self {
         MvRegister {
-            siblings: BTreeMap::new(),
-            removals: BTreeMap::new(),
+            siblings: LiteMap::new(),
+            removals: LiteMap::new(),
             context: VersionVector::new(),
         }
     }
@@ -145,6 +170,8 @@ impl<V> MvRegister<V> {
             self.siblings.remove(&d);
             self.removals.remove(&d);
         }
+        self.siblings = compact(std::mem::take(&mut self.siblings));
+        self.removals = compact(std::mem::take(&mut self.removals));
         self.context = context;
     }
 }
@@ -152,8 +179,8 @@ impl<V> MvRegister<V> {
 /// Does some write other than `d` itself say it replaced `d`?
 fn self_replaced<V>(
     d: &Dot,
-    siblings: &BTreeMap<Dot, Sibling<V>>,
-    removals: &BTreeMap<Dot, Removal>,
+    siblings: &LiteMap<Dot, Sibling<V>>,
+    removals: &LiteMap<Dot, Removal>,
 ) -> bool {
     siblings.values().any(|s| s.seen.covers(*d)) || removals.values().any(|r| r.seen.covers(*d))
 }
@@ -234,6 +261,7 @@ impl<V: Clone> MvRegister<V> {
         self.context.merge(&sibling.seen);
         self.context.raise_to(dot);
         self.siblings.insert(dot, sibling);
+        self.siblings = compact(std::mem::take(&mut self.siblings));
     }
 
     /// A local removal that has seen every current write.
@@ -243,6 +271,7 @@ impl<V: Clone> MvRegister<V> {
         self.context.merge(&removal.seen);
         self.context.raise_to(dot);
         self.removals.insert(dot, removal);
+        self.removals = compact(std::mem::take(&mut self.removals));
     }
 
     /// Are all this register's writes (its siblings and the newest write of
@@ -294,12 +323,12 @@ impl<V: Clone> MvRegister<V> {
 
 /// The writes of one kind that survive a join.
 fn join_writes<W: Clone>(
-    mine: &BTreeMap<Dot, W>,
-    theirs: &BTreeMap<Dot, W>,
+    mine: &LiteMap<Dot, W>,
+    theirs: &LiteMap<Dot, W>,
     seen_by_me: &impl Fn(Dot) -> bool,
     seen_by_them: &impl Fn(Dot) -> bool,
-) -> BTreeMap<Dot, W> {
-    let mut kept: BTreeMap<Dot, W> = mine
+) -> LiteMap<Dot, W> {
+    let mut kept: LiteMap<Dot, W> = mine
         .iter()
         .filter(|(d, _)| theirs.contains_key(d) || !seen_by_them(**d))
         .map(|(&d, w)| (d, w.clone()))
@@ -428,7 +457,11 @@ mod tests {
             let bytes = postcard::to_stdvec(r).unwrap();
             assert_eq!(&postcard::from_bytes::<MvRegister<u32>>(&bytes).unwrap(), r);
         }
-        let full = postcard::to_stdvec(&(&a.siblings, &a.removals, &a.context)).unwrap();
+        let siblings: BTreeMap<Dot, Sibling<u32>> =
+            a.siblings.iter().map(|(d, s)| (*d, s.clone())).collect();
+        let removals: BTreeMap<Dot, Removal> =
+            a.removals.iter().map(|(d, r)| (*d, r.clone())).collect();
+        let full = postcard::to_stdvec(&(&siblings, &removals, &a.context)).unwrap();
         assert!(postcard::to_stdvec(&a).unwrap().len() < full.len());
     }
 

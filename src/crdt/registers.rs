@@ -182,6 +182,26 @@ impl Registers {
         out
     }
 
+    /// The replicas that wrote something here (a value or a removal).
+    pub(crate) fn authors(&self) -> std::collections::BTreeSet<crate::node_id::NodeId> {
+        fn add<V: Clone>(
+            r: &MvRegister<V>,
+            out: &mut std::collections::BTreeSet<crate::node_id::NodeId>,
+        ) {
+            out.extend(r.siblings().map(|(dot, _)| dot.replica));
+            out.extend(r.removals().map(|(dot, _)| dot.replica));
+        }
+        let mut out = std::collections::BTreeSet::new();
+        self.nodes.values().for_each(|r| add(r, &mut out));
+        self.sensors.values().for_each(|r| add(r, &mut out));
+        self.actuators.values().for_each(|r| add(r, &mut out));
+        self.targets.values().for_each(|r| add(r, &mut out));
+        self.schedules.values().for_each(|r| add(r, &mut out));
+        self.presets.values().for_each(|r| add(r, &mut out));
+        self.overrides.values().for_each(|r| add(r, &mut out));
+        out
+    }
+
     /// The dots of every current value.
     pub(crate) fn live_context(&self) -> CausalContext {
         let mut ctx = CausalContext::new();

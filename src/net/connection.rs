@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::close_reason::CloseReason;
 use super::counters::NetCounters;
 use super::event::NetEvent;
 use super::handshake::Direction;
-use super::limits::MAX_NOISE_MSG_LEN;
-use super::peer_handle::{ConnId, Outgoing, PeerHandle};
+use super::limits::{MAX_NOISE_MSG_LEN, SEND_QUEUE_BYTES};
+use super::peer_handle::{ConnId, Outgoing, PeerHandle, QueuedBytes};
 use super::secure_stream::{ReadError, SecureReader, SecureWriter, WriteError};
 use super::slots::Slot;
 use crate::key_fingerprint::KeyFingerprint;
@@ -41,6 +41,9 @@ pub struct Connection {
     pub(crate) send_queue_len: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) counters: Arc<NetCounters>,
+    /// Room in the owner's event queue, in bytes, shared by every
+    /// connection ([`super::limits::EVENT_QUEUE_BYTES`]).
+    pub(crate) event_room: Arc<Semaphore>,
     /// This connection's share of the per-peer and total caps, held until
     /// the connection ends.
     pub(crate) slot: Slot<NodeId>,
@@ -82,21 +85,22 @@ impl Connection {
     /// handle), then every frame, then one [`NetEvent::Closed`].
     pub fn spawn(self, events: mpsc::Sender<NetEvent>) -> PeerHandle {
         let (queue_tx, queue_rx) = mpsc::channel(self.send_queue_len.max(1));
+        let queued = QueuedBytes::new(SEND_QUEUE_BYTES);
         let (kill_tx, kill_rx) = watch::channel(None);
         let handle = PeerHandle::new(
             (self.peer, self.role, self.key),
             self.conn,
-            queue_tx,
+            (queue_tx, queued.clone()),
             kill_tx,
         );
-        tokio::spawn(self.run(handle.clone(), queue_rx, kill_rx, events));
+        tokio::spawn(self.run(handle.clone(), (queue_rx, queued), kill_rx, events));
         handle
     }
 
     async fn run(
         self,
         handle: PeerHandle,
-        mut queue: mpsc::Receiver<Outgoing>,
+        (mut queue, queued): (mpsc::Receiver<Outgoing>, QueuedBytes),
         mut kill: watch::Receiver<Option<CloseReason>>,
         events: mpsc::Sender<NetEvent>,
     ) {
@@ -109,6 +113,7 @@ impl Connection {
             conn,
             write_timeout,
             counters,
+            event_room,
             slot,
             ..
         } = self;
@@ -124,8 +129,8 @@ impl Connection {
             return;
         }
         let reason = tokio::select! {
-            r = read_loop(&mut reader, &events, peer.id, conn, &counters) => r,
-            r = write_loop(&mut writer, &mut queue, write_timeout) => r,
+            r = read_loop(&mut reader, (&events, &event_room), (peer.id, conn), &counters) => r,
+            r = write_loop(&mut writer, (&mut queue, &queued), write_timeout) => r,
             r = killed(&mut kill) => r,
         };
         // Given back before the owner hears of the close, so its redial is
@@ -151,9 +156,8 @@ impl Connection {
 
 async fn read_loop(
     reader: &mut SecureReader<OwnedReadHalf>,
-    events: &mpsc::Sender<NetEvent>,
-    peer: NodeId,
-    conn: ConnId,
+    (events, room): (&mpsc::Sender<NetEvent>, &Arc<Semaphore>),
+    (peer, conn): (NodeId, ConnId),
     counters: &NetCounters,
 ) -> CloseReason {
     loop {
@@ -163,7 +167,18 @@ async fn read_loop(
                 return CloseReason::BadFrame("a second Hello".into());
             }
             Ok(msg) => {
-                let frame = NetEvent::Frame { peer, conn, msg };
+                // A frame is at most 64 KiB: its weight always fits a u32
+                // and the whole budget.
+                let weight = u32::try_from(reader.last_len().max(1)).unwrap_or(u32::MAX);
+                let Ok(room) = room.clone().acquire_many_owned(weight).await else {
+                    return CloseReason::OwnerGone;
+                };
+                let frame = NetEvent::Frame {
+                    peer,
+                    conn,
+                    msg,
+                    room,
+                };
                 if events.send(frame).await.is_err() {
                     return CloseReason::OwnerGone;
                 }
@@ -193,7 +208,7 @@ fn read_failed(e: ReadError, counters: &NetCounters) -> CloseReason {
 
 async fn write_loop(
     writer: &mut SecureWriter<OwnedWriteHalf>,
-    queue: &mut mpsc::Receiver<Outgoing>,
+    (queue, queued): (&mut mpsc::Receiver<Outgoing>, &QueuedBytes),
     write_timeout: Duration,
 ) -> CloseReason {
     loop {
@@ -205,6 +220,7 @@ async fn write_loop(
         while let Some(next) = item.take() {
             match next {
                 Outgoing::Frame(body) => {
+                    queued.taken(body.len());
                     if let Err(e) = writer.queue(&body) {
                         return write_failed(e);
                     }

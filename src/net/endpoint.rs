@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::backoff::Backoff;
 use super::connection::Connection;
@@ -79,6 +79,8 @@ struct Inner {
     /// Authenticated connections, by the peer's proven id.
     connections: Arc<Slots<NodeId>>,
     refusals: RefusalLog<IpAddr>,
+    /// Room in the owner's event queue, in bytes, for every connection.
+    event_room: Arc<Semaphore>,
 }
 
 impl Endpoint {
@@ -112,6 +114,7 @@ impl Endpoint {
                     limits::REFUSAL_LOG_INTERVAL,
                     limits::REFUSAL_LOG_SOURCES,
                 ),
+                event_room: Arc::new(Semaphore::new(limits::EVENT_QUEUE_BYTES)),
             }),
         }
     }
@@ -397,6 +400,7 @@ impl Endpoint {
             send_queue_len: inner.limits.send_queue_len,
             write_timeout: inner.limits.write_timeout,
             counters: inner.counters.clone(),
+            event_room: inner.event_room.clone(),
             slot,
         })
     }

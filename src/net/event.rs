@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use super::close_reason::CloseReason;
 use super::handshake::Direction;
 use super::peer_handle::{ConnId, PeerHandle};
@@ -27,6 +29,9 @@ pub enum NetEvent {
         peer: NodeId,
         conn: ConnId,
         msg: Message,
+        /// Its share of [`super::limits::EVENT_QUEUE_BYTES`], given back
+        /// when the event is dropped (once the owner has handled it).
+        room: OwnedSemaphorePermit,
     },
     /// The connection is gone; sent exactly once per connected peer, after
     /// its last frame.

@@ -63,11 +63,21 @@ pub const REFUSAL_LOG_SOURCES: usize = 256;
 
 /// Frames queued for one peer before we give up on it. A peer that does
 /// not read fills this queue (its TCP window closed long before) and is
-/// disconnected, so memory per peer stays below this many frames. 256 is
-/// several seconds of the heaviest gossip burst we expect.
+/// disconnected. 256 is several seconds of the heaviest gossip burst we
+/// expect.
 pub const SEND_QUEUE_LEN: usize = 256;
 
-/// How long a single write may block. Together with [`SEND_QUEUE_LEN`] this
+/// Bytes queued for one peer before we give up on it, whatever the number
+/// of frames: [`SEND_QUEUE_LEN`] frames of up to 64 KiB each would be
+/// 16 MiB per peer, more than a node may use in all. Only what the
+/// kernel's socket buffer has not taken yet waits here, so a peer that
+/// reads never comes near it; 512 KiB holds a whole anti-entropy answer
+/// ([`crate::crdt::anti_entropy::MAX_ANSWER_PARTS`] frames) twice over
+/// besides the gossip of the moment.
+pub const SEND_QUEUE_BYTES: usize = 512 * 1024;
+
+/// How long a single write may block. Together with [`SEND_QUEUE_LEN`] and
+/// [`SEND_QUEUE_BYTES`] this
 /// drops a peer that stopped reading even when we send it little.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -76,3 +86,12 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// falls behind, readers wait, which pushes back on the peers through TCP
 /// instead of buffering without bound.
 pub const EVENT_QUEUE_LEN: usize = 1024;
+
+/// Bytes of frames waiting for the owner's loop, from all connections
+/// together: [`EVENT_QUEUE_LEN`] frames of up to 64 KiB each would be
+/// 64 MiB, and a loop starved of CPU (a loaded Pi) lets them pile up.
+/// A reader that finds no room waits before passing its frame on, which
+/// pushes back on its peer through TCP; each connection holds at most one
+/// decoded frame while it waits. 1 MiB is sixteen full frames, or
+/// thousands of an office's ordinary ones.
+pub const EVENT_QUEUE_BYTES: usize = 1024 * 1024;

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
@@ -34,6 +35,10 @@ pub enum SendError {
     Encode(String),
     #[error("the peer's send queue is full; the connection is being dropped")]
     QueueFull,
+    #[error(
+        "{queued} bytes are queued for the peer (at most {max}); the connection is being dropped"
+    )]
+    QueueBytesFull { queued: usize, max: usize },
     #[error("the connection is closed")]
     Closed,
 }
@@ -49,14 +54,50 @@ pub struct PeerHandle {
     key: KeyFingerprint,
     conn: ConnId,
     queue: mpsc::Sender<Outgoing>,
+    /// Bytes of the frames in `queue`, shared with the writer, which takes
+    /// off what it has written (see [`QueuedBytes`]).
+    queued: QueuedBytes,
     kill: Arc<watch::Sender<Option<CloseReason>>>,
+}
+
+/// The bytes waiting in one connection's send queue, bounded by
+/// [`super::limits::SEND_QUEUE_BYTES`]: the handle adds a frame's length
+/// when it queues it, the writer takes it off when it takes the frame.
+#[derive(Clone, Debug)]
+pub(super) struct QueuedBytes {
+    bytes: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl QueuedBytes {
+    pub(super) fn new(max: usize) -> Self {
+        QueuedBytes {
+            bytes: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// Reserves room for `len` more bytes; on refusal, how many are queued.
+    fn reserve(&self, len: usize) -> Result<(), usize> {
+        let before = self.bytes.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) > self.max {
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            return Err(before);
+        }
+        Ok(())
+    }
+
+    /// The writer took a frame of `len` bytes off the queue.
+    pub(super) fn taken(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::AcqRel);
+    }
 }
 
 impl PeerHandle {
     pub(super) fn new(
         (peer, role, key): (PeerInfo, Role, KeyFingerprint),
         conn: ConnId,
-        queue: mpsc::Sender<Outgoing>,
+        (queue, queued): (mpsc::Sender<Outgoing>, QueuedBytes),
         kill: watch::Sender<Option<CloseReason>>,
     ) -> Self {
         PeerHandle {
@@ -65,6 +106,7 @@ impl PeerHandle {
             key,
             conn,
             queue,
+            queued,
             kill: Arc::new(kill),
         }
     }
@@ -95,8 +137,9 @@ impl PeerHandle {
     }
 
     /// Encodes and queues `msg`. Never waits: when the peer's queue is full
-    /// the peer is too slow, the connection is dropped and
-    /// [`SendError::QueueFull`] returned.
+    /// (in frames or in bytes) the peer is too slow, the connection is
+    /// dropped and [`SendError::QueueFull`] or [`SendError::QueueBytesFull`]
+    /// returned.
     pub fn send(&self, msg: &Message) -> Result<(), SendError> {
         let body = wire::encode_message(msg).map_err(|e| match e {
             FrameError::Oversized { len, max } => SendError::Oversized { len, max },
@@ -114,13 +157,25 @@ impl PeerHandle {
                 max: wire::MAX_FRAME_LEN,
             });
         }
+        let len = body.len();
+        if let Err(queued) = self.queued.reserve(len) {
+            self.kill.send_replace(Some(CloseReason::SlowPeer));
+            return Err(SendError::QueueBytesFull {
+                queued,
+                max: self.queued.max,
+            });
+        }
         match self.queue.try_send(Outgoing::Frame(body)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued.taken(len);
                 self.kill.send_replace(Some(CloseReason::SlowPeer));
                 Err(SendError::QueueFull)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.queued.taken(len);
+                Err(SendError::Closed)
+            }
         }
     }
 
@@ -139,5 +194,28 @@ impl PeerHandle {
     /// Whether the connection task has ended.
     pub fn is_closed(&self) -> bool {
         self.queue.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_bytes_refuse_past_their_bound_and_free_what_the_writer_took() {
+        let q = QueuedBytes::new(1000);
+        assert!(q.reserve(600).is_ok());
+        assert!(q.reserve(400).is_ok());
+        assert_eq!(q.reserve(1), Err(1000), "full to the byte");
+        q.taken(600);
+        assert!(q.reserve(500).is_ok());
+        assert_eq!(
+            q.reserve(usize::MAX),
+            Err(900),
+            "no overflow on a huge frame"
+        );
+        q.taken(400);
+        q.taken(500);
+        assert_eq!(q.bytes.load(Ordering::Acquire), 0);
     }
 }

@@ -94,6 +94,8 @@ pub(crate) struct SecureReader<R> {
     nonce: u64,
     frames: FrameDecoder,
     plaintext: Vec<u8>,
+    /// The plaintext length of the last message read.
+    last_len: usize,
     counters: Arc<NetCounters>,
 }
 
@@ -109,8 +111,15 @@ impl<R: AsyncRead + Unpin> SecureReader<R> {
             nonce: 0,
             frames: FrameDecoder::new(MAX_NOISE_MSG_LEN),
             plaintext: Vec::new(),
+            last_len: 0,
             counters,
         }
+    }
+
+    /// The plaintext length of the last message [`Self::read`] returned:
+    /// what it weighs in the owner's event queue.
+    pub(crate) fn last_len(&self) -> usize {
+        self.last_len
     }
 
     /// The next message from the peer.
@@ -127,6 +136,7 @@ impl<R: AsyncRead + Unpin> SecureReader<R> {
             .read_message(self.nonce, ciphertext, &mut self.plaintext)
             .map_err(|_| ReadError::Decrypt)?;
         self.nonce += 1;
+        self.last_len = len;
         let msg = wire::decode_message(&self.plaintext[..len]);
         trim(&mut self.plaintext);
         let msg = msg?;

@@ -335,9 +335,9 @@ impl Observer {
     fn on_net(&mut self, event: NetEvent) -> Option<Update> {
         let current = self.link.as_ref().map(|l| (l.id(), l.conn_id()));
         match event {
-            NetEvent::Frame { peer, conn, msg } if current == Some((peer, conn)) => {
-                self.on_message(peer, msg)
-            }
+            NetEvent::Frame {
+                peer, conn, msg, ..
+            } if current == Some((peer, conn)) => self.on_message(peer, msg),
             NetEvent::Closed { peer, conn, reason } if current == Some((peer, conn)) => {
                 tracing::warn!(node = %peer, %reason, "lost the attached node");
                 // Try the others first: a node shutting down may still

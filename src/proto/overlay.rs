@@ -73,8 +73,8 @@ pub enum Event {
         peer: NodeId,
         reason: DownReason,
     },
-    /// A broadcast reached this node for the first time, handed over by
-    /// `from` (the neighbour that relayed it, or the origin itself). `hops`
+    /// A broadcast reached this node for the first time, from neighbour
+    /// `from` (the origin itself when this node broadcast it). `hops`
     /// counts links from the origin (a direct neighbour of the origin is 1).
     Delivered {
         id: MessageId,
@@ -325,6 +325,12 @@ impl Overlay {
     /// Plumtree's eager peers (the spanning-tree links).
     pub fn eager_peers(&self) -> Vec<NodeId> {
         self.plumtree.eager_peers()
+    }
+
+    /// Announced message ids Plumtree refused to await (its bounds on
+    /// missing messages).
+    pub fn announcements_refused(&self) -> u64 {
+        self.plumtree.announcements_refused()
     }
 
     /// Plumtree's lazy peers (IHAVE only).

@@ -96,15 +96,22 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Most payloads cached (default 4096), whatever their age.
     pub cache_capacity: usize,
-    /// Most payload bytes cached (default 1 MiB), whatever their number:
-    /// 4096 payloads of a full frame each would be 256 MiB, and a key
-    /// holder can broadcast full frames. An office's deltas are a few
-    /// hundred bytes, so the count bound is the one honest traffic meets.
+    /// Most bytes the cache may hold (default 256 KiB), whatever the
+    /// number of payloads: each counts its length plus
+    /// [`CACHE_ENTRY_OVERHEAD`]. 4096 payloads of a full frame each would
+    /// be 256 MiB, and a key holder can broadcast full frames. An office's
+    /// deltas are a few hundred bytes and a few a second: a minute of them
+    /// is tens of KiB, so honest traffic meets the age bound first.
     pub cache_bytes: usize,
     /// How long delivered ids are remembered to drop duplicates
     /// (default 10 min: far longer than any path through the overlay).
     pub seen_ttl: Duration,
-    /// Most ids remembered (default 65,536: a few MiB at most on a Pi).
+    /// Most ids remembered (default 8192, about 0.9 MiB with the table's
+    /// slack): every delivered broadcast is remembered, and a key holder
+    /// can broadcast as fast as its link carries. Duplicates arrive within
+    /// a round trip of the overlay (`prune_window`), thousands of ids
+    /// later at most; an id forgotten and seen again is delivered twice,
+    /// which the state's join absorbs.
     pub seen_capacity: usize,
     /// A link that sent within this window is busy: further payloads for
     /// it wait until the window since its last send closes and leave
@@ -130,9 +137,9 @@ impl Default for Config {
             announce_recent: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 4096,
-            cache_bytes: 1 << 20,
+            cache_bytes: 256 * 1024,
             seen_ttl: Duration::from_secs(600),
-            seen_capacity: 65_536,
+            seen_capacity: 8192,
             batch_window: Duration::from_millis(50),
             batch_bytes_max: 16 * 1024,
         }
@@ -152,6 +159,43 @@ const PRUNE_ALWAYS_BELOW: u64 = 4;
 /// window's GRAFTs and answers a small share of the transport's 256-frame
 /// send queue.
 const GRAFTS_PER_PEER: usize = 32;
+
+/// Most messages announced to this node (IHAVE) and not received yet that
+/// it awaits at once, from all its neighbours together. Each one costs an
+/// entry with its announcers, a GRAFT timer and, when the timer fires, a
+/// GRAFT; a key holder can announce ids nobody ever sent, as many as its
+/// frames hold. An office's broadcasts are a few a second and a new
+/// neighbour announces what it delivered in the last `announce_recent`,
+/// tens to hundreds of ids; an announcement past this bound is dropped
+/// (counted), and what it named still arrives along the tree or by
+/// anti-entropy.
+pub const MAX_MISSING: usize = 1024;
+
+/// Most of the [`MAX_MISSING`] awaited messages that one neighbour's
+/// announcements may have opened: a quarter, so a neighbour announcing
+/// made-up ids cannot crowd out the announcements of the others (an active
+/// view holds about five).
+pub const MAX_MISSING_PER_PEER: usize = MAX_MISSING / 4;
+
+/// An announcer whose announcements are refused is logged at most once
+/// per this interval (every refusal is counted): a flood must not fill
+/// the journal on the SD card.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why an announced id was not awaited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnnouncementRefused {
+    #[error("{max} announced messages are awaited already")]
+    TooManyMissing { max: usize },
+    #[error("this neighbour's announcements opened {max} awaited messages already")]
+    TooManyFromPeer { max: usize },
+}
+
+/// What a cached payload costs beside its bytes: its slot in the cache's
+/// table and its place in the expiry order, and the allocation holding
+/// the bytes. Counted against `cache_bytes`, so a flood of tiny payloads
+/// is bounded in bytes too.
+pub const CACHE_ENTRY_OVERHEAD: usize = 96;
 
 /// Plumtree's wake-ups. A timer that is no longer relevant is ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,8 +290,11 @@ impl<V> Expiring<V> {
 }
 
 /// Announcements received for a message not yet delivered.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Missing {
+    /// The neighbour whose announcement opened the entry: it is charged
+    /// against [`MAX_MISSING_PER_PEER`] until the entry closes.
+    opened_by: NodeId,
     /// Announcers not yet GRAFTed, oldest first, with the hops they offered.
     announcers: VecDeque<(PeerInfo, u16)>,
     /// The announcer most recently GRAFTed for it.
@@ -264,6 +311,12 @@ pub struct Plumtree {
     seen: Expiring<Seen>,
     cache: Expiring<(u16, Bytes)>,
     missing: BTreeMap<MessageId, Missing>,
+    /// How many of `missing` each neighbour's announcement opened.
+    missing_opened: BTreeMap<NodeId, usize>,
+    /// Announced ids refused by [`MAX_MISSING`] or [`MAX_MISSING_PER_PEER`].
+    announcements_refused: u64,
+    /// When each announcer's refusals were last logged.
+    refusals_logged: BTreeMap<NodeId, Time>,
     /// Which neighbours announced a message to us (so they are not told of
     /// it again); cleared once the IHAVE batch that could use it has left.
     holders: BTreeMap<MessageId, BTreeSet<NodeId>>,
@@ -293,7 +346,7 @@ impl Plumtree {
         let cache = Expiring::weighed(
             config.cache_ttl,
             config.cache_capacity,
-            |(_, payload): &(u16, Bytes)| payload.len(),
+            |(_, payload): &(u16, Bytes)| payload.len() + CACHE_ENTRY_OVERHEAD,
             config.cache_bytes,
         );
         let batches = LinkBatches::new(config.batch_window, config.batch_bytes_max);
@@ -305,6 +358,9 @@ impl Plumtree {
             seen,
             cache,
             missing: BTreeMap::new(),
+            missing_opened: BTreeMap::new(),
+            announcements_refused: 0,
+            refusals_logged: BTreeMap::new(),
             holders: BTreeMap::new(),
             lazy_queue: BTreeMap::new(),
             dispatch_armed: false,
@@ -408,7 +464,7 @@ impl Plumtree {
                 grafted: false,
             },
         );
-        self.missing.remove(&id);
+        self.close_missing(&id);
         self.cache.insert(now, id, (hops, payload.clone()));
         self.push(now, id, hops.saturating_add(1), &payload, None, out);
         self.send_outgoing(out);
@@ -485,7 +541,7 @@ impl Plumtree {
             },
         );
         self.cache.insert(now, id, (round, payload.clone()));
-        self.missing.remove(&id);
+        self.close_missing(&id);
         self.recent_deliveries.push_back(now);
         self.forget_old_deliveries(now);
         self.recent_origins.push_back(id.origin);
@@ -739,19 +795,84 @@ impl Plumtree {
                 self.maybe_optimize(now, from, id.origin, round, seen, out);
                 continue;
             }
-            self.holders.entry(id).or_default().insert(from.id);
-            let missing = self.missing.entry(id).or_default();
-            let first = missing.announcers.is_empty();
-            if !missing.announcers.iter().any(|(p, _)| p.id == from.id) {
-                missing.announcers.push_back((from, round));
+            if let Some(missing) = self.missing.get_mut(&id) {
+                if !missing.announcers.iter().any(|(p, _)| p.id == from.id) {
+                    missing.announcers.push_back((from, round));
+                }
+                self.holders.entry(id).or_default().insert(from.id);
+                continue;
             }
-            if first {
-                out.push(Output::Schedule {
-                    at: now + self.config.graft_timeout,
-                    timer: Timer::Graft(id),
-                });
+            if let Err(refusal) = self.may_open_missing(from.id) {
+                self.refuse_announcement(now, from.id, refusal);
+                continue;
+            }
+            self.holders.entry(id).or_default().insert(from.id);
+            self.missing.insert(
+                id,
+                Missing {
+                    opened_by: from.id,
+                    announcers: VecDeque::from([(from, round)]),
+                    grafted: None,
+                },
+            );
+            *self.missing_opened.entry(from.id).or_default() += 1;
+            out.push(Output::Schedule {
+                at: now + self.config.graft_timeout,
+                timer: Timer::Graft(id),
+            });
+        }
+    }
+
+    /// Whether an announcement from `peer` may open one more awaited
+    /// message ([`MAX_MISSING`], [`MAX_MISSING_PER_PEER`]).
+    fn may_open_missing(&self, peer: NodeId) -> Result<(), AnnouncementRefused> {
+        if self.missing.len() >= MAX_MISSING {
+            return Err(AnnouncementRefused::TooManyMissing { max: MAX_MISSING });
+        }
+        let opened = self.missing_opened.get(&peer).copied().unwrap_or(0);
+        if opened >= MAX_MISSING_PER_PEER {
+            return Err(AnnouncementRefused::TooManyFromPeer {
+                max: MAX_MISSING_PER_PEER,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a refused announcement; logs it once per announcer per
+    /// [`REFUSAL_LOG_INTERVAL`].
+    fn refuse_announcement(&mut self, now: Time, peer: NodeId, refusal: AnnouncementRefused) {
+        self.announcements_refused += 1;
+        self.refusals_logged
+            .retain(|_, at| *at + REFUSAL_LOG_INTERVAL > now);
+        if self.refusals_logged.contains_key(&peer) {
+            return;
+        }
+        self.refusals_logged.insert(peer, now);
+        tracing::warn!(%peer, %refusal, "announcements refused (logged once a minute per peer)");
+    }
+
+    /// Forgets an awaited message (delivered, or given up on) and frees
+    /// the share of its opener.
+    fn close_missing(&mut self, id: &MessageId) {
+        let Some(missing) = self.missing.remove(id) else {
+            return;
+        };
+        if let Some(opened) = self.missing_opened.get_mut(&missing.opened_by) {
+            *opened = opened.saturating_sub(1);
+            if *opened == 0 {
+                self.missing_opened.remove(&missing.opened_by);
             }
         }
+    }
+
+    /// Announced ids refused by the bounds on awaited messages.
+    pub fn announcements_refused(&self) -> u64 {
+        self.announcements_refused
+    }
+
+    /// Messages announced and awaited now.
+    pub fn missing_len(&self) -> usize {
+        self.missing.len()
     }
 
     fn maybe_optimize(
@@ -799,7 +920,7 @@ impl Plumtree {
     /// `graft_retry` window; the rest wait for the next window.
     fn graft_missing(&mut self, now: Time, id: MessageId, out: &mut Vec<Output>) {
         if self.seen.contains(&id) {
-            self.missing.remove(&id);
+            self.close_missing(&id);
             return;
         }
         let window = self.config.graft_retry;
@@ -808,7 +929,7 @@ impl Plumtree {
             return;
         };
         if missing.announcers.is_empty() {
-            self.missing.remove(&id);
+            self.close_missing(&id);
             self.holders.remove(&id);
             return;
         }
@@ -1416,5 +1537,126 @@ mod tests {
                 }
             )]
         );
+    }
+
+    fn announce(origin: u64, seqs: std::ops::Range<u64>) -> Message {
+        Message::IHave {
+            ids: seqs.map(|seq| (mid(origin, seq), 1)).collect(),
+        }
+    }
+
+    #[test]
+    fn announced_missing_messages_stop_at_their_bounds_and_refusals_are_counted() {
+        let mut p = tree(1, &[2, 3, 4, 5, 6]);
+        let over = MAX_MISSING_PER_PEER as u64 + 10;
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), announce(100, 0..over), &mut out);
+        assert_eq!(p.missing_len(), MAX_MISSING_PER_PEER);
+        assert_eq!(p.announcements_refused(), 10);
+        assert_eq!(
+            timers(&out).len(),
+            MAX_MISSING_PER_PEER,
+            "one GRAFT timer each"
+        );
+        // The other neighbours are still heard, and an id already awaited
+        // takes a second announcer without taking a share.
+        p.handle_message(Time::ZERO, peer(3), announce(100, 0..5), &mut Vec::new());
+        assert_eq!(p.missing_len(), MAX_MISSING_PER_PEER);
+        assert_eq!(p.announcements_refused(), 10);
+        for (n, origin) in [(3, 200), (4, 300), (5, 400), (6, 500)] {
+            p.handle_message(
+                Time::ZERO,
+                peer(n),
+                announce(origin, 0..over),
+                &mut Vec::new(),
+            );
+        }
+        assert_eq!(p.missing_len(), MAX_MISSING);
+        let refused = p.announcements_refused();
+        assert_eq!(refused, 5 * over - MAX_MISSING as u64);
+        // A delivery frees its opener's share.
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(100, 0), 1), &mut Vec::new());
+        assert_eq!(p.missing_len(), MAX_MISSING - 1);
+        p.handle_message(Time::ZERO, peer(2), announce(600, 0..2), &mut Vec::new());
+        assert_eq!(p.missing_len(), MAX_MISSING);
+        assert_eq!(p.announcements_refused(), refused + 1);
+    }
+
+    #[test]
+    fn an_awaited_message_nobody_sends_is_given_up_and_its_share_freed() {
+        let mut p = tree(1, &[2]);
+        let n = MAX_MISSING_PER_PEER as u64;
+        p.handle_message(Time::ZERO, peer(2), announce(100, 0..n), &mut Vec::new());
+        assert_eq!(p.missing_len(), MAX_MISSING_PER_PEER);
+        // Each GRAFT timer GRAFTs the only announcer (within the per-peer
+        // budget), and the next firing gives the message up.
+        let mut now = Time::ZERO;
+        for _ in 0..(2 * n as usize / GRAFTS_PER_PEER + 4) {
+            now += Duration::from_millis(100);
+            for seq in 0..n {
+                p.timer_fired(now, Timer::Graft(mid(100, seq)), &mut Vec::new());
+            }
+        }
+        assert_eq!(p.missing_len(), 0);
+        assert!(p.missing_opened.is_empty());
+        p.handle_message(now, peer(2), announce(100, n..2 * n), &mut Vec::new());
+        assert_eq!(p.missing_len(), MAX_MISSING_PER_PEER);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Announce { peer: u64, origin: u64, count: u64 },
+        Deliver { peer: u64, origin: u64, seq: u64 },
+        Graft { origin: u64, seq: u64 },
+        Down { peer: u64 },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (2u64..7, 0u64..4, 0u64..700).prop_map(|(peer, origin, count)| Step::Announce {
+                peer,
+                origin,
+                count
+            }),
+            (2u64..7, 0u64..4, 0u64..700).prop_map(|(peer, origin, seq)| Step::Deliver {
+                peer,
+                origin,
+                seq
+            }),
+            (0u64..4, 0u64..700).prop_map(|(origin, seq)| Step::Graft { origin, seq }),
+            (2u64..7).prop_map(|peer| Step::Down { peer }),
+        ]
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn awaited_messages_never_pass_their_bounds(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut p = tree(1, &[2, 3, 4, 5, 6]);
+            let mut now = Time::ZERO;
+            for step in steps {
+                now += Duration::from_millis(50);
+                let mut out = Vec::new();
+                match step {
+                    Step::Announce { peer: n, origin, count } => {
+                        let ids = announce(origin + 10, 0..count);
+                        p.handle_message(now, peer(n), ids, &mut out);
+                    }
+                    Step::Deliver { peer: n, origin, seq } => {
+                        p.handle_message(now, peer(n), gossip(mid(origin + 10, seq), 1), &mut out);
+                    }
+                    Step::Graft { origin, seq } => {
+                        p.timer_fired(now, Timer::Graft(mid(origin + 10, seq)), &mut out);
+                    }
+                    Step::Down { peer } => p.neighbor_down(NodeId(peer)),
+                }
+                prop_assert!(p.missing.len() <= MAX_MISSING);
+                prop_assert!(p.missing_opened.values().all(|n| *n <= MAX_MISSING_PER_PEER && *n > 0));
+                prop_assert_eq!(p.missing_opened.values().sum::<usize>(), p.missing.len());
+                prop_assert!(p.refusals_logged.len() <= 5);
+            }
+        }
     }
 }

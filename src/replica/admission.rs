@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::authorship::{Authorship, Trust, Unauthored};
+use super::awaiting_keys::{Awaiting, AwaitingKeys};
 use crate::config::TargetsSection;
 use crate::crdt::{
     Delta, HeatingLimits, Key, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey,
@@ -264,6 +265,8 @@ pub struct Admission {
     /// Whether the last [`Admission::filter`] dropped a change only for
     /// want of a proof or a key that the peer it came from holds.
     awaited_proof: bool,
+    /// Writes whose author's key is not known here yet.
+    awaiting: AwaitingKeys,
 }
 
 impl Admission {
@@ -275,6 +278,7 @@ impl Admission {
             rejected: BTreeMap::new(),
             logged: BTreeMap::new(),
             awaited_proof: false,
+            awaiting: AwaitingKeys::default(),
         }
     }
 
@@ -301,6 +305,12 @@ impl Admission {
     /// check: this replica's own, and its state from its own disk.
     pub(crate) fn learn(&mut self, regs: &crate::crdt::Registers) {
         self.authorship.learn(regs.signed_writes());
+    }
+
+    /// This replica's own signing key: a write under its dots is checked
+    /// against it from the start, not held as by an unknown author.
+    pub(crate) fn learn_own_key(&mut self, key: PublicKey) {
+        self.authorship.learn_key(key);
     }
 
     /// Holds the dots a peer vouches it has seen to what is proven here: a
@@ -336,7 +346,9 @@ impl Admission {
     }
 
     /// Drops from `delta` every register that may not enter `held.state`
-    /// by `route` from `from`; returns how many were dropped.
+    /// by `route` from `from`; returns how many were dropped, refused or
+    /// set aside until their authors' keys are known (see
+    /// [`Admission::checkable`]): either way they are not joined now.
     pub fn filter(
         &mut self,
         now: Time,
@@ -374,6 +386,7 @@ impl Admission {
         // Signatures and write rights first, learning the keys and proofs
         // of what passes; then every claim against what is now proven.
         let held = &state.registers;
+        let mut waiting = crate::crdt::Registers::default();
         let a = &mut self.authorship;
         screen(
             &mut regs.nodes,
@@ -381,6 +394,7 @@ impl Admission {
             |k| Key::Node(*k),
             a,
             &mut refused,
+            &mut waiting.nodes,
         );
         screen(
             &mut regs.sensors,
@@ -388,6 +402,7 @@ impl Admission {
             |k| Key::Sensor(*k),
             a,
             &mut refused,
+            &mut waiting.sensors,
         );
         screen(
             &mut regs.actuators,
@@ -395,6 +410,7 @@ impl Admission {
             |k| Key::Actuator(*k),
             a,
             &mut refused,
+            &mut waiting.actuators,
         );
         screen(
             &mut regs.targets,
@@ -402,6 +418,7 @@ impl Admission {
             |k| Key::Target(k.clone()),
             a,
             &mut refused,
+            &mut waiting.targets,
         );
         screen(
             &mut regs.schedules,
@@ -409,6 +426,7 @@ impl Admission {
             |k| Key::Schedule(k.clone()),
             a,
             &mut refused,
+            &mut waiting.schedules,
         );
         screen(
             &mut regs.presets,
@@ -416,6 +434,7 @@ impl Admission {
             |k| Key::Preset(k.clone()),
             a,
             &mut refused,
+            &mut waiting.presets,
         );
         screen(
             &mut regs.overrides,
@@ -423,6 +442,7 @@ impl Admission {
             |k| Key::Override(k.clone()),
             a,
             &mut refused,
+            &mut waiting.overrides,
         );
         let (me, a) = (self.me, &self.authorship);
         let checked = &mut refused;
@@ -500,12 +520,60 @@ impl Admission {
             .retain(|k, _| fits(held.presets.contains_key(k)));
         regs.overrides
             .retain(|k, _| fits(held.overrides.contains_key(k)));
+        let deferred = waiting.len();
+        if !waiting.is_empty() {
+            let held = Awaiting {
+                since: now,
+                from,
+                route,
+                delta: Delta(waiting),
+            };
+            // An observer's write is answered at once: it cannot wait.
+            if route == Route::ObserverWrite {
+                self.refuse_unknown(now, held);
+            } else {
+                for old in self.awaiting.hold(held) {
+                    self.refuse_unknown(now, old);
+                }
+            }
+        }
         let count = refused.len();
         self.awaited_proof = refused.iter().any(Rejection::awaits_proof);
         for e in refused {
             self.refuse(now, from, route, &e);
         }
-        count
+        count + deferred
+    }
+
+    /// Changes whose authors' keys are all known now, to be checked again
+    /// (through [`Admission::filter`], by the route they came by); those
+    /// that waited their time are refused.
+    pub fn checkable(&mut self, now: Time) -> Vec<Awaiting> {
+        if self.awaiting.is_empty() {
+            return Vec::new();
+        }
+        let authorship = &self.authorship;
+        let (expired, ready) = self
+            .awaiting
+            .take(now, |author| authorship.key(author).is_some());
+        for old in expired {
+            self.refuse_unknown(now, old);
+        }
+        ready
+    }
+
+    fn refuse_unknown(&mut self, now: Time, old: Awaiting) {
+        let writer = old
+            .delta
+            .authors()
+            .into_iter()
+            .find(|a| self.authorship.key(*a).is_none())
+            .unwrap_or(old.from);
+        let why = Rejection::Signature {
+            writer,
+            reason: SignatureError::UnknownKey,
+        };
+        self.refuse_all(now, old.from, old.route, old.delta.len(), &why);
     }
 
     /// Checks an observer's write request as a whole: it is applied
@@ -729,14 +797,33 @@ impl Admission {
 /// Bounds every register shares: sibling count and time stamps.
 /// Checks the signature and write rights of every register in `map`,
 /// dropping those that fail.
-fn screen<K: Ord, V: Serialize + Clone + PartialEq>(
+///
+/// A register refused only because its author's key is not known yet is
+/// moved to `waiting` instead (see `awaiting_keys`).
+fn screen<K: Ord + Clone, V: Serialize + Clone + PartialEq>(
     map: &mut BTreeMap<K, MvRegister<V>>,
     held: &BTreeMap<K, MvRegister<V>>,
     key: impl Fn(&K) -> Key,
     authorship: &mut Authorship,
     refused: &mut Vec<Rejection>,
+    waiting: &mut BTreeMap<K, MvRegister<V>>,
 ) {
-    map.retain(|k, r| passes(authorship.check_signed(&key(k), r, held.get(k)), refused));
+    map.retain(
+        |k, r| match authorship.check_signed(&key(k), r, held.get(k)) {
+            Ok(()) => true,
+            Err(Unauthored::Signature {
+                reason: SignatureError::UnknownKey,
+                ..
+            }) => {
+                waiting.insert(k.clone(), r.clone());
+                false
+            }
+            Err(e) => {
+                refused.push(e.into());
+                false
+            }
+        },
+    );
 }
 
 /// Whether a check passed; a refusal is kept for counting.

@@ -177,7 +177,7 @@ impl Authorship {
     }
 
     /// Learns a key that maps to its replica.
-    fn learn_key(&mut self, key: PublicKey) {
+    pub(crate) fn learn_key(&mut self, key: PublicKey) {
         if let Some(id) = key.node_id()
             && (self.keys.contains_key(&id) || self.keys.len() < MAX_SIGNERS)
         {

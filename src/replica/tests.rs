@@ -594,6 +594,79 @@ fn an_observer_attaching_after_another_left_still_gets_every_nodes_clock() {
     assert!(known.iter().all(|(n, _, _)| *n == me), "{known:?}");
 }
 
+/// A reading of node `by`'s writer, signed without its key (as nodes
+/// write them: their key travels in their entry).
+fn reading_of(writer: &mut Writer, seq: u64, value: f32) -> Message {
+    let sensor = SensorId {
+        quantity: Quantity::Temperature,
+        index: 0,
+    };
+    let reading = Reading {
+        value,
+        unit: Unit::Celsius,
+    };
+    let by = writer.id();
+    let delta = OfficeState::new()
+        .publish_reading(writer, WALL, sensor, reading)
+        .delta;
+    let bytes = Bytes::from(delta.encode().unwrap());
+    Message::Broadcast(plumtree::Message::Gossip {
+        id: plumtree::MessageId { origin: by, seq },
+        round: 1,
+        payload: Payload::Delta(bytes).encode().unwrap(),
+    })
+}
+
+#[test]
+fn a_reading_that_overtakes_its_nodes_entry_waits_for_it_instead_of_being_refused() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    let sensor = SensorId {
+        quantity: Quantity::Temperature,
+        index: 0,
+    };
+    let mut node2 = Writer::signing(key(2));
+    let entry = OfficeState::new()
+        .announce_node(&mut node2, WALL, config(2).info)
+        .delta;
+    h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: reading_of(&mut node2, 2, 21.5),
+    });
+    assert!(h.r.state().sensor(nid(2), sensor).is_none());
+    assert!(
+        h.r.stats().rejected.is_empty(),
+        "{:?}",
+        h.r.stats().rejected
+    );
+    // The entry (which carries node 2's key) arrives: the reading is
+    // checked again and joined.
+    h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: gossip(2, 1, Payload::Delta(Bytes::from(entry.encode().unwrap()))),
+    });
+    let held = h.r.state().sensor(nid(2), sensor);
+    assert_eq!(
+        held.and_then(|r| r.winner()).map(|(_, s)| s.value.value),
+        Some(21.5)
+    );
+    assert!(
+        h.r.stats().rejected.is_empty(),
+        "{:?}",
+        h.r.stats().rejected
+    );
+
+    // A reading from an author whose key never comes is refused once it
+    // has waited its time, as it would have been at once.
+    h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: reading_of(&mut Writer::signing(key(3)), 1, 19.0),
+    });
+    h.advance(crate::replica::awaiting_keys::AWAIT_KEY);
+    assert!(h.r.state().sensor(nid(3), sensor).is_none());
+    assert_eq!(h.r.stats().rejected.get("unknown_signer"), Some(&1));
+}
+
 #[test]
 fn a_new_connection_to_the_via_carries_a_whole_report() {
     let mut h = Harness::new(1);

@@ -323,6 +323,18 @@ impl Collector for NodeCollector {
         )?;
         counter(
             e,
+            "officemesh_announcements_refused",
+            "Broadcast ids announced by neighbours (IHAVE) and not awaited: past the bounds on missing messages.",
+            summary.replica.announcements_refused,
+        )?;
+        counter(
+            e,
+            "officemesh_anti_entropy_answers_cut",
+            "Anti-entropy answers cut at their part bound; the rest goes in later rounds.",
+            ae.answers_cut,
+        )?;
+        counter(
+            e,
             "officemesh_pending_messages_dropped",
             "Messages dropped while waiting for a connection to open (queue full).",
             summary.replica.pending_dropped,

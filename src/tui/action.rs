@@ -9,6 +9,7 @@ use crossterm::event::{
 
 use super::app::{App, Mode, View};
 use super::event::{Event, NetworkUpdate};
+use super::schedule_editor::EditorAction;
 
 /// Something the operator or the network asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +51,13 @@ pub enum Action {
     ConfirmForget,
     /// `d` on the Overview or Targets: the selected zone's detail.
     OpenDetail,
+    /// `e` on the Overview, Targets or a zone detail: the zone's schedule
+    /// editor.
+    OpenSchedule,
+    /// A key inside the schedule editor.
+    Editor(EditorAction),
+    /// `s` in the schedule editor: write the draft.
+    SaveSchedule,
     Tick {
         now_ms: u64,
     },
@@ -103,6 +111,28 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             }
             _ => None,
         },
+        Mode::Schedule(editor) if editor.input.is_some() => match key.code {
+            KeyCode::Esc => Some(Action::Editor(EditorAction::CancelInput)),
+            KeyCode::Enter => Some(Action::Editor(EditorAction::Accept)),
+            KeyCode::Backspace => Some(Action::Editor(EditorAction::Backspace)),
+            KeyCode::Char('u') if ctrl => Some(Action::Editor(EditorAction::ClearInput)),
+            KeyCode::Char(c) if !ctrl => Some(Action::Editor(EditorAction::Type(c))),
+            _ => None,
+        },
+        Mode::Schedule(_) => match key.code {
+            KeyCode::Char('q') => Some(Action::Quit),
+            KeyCode::Esc => Some(Action::Back),
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::Editor(EditorAction::Up)),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::Editor(EditorAction::Down)),
+            KeyCode::Char('a') => Some(Action::Editor(EditorAction::AddSwitch)),
+            KeyCode::Char('h') => Some(Action::Editor(EditorAction::AddException)),
+            KeyCode::Enter | KeyCode::Char('e') => Some(Action::Editor(EditorAction::Edit)),
+            KeyCode::Char('x') | KeyCode::Delete => Some(Action::Editor(EditorAction::Remove)),
+            KeyCode::Char('r') => Some(Action::Editor(EditorAction::Reload)),
+            KeyCode::Char('c') => Some(Action::Editor(EditorAction::NextSibling)),
+            KeyCode::Char('s') => Some(Action::SaveSchedule),
+            _ => None,
+        },
         Mode::ConfirmForget(_) => match key.code {
             KeyCode::Char('y') => Some(Action::ConfirmForget),
             KeyCode::Char('n') | KeyCode::Esc => Some(Action::Back),
@@ -144,6 +174,11 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('x') if app.view == View::Network => Some(Action::AskForget),
             KeyCode::Char('d') if matches!(app.view, View::Overview | View::Targets) => {
                 Some(Action::OpenDetail)
+            }
+            KeyCode::Char('e')
+                if app.detail.is_some() || matches!(app.view, View::Overview | View::Targets) =>
+            {
+                Some(Action::OpenSchedule)
             }
             KeyCode::Char('?') => Some(Action::ToggleHelp),
             KeyCode::Esc => Some(Action::Back),

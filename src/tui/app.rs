@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::event::{LogEvent, WriteId, WriteProgress};
 use super::history::SensorHistory;
+use super::schedule_editor::ScheduleEditor;
 use super::snapshot::{ConnectionStatus, OfficeSnapshot};
 use super::summary::Summary;
 use super::target_limits::TargetLimits;
@@ -68,6 +69,9 @@ pub enum Mode {
     ConfirmForget(ForgetDialog),
     /// The `?` overlay is open.
     Help,
+    /// A zone's weekly program is open in the schedule editor (boxed:
+    /// the draft is far larger than the other modes).
+    Schedule(Box<ScheduleEditor>),
 }
 
 /// The set-target dialog's state.
@@ -338,10 +342,16 @@ impl App {
         }
     }
 
-    /// Records a write about to be sent and names it.
-    pub fn start_write(&mut self, zone: String, quantity: String, value: f64) -> WriteId {
+    /// A name for a write about to be sent, never given before.
+    pub fn next_write_id(&mut self) -> WriteId {
         let id = WriteId(self.next_write);
         self.next_write += 1;
+        id
+    }
+
+    /// Records a target write about to be sent and names it.
+    pub fn start_write(&mut self, zone: String, quantity: String, value: f64) -> WriteId {
+        let id = self.next_write_id();
         self.writes.insert(
             id,
             TargetWrite {

@@ -23,6 +23,14 @@ pub enum Command {
         celsius: f64,
         lasts_ms: Option<u64>,
     },
+    /// Write `Schedule(zone)`: the editor's draft, checked as nodes check
+    /// it. Its progress is reported like a target's; a refusal leaves the
+    /// zone's program as it was.
+    SetSchedule {
+        write: WriteId,
+        zone: String,
+        schedule: crate::crdt::Schedule,
+    },
     /// Forget a decommissioned node: its tombstone, written like a target.
     /// The outcome is told in the Events view.
     ForgetNode { node: NodeId, name: String },

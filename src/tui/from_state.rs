@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::snapshot::{
     ActuatorState, AttachedNode, ConnectionStatus, FailedSensor, Interface, NodeInfo, NodeStatus,
-    OfficeSnapshot, SensorReading, TargetSibling, TargetState, ZoneProgramText,
+    OfficeSnapshot, ScheduleSibling, SensorReading, TargetSibling, TargetState, ZoneProgramText,
 };
 use crate::crdt::{ActuatorKind, ActuatorOutput, OfficeState};
 use crate::node_id::NodeId;
@@ -182,8 +182,26 @@ fn programs(state: &OfficeState) -> BTreeMap<String, ZoneProgramText> {
                     .iter()
                     .map(|(name, c)| (name.to_string(), f64::from(*c)))
                     .collect(),
+                schedules: schedule_siblings(state, &zone),
             };
             (zone, text)
+        })
+        .collect()
+}
+
+/// The zone's schedule siblings, the one nodes follow first.
+fn schedule_siblings(state: &OfficeState, zone: &str) -> Vec<ScheduleSibling> {
+    let Some(register) = state.schedule(zone) else {
+        return Vec::new();
+    };
+    let winner = register.winner().map(|(dot, _)| dot);
+    let mut siblings: Vec<_> = register.siblings().collect();
+    siblings.sort_by_key(|(dot, _)| Some(*dot) != winner);
+    siblings
+        .into_iter()
+        .map(|(_, s)| ScheduleSibling {
+            schedule: s.value.clone(),
+            set_at_ms: s.at.wall_ms,
         })
         .collect()
 }

@@ -247,7 +247,11 @@ impl Driver {
                     }
                 },
                 command = commands.recv() => match command {
-                    Some(Command::SetTarget { write, .. } | Command::SetOverride { write, .. }) => {
+                    Some(
+                        Command::SetTarget { write, .. }
+                        | Command::SetOverride { write, .. }
+                        | Command::SetSchedule { write, .. },
+                    ) => {
                         self.progress(write, WriteProgress::Failed("not connected to any node yet".into())).await?;
                     }
                     Some(Command::ForgetNode { name, .. }) => {
@@ -475,6 +479,23 @@ impl Driver {
                 value,
             } => (write, zone, quantity, value),
             Command::ForgetNode { node, name } => return self.forget(observer, node, name).await,
+            Command::SetSchedule {
+                write,
+                zone,
+                mut schedule,
+            } => {
+                schedule.set_by = self.set_by.clone();
+                let what = if schedule.is_empty() {
+                    format!("clear {zone}'s schedule")
+                } else {
+                    format!(
+                        "schedule {zone}: {}",
+                        crate::control::schedule_syntax::Printed(&schedule)
+                    )
+                };
+                let submitted = observer.write_schedule(&zone, schedule);
+                return self.track(write, submitted, what).await;
+            }
             Command::FetchHistory { .. } => return Ok(()),
             Command::SetOverride {
                 write,

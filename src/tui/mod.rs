@@ -22,6 +22,7 @@ pub mod office_changes;
 pub mod preview;
 pub mod render;
 pub mod runner;
+pub mod schedule_editor;
 pub mod snapshot;
 pub mod summary;
 pub mod target_limits;

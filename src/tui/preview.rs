@@ -10,10 +10,13 @@ use super::app::{App, TuiConfig};
 use super::event::{LogEvent, LogKind, NetworkUpdate, WriteProgress};
 use super::snapshot::{
     ActuatorState, AttachedNode, Clock, ConnectionStatus, FailedSensor, Interface, NodeInfo,
-    NodeStatus, OfficeSnapshot, SensorReading, TargetSibling, TargetState, ZoneProgramText,
+    NodeStatus, OfficeSnapshot, ScheduleSibling, SensorReading, TargetSibling, TargetState,
+    ZoneProgramText,
 };
 use super::update::update;
 use crate::NodeId;
+use crate::control::schedule_syntax::Printed;
+use crate::crdt::{CivilDate, Days, Exception, PresetName, Schedule, Setpoint, Slot};
 
 /// The preview's wall clock: 2026-09-21 14:13:20 UTC.
 pub const NOW_MS: u64 = 1_790_000_000_000;
@@ -306,6 +309,7 @@ pub fn office_at(t: u64) -> OfficeSnapshot {
             (pi(p.n), clock)
         })
         .collect();
+    let kitchen = kitchen_schedule();
     OfficeSnapshot {
         attached: Some(AttachedNode {
             name: "office-pi-3".into(),
@@ -320,12 +324,45 @@ pub fn office_at(t: u64) -> OfficeSnapshot {
         programs: BTreeMap::from([(
             "Kitchen".to_string(),
             ZoneProgramText {
-                schedule: Some("mon-fri 07:00 comfort, 18:00 eco; sat-sun away".into()),
+                schedule: Some(Printed(&kitchen).to_string()),
                 schedule_conflict: false,
                 override_text: None,
                 presets: vec![("comfort".into(), 21.5)],
+                schedules: vec![ScheduleSibling {
+                    schedule: kitchen,
+                    set_at_ms: NOW_MS - 86_400_000,
+                }],
             },
         )]),
+    }
+}
+
+/// The Kitchen's weekly program: comfort in working hours, eco in the
+/// evenings, away at weekends and over Christmas.
+pub fn kitchen_schedule() -> Schedule {
+    let day = |day| CivilDate {
+        year: 2026,
+        month: 12,
+        day,
+    };
+    let slot = |days, minute, preset| Slot {
+        days,
+        minute,
+        setpoint: Setpoint::Preset(preset),
+    };
+    Schedule {
+        slots: vec![
+            slot(Days::range(0, 4), 7 * 60, PresetName::Comfort),
+            slot(Days::range(0, 4), 18 * 60, PresetName::Eco),
+            slot(Days::range(5, 6), 0, PresetName::Away),
+        ],
+        exceptions: vec![Exception {
+            from: day(24),
+            to: day(26),
+            setpoint: Setpoint::Preset(PresetName::Away),
+            label: "christmas".into(),
+        }],
+        set_by: "alice@office-pi-3".into(),
     }
 }
 

@@ -35,6 +35,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Mode::Dialog(dialog) => views::dialog::render(app, dialog, frame, body),
         Mode::ConfirmForget(dialog) => views::forget::render(app, dialog, frame, body),
         Mode::Help => views::help::render(app, frame, body),
+        Mode::Schedule(editor) => views::schedule_editor::render(app, editor, frame, body),
         Mode::Normal | Mode::Filter => {}
     }
 }
@@ -113,21 +114,49 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
         ],
         Mode::ConfirmForget(_) => vec![("y", "forget"), ("n/Esc", "cancel")],
         Mode::Help => vec![("?/Esc", "close help"), ("q", "quit")],
+        Mode::Schedule(editor) if editor.input.is_some() => vec![
+            ("type", "a row"),
+            ("Enter", "keep"),
+            ("Ctrl-U", "clear"),
+            ("Esc", "cancel"),
+        ],
+        Mode::Schedule(editor) => {
+            let mut pairs = vec![
+                ("a", "add"),
+                ("h", "holiday"),
+                ("e", "edit"),
+                ("x", "remove"),
+                ("s", "save"),
+                ("r", "reload"),
+            ];
+            if editor.is_conflicted() {
+                pairs.push(("c", "next sibling"));
+            }
+            pairs.push(("Esc", "close"));
+            pairs
+        }
         Mode::Normal if app.detail.is_some() => {
-            vec![("q", "quit"), ("Esc", "back"), ("Enter", "set target")]
+            vec![
+                ("q", "quit"),
+                ("Esc", "back"),
+                ("Enter", "set target"),
+                ("e", "edit schedule"),
+            ]
         }
         Mode::Normal => {
-            let mut pairs = vec![
-                ("q", "quit"),
-                ("?", "help"),
-                ("Tab", "view"),
-                ("j/k", "move"),
-                ("/", "filter"),
-            ];
+            let mut pairs = vec![("q", "quit"), ("?", "help")];
+            // Views with keys of their own leave the moves to the help,
+            // so their own keys fit in 80 columns.
+            if !matches!(app.view, View::Overview | View::Targets) {
+                pairs.push(("Tab", "view"));
+                pairs.push(("j/k", "move"));
+            }
+            pairs.push(("/", "filter"));
             match app.view {
                 View::Overview | View::Targets => {
                     pairs.push(("Enter", "target"));
                     pairs.push(("d", "detail"));
+                    pairs.push(("e", "schedule"));
                 }
                 View::Network => {
                     pairs.push(("s", "sort"));

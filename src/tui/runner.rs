@@ -97,7 +97,9 @@ fn handle(app: &mut App, event: Event, commands: &mpsc::Sender<Command>) -> bool
     };
     if let Some(command) = update(app, action) {
         let write = match &command {
-            Command::SetTarget { write, .. } | Command::SetOverride { write, .. } => Some(*write),
+            Command::SetTarget { write, .. }
+            | Command::SetOverride { write, .. }
+            | Command::SetSchedule { write, .. } => Some(*write),
             Command::ForgetNode { .. } | Command::FetchHistory { .. } => None,
         };
         if let Err(e) = commands.try_send(command) {

@@ -50,6 +50,19 @@ pub struct ZoneProgramText {
     pub override_text: Option<String>,
     /// Preset values set for the zone: (name, °C).
     pub presets: Vec<(String, f64)>,
+    /// Every concurrent value of the zone's schedule register, the one
+    /// the nodes follow first; what the schedule editor starts from. An
+    /// empty schedule here is a cleared one.
+    pub schedules: Vec<ScheduleSibling>,
+}
+
+/// One value of a zone's schedule register. The schedule is the
+/// replicated value itself (plain data: days, minutes, dates), so the
+/// editor checks a draft with the very function nodes admit it with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSibling {
+    pub schedule: crate::crdt::Schedule,
+    pub set_at_ms: u64,
 }
 
 /// The node an observer is attached to.

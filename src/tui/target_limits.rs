@@ -68,6 +68,19 @@ impl TargetLimits {
         self.0.get(quantity)
     }
 
+    /// The bounds nodes check schedules, presets and overrides against:
+    /// the heating defaults within the temperature range, as
+    /// `TargetsSection::heating_limits` derives them from the same
+    /// `[targets]` section.
+    pub fn heating_limits(&self) -> crate::crdt::HeatingLimits {
+        let mut limits = crate::crdt::HeatingLimits::default();
+        if let Some(range) = self.get("temperature") {
+            limits.min_celsius = range.min as f32;
+            limits.max_celsius = range.max as f32;
+        }
+        limits
+    }
+
     /// Parses and checks what the operator typed for `quantity`.
     pub fn validate(&self, quantity: &str, text: &str) -> Result<f64, TargetValueError> {
         let range = self

@@ -315,6 +315,43 @@ view_snapshots! {
         app
     },
     zone_detail => detail_app(),
+    schedule_editor => editor_app(),
+    schedule_editor_same_time => {
+        let mut app = editor_app();
+        press(&mut app, KeyCode::Char('a'));
+        retype(&mut app, "mon 18:00 20.5");
+        app
+    },
+    schedule_editor_bad_time => {
+        let mut app = editor_app();
+        press(&mut app, KeyCode::Char('a'));
+        retype(&mut app, "sat 25:00 eco");
+        app
+    },
+    schedule_editor_too_hot => {
+        let mut app = editor_app();
+        press(&mut app, KeyCode::Char('j'));
+        press(&mut app, KeyCode::Char('e'));
+        retype(&mut app, "mon-fri 18:00 45");
+        app
+    },
+    schedule_editor_draft => {
+        let mut app = editor_app();
+        press(&mut app, KeyCode::Char('a'));
+        retype(&mut app, "sat-sun 09:00 19.5, 17:00 away");
+        press(&mut app, KeyCode::Enter);
+        app
+    },
+    schedule_editor_refused => {
+        let mut app = editor_app();
+        press(&mut app, KeyCode::Char('x'));
+        let Some(Command::SetSchedule { write, .. }) = press(&mut app, KeyCode::Char('s')) else {
+            panic!("s saves the draft");
+        };
+        refuse(&mut app, write);
+        app
+    },
+    schedule_editor_conflict => conflicted_editor_app(),
     override_dialog => {
         let mut app = snapshot_app(View::Overview);
         press(&mut app, KeyCode::Enter);
@@ -496,4 +533,163 @@ fn render_bench() {
             size.0, size.1
         );
     }
+}
+
+/// The Kitchen's schedule editor, opened with `e` from the Overview.
+fn editor_app() -> App {
+    let mut app = snapshot_app(View::Overview);
+    press(&mut app, KeyCode::Char('e'));
+    assert!(matches!(app.mode, Mode::Schedule(_)), "e opens the editor");
+    app
+}
+
+/// Empties the row being typed and types `text`.
+fn retype(app: &mut App, text: &str) {
+    press_with(app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn editor(app: &App) -> &schedule_editor::ScheduleEditor {
+    match &app.mode {
+        Mode::Schedule(editor) => editor.as_ref(),
+        other => panic!("the editor is not open: {other:?}"),
+    }
+}
+
+fn refuse(app: &mut App, write: WriteId) {
+    update(
+        app,
+        Action::Network(NetworkUpdate::WriteProgress {
+            write,
+            progress: WriteProgress::Failed(
+                "not an operator: this observer is not in [cluster] operators".into(),
+            ),
+        }),
+    );
+}
+
+/// The Kitchen with two programs saved concurrently, its editor open.
+fn conflicted_editor_app() -> App {
+    let mut app = snapshot_app(View::Overview);
+    let mut snapshot = app.snapshot.clone();
+    let program = snapshot
+        .programs
+        .get_mut("Kitchen")
+        .expect("the Kitchen's program");
+    let mut bob =
+        crate::control::schedule_syntax::parse("daily 06:00 comfort, 20:00 eco", "bob@laptop")
+            .expect("bob's program");
+    bob.set_by = "bob@laptop".into();
+    program.schedules.push(snapshot::ScheduleSibling {
+        schedule: bob,
+        set_at_ms: preview::NOW_MS - 60_000,
+    });
+    program.schedule_conflict = true;
+    update(&mut app, Action::Network(NetworkUpdate::Snapshot(snapshot)));
+    press(&mut app, KeyCode::Char('e'));
+    app
+}
+
+#[test]
+fn the_editor_adds_a_period_and_saves_it_as_one_write() {
+    let mut app = editor_app();
+    assert_eq!(editor(&app).zone, "Kitchen");
+    // Nothing changed: nothing to save.
+    assert_eq!(press(&mut app, KeyCode::Char('s')), None);
+    press(&mut app, KeyCode::Char('a'));
+    retype(&mut app, "sat 25:00 eco");
+    press(&mut app, KeyCode::Enter);
+    assert!(editor(&app).input.is_some(), "a bad time is not taken");
+    retype(&mut app, "sat-sun 09:00 19.5");
+    press(&mut app, KeyCode::Enter);
+    assert!(editor(&app).input.is_none());
+    assert!(editor(&app).is_dirty());
+    let Some(Command::SetSchedule {
+        write,
+        zone,
+        schedule,
+    }) = press(&mut app, KeyCode::Char('s'))
+    else {
+        panic!("s saves the draft");
+    };
+    assert_eq!(zone, "Kitchen");
+    assert_eq!(
+        crate::control::schedule_syntax::Printed(&schedule).to_string(),
+        "mon-fri 07:00 comfort, 18:00 eco; sat-sun 00:00 away, 09:00 19.5; \
+         2026-12-24..2026-12-26 away christmas"
+    );
+    assert_eq!(
+        schedule.check("Kitchen", &app.config.limits.heating_limits()),
+        Ok(())
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Char('s')),
+        None,
+        "one save at a time"
+    );
+    // The zone's program is still the office's until a node admits it.
+    assert_eq!(
+        app.snapshot.programs["Kitchen"].schedules[0].schedule,
+        preview::kitchen_schedule()
+    );
+    update(
+        &mut app,
+        Action::Network(NetworkUpdate::WriteProgress {
+            write,
+            progress: WriteProgress::Stored,
+        }),
+    );
+    // The node admitted it: the office's program is now the draft.
+    let mut snapshot = app.snapshot.clone();
+    snapshot.programs.get_mut("Kitchen").unwrap().schedules = vec![snapshot::ScheduleSibling {
+        schedule: schedule.clone(),
+        set_at_ms: preview::NOW_MS,
+    }];
+    update(&mut app, Action::Network(NetworkUpdate::Snapshot(snapshot)));
+    assert!(!editor(&app).is_dirty());
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("saved: stored"), "{screen}");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal, "Esc closes a saved editor at once");
+}
+
+#[test]
+fn a_refused_save_is_rolled_back_and_unsaved_changes_ask_before_closing() {
+    let mut app = editor_app();
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(editor(&app).draft.slots.len(), 2);
+    press(&mut app, KeyCode::Esc);
+    assert!(editor(&app).confirm_discard, "unsaved: Esc asks first");
+    let Some(Command::SetSchedule { write, .. }) = press(&mut app, KeyCode::Char('s')) else {
+        panic!("s saves the draft");
+    };
+    refuse(&mut app, write);
+    let e = editor(&app);
+    assert_eq!(e.draft.slots.len(), 3, "back to the zone's program");
+    assert!(!e.is_dirty());
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("REFUSED"), "{screen}");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn the_detail_opens_the_editor_of_its_zone() {
+    let mut app = detail_app();
+    press(&mut app, KeyCode::Char('e'));
+    assert_eq!(editor(&app).zone, "Kitchen");
+    let mut app = conflicted_editor_app();
+    assert!(editor(&app).is_conflicted());
+    press(&mut app, KeyCode::Char('c'));
+    assert_eq!(editor(&app).draft.set_by, "");
+    assert_eq!(editor(&app).draft.slots[0].minute, 6 * 60, "bob's program");
+    assert!(
+        matches!(
+            press(&mut app, KeyCode::Char('s')),
+            Some(Command::SetSchedule { .. })
+        ),
+        "saving one of the siblings resolves the conflict"
+    );
 }

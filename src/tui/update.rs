@@ -7,6 +7,7 @@ use super::app::{
 };
 use super::command::Command;
 use super::event::NetworkUpdate;
+use super::schedule_editor::{self, ScheduleEditor};
 use super::snapshot::NodeStatus;
 use super::views;
 
@@ -59,6 +60,13 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
                 app.filters[app.view.index()].clear();
                 app.mode = Mode::Normal;
             }
+            Mode::Schedule(ref mut editor) => {
+                if editor.is_dirty() && !editor.confirm_discard {
+                    editor.confirm_discard = true;
+                } else {
+                    app.mode = Mode::Normal;
+                }
+            }
             Mode::Dialog(_) | Mode::ConfirmForget(_) | Mode::Help => app.mode = Mode::Normal,
         },
         Action::ToggleHelp => {
@@ -75,6 +83,15 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
         }
         Action::OpenDialog => open_dialog(app),
         Action::OpenDetail => return open_detail(app),
+        Action::OpenSchedule => open_schedule(app),
+        Action::Editor(action) => {
+            let limits = app.config.limits.heating_limits();
+            let today = schedule_editor::today(app.now_ms, &app.config.time_zone);
+            if let Mode::Schedule(editor) = &mut app.mode {
+                editor.act(action, &limits, &today);
+            }
+        }
+        Action::SaveSchedule => return save_schedule(app),
         Action::AskForget => ask_forget(app),
         Action::ConfirmForget => {
             if let Mode::ConfirmForget(dialog) = std::mem::replace(&mut app.mode, Mode::Normal) {
@@ -276,11 +293,7 @@ pub fn override_value(
     celsius: f64,
     lasts_ms: Option<u64>,
 ) -> Result<(), crate::crdt::OverrideError> {
-    let mut limits = crate::crdt::HeatingLimits::default();
-    if let Some(range) = app.config.limits.get("temperature") {
-        limits.min_celsius = range.min as f32;
-        limits.max_celsius = range.max as f32;
-    }
+    let limits = app.config.limits.heating_limits();
     let now = app.now_ms;
     crate::crdt::OverrideValue {
         celsius: Some(celsius as f32),
@@ -292,8 +305,16 @@ pub fn override_value(
 
 fn receive(app: &mut App, update: NetworkUpdate) {
     match update {
-        NetworkUpdate::Snapshot(snapshot) => app.receive_snapshot(snapshot),
+        NetworkUpdate::Snapshot(snapshot) => {
+            app.receive_snapshot(snapshot);
+            if let Mode::Schedule(editor) = &mut app.mode {
+                editor.follow(app.snapshot.programs.get(&editor.zone));
+            }
+        }
         NetworkUpdate::WriteProgress { write, progress } => {
+            if let Mode::Schedule(editor) = &mut app.mode {
+                editor.progress(write, progress.clone());
+            }
             if let Some(w) = app.writes.get_mut(&write) {
                 w.progress = progress;
             }
@@ -331,6 +352,39 @@ fn open_detail(app: &mut App) -> Option<Command> {
         asked_ms: app.now_ms,
     });
     node.map(|node| Command::FetchHistory { node, since_ms: 0 })
+}
+
+/// Opens the schedule editor on the zone of the open detail, else the
+/// selected zone.
+fn open_schedule(app: &mut App) {
+    let zone = match &app.detail {
+        Some(detail) => Some(detail.zone.clone()),
+        None => selected_target(app).map(|(zone, _)| zone),
+    };
+    let Some(zone) = zone else {
+        return;
+    };
+    let editor = ScheduleEditor::open(zone.clone(), app.snapshot.programs.get(&zone));
+    app.mode = Mode::Schedule(Box::new(editor));
+}
+
+/// Sends the editor's draft, if it passes the nodes' own check.
+fn save_schedule(app: &mut App) -> Option<Command> {
+    let limits = app.config.limits.heating_limits();
+    let Mode::Schedule(editor) = &app.mode else {
+        return None;
+    };
+    let schedule = editor.to_save(&limits)?;
+    let zone = editor.zone.clone();
+    let write = app.next_write_id();
+    if let Mode::Schedule(editor) = &mut app.mode {
+        editor.saving(write, schedule.clone());
+    }
+    Some(Command::SetSchedule {
+        write,
+        zone,
+        schedule,
+    })
 }
 
 /// Asks the open detail's node for what it has since the last point,

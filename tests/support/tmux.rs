@@ -67,6 +67,17 @@ impl Tmux {
         }
     }
 
+    /// Types `text` a character at a time, each sent literally (`-l`),
+    /// so `-`, `.` and spaces are characters, not key names or options.
+    pub fn text(&self, text: &str) {
+        for c in text.chars() {
+            let c = c.to_string();
+            let out = self.run(&["send-keys", "-t", "tui", "-l", &c]);
+            assert!(out.status.success(), "send-keys -l {c}");
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into()
     }

@@ -24,6 +24,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter  t", "set the target of the selected zone"),
     ("  ↑↓ + -  0-9", "step or type the value in the dialog"),
     ("d", "zone detail: week chart, why, schedule, energy"),
+    ("e", "edit the zone's schedule (its keys are in its footer)"),
     ("Esc", "close, cancel, clear the filter"),
     ("?", "this help"),
 ];

@@ -9,6 +9,7 @@ pub mod forget;
 pub mod help;
 pub mod network;
 pub mod overview;
+pub mod schedule_editor;
 pub mod sensors;
 pub mod targets;
 pub mod zone_detail;
