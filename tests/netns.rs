@@ -296,29 +296,37 @@ fn set(lab: &Lab, ns_index: usize, node: usize, value: &str) {
     );
 }
 
-#[test]
-fn five_namespaces_show_their_macs_and_converge_after_a_partition() {
+/// The lab, or `None` (said why) where namespaces cannot be made and the
+/// CI did not ask for them.
+fn lab_or_skip(test: &str) -> Option<Lab> {
+    let required = std::env::var_os("OFFICEMESH_REQUIRE_NETNS").is_some();
     if let Some(why) = unsupported() {
         assert!(
-            std::env::var_os("OFFICEMESH_REQUIRE_NETNS").is_none(),
+            !required,
             "OFFICEMESH_REQUIRE_NETNS is set (.ci/run as root) but: {why}"
         );
-        eprintln!("SKIPPED five_namespaces_show_their_macs_and_converge_after_a_partition: {why}");
-        return;
+        eprintln!("SKIPPED {test}: {why}");
+        return None;
     }
-    let mut lab = match Lab::build() {
-        Ok(lab) => lab,
+    match Lab::build() {
+        Ok(lab) => Some(lab),
         Err(why) => {
             assert!(
-                std::env::var_os("OFFICEMESH_REQUIRE_NETNS").is_none(),
+                !required,
                 "OFFICEMESH_REQUIRE_NETNS is set (.ci/run as root) but: {why}"
             );
-            eprintln!(
-                "SKIPPED five_namespaces_show_their_macs_and_converge_after_a_partition: \
-                 cannot build the namespaces here: {why}"
-            );
-            return;
+            eprintln!("SKIPPED {test}: cannot build the namespaces here: {why}");
+            None
         }
+    }
+}
+
+#[test]
+fn five_namespaces_show_their_macs_and_converge_after_a_partition() {
+    let Some(mut lab) =
+        lab_or_skip("five_namespaces_show_their_macs_and_converge_after_a_partition")
+    else {
+        return;
     };
     let started = Instant::now();
     lab.start_nodes();
@@ -364,4 +372,57 @@ fn five_namespaces_show_their_macs_and_converge_after_a_partition() {
         lab_values(d) == [23.0]
     });
     eprintln!("namespaces test took {:?}", started.elapsed());
+}
+
+/// How long the long partition lasts (`OFFICEMESH_PARTITION_SECS`, 180 by
+/// default): long enough for every link across the cut to be given up.
+fn long_partition() -> Duration {
+    let secs = std::env::var("OFFICEMESH_PARTITION_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180);
+    Duration::from_secs(secs)
+}
+
+/// Two sides cut apart for minutes, each writing all along, then healed:
+/// every node ends with the last write of each side, and the overlay is
+/// whole again (`cargo test --test netns -- --ignored`; three minutes).
+#[test]
+#[ignore = "runs for minutes: cargo test --test netns -- --ignored"]
+fn a_partition_lasting_minutes_heals_with_every_write() {
+    let Some(mut lab) = lab_or_skip("a_partition_lasting_minutes_heals_with_every_write") else {
+        return;
+    };
+    lab.start_nodes();
+    lab.wait_status(NODES, 0, Duration::from_secs(20), |d| {
+        mac_ip_pairs(d).len() == NODES
+    });
+    lab.move_ports(&[3, 4], "br1");
+    let cut = Instant::now();
+    let mut step = 0u32;
+    let (mut left, mut right) = (0.0, 0.0);
+    while cut.elapsed() < long_partition() {
+        // Each side writes its own value every 20 s while cut off.
+        left = 16.0 + f64::from(step % 10) * 0.5;
+        right = 21.0 + f64::from(step % 10) * 0.5;
+        set(&lab, NODES, 0, &left.to_string());
+        set(&lab, 3, 3, &right.to_string());
+        step += 1;
+        std::thread::sleep(Duration::from_secs(20));
+    }
+    lab.move_ports(&[3, 4], "br0");
+    let healed = Instant::now();
+    for node in 0..NODES {
+        lab.wait_status(NODES, node, Duration::from_secs(90), |d| {
+            lab_values(d) == [left, right]
+                && d["nodes"]
+                    .as_array()
+                    .is_some_and(|n| n.len() == NODES && n.iter().all(|n| n["status"] == "alive"))
+        });
+    }
+    eprintln!(
+        "cut for {:?} with {step} writes a side; every node had both sides' last writes and saw all {NODES} alive {:?} after the heal",
+        long_partition(),
+        healed.elapsed()
+    );
 }

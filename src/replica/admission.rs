@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::authorship::{Authorship, Trust, Unauthored};
 use super::awaiting_keys::{Awaiting, AwaitingKeys};
+pub use super::route::Route;
 use crate::config::TargetsSection;
 use crate::crdt::{
     Delta, HeatingLimits, Key, MvRegister, NodeInfo, OfficeState, OverrideValue, PresetKey,
@@ -64,19 +65,6 @@ pub const MAX_SKIPPED: u64 = 4 * crate::replica::persistence::DOT_BLOCK;
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
 /// Peers remembered for log rate limiting; past it the oldest is forgotten.
 const MAX_LOGGED: usize = 256;
-
-/// The route a change arrived by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// A Plumtree delivery (any node may have relayed it).
-    Broadcast,
-    /// A register in an anti-entropy answer.
-    AntiEntropy,
-    /// An observer's write request to the node it is attached to.
-    ObserverWrite,
-    /// A node's clock report on its way to the observers watching here.
-    ClockReport,
-}
 
 /// Why a change was refused, in the operator's terms.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::admission::Route;
+use super::route::Route;
 use crate::crdt::Delta;
 use crate::node_id::NodeId;
 use crate::time::Time;

@@ -21,6 +21,7 @@ pub mod local_write;
 pub mod metrics;
 pub mod persistence;
 pub mod relayed_clocks;
+pub mod route;
 pub mod watch;
 
 #[cfg(test)]
@@ -470,6 +471,7 @@ impl Replica {
         let peer = link.peer.id;
         tracing::debug!(%peer, "link down");
         self.watchers.link_lost(peer);
+        self.relayed.remove(peer);
         match link.role {
             Role::Observer => self.observer_down(peer),
             Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {

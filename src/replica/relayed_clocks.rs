@@ -54,6 +54,15 @@ impl RelayedClocks {
         self.clocks.iter().map(|(n, c)| (*n, c.as_slice()))
     }
 
+    /// The link to `node` is gone: its reports came over that link, so
+    /// what it said last may be a dead node's. Passed on to a newly
+    /// attached observer, it would count as a live node that never
+    /// catches up; once `node` reports again (its link to this node back
+    /// up owes the whole vector) it is kept again.
+    pub fn remove(&mut self, node: NodeId) {
+        self.clocks.remove(&node);
+    }
+
     /// The last observer left: nothing is kept for nobody.
     pub fn clear(&mut self) {
         self.clocks = BTreeMap::new();

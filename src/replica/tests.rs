@@ -584,6 +584,13 @@ fn an_observer_attaching_after_another_left_still_gets_every_nodes_clock() {
             .any(|(n, full, e)| *n == nid(2) && *full && e == &vec![(nid(2), 4)]),
         "{known:?}"
     );
+    // Node 2's link goes: what it said last may be a dead node's, and is
+    // not passed on as if it were alive.
+    h.feed(Input::LinkDown { link: LinkId(8) });
+    let out = h.up(53, Role::Observer, 11);
+    let known = reports_on(&out, 11);
+    assert!(known.iter().all(|(n, _, _)| *n != nid(2)), "{known:?}");
+    h.feed(Input::LinkDown { link: LinkId(11) });
     // Once nobody is attached and the lease has lapsed, nothing is kept:
     // the next lease asks every node for its whole vector again.
     h.feed(Input::LinkDown { link: LinkId(9) });

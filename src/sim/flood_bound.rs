@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::report::Quantiles;
+use super::quantiles::Quantiles;
 use super::simulator::Simulator;
 use crate::time::Time;
 

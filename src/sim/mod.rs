@@ -16,6 +16,7 @@ pub mod invariants;
 pub mod mesh;
 pub mod metrics;
 pub mod network;
+pub mod quantiles;
 pub mod report;
 pub mod scenario;
 pub mod sim_observer;
