@@ -476,12 +476,20 @@ fn an_attached_observer_gets_a_full_report_then_only_what_changed() {
     let first = reports_on(&out, 7);
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(first[0].1, "a whole report at once");
-    // Renewals alone send nothing; a change sends only its entry.
+    // Renewals alone send only an empty report (the node is alive, and
+    // says so at least every renewal); a change sends only its entry.
     let mut later = Vec::new();
     for _ in 0..2 {
         later.extend(h.advance(WATCH_RENEW));
     }
-    assert!(reports_on(&later, 7).is_empty());
+    let heartbeats = reports_on(&later, 7);
+    assert_eq!(heartbeats.len(), 2, "{heartbeats:?}");
+    assert!(
+        heartbeats
+            .iter()
+            .all(|(n, full, e)| *n == h.r.id() && !full && e.is_empty())
+    );
+    h.advance(super::watch::REPORT_COALESCE);
     let out = h.feed(reading(20.0));
     let changed = reports_on(&out, 7);
     assert_eq!(changed.len(), 1);

@@ -34,6 +34,12 @@ pub const WATCH_RENEW: Duration = Duration::from_secs(10);
 /// is this old: a report the `via` refused (it did not know the reporting
 /// node yet) or lost without a connection event is repaired at this pace.
 pub const FULL_REPORT_EVERY: Duration = Duration::from_secs(30);
+/// A renewal that finds no report sent for this long sends an empty one:
+/// an observer counts a node live for 15 s after its last report, and an
+/// office where nothing changes sends none, so without it a TUI left open
+/// would show idle nodes as unreachable. Renewals come every
+/// [`WATCH_RENEW`], so a watched node says something at least that often.
+pub const HEARTBEAT_AFTER: Duration = Duration::from_secs(5);
 /// Whole clock reports are at least this far apart: a peer that keeps
 /// announcing new leases (or a link to a `via` that keeps failing) must not
 /// make every node send its whole vector again and again.
@@ -79,6 +85,9 @@ pub struct Watchers {
     /// A `via` may lack this node's whole vector: the next report allowed
     /// to be whole is.
     full_owed: bool,
+    /// The next report goes even if nothing changed (see
+    /// [`HEARTBEAT_AFTER`]).
+    heartbeat_owed: bool,
     last_full_at: Option<Time>,
     last_report_at: Option<Time>,
     last_report: BTreeMap<NodeId, u64>,
@@ -172,8 +181,14 @@ impl Watchers {
         let stale = self
             .last_full_at
             .is_none_or(|at| now.saturating_since(at) >= FULL_REPORT_EVERY);
+        let quiet = self
+            .last_report_at
+            .is_none_or(|at| now.saturating_since(at) >= HEARTBEAT_AFTER);
         Ok(if !was || stale {
             self.owe_full(now)
+        } else if quiet {
+            self.heartbeat_owed = true;
+            self.arm(now, now)
         } else {
             Report::None
         })
@@ -256,9 +271,10 @@ impl Watchers {
                 .collect()
         };
         self.last_report = vv;
-        if entries.is_empty() && !full {
+        if entries.is_empty() && !full && !self.heartbeat_owed {
             return None;
         }
+        self.heartbeat_owed = false;
         self.last_report_at = Some(now);
         if full {
             self.full_owed = false;
@@ -310,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_lease_gets_a_full_report_and_a_renewal_nothing() {
+    fn a_new_lease_gets_a_full_report_and_a_renewal_only_a_heartbeat() {
         let mut w = Watchers::default();
         let t0 = Time::from_millis(1_000);
         assert_eq!(
@@ -322,12 +338,21 @@ mod tests {
             w.entries(t0, vv(&[(1, 3), (2, 5)])),
             Some((true, vec![(NodeId(1), 3), (NodeId(2), 5)]))
         );
-        // Renewals ask for nothing until the whole report is old.
+        // A renewal soon after a report asks for nothing.
+        let t = t0 + HEARTBEAT_AFTER / 2;
+        assert_eq!(
+            w.extend(t, NodeId(1), WATCH_LEASE, peer(1)),
+            Ok(Report::None)
+        );
+        assert_eq!(w.entries(t, vv(&[(1, 3), (2, 5)])), None);
+        // After a quiet spell, an empty report (the node is alive), until
+        // the whole report is old.
         let t1 = t0 + WATCH_RENEW;
         assert_eq!(
             w.extend(t1, NodeId(1), WATCH_LEASE, peer(1)),
-            Ok(Report::None)
+            Ok(Report::Now)
         );
+        assert_eq!(w.entries(t1, vv(&[(1, 3), (2, 5)])), Some((false, vec![])));
         assert_eq!(w.entries(t1, vv(&[(1, 3), (2, 5)])), None);
         let t2 = t0 + FULL_REPORT_EVERY;
         assert_eq!(
