@@ -477,6 +477,14 @@ impl Observer {
         match Payload::decode(payload) {
             Ok(Payload::Delta(bytes)) => {
                 let delta = Delta::decode(&bytes).ok()?;
+                // Broadcasts are pushed here as the node receives them,
+                // before its admission: a write stamped beyond the clock
+                // bound every node refuses must not show here either.
+                let horizon = Self::wall_ms()
+                    .saturating_add(crate::replica::admission::MAX_CLOCK_AHEAD.as_millis() as u64);
+                if delta.0.timestamps().any(|t| t.wall_ms > horizon) {
+                    return None;
+                }
                 self.state.apply(&delta).then_some(Update::State)
             }
             Ok(Payload::ClockReport {
