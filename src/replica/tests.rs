@@ -609,9 +609,9 @@ fn an_observer_attaching_after_another_left_still_gets_every_nodes_clock() {
     assert!(known.iter().all(|(n, _, _)| *n == me), "{known:?}");
 }
 
-/// A reading of node `by`'s writer, signed without its key (as nodes
-/// write them: their key travels in their entry).
-fn reading_of(writer: &mut Writer, seq: u64, value: f32) -> Message {
+/// A reading of test replica `by`, from its writer, signed without its
+/// key (as nodes write them: their key travels in their entry).
+fn reading_of(by: u64, writer: &mut Writer, seq: u64, value: f32) -> Message {
     let sensor = SensorId {
         quantity: Quantity::Temperature,
         index: 0,
@@ -620,16 +620,14 @@ fn reading_of(writer: &mut Writer, seq: u64, value: f32) -> Message {
         value,
         unit: Unit::Celsius,
     };
-    let by = writer.id();
     let delta = OfficeState::new()
         .publish_reading(writer, WALL, sensor, reading)
         .delta;
-    let bytes = Bytes::from(delta.encode().unwrap());
-    Message::Broadcast(plumtree::Message::Gossip {
-        id: plumtree::MessageId { origin: by, seq },
-        round: 1,
-        payload: Payload::Delta(bytes).encode().unwrap(),
-    })
+    gossip(
+        by,
+        seq,
+        Payload::Delta(Bytes::from(delta.encode().unwrap())),
+    )
 }
 
 #[test]
@@ -646,7 +644,7 @@ fn a_reading_that_overtakes_its_nodes_entry_waits_for_it_instead_of_being_refuse
         .delta;
     h.feed(Input::Frame {
         link: LinkId(8),
-        msg: reading_of(&mut node2, 2, 21.5),
+        msg: reading_of(2, &mut node2, 2, 21.5),
     });
     assert!(h.r.state().sensor(nid(2), sensor).is_none());
     assert!(
@@ -675,7 +673,7 @@ fn a_reading_that_overtakes_its_nodes_entry_waits_for_it_instead_of_being_refuse
     // has waited its time, as it would have been at once.
     h.feed(Input::Frame {
         link: LinkId(8),
-        msg: reading_of(&mut Writer::signing(key(3)), 1, 19.0),
+        msg: reading_of(3, &mut Writer::signing(key(3)), 1, 19.0),
     });
     h.advance(crate::replica::awaiting_keys::AWAIT_KEY);
     assert!(h.r.state().sensor(nid(3), sensor).is_none());
