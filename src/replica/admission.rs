@@ -734,7 +734,16 @@ impl Admission {
             self.refuse(now, from, Route::Broadcast, &why);
             return Err(why);
         }
+        self.authorship.accept_refused(observer, key, proofs);
         Ok(())
+    }
+
+    /// Learns the proofs of an observer's writes this replica refuses
+    /// itself, those that check against the observer's key: it marks their
+    /// dots as seen, and its anti-entropy answers must prove them to a
+    /// peer the refusal notice did not reach.
+    pub fn refused_here(&mut self, observer: NodeId, key: Option<PublicKey>, proofs: &[WriteProof]) {
+        self.authorship.accept_refused(observer, key, proofs);
     }
 
     /// Checks a restarted replica's notice of skipped dots: a bounded range

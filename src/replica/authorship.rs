@@ -214,6 +214,37 @@ impl Authorship {
         refused
     }
 
+    /// Takes the proofs of writes `replica` made that were refused (a
+    /// refusal notice, or this replica's own refusal of an observer's
+    /// write), with the key that came with them: the refused dots are
+    /// marked as seen, and a peer that missed the notice takes them from
+    /// an anti-entropy answer only up to what is proven here, so the proof
+    /// must travel with them. Only proofs that check against `replica`'s
+    /// key are taken; returns how many did not.
+    pub fn accept_refused(
+        &mut self,
+        replica: NodeId,
+        key: Option<PublicKey>,
+        proofs: &[WriteProof],
+    ) -> usize {
+        let Some(key) = key
+            .filter(|k| k.node_id() == Some(replica))
+            .or_else(|| self.key(replica))
+        else {
+            return proofs.len();
+        };
+        let mut refused = 0;
+        for p in proofs {
+            if p.dot.replica == replica && p.verify(&key).is_ok() {
+                self.learn_key(key);
+                self.learn_proof(*p);
+            } else {
+                refused += 1;
+            }
+        }
+        refused
+    }
+
     /// Records the keys and proofs of writes that need no check: this
     /// replica's own, and its state from its own disk.
     pub fn learn(&mut self, writes: Vec<(WriteProof, Option<PublicKey>)>) {

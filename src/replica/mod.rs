@@ -1375,6 +1375,7 @@ impl Replica {
             proofs.dedup_by_key(|p| p.dot);
             proofs.truncate(admission::MAX_REFUSED_DOTS);
             if !proofs.is_empty() {
+                self.admission.refused_here(observer, key, &proofs);
                 self.void(observer, proofs.iter().map(|p| p.dot));
                 self.broadcast(&Payload::Refused {
                     observer,
