@@ -270,6 +270,123 @@ fn an_out_of_range_observer_write_is_refused_and_its_dot_voided() {
     assert_eq!(h.target("lab"), None);
 }
 
+/// Runs anti-entropy between two cores joined as neighbours (`a` reaches
+/// `b` on `a_link`, `b` reaches `a` on `b_link`) until neither has more to
+/// say, with a periodic round or two on the way.
+fn sync(a: &mut Harness, a_link: u64, b: &mut Harness, b_link: u64) {
+    let syncs = |out: Vec<Output>, link: u64| -> Vec<Message> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    link: l,
+                    msg: msg @ Message::Sync(_),
+                } if l == LinkId(link) => Some(msg),
+                _ => None,
+            })
+            .collect()
+    };
+    for _ in 0..3 {
+        let mut to_b = syncs(std::mem::take(&mut a.out), a_link);
+        let mut to_a = syncs(std::mem::take(&mut b.out), b_link);
+        while !to_a.is_empty() || !to_b.is_empty() {
+            for msg in to_b.drain(..) {
+                b.feed(Input::Frame {
+                    link: LinkId(b_link),
+                    msg,
+                });
+            }
+            for msg in to_a.drain(..) {
+                a.feed(Input::Frame {
+                    link: LinkId(a_link),
+                    msg,
+                });
+            }
+            to_b = syncs(std::mem::take(&mut a.out), a_link);
+            to_a = syncs(std::mem::take(&mut b.out), b_link);
+        }
+        let period = anti_entropy::Config::default().period + Duration::from_millis(1);
+        b.now = a.now.max(b.now);
+        a.now = b.now;
+        a.advance(period);
+        b.advance(period);
+    }
+}
+
+#[test]
+fn a_refused_write_is_seen_by_a_replica_the_refusal_notice_missed() {
+    // Node 1 refuses observer 50's write and broadcasts the notice to 2;
+    // nodes 3 and 4 were cut off when it went round. The refused dot
+    // counts as seen on 1 and 2; each proves it to the node it repairs,
+    // or that node's version vector keeps a gap the others do not have.
+    let refused = crate::crdt::Dot::new(nid(50), 2);
+    let mut n1 = Harness::new(1);
+    n1.neighbour(2, 8);
+    n1.up(50, Role::Observer, 7);
+    // The observer's first write is stored (so its key travels with it);
+    // its second is out of range.
+    let mut observer_state = OfficeState::new();
+    let mut observer_writer = writer_of(50);
+    let mut write = |value: f32| {
+        let delta = observer_state
+            .set_target(
+                &mut observer_writer,
+                WALL,
+                TargetKey::new("lab", Quantity::Temperature),
+                TargetValue {
+                    value,
+                    unit: Unit::Celsius,
+                    set_by: "t".into(),
+                },
+            )
+            .delta;
+        Bytes::from(delta.encode().unwrap())
+    };
+    let out = observer_write(&mut n1, 7, 2, write(21.0));
+    n1.land(&out, Ok(()));
+    assert_eq!(n1.target("lab"), Some(21.0));
+    let out = observer_write(&mut n1, 7, 3, write(35.0));
+    assert!(matches!(
+        &replies(&out)[..],
+        [observer::Message::Rejected { .. }]
+    ));
+    // Plumtree sends what a batching window gathered when it closes.
+    n1.advance(Duration::from_secs(1));
+    let notice: Vec<Message> = std::mem::take(&mut n1.out)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                link: LinkId(8),
+                msg: msg @ Message::Broadcast(_),
+            } => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert!(!notice.is_empty(), "the refusal is broadcast");
+    let mut n2 = Harness::new(2);
+    n2.neighbour(1, 8);
+    for msg in notice {
+        n2.feed(Input::Frame {
+            link: LinkId(8),
+            msg,
+        });
+    }
+    assert!(n2.r.state().covers(refused));
+    assert_eq!(n2.r.stats().rejected.get("refusal_notice"), None);
+
+    for (repairer, link) in [(&mut n1, 1), (&mut n2, 2)] {
+        let mut late = Harness::new(3);
+        late.now = repairer.now;
+        repairer.neighbour(3, 20 + link);
+        late.neighbour(link, 30);
+        sync(repairer, 20 + link, &mut late, 30);
+        assert_eq!(late.target("lab"), Some(21.0));
+        assert!(
+            late.r.state().covers(refused),
+            "a replica repaired by node {link} lacks the refused dot"
+        );
+    }
+}
+
 #[test]
 fn observer_writes_must_be_the_observers_own_targets_with_values() {
     let mut h = Harness::new(1);
