@@ -742,7 +742,12 @@ impl Admission {
     /// itself, those that check against the observer's key: it marks their
     /// dots as seen, and its anti-entropy answers must prove them to a
     /// peer the refusal notice did not reach.
-    pub fn refused_here(&mut self, observer: NodeId, key: Option<PublicKey>, proofs: &[WriteProof]) {
+    pub fn refused_here(
+        &mut self,
+        observer: NodeId,
+        key: Option<PublicKey>,
+        proofs: &[WriteProof],
+    ) {
         self.authorship.accept_refused(observer, key, proofs);
     }
 
