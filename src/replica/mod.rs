@@ -175,6 +175,8 @@ enum Timer {
     Sweep,
     Snapshot,
     PersistRetry,
+    /// A peer's change to the kept part is due for its commit.
+    KeptCommit,
     Tombstones,
 }
 
@@ -653,7 +655,7 @@ impl Replica {
             .handle_admitted(now, &mut self.state, input, &mut gate, &mut out);
         let kept = gate.kept;
         if kept {
-            self.persistence.kept_changed();
+            self.kept_changed();
             self.out.push(Output::Programs);
         }
         for output in out {
@@ -879,13 +881,15 @@ impl Replica {
                         .schedule(now + persistence::SNAPSHOT_EVERY, Timer::Snapshot);
                 }
                 Timer::PersistRetry => self.persistence.resume(),
+                // The commit itself is made after this input, as after every one.
+                Timer::KeptCommit => {}
                 Timer::Tombstones => {
                     let collected = self
                         .state
                         .collect_tombstones(self.wall_ms, self.config.tombstone_grace);
                     if collected > 0 {
                         tracing::info!(collected, "tombstones past their grace period collected");
-                        self.persistence.kept_changed();
+                        self.kept_changed();
                     }
                     self.timers
                         .schedule(now + TOMBSTONE_SWEEP, Timer::Tombstones);
@@ -900,7 +904,7 @@ impl Replica {
     /// whether this node was forgotten.
     fn state_changed(&mut self, kept: bool) {
         if kept {
-            self.persistence.kept_changed();
+            self.kept_changed();
             self.out.push(Output::Programs);
         } else {
             self.persistence.other_changed();
@@ -1070,6 +1074,13 @@ impl Replica {
 
     // ---- persistence ---------------------------------------------------
 
+    /// The kept part changed, with no promise waiting on this copy.
+    fn kept_changed(&mut self) {
+        if let Some(due) = self.persistence.kept_changed(self.now) {
+            self.timers.schedule(due, Timer::KeptCommit);
+        }
+    }
+
     fn persist(&mut self) {
         // Encoded only when a job is due: this runs after every input.
         let writer = || postcard::to_stdvec(&self.writer).unwrap_or_default();
@@ -1078,10 +1089,13 @@ impl Replica {
             peers.extend(self.overlay.passive_view());
             postcard::to_stdvec(&peers).unwrap_or_default()
         };
-        if let Some(job) =
-            self.persistence
-                .next_job(&self.state, writer, peers, self.writer.last_counter())
-        {
+        if let Some(job) = self.persistence.next_job(
+            self.now,
+            &self.state,
+            writer,
+            peers,
+            self.writer.last_counter(),
+        ) {
             self.metrics.commit_started(job.token, self.now);
             self.out.push(Output::Persist(job));
         }

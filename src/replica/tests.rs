@@ -874,6 +874,35 @@ fn readings_are_not_written_to_disk_but_targets_are() {
 }
 
 #[test]
+fn a_target_relayed_by_a_peer_is_committed_after_its_delay_not_while_forwarded() {
+    let mut h = Harness::new(1);
+    let start = h.out.clone();
+    h.land(&start, Ok(()));
+    h.neighbour(2, 8);
+    let commits = |out: &[Output]| {
+        out.iter()
+            .filter(
+                |o| matches!(o, Output::Persist(j) if j.puts.iter().any(|(k, _)| *k == KEPT_KEY)),
+            )
+            .count()
+    };
+    let mut seen = 0;
+    for seq in 1..=3 {
+        let out = h.feed(Input::Frame {
+            link: LinkId(8),
+            msg: gossip(2, seq, Payload::Delta(target_write(60 + seq, "lab", 21.0))),
+        });
+        seen += commits(&out);
+    }
+    assert_eq!(h.target("lab"), Some(21.0), "applied at once");
+    assert_eq!(seen, 0, "no commit while the writes are forwarded");
+    let out = h.advance(persistence::RELAYED_KEPT_DELAY);
+    assert_eq!(commits(&out), 1, "the burst in one commit");
+    h.land(&out, Ok(()));
+    assert!(h.r.persistence_idle());
+}
+
+#[test]
 fn writes_wait_for_a_durable_dot_reservation() {
     let mut c = config(1);
     c.reserved_dots = 3;
