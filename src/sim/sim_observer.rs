@@ -1,5 +1,6 @@
 //! An observer as the simulator plays it: attached to one node, holding a
-//! replica of the office fed by that node's pushes and anti-entropy,
+//! replica of the office fed by that node's anti-entropy and the changes
+//! it passes on once admitted,
 //! writing targets with its own dots, joining a write only once its node
 //! admits it, and following the nodes' clock reports — the protocol the
 //! TUI's observer speaks, without sockets.
@@ -17,7 +18,7 @@ use crate::node_id::NodeId;
 use crate::replica::LinkId;
 use crate::time::Time;
 use crate::wire::payload::Payload;
-use crate::wire::{Message, PeerInfo, observer, plumtree};
+use crate::wire::{Message, PeerInfo, observer};
 
 /// A write this observer made and what became of it.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,8 +147,9 @@ impl SimObserver {
                 );
                 return self.sync_sends(link, out);
             }
-            Message::Broadcast(plumtree::Message::Gossip { payload, .. }) => self.payload(&payload),
-            Message::Observer(observer::Message::ClockReport(payload)) => self.payload(&payload),
+            Message::Observer(
+                observer::Message::Admitted(payload) | observer::Message::ClockReport(payload),
+            ) => self.payload(&payload),
             Message::Observer(observer::Message::Stored { request }) => {
                 if let Some((bytes, record)) = self.pending.remove(&request) {
                     if let Ok(delta) = Delta::decode(&bytes) {
