@@ -1024,7 +1024,7 @@ fn an_observer_is_told_only_what_its_node_admitted_from_a_broadcast() {
         .into(),
         revoked: Default::default(),
     }));
-    let mut deliver = |h: &mut Harness, seq: u64, delta: Delta| {
+    let deliver = |h: &mut Harness, seq: u64, delta: Delta| {
         let out = h.feed(Input::Frame {
             link: LinkId(8),
             msg: delta_gossip(2, seq, &delta),
