@@ -371,9 +371,10 @@ impl Overlay {
                 self.flood.handle_message(from, msg, &neighbors, &mut own);
                 out.extend(own.into_iter().map(Output::from));
             }
-            // Anti-entropy belongs to the state layer and observer traffic to
-            // the node; the driver routes them there.
-            Message::Sync(_) | Message::Observer(_) => {}
+            // Anti-entropy belongs to the state layer, observer traffic to
+            // the node and keepalives to the link table; the driver routes
+            // them there.
+            Message::Sync(_) | Message::Observer(_) | Message::Keepalive => {}
         }
     }
 

@@ -26,15 +26,18 @@ pub enum Traffic {
     AntiEntropy,
     /// A node's answers to its observers: clock reports, stored/rejected.
     Observer,
+    /// Keepalives on quiet links of the active view.
+    Liveness,
 }
 
 /// Every class, in the order of [`Traffic::index`].
-pub const ALL: [Traffic; 5] = [
+pub const ALL: [Traffic; 6] = [
     Traffic::Payload,
     Traffic::TreeRepair,
     Traffic::Membership,
     Traffic::AntiEntropy,
     Traffic::Observer,
+    Traffic::Liveness,
 ];
 
 impl Traffic {
@@ -55,6 +58,7 @@ impl Traffic {
             // Observer: Write 0 is a payload; the rest answer observers.
             (Some(5), Some(0)) => Traffic::Payload,
             (Some(5), _) => Traffic::Observer,
+            (Some(6), _) => Traffic::Liveness,
             _ => Traffic::Membership,
         }
     }
@@ -66,6 +70,7 @@ impl Traffic {
             Traffic::Membership => "membership",
             Traffic::AntiEntropy => "anti_entropy",
             Traffic::Observer => "observer",
+            Traffic::Liveness => "liveness",
         }
     }
 }
@@ -83,6 +88,7 @@ impl Message {
             Message::Sync(_) => Traffic::AntiEntropy,
             Message::Observer(observer::Message::Write { .. }) => Traffic::Payload,
             Message::Observer(_) => Traffic::Observer,
+            Message::Keepalive => Traffic::Liveness,
         }
     }
 }
@@ -151,6 +157,7 @@ mod tests {
             }),
             Message::Observer(observer::Message::Stored { request: 1 }),
             Message::Observer(observer::Message::ClockReport(payload)),
+            Message::Keepalive,
         ];
         for msg in messages {
             let body = encode_message(&msg).unwrap();
