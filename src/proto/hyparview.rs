@@ -1597,12 +1597,7 @@ mod tests {
     /// Runs `n`'s probe wake-ups from `from` to `to` (virtual time, as
     /// the node's timer queue would), failing every probe's dial at once;
     /// the times JOINs went to `target`.
-    fn probes_until(
-        n: &mut HyParView,
-        first: Vec<Output>,
-        to: Time,
-        target: NodeId,
-    ) -> Vec<Time> {
+    fn probes_until(n: &mut HyParView, first: Vec<Output>, to: Time, target: NodeId) -> Vec<Time> {
         let mut queue: Vec<Time> = timers(&first)
             .into_iter()
             .filter(|(_, t)| *t == Timer::ProbeLost)
@@ -1654,7 +1649,10 @@ mod tests {
             .map(|w| w[1].saturating_since(w[0]))
             .max()
             .unwrap();
-        assert!(widest <= PROBE_MIN.mul_f64(1.1) + Duration::from_secs(1), "{widest:?}");
+        assert!(
+            widest <= PROBE_MIN.mul_f64(1.1) + Duration::from_secs(1),
+            "{widest:?}"
+        );
         assert!(joins.len() >= 25, "{} probes in 3 minutes", joins.len());
         // Once it answers (the partition healed), it is no longer lost.
         with_active(&mut n, &[2]);
@@ -1676,7 +1674,10 @@ mod tests {
             .find(|w| w[0] >= two_hours)
             .map(|w| w[1].saturating_since(w[0]))
             .unwrap();
-        assert!(gap_at_two_hours >= Duration::from_secs(100), "{gap_at_two_hours:?}");
+        assert!(
+            gap_at_two_hours >= Duration::from_secs(100),
+            "{gap_at_two_hours:?}"
+        );
         assert!(gap_at_two_hours <= PROBE_MAX.mul_f64(1.1));
         // ...a day costs a few hundred dials, and then it is forgotten.
         assert!(joins.len() < 600, "{} probes in a day", joins.len());

@@ -929,7 +929,9 @@ impl Replica {
             self.link_lost(link);
         }
         let latest = now + liveness::KEEPALIVE_AFTER;
-        let at = next.map_or(latest, |t| t.clamp(now + Duration::from_millis(100), latest));
+        let at = next.map_or(latest, |t| {
+            t.clamp(now + Duration::from_millis(100), latest)
+        });
         self.timers.schedule(at, Timer::Liveness);
     }
 
