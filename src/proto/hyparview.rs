@@ -16,9 +16,13 @@
 //! - A node whose views have both emptied re-joins through the contacts it
 //!   was started with, with exponential backoff, so a partition that heals
 //!   leaves no permanent island. While the active view has room, the node
-//!   keeps trying passive peers on every shuffle tick, which is what lets two
-//!   halves of a healed partition find each other again through the
-//!   cross-partition entries their passive views still hold.
+//!   keeps trying passive peers on every shuffle tick.
+//! - A neighbour whose link failed is not forgotten (§4.3 drops it from both
+//!   views): it is probed with a JOIN every few seconds, then ever more
+//!   rarely as the loss ages, whether or not the active view has refilled.
+//!   During a cut each side refills its active view from its own side and
+//!   would otherwise never look out again; the first probe through after
+//!   the heal merges the two halves.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
