@@ -487,8 +487,8 @@ impl Replica {
         match link.role {
             Role::Observer => self.observer_down(peer),
             Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
-                // TCP is the failure detector of the active view only
-                // (HyParView §4.3). A link outside it (a shuffle reply, a
+                // TCP (with the silence of [`liveness`]) is the failure
+                // detector of the active view only (HyParView §4.3). A link outside it (a shuffle reply, a
                 // seed dial, a refused NEIGHBOR) that the peer closed,
                 // typically because it was idle, says nothing about the
                 // peer's health; taken as a failure it would drop the peer
