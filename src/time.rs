@@ -34,6 +34,11 @@ impl Time {
         self.0 / 1_000
     }
 
+    /// This time moved `by` earlier, or the epoch.
+    pub fn saturating_sub(self, by: Duration) -> Time {
+        Time(self.0.saturating_sub(by.as_micros() as u64))
+    }
+
     /// Time since `earlier`, or zero when `earlier` is later.
     pub fn saturating_since(self, earlier: Time) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))

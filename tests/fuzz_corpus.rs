@@ -256,6 +256,11 @@ fn observer_messages() -> Vec<observer::Message> {
             reason: "disk full".into(),
             sent_to: 2,
         },
+        observer::Message::Admitted(
+            Payload::Delta(Bytes::from(deltas[1].encode().unwrap()))
+                .encode()
+                .unwrap(),
+        ),
     ]
 }
 

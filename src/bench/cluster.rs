@@ -66,6 +66,8 @@ pub struct NodeSetup {
     pub sensors: bool,
     /// `[gossip] batch_window_ms`; `None` keeps the default.
     pub batch_window_ms: Option<u64>,
+    /// `[gossip] batch_burst`; `None` keeps the default.
+    pub batch_burst: Option<u32>,
 }
 
 /// The device tables of a working office's node `i`: one simulated
@@ -121,8 +123,15 @@ impl Cluster {
                 "[node]\nname = \"bench-{i}\"\nzone = \"zone-{i}\"\nlisten = \"{addr}\"\n\
                  data_dir = \"data-{i}\"\n\n[cluster]\nkey_file = \"cluster.key\"\nseeds = {seeds}\n"
             );
+            let mut gossip = String::new();
             if let Some(ms) = setup.batch_window_ms {
-                text.push_str(&format!("\n[gossip]\nbatch_window_ms = {ms}\n"));
+                gossip.push_str(&format!("batch_window_ms = {ms}\n"));
+            }
+            if let Some(burst) = setup.batch_burst {
+                gossip.push_str(&format!("batch_burst = {burst}\n"));
+            }
+            if !gossip.is_empty() {
+                text.push_str(&format!("\n[gossip]\n{gossip}"));
             }
             if setup.sensors {
                 text.push_str(&sensor_tables(i));

@@ -95,6 +95,8 @@ pub struct BenchOptions {
     pub sensors: bool,
     /// Plumtree's batching window on every node (`None`: the default).
     pub batch_window_ms: Option<u64>,
+    /// Plumtree's batching burst on every node (`None`: the default).
+    pub batch_burst: Option<u32>,
 }
 
 impl BenchOptions {
@@ -110,6 +112,7 @@ impl BenchOptions {
             keep_dir: false,
             sensors: false,
             batch_window_ms: None,
+            batch_burst: None,
         }
     }
 }
@@ -133,6 +136,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let setup = cluster::NodeSetup {
         sensors: options.sensors,
         batch_window_ms: options.batch_window_ms,
+        batch_burst: options.batch_burst,
     };
     let mut cluster = Cluster::start(&options.exe, options.nodes, &setup, options.keep_dir)?;
     tracing::info!(nodes = options.nodes, dir = %cluster.dir.display(), "nodes started");

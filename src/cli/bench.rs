@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// the node's default).
     #[arg(long)]
     pub batch_window_ms: Option<u64>,
+    /// Messages a quiet link sends at once before batching, on every node
+    /// (default: the node's default).
+    #[arg(long)]
+    pub batch_burst: Option<u32>,
     /// Keep the scratch directory (configs, node logs) afterwards.
     #[arg(long)]
     pub keep: bool,
@@ -58,6 +62,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     options.spacing = Duration::from_millis(args.spacing_ms);
     options.sensors = args.sensors;
     options.batch_window_ms = args.batch_window_ms;
+    options.batch_burst = args.batch_burst;
     options.idle = match args.idle_secs {
         Some(secs) => Duration::from_secs(secs),
         None if args.sensors => bench::WORKING_IDLE,

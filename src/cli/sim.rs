@@ -46,6 +46,10 @@ pub struct SimArgs {
     /// default: the protocol's).
     #[arg(long)]
     batch_window_ms: Option<u64>,
+    /// Messages a quiet link sends at once before batching (default: the
+    /// protocol's).
+    #[arg(long)]
+    batch_burst: Option<u32>,
     /// Plumtree's IHAVE interval in ms: how long announcements to lazy
     /// peers queue before they leave (default: the protocol's).
     #[arg(long)]
@@ -97,6 +101,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         observers: args.observers,
         crash: args.crash,
         batch_window: args.batch_window_ms.map(std::time::Duration::from_millis),
+        batch_burst: args.batch_burst,
         ihave_interval: args.ihave_interval_ms.map(std::time::Duration::from_millis),
         graft_timeout: args.graft_timeout_ms.map(std::time::Duration::from_millis),
         ..Options::new(scenario)

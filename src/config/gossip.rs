@@ -22,14 +22,26 @@ pub struct GossipSection {
     /// Plumtree: milliseconds to wait for a message announced by IHAVE
     /// before GRAFTing (§3.6).
     pub graft_timeout_ms: u64,
-    /// Plumtree: a link that sent within this many milliseconds is busy,
-    /// and what else comes for it waits out the window to leave as one
-    /// message; an idle link sends at once. 0 turns batching off.
+    /// Plumtree: a link earns one message of credit per this many
+    /// milliseconds, up to `batch_burst`; out of credit, what comes for it
+    /// waits for the next credit to leave as one message. 0 turns batching
+    /// off.
     pub batch_window_ms: u64,
+    /// Plumtree: messages a quiet link sends at once before batching
+    /// (1 to [`BATCH_BURST_LIMIT`]; default 4). In an office broadcasts
+    /// come a few at a time (an operator's write right after the Watch
+    /// renewal of their open TUI, a reading with its relay change): with
+    /// a burst of one, the second waited out the whole window at every
+    /// hop. A sustained load still gets one message per window.
+    pub batch_burst: u32,
     /// Plumtree: a waiting batch leaves at once at this many bytes
     /// (at most [`BATCH_BYTES_LIMIT`]).
     pub batch_bytes_max: usize,
 }
+
+/// The largest `batch_burst`: past a few, a burst is a load, which is
+/// what batching is for.
+pub const BATCH_BURST_LIMIT: u32 = 64;
 
 /// The largest `batch_bytes_max`: half the frame cap, so a batch and its
 /// encoding overhead always fit one frame.
@@ -46,6 +58,7 @@ impl Default for GossipSection {
             anti_entropy_period_ms: 5_000,
             graft_timeout_ms: 100,
             batch_window_ms: 100,
+            batch_burst: 4,
             batch_bytes_max: 16 * 1024,
         }
     }

@@ -118,6 +118,17 @@ impl Config {
                 ),
             ));
         }
+        let burst = self.gossip.batch_burst;
+        if !(1..=gossip::BATCH_BURST_LIMIT).contains(&burst) {
+            return Err(invalid(
+                "gossip",
+                "batch_burst",
+                format!(
+                    "must be between 1 and {} (got {burst})",
+                    gossip::BATCH_BURST_LIMIT
+                ),
+            ));
+        }
         if self.node.zone.trim().is_empty() {
             return Err(invalid("node", "zone", "must not be empty".into()));
         }

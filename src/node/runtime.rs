@@ -283,6 +283,8 @@ impl Runtime {
                 let us = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_micros() as u64);
+                // Beside the delivery lines: when a write took effect here.
+                tracing::debug!(target: "officemesh::delivery", "winning targets changed");
                 self.channels
                     .targets_changed_us
                     .store(us, Ordering::Relaxed);

@@ -124,6 +124,7 @@ impl Settings {
         config.hyparview.shuffle_period = Duration::from_millis(g.shuffle_period_ms.max(1));
         config.plumtree.graft_timeout = Duration::from_millis(g.graft_timeout_ms.max(1));
         config.plumtree.batch_window = Duration::from_millis(g.batch_window_ms);
+        config.plumtree.batch_burst = g.batch_burst;
         config.plumtree.batch_bytes_max = g.batch_bytes_max;
         config
     }

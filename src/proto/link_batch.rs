@@ -1,12 +1,16 @@
 //! Adaptive batching of what Plumtree pushes over one link (Nagle-like).
 //!
-//! A link that has been quiet for a whole window sends a payload at once,
-//! so an office's single write keeps its latency. A link that sent within
-//! the last window is busy: what comes for it queues until the window since
-//! its last send closes (or the queue reaches its byte bound) and then
-//! leaves as one message. Under load the number of messages per link is
-//! then at most one per window, whatever the number of broadcasts, at the
-//! price of at most one window of delay per hop.
+//! Each link may send `burst` messages at once and then one per window
+//! (a token bucket, kept as the generic cell rate algorithm's one
+//! timestamp per link). A link with credit left sends a payload at once,
+//! so an office's writes keep their latency even when two come together
+//! (an operator's write right after their key's announcement, a reading
+//! and a relay change). A link out of credit is busy: what comes for it
+//! queues until its next credit (or until the queue reaches its byte
+//! bound) and then leaves as one message. Under sustained load the number
+//! of messages per link is then at most one per window plus the burst,
+//! whatever the number of broadcasts, at the price of at most one window
+//! of delay per hop.
 //!
 //! Payloads that come for an idle link while one input is handled (the
 //! payloads of a batch just received, say) leave together at once, as one
@@ -55,8 +59,9 @@ pub struct Batch {
 
 #[derive(Debug, Default)]
 struct Link {
-    /// When the link last sent a payload or a batch.
-    last_sent: Option<Time>,
+    /// The bucket's state: the link is out of credit while this is more
+    /// than `burst - 1` windows ahead of now; `None` is a full bucket.
+    credit_from: Option<Time>,
     queued: Batch,
     bytes: usize,
     /// A flush timer is armed for the link.
@@ -70,15 +75,21 @@ struct Link {
 #[derive(Debug)]
 pub struct LinkBatches {
     window: Duration,
+    /// How far ahead of now `credit_from` may be for a send to go at once:
+    /// `burst - 1` windows.
+    tolerance: Duration,
     bytes_max: usize,
     links: BTreeMap<NodeId, Link>,
 }
 
 impl LinkBatches {
     /// `window` zero turns batching off: every payload leaves at once.
-    pub fn new(window: Duration, bytes_max: usize) -> Self {
+    /// `burst` messages may leave at once on a link that was quiet (at
+    /// least one).
+    pub fn new(window: Duration, burst: u32, bytes_max: usize) -> Self {
         LinkBatches {
             window,
+            tolerance: window.saturating_mul(burst.max(1) - 1),
             bytes_max,
             links: BTreeMap::new(),
         }
@@ -86,7 +97,7 @@ impl LinkBatches {
 
     /// Hands one payload to the link to `peer`.
     pub fn push(&mut self, now: Time, peer: NodeId, item: BatchedGossip) -> Pushed {
-        let window = self.window;
+        let (window, tolerance) = (self.window, self.tolerance);
         let link = self.links.entry(peer).or_default();
         let cost = item.payload.len() + ITEM_OVERHEAD;
         if let Some((at, bytes)) = link.instant.as_mut()
@@ -97,9 +108,9 @@ impl LinkBatches {
             *bytes += cost;
             return Pushed::Joined(item);
         }
-        let idle = link.last_sent.is_none_or(|at| at + window <= now);
-        if idle && link.queued.gossip.is_empty() && link.queued.ihave.is_empty() {
-            link.last_sent = Some(now);
+        let credit = link.credit_from.is_none_or(|at| at <= now + tolerance);
+        if credit && link.queued.gossip.is_empty() && link.queued.ihave.is_empty() {
+            spend(link, now, window);
             if !window.is_zero() {
                 link.instant = Some((now, cost));
             }
@@ -108,13 +119,16 @@ impl LinkBatches {
         link.bytes += cost;
         link.queued.gossip.push(item);
         if link.bytes >= self.bytes_max {
-            return Pushed::Full(take(link, now));
+            return Pushed::Full(take(link, now, window));
         }
         if link.flush_armed {
             return Pushed::Queued(None);
         }
         link.flush_armed = true;
-        let due = link.last_sent.map_or(now, |at| at + window).max(now);
+        let due = link
+            .credit_from
+            .map_or(now, |at| at.saturating_sub(tolerance))
+            .max(now);
         Pushed::Queued(Some(due))
     }
 
@@ -143,7 +157,7 @@ impl LinkBatches {
         if link.queued.gossip.is_empty() && link.queued.ihave.is_empty() {
             return None;
         }
-        Some(take(link, now))
+        Some(take(link, now, self.window))
     }
 
     /// The input being handled is done: what left at once has left, and
@@ -161,8 +175,13 @@ impl LinkBatches {
     }
 }
 
-fn take(link: &mut Link, now: Time) -> Batch {
-    link.last_sent = Some(now);
+/// One message leaves on the link: it uses one window of credit.
+fn spend(link: &mut Link, now: Time, window: Duration) {
+    link.credit_from = Some(link.credit_from.map_or(now, |at| at.max(now)) + window);
+}
+
+fn take(link: &mut Link, now: Time, window: Duration) -> Batch {
+    spend(link, now, window);
     link.bytes = 0;
     std::mem::take(&mut link.queued)
 }
@@ -189,7 +208,7 @@ mod tests {
 
     #[test]
     fn an_idle_link_sends_at_once_and_a_busy_one_waits_out_the_window() {
-        let mut b = LinkBatches::new(W, 4096);
+        let mut b = LinkBatches::new(W, 1, 4096);
         let t0 = Time::from_millis(1_000);
         assert_eq!(b.push(t0, P, item(1, 10)), Pushed::Now(item(1, 10)));
         // 10 ms later the link is busy: queued until 50 ms after the send.
@@ -213,7 +232,7 @@ mod tests {
 
     #[test]
     fn payloads_for_an_idle_link_during_one_input_leave_together() {
-        let mut b = LinkBatches::new(W, 4096);
+        let mut b = LinkBatches::new(W, 1, 4096);
         let t0 = Time::from_millis(1_000);
         assert_eq!(b.push(t0, P, item(1, 10)), Pushed::Now(item(1, 10)));
         assert_eq!(b.push(t0, P, item(2, 10)), Pushed::Joined(item(2, 10)));
@@ -221,7 +240,7 @@ mod tests {
         // The next input finds the link busy.
         assert_eq!(b.push(t0, P, item(3, 10)), Pushed::Queued(Some(t0 + W)));
         // An instant is bounded in bytes like a batch.
-        let mut b = LinkBatches::new(W, 100);
+        let mut b = LinkBatches::new(W, 1, 100);
         assert!(matches!(b.push(t0, P, item(1, 60)), Pushed::Now(_)));
         assert!(matches!(
             b.push(t0, P, item(2, 60)),
@@ -231,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_leaves_before_its_timer() {
-        let mut b = LinkBatches::new(W, 200);
+        let mut b = LinkBatches::new(W, 1, 200);
         let t0 = Time::from_millis(5);
         assert!(matches!(b.push(t0, P, item(1, 100)), Pushed::Now(_)));
         b.end_instant();
@@ -251,7 +270,7 @@ mod tests {
 
     #[test]
     fn ihaves_ride_only_on_a_waiting_batch() {
-        let mut b = LinkBatches::new(W, 4096);
+        let mut b = LinkBatches::new(W, 1, 4096);
         let ids = vec![(item(7, 0).id, 2)];
         assert_eq!(b.piggyback(P, ids.clone()), Some(ids.clone()));
         let t0 = Time::from_millis(0);
@@ -265,8 +284,38 @@ mod tests {
     }
 
     #[test]
+    fn a_quiet_link_sends_a_burst_at_once_then_one_message_per_window() {
+        let mut b = LinkBatches::new(W, 3, 4096);
+        let t0 = Time::from_millis(1_000);
+        let ms = Duration::from_millis;
+        for (seq, at) in [(1, t0), (2, t0 + ms(5)), (3, t0 + ms(10))] {
+            assert_eq!(b.push(at, P, item(seq, 10)), Pushed::Now(item(seq, 10)));
+            b.end_instant();
+        }
+        // Out of credit: the next credit comes a window after the first send.
+        assert_eq!(
+            b.push(t0 + ms(12), P, item(4, 10)),
+            Pushed::Queued(Some(t0 + W))
+        );
+        assert_eq!(b.flush(t0 + W, P).unwrap().gossip, vec![item(4, 10)]);
+        // Credit comes back at one message per window.
+        assert_eq!(
+            b.push(t0 + W + ms(1), P, item(5, 10)),
+            Pushed::Queued(Some(t0 + W * 2))
+        );
+        assert!(b.flush(t0 + W * 2, P).is_some());
+        // After a quiet spell of `burst` windows the whole burst is back.
+        let later = t0 + W * 6;
+        for seq in 6..9 {
+            assert!(matches!(b.push(later, P, item(seq, 10)), Pushed::Now(_)));
+            b.end_instant();
+        }
+        assert!(matches!(b.push(later, P, item(9, 10)), Pushed::Queued(_)));
+    }
+
+    #[test]
     fn a_zero_window_never_batches() {
-        let mut b = LinkBatches::new(Duration::ZERO, 4096);
+        let mut b = LinkBatches::new(Duration::ZERO, 1, 4096);
         for seq in 0..10 {
             assert!(matches!(
                 b.push(Time::from_millis(3), P, item(seq, 10)),
@@ -278,15 +327,16 @@ mod tests {
     proptest! {
         /// Under any arrival pattern, every payload leaves exactly once, in
         /// order, none waits longer than one window once its timer is
-        /// honoured, and a link sends at most one message per window plus
-        /// the ones its byte bound forces.
+        /// honoured, and a link sends at most `burst` messages plus one per
+        /// window, besides the ones its byte bound forces.
         #[test]
         fn every_payload_leaves_once_in_order_within_a_window(
             gaps in proptest::collection::vec(0u64..120, 1..60),
             lens in proptest::collection::vec(1usize..300, 60),
+            burst in 1u32..5,
         ) {
             let bytes_max = 1_000;
-            let mut b = LinkBatches::new(W, bytes_max);
+            let mut b = LinkBatches::new(W, burst, bytes_max);
             let mut now = Time::from_millis(0);
             let mut due: Option<Time> = None;
             let mut queued_at: Vec<(u64, Time)> = Vec::new();
@@ -342,10 +392,15 @@ mod tests {
             }
             let expected: Vec<u64> = (0..gaps.len() as u64).collect();
             prop_assert_eq!(sent, expected);
-            // Unless the byte bound forced one, sends are a window apart.
+            // Unless the byte bound forced one, any n sends span at least
+            // n - burst windows.
             if !sends.iter().any(|(_, full)| *full) {
-                for pair in sends.windows(2) {
-                    prop_assert!(pair[1].0 - pair[0].0 >= W);
+                let burst = burst as usize;
+                for (i, first) in sends.iter().enumerate() {
+                    for (j, last) in sends.iter().enumerate().skip(i + burst) {
+                        let n = (j - i + 1 - burst) as u32;
+                        prop_assert!(last.0 - first.0 >= W * n);
+                    }
                 }
             }
         }

@@ -1,5 +1,7 @@
 //! One replica's overlay: HyParView underneath, Plumtree (or the flood
-//! baseline) on top, plus the observers attached to this node.
+//! baseline) on top, with the observers attached to this node kept out of
+//! both. What reaches an observer is the replica core's to decide, once it
+//! has admitted it: a delivery here is unchecked.
 
 use std::collections::BTreeMap;
 
@@ -45,7 +47,9 @@ pub enum Input {
     PeerFailed(NodeId),
     /// A timer the machine asked for has come due.
     TimerFired(Timer),
-    /// An observer attached to this node: eager-push it every broadcast.
+    /// An observer attached to this node: kept out of every view, and
+    /// nothing it sends enters the overlay (its writes reach the replica
+    /// core as requests, to be admitted).
     ObserverUp(PeerInfo),
     /// The observer went away.
     ObserverDown(NodeId),
@@ -167,7 +171,8 @@ impl From<flood::Output> for Output {
 }
 
 /// One replica's protocol state: HyParView underneath, the chosen
-/// broadcast on top, and the observers attached to this node.
+/// broadcast on top, and the observers attached to this node (outside
+/// both).
 #[derive(Debug)]
 pub struct Overlay {
     me: PeerInfo,
@@ -175,7 +180,8 @@ pub struct Overlay {
     membership: HyParView,
     plumtree: Plumtree,
     flood: Flood,
-    /// Observers attached here: outside every view, pushed every broadcast.
+    /// Observers attached here: outside every view, never a source of
+    /// overlay messages.
     observers: BTreeMap<NodeId, PeerInfo>,
     /// The membership layer's outputs, before they become ours.
     membership_out: Vec<hyparview::Output>,
@@ -218,13 +224,10 @@ impl Overlay {
         let start = out.len();
         match input {
             Input::Join(contacts) => self.membership(out, |m, o| m.join(now, contacts, o)),
-            Input::Message { from, msg } => {
-                if self.observers.contains_key(&from.id) {
-                    self.on_observer_message(now, from, msg, out);
-                } else {
-                    self.on_message(now, from, msg, out);
-                }
-            }
+            // An observer relays nothing and speaks to the overlay not at
+            // all: a broadcast of its would skip the node's admission.
+            Input::Message { from, .. } if self.observers.contains_key(&from.id) => {}
+            Input::Message { from, msg } => self.on_message(now, from, msg, out),
             Input::PeerFailed(id) => self.membership(out, |m, o| m.peer_failed(now, id, o)),
             Input::TimerFired(Timer::Membership(timer)) => {
                 self.membership(out, |m, o| m.timer_fired(now, timer, o))
@@ -296,7 +299,6 @@ impl Overlay {
                 out.extend(own.into_iter().map(Output::from));
             }
         }
-        self.push_to_observers(id, 0, &payload, out);
         id
     }
 
@@ -378,52 +380,8 @@ impl Overlay {
         }
     }
 
-    /// An observer only ever writes: its payload enters the overlay here,
-    /// under its own id, as if this node had originated it.
-    fn on_observer_message(
-        &mut self,
-        now: Time,
-        from: PeerInfo,
-        msg: Message,
-        out: &mut Vec<Output>,
-    ) {
-        let (id, payload) = match msg {
-            Message::Broadcast(wire::plumtree::Message::Gossip { id, payload, .. }) => {
-                (id, payload)
-            }
-            Message::Flood(wire::flood::Message::Flood { id, payload, .. }) => (id, payload),
-            _ => return,
-        };
-        // An observer speaks only for itself.
-        if id.origin != from.id {
-            return;
-        }
-        let fresh = match self.mode {
-            BroadcastMode::Plumtree => {
-                self.broadcast_layer(out, |p, o| p.originate(now, id, 1, payload.clone(), o))
-            }
-            BroadcastMode::Flood => {
-                let neighbors = self.active_view();
-                let mut own = Vec::new();
-                let fresh = self
-                    .flood
-                    .originate(id, 1, payload.clone(), &neighbors, &mut own);
-                out.extend(own.into_iter().map(Output::from));
-                fresh
-            }
-        };
-        if fresh {
-            out.push(Output::Event(Event::Delivered {
-                id,
-                from: id.origin,
-                hops: 1,
-                payload,
-            }));
-        }
-    }
-
     /// Keeps the broadcast layer's peers in step with the active view, and
-    /// pushes every delivery on to the observers.
+    /// notes whom a delivery proves alive.
     fn follow_up(&mut self, now: Time, start: usize, out: &mut Vec<Output>) {
         let mut i = start;
         while i < out.len() {
@@ -437,37 +395,10 @@ impl Overlay {
                         let peer = *peer;
                         self.plumtree.neighbor_down(peer);
                     }
-                    Event::Delivered {
-                        id, hops, payload, ..
-                    } => {
-                        let (id, hops, payload) = (*id, *hops, payload.clone());
-                        self.membership.heard_from(id.origin);
-                        self.push_to_observers(id, hops, &payload, out);
-                    }
+                    Event::Delivered { id, .. } => self.membership.heard_from(id.origin),
                 }
             }
             i += 1;
-        }
-    }
-
-    /// Observers are eager-pushed everything (DESIGN.md), except their own
-    /// writes.
-    fn push_to_observers(&self, id: MessageId, hops: u16, payload: &Bytes, out: &mut Vec<Output>) {
-        let round = hops.saturating_add(1);
-        for observer in self.observers.values().filter(|o| o.id != id.origin) {
-            let msg = match self.mode {
-                BroadcastMode::Plumtree => Message::Broadcast(wire::plumtree::Message::Gossip {
-                    id,
-                    round,
-                    payload: payload.clone(),
-                }),
-                BroadcastMode::Flood => Message::Flood(wire::flood::Message::Flood {
-                    id,
-                    hops: round,
-                    payload: payload.clone(),
-                }),
-            };
-            out.push(Output::Send { to: *observer, msg });
         }
     }
 }
@@ -536,17 +467,21 @@ mod tests {
     }
 
     #[test]
-    fn observers_get_every_broadcast_and_their_writes_enter_the_overlay() {
+    fn observers_stay_outside_the_overlay_both_ways() {
         let mut net = TestNet::mesh(&ids(10), &Config::default());
         let observer = peer(100);
         net.observers.insert(observer.id);
         net.input(4, Input::ObserverUp(observer));
         let id = net.broadcast(7, b"state");
         net.run_for(Duration::from_secs(1));
+        assert_eq!(net.delivered(4, id), 1);
+        // What reaches an observer is the replica core's to decide, once
+        // it has admitted it: the overlay pushes it nothing.
         let inbox = net.inbox.get(&observer.id).cloned().unwrap_or_default();
-        assert!(inbox.iter().any(|m| matches!(m, Message::Broadcast(wire::plumtree::Message::Gossip { id: g, .. }) if *g == id)));
+        assert!(inbox.is_empty(), "{inbox:?}");
 
-        // The observer's write, through node 4.
+        // A broadcast the observer sends its node enters nowhere: its
+        // writes reach the node's core as requests, to be admitted.
         let write = MessageId {
             origin: observer.id,
             seq: 1,
@@ -564,11 +499,7 @@ mod tests {
             },
         );
         net.run_for(Duration::from_secs(1));
-        assert!(ids(10).iter().all(|&n| net.delivered(n, write) == 1));
-        let echoed = net.inbox[&observer.id]
-            .iter()
-            .any(|m| matches!(m, Message::Broadcast(wire::plumtree::Message::Gossip { id: g, .. }) if *g == write));
-        assert!(!echoed, "an observer is not sent its own write back");
+        assert!(ids(10).iter().all(|&n| net.delivered(n, write) == 0));
         for n in ids(10) {
             let o = net.node(n);
             assert!(

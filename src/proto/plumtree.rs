@@ -113,11 +113,17 @@ pub struct Config {
     /// later at most; an id forgotten and seen again is delivered twice,
     /// which the state's join absorbs.
     pub seen_capacity: usize,
-    /// A link that sent within this window is busy: further payloads for
-    /// it wait until the window since its last send closes and leave
-    /// together (default 50 ms; zero sends every payload at once). An idle
-    /// link, as in an office between two writes, sends at once.
+    /// A link earns one message of credit per window, up to
+    /// `batch_burst`; out of credit it is busy, and further payloads for it
+    /// wait for its next credit and leave together (default 50 ms; zero
+    /// sends every payload at once). A quiet link, as in an office between
+    /// two writes, sends at once.
     pub batch_window: Duration,
+    /// Messages a quiet link sends at once before it waits for credit
+    /// (default 1: on `glomers` every extra message of credit costs about
+    /// one more message per operation; a node's `[gossip] batch_burst`
+    /// sets its own, see `config::gossip`).
+    pub batch_burst: u32,
     /// A waiting batch leaves at once when it reaches this many bytes
     /// (default 16 KiB: a quarter of the frame cap, so a batch never
     /// comes near it).
@@ -141,6 +147,7 @@ impl Default for Config {
             seen_ttl: Duration::from_secs(600),
             seen_capacity: 8192,
             batch_window: Duration::from_millis(50),
+            batch_burst: 1,
             batch_bytes_max: 16 * 1024,
         }
     }
@@ -349,7 +356,11 @@ impl Plumtree {
             |(_, payload): &(u16, Bytes)| payload.len() + CACHE_ENTRY_OVERHEAD,
             config.cache_bytes,
         );
-        let batches = LinkBatches::new(config.batch_window, config.batch_bytes_max);
+        let batches = LinkBatches::new(
+            config.batch_window,
+            config.batch_burst,
+            config.batch_bytes_max,
+        );
         Plumtree {
             batches,
             me,
@@ -1005,7 +1016,20 @@ mod tests {
     use crate::proto::test_net::peer;
 
     fn tree(me: u64, peers: &[u64]) -> Plumtree {
-        let mut p = Plumtree::new(NodeId(me), Config::default());
+        tree_with(me, peers, Config::default())
+    }
+
+    /// Links busy after one message, so a test sees batching at once.
+    fn tree_without_burst(me: u64, peers: &[u64]) -> Plumtree {
+        let config = Config {
+            batch_burst: 1,
+            ..Config::default()
+        };
+        tree_with(me, peers, config)
+    }
+
+    fn tree_with(me: u64, peers: &[u64], config: Config) -> Plumtree {
+        let mut p = Plumtree::new(NodeId(me), config);
         for &id in peers {
             p.neighbor_up(Time::ZERO, peer(id), &mut Vec::new());
         }
@@ -1047,7 +1071,7 @@ mod tests {
 
     #[test]
     fn a_first_copy_is_delivered_and_pushed_eagerly_and_lazily() {
-        let mut p = tree(1, &[2, 3, 4]);
+        let mut p = tree_without_burst(1, &[2, 3, 4]);
         p.set_eager(NodeId(4), false);
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 3), &mut out);
@@ -1097,7 +1121,7 @@ mod tests {
 
     #[test]
     fn a_busy_link_coalesces_payloads_and_announcements_into_one_batch() {
-        let mut p = tree(1, &[2, 3]);
+        let mut p = tree_without_burst(1, &[2, 3]);
         let window = Config::default().batch_window;
         let t0 = Time::from_millis(1_000);
         let mut out = Vec::new();

@@ -181,7 +181,10 @@ impl Net {
                         .push_back((to, Input::Frame { link: their, msg }));
                 }
                 Some(&(to, _)) if to >= self.replicas.len() => match msg {
-                    Message::Observer(wire::observer::Message::ClockReport(_)) => {}
+                    Message::Observer(
+                        wire::observer::Message::ClockReport(_)
+                        | wire::observer::Message::Admitted(_),
+                    ) => {}
                     Message::Observer(answer) => self.answers.push((i, answer)),
                     _ => {}
                 },

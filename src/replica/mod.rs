@@ -178,6 +178,8 @@ enum Timer {
     Sweep,
     Snapshot,
     PersistRetry,
+    /// A peer's change to the kept part is due for its commit.
+    KeptCommit,
     Tombstones,
 }
 
@@ -647,7 +649,7 @@ impl Replica {
                     hops,
                     "delivered"
                 );
-                self.delivered(id.origin, from, &payload)
+                self.delivered(id.origin, from, payload)
             }
         }
     }
@@ -664,12 +666,16 @@ impl Replica {
             wall_ms,
             my_counter: self.writer.last_counter(),
             kept: false,
+            admitted: Vec::new(),
         };
         self.anti_entropy
             .handle_admitted(now, &mut self.state, input, &mut gate, &mut out);
         let kept = gate.kept;
+        for delta in std::mem::take(&mut gate.admitted) {
+            self.tell_observers_delta(&delta);
+        }
         if kept {
-            self.persistence.kept_changed();
+            self.kept_changed();
             self.out.push(Output::Programs);
         }
         for output in out {
@@ -695,8 +701,8 @@ impl Replica {
     }
 
     /// A broadcast reached this node for the first time, relayed by `from`.
-    fn delivered(&mut self, origin: NodeId, from: NodeId, payload: &[u8]) {
-        let payload = Payload::decode(payload);
+    fn delivered(&mut self, origin: NodeId, from: NodeId, encoded: Bytes) {
+        let payload = Payload::decode(&encoded);
         match &payload {
             // A delta is counted by what it writes, once decoded below.
             Ok(Payload::Delta(_)) => {}
@@ -709,7 +715,7 @@ impl Replica {
             Ok(Payload::Delta(bytes)) => match Delta::decode(&bytes) {
                 Ok(mut delta) => {
                     self.metrics.broadcast_received(metrics::delta_kind(&delta));
-                    self.admission.filter(
+                    let dropped = self.admission.filter(
                         self.now,
                         self.wall_ms,
                         origin,
@@ -732,6 +738,12 @@ impl Replica {
                         if let Some(newest) = delta.0.timestamps().max() {
                             let route = metrics::Route::Broadcast;
                             self.metrics.arrived(route, newest.wall_ms, self.wall_ms);
+                        }
+                        // Whole as it came when nothing was held back.
+                        if dropped == 0 {
+                            self.tell_observers(encoded);
+                        } else {
+                            self.tell_observers_delta(&delta);
                         }
                         self.state_changed(persistence::touches_kept(&delta));
                     }
@@ -788,6 +800,7 @@ impl Replica {
                     .is_ok()
                 {
                     self.void(observer, proofs.iter().map(|p| p.dot));
+                    self.tell_observers(encoded);
                 }
             }
             Err(error) => {
@@ -827,6 +840,7 @@ impl Replica {
                     },
                 );
                 if self.state.apply(&delta) {
+                    self.tell_observers_delta(&delta);
                     self.state_changed(persistence::touches_kept(&delta));
                 }
             }
@@ -837,6 +851,12 @@ impl Replica {
         match payload.encode() {
             Ok(bytes) => {
                 self.metrics.broadcast_sent(metrics::payload_kind(payload));
+                // A write or a refusal this node made or admitted is news
+                // to its observers; the rest (leases, notices, requests)
+                // is the nodes' business.
+                if matches!(payload, Payload::Delta(_) | Payload::Refused { .. }) {
+                    self.tell_observers(bytes.clone());
+                }
                 self.broadcast_bytes(bytes);
             }
             Err(error) => tracing::error!(%error, "cannot encode a payload"),
@@ -896,13 +916,15 @@ impl Replica {
                         .schedule(now + persistence::SNAPSHOT_EVERY, Timer::Snapshot);
                 }
                 Timer::PersistRetry => self.persistence.resume(),
+                // The commit itself is made after this input, as after every one.
+                Timer::KeptCommit => {}
                 Timer::Tombstones => {
                     let collected = self
                         .state
                         .collect_tombstones(self.wall_ms, self.config.tombstone_grace);
                     if collected > 0 {
                         tracing::info!(collected, "tombstones past their grace period collected");
-                        self.persistence.kept_changed();
+                        self.kept_changed();
                     }
                     self.timers
                         .schedule(now + TOMBSTONE_SWEEP, Timer::Tombstones);
@@ -941,7 +963,7 @@ impl Replica {
     /// whether this node was forgotten.
     fn state_changed(&mut self, kept: bool) {
         if kept {
-            self.persistence.kept_changed();
+            self.kept_changed();
             self.out.push(Output::Programs);
         } else {
             self.persistence.other_changed();
@@ -1057,6 +1079,7 @@ impl Replica {
         if kept {
             self.persistence.broadcast_after_commit(payload);
         } else {
+            self.tell_observers(payload.clone());
             self.broadcast_bytes(payload);
         }
         if let Some((from, to)) = self.config.skipped.take() {
@@ -1111,6 +1134,13 @@ impl Replica {
 
     // ---- persistence ---------------------------------------------------
 
+    /// The kept part changed, with no promise waiting on this copy.
+    fn kept_changed(&mut self) {
+        if let Some(due) = self.persistence.kept_changed(self.now) {
+            self.timers.schedule(due, Timer::KeptCommit);
+        }
+    }
+
     fn persist(&mut self) {
         // Encoded only when a job is due: this runs after every input.
         let writer = || postcard::to_stdvec(&self.writer).unwrap_or_default();
@@ -1119,10 +1149,13 @@ impl Replica {
             peers.extend(self.overlay.passive_view());
             postcard::to_stdvec(&peers).unwrap_or_default()
         };
-        if let Some(job) =
-            self.persistence
-                .next_job(&self.state, writer, peers, self.writer.last_counter())
-        {
+        if let Some(job) = self.persistence.next_job(
+            self.now,
+            &self.state,
+            writer,
+            peers,
+            self.writer.last_counter(),
+        ) {
             self.metrics.commit_started(job.token, self.now);
             self.out.push(Output::Persist(job));
         }
@@ -1132,6 +1165,8 @@ impl Replica {
         self.metrics.commit_answered(token, self.now);
         let landed = self.persistence.landed(token, result);
         for payload in landed.release {
+            // This node's own writes, held until on disk.
+            self.tell_observers(payload.clone());
             self.broadcast_bytes(payload);
         }
         if let Some(error) = &landed.error {
@@ -1198,6 +1233,36 @@ impl Replica {
         self.overlay_input(proto::Input::ObserverDown(id));
         self.anti_entropy_input(anti_entropy::Input::NeighborDown(id));
         self.forget_relayed_unless_watched();
+    }
+
+    /// Passes an encoded payload this node has admitted (or made) on to
+    /// the observers attached here. Nothing else reaches them as state: an
+    /// overlay delivery is unchecked until the admission has seen it.
+    fn tell_observers(&mut self, payload: Bytes) {
+        let observers = self.links.observers();
+        if observers.is_empty() {
+            return;
+        }
+        let msg = Message::Observer(wire::observer::Message::Admitted(payload));
+        for observer in observers {
+            self.send(observer, msg.clone());
+        }
+    }
+
+    /// [`Replica::tell_observers`] for a delta admitted in part, or by a
+    /// route that carries no payload of its own.
+    fn tell_observers_delta(&mut self, delta: &Delta) {
+        if delta.is_empty() || self.links.observers().is_empty() {
+            return;
+        }
+        match delta
+            .encode()
+            .map(|b| Payload::Delta(Bytes::from(b)).encode())
+        {
+            Ok(Ok(payload)) => self.tell_observers(payload),
+            Ok(Err(error)) => tracing::error!(%error, "cannot encode a payload"),
+            Err(error) => tracing::error!(%error, "cannot encode a delta"),
+        }
     }
 
     /// Whether the other nodes are reporting to this one: while its own
@@ -1442,6 +1507,9 @@ struct AntiEntropyGate<'a> {
     my_counter: u64,
     /// Whether an admitted answer touched what the node keeps on disk.
     kept: bool,
+    /// What the answers brought that passed admission, for the observers
+    /// attached here (collected only while there are some).
+    admitted: Vec<Delta>,
 }
 
 impl anti_entropy::Gate for AntiEntropyGate<'_> {
@@ -1487,6 +1555,9 @@ impl anti_entropy::Gate for AntiEntropyGate<'_> {
             admission.clip_seen(seen, self.my_counter);
         }
         self.kept |= persistence::touches_kept(delta);
+        if !self.observers.is_empty() && !delta.is_empty() {
+            self.admitted.push(delta.clone());
+        }
         if let Some(newest) = delta.0.timestamps().max() {
             let route = metrics::Route::AntiEntropy;
             self.metrics.arrived(route, newest.wall_ms, self.wall_ms);

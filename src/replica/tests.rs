@@ -874,6 +874,35 @@ fn readings_are_not_written_to_disk_but_targets_are() {
 }
 
 #[test]
+fn a_target_relayed_by_a_peer_is_committed_after_its_delay_not_while_forwarded() {
+    let mut h = Harness::new(1);
+    let start = h.out.clone();
+    h.land(&start, Ok(()));
+    h.neighbour(2, 8);
+    let commits = |out: &[Output]| {
+        out.iter()
+            .filter(
+                |o| matches!(o, Output::Persist(j) if j.puts.iter().any(|(k, _)| *k == KEPT_KEY)),
+            )
+            .count()
+    };
+    let mut seen = 0;
+    for seq in 1..=3 {
+        let out = h.feed(Input::Frame {
+            link: LinkId(8),
+            msg: gossip(2, seq, Payload::Delta(target_write(60 + seq, "lab", 21.0))),
+        });
+        seen += commits(&out);
+    }
+    assert_eq!(h.target("lab"), Some(21.0), "applied at once");
+    assert_eq!(seen, 0, "no commit while the writes are forwarded");
+    let out = h.advance(persistence::RELAYED_KEPT_DELAY);
+    assert_eq!(commits(&out), 1, "the burst in one commit");
+    h.land(&out, Ok(()));
+    assert!(h.r.persistence_idle());
+}
+
+#[test]
 fn writes_wait_for_a_durable_dot_reservation() {
     let mut c = config(1);
     c.reserved_dots = 3;
@@ -1099,4 +1128,266 @@ fn a_neighbour_lost_to_silence_is_redialled_until_it_answers() {
             msg: Message::Membership(wire::hyparview::Message::Join { .. })
         }
     )));
+}
+
+// ---- what observers are told ------------------------------------------
+
+/// The payloads passed on to the observer on `link`, decoded; and no
+/// overlay message reaches it (a delivery is unchecked until admitted).
+fn told_on(out: &[Output], link: u64) -> Vec<Payload> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { link: l, msg } if *l == LinkId(link) => Some(msg),
+            _ => None,
+        })
+        .filter_map(|msg| match msg {
+            Message::Observer(observer::Message::Admitted(bytes)) => {
+                Some(Payload::decode(bytes).expect("a payload"))
+            }
+            Message::Broadcast(_) | Message::Flood(_) => {
+                panic!("an overlay message reached an observer: {msg:?}")
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The target zones, with their values, the observer on `link` was told.
+fn targets_told(out: &[Output], link: u64) -> Vec<(String, f32)> {
+    let mut zones = Vec::new();
+    for payload in told_on(out, link) {
+        if let Payload::Delta(bytes) = payload {
+            let delta = Delta::decode(&bytes).unwrap();
+            for (key, register) in &delta.0.targets {
+                for (_, sibling) in register.siblings() {
+                    zones.push((key.zone.to_string(), sibling.value.value));
+                }
+            }
+        }
+    }
+    zones
+}
+
+/// A target write made by `writer`, stamped at `wall`.
+fn target_by(writer: &mut Writer, wall: u64, zone: &str, value: f32) -> Delta {
+    OfficeState::new()
+        .set_target(
+            writer,
+            wall,
+            TargetKey::new(zone, Quantity::Temperature),
+            TargetValue {
+                value,
+                unit: Unit::Celsius,
+                set_by: "t".into(),
+            },
+        )
+        .delta
+}
+
+fn delta_gossip(origin: u64, seq: u64, delta: &Delta) -> Message {
+    gossip(
+        origin,
+        seq,
+        Payload::Delta(Bytes::from(delta.encode().unwrap())),
+    )
+}
+
+#[test]
+fn an_observer_is_told_only_what_its_node_admitted_from_a_broadcast() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    h.up(50, Role::Observer, 7);
+    let operator = 70;
+    h.feed(Input::Trust(authorship::Trust {
+        operators: [(
+            nid(operator),
+            authorship::Operator {
+                // What `target_by` signs as.
+                name: "t".into(),
+                key: key(operator).public(),
+            },
+        )]
+        .into(),
+        revoked: Default::default(),
+    }));
+    let deliver = |h: &mut Harness, seq: u64, delta: Delta| {
+        let out = h.feed(Input::Frame {
+            link: LinkId(8),
+            msg: delta_gossip(2, seq, &delta),
+        });
+        targets_told(&out, 7)
+    };
+    // A forged signature: the operator's dots, someone else's key.
+    let mut forger = Writer::forging(nid(operator), key(66)).carry_key();
+    let forged = target_by(&mut forger, WALL, "lab", 21.0);
+    assert_eq!(deliver(&mut h, 1, forged), vec![]);
+    // Not an operator.
+    let unauthorised = target_by(&mut writer_of(61), WALL, "lab", 21.0);
+    assert_eq!(deliver(&mut h, 2, unauthorised), vec![]);
+    // Stamped an hour ahead of every clock here (by a writer of its own:
+    // a hybrid clock never goes back, so its later writes would be too).
+    let mut fast = writer_of(operator);
+    fast.raise_counter(100);
+    let ahead = WALL + 3_600_000;
+    let future = target_by(&mut fast, ahead, "lab", 21.0);
+    assert_eq!(deliver(&mut h, 3, future), vec![]);
+    // Out of range.
+    let mut op = writer_of(operator);
+    let hot = target_by(&mut op, WALL, "lab", 99.0);
+    assert_eq!(deliver(&mut h, 4, hot), vec![]);
+    assert_eq!(h.target("lab"), None);
+    let refused: u64 = h.r.stats().rejected.values().sum();
+    assert_eq!(refused, 4, "{:?}", h.r.stats().rejected);
+
+    // An operator's write in range: told as it came.
+    let good = target_by(&mut op, WALL, "lab", 21.5);
+    assert_eq!(deliver(&mut h, 5, good.clone()), vec![("lab".into(), 21.5)]);
+    // Half of a write refused: only the half admitted is told.
+    let mut mixed = target_by(&mut op, WALL, "hall", 19.0);
+    let bad = target_by(&mut op, WALL, "attic", 99.0);
+    mixed.0.targets.extend(bad.0.targets);
+    assert_eq!(deliver(&mut h, 6, mixed), vec![("hall".into(), 19.0)]);
+    // A copy of what is held already tells nothing more.
+    assert_eq!(deliver(&mut h, 7, good), vec![]);
+}
+
+#[test]
+fn an_observer_is_told_a_held_write_once_its_authors_key_admits_it() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    h.up(50, Role::Observer, 7);
+    let mut node3 = Writer::signing(key(3));
+    let entry = OfficeState::new()
+        .announce_node(&mut node3, WALL, config(3).info)
+        .delta;
+    let out = h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: reading_of(3, &mut node3, 2, 21.5),
+    });
+    assert!(told_on(&out, 7).is_empty(), "held, so not told");
+    let out = h.feed(Input::Frame {
+        link: LinkId(8),
+        msg: delta_gossip(3, 1, &entry),
+    });
+    let told = told_on(&out, 7);
+    let sensors: usize = told
+        .iter()
+        .filter_map(|p| match p {
+            Payload::Delta(bytes) => Some(Delta::decode(bytes).unwrap().0.sensors.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(told.len(), 2, "the entry, then the reading: {told:?}");
+    assert_eq!(sensors, 1);
+}
+
+#[test]
+fn an_observer_is_told_what_an_anti_entropy_answer_brought_once_admitted() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 8);
+    h.up(50, Role::Observer, 7);
+    // Node 2 holds a target in range and one out of range (written before
+    // the range was narrowed there, say).
+    let mut s = OfficeState::new();
+    let mut w = writer_of(60);
+    for (zone, value) in [("lab", 21.0), ("hall", 99.0)] {
+        s.set_target(
+            &mut w,
+            WALL,
+            TargetKey::new(zone, Quantity::Temperature),
+            TargetValue {
+                value,
+                unit: Unit::Celsius,
+                set_by: "t".into(),
+            },
+        );
+    }
+    let mut ae = AntiEntropy::new(anti_entropy::Config::default(), 9);
+    let mut ae_out = Vec::new();
+    ae.handle(
+        h.now,
+        &mut s,
+        anti_entropy::Input::NeighborUp(nid(1)),
+        &mut ae_out,
+    );
+    let mut to_node: Vec<wire::sync::Message> = ae_out
+        .iter()
+        .filter_map(|o| match o {
+            anti_entropy::Output::Send { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut told = Vec::new();
+    for _ in 0..4 {
+        let mut back = Vec::new();
+        for msg in to_node.drain(..) {
+            let out = h.feed(Input::Frame {
+                link: LinkId(8),
+                msg: Message::Sync(msg),
+            });
+            told.extend(targets_told(&out, 7));
+            back.extend(out);
+        }
+        for o in back {
+            if let Output::Send {
+                link: LinkId(8),
+                msg: Message::Sync(msg),
+            } = o
+            {
+                let mut ae_out = Vec::new();
+                ae.handle(
+                    h.now,
+                    &mut s,
+                    anti_entropy::Input::Message { from: nid(1), msg },
+                    &mut ae_out,
+                );
+                to_node.extend(ae_out.into_iter().filter_map(|o| match o {
+                    anti_entropy::Output::Send { msg, .. } => Some(msg),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    assert_eq!(h.target("lab"), Some(21.0), "the exchange ran");
+    assert_eq!(h.target("hall"), None);
+    assert_eq!(told, vec![("lab".to_string(), 21.0)]);
+}
+
+#[test]
+fn an_observer_is_told_its_nodes_own_writes_and_other_observers_admitted_ones() {
+    let mut h = Harness::new(1);
+    h.up(50, Role::Observer, 7);
+    h.up(51, Role::Observer, 9);
+    // A reading leaves at once.
+    let out = h.feed(reading(20.5));
+    let told = told_on(&out, 7);
+    assert!(
+        matches!(&told[..], [Payload::Delta(b)] if Delta::decode(b).unwrap().0.sensors.len() == 1),
+        "{told:?}"
+    );
+    // A target is told when it leaves: once on disk.
+    let out = h.feed(Input::Local(LocalWrite::Target {
+        zone: "lab".into(),
+        quantity: Quantity::Temperature,
+        value: 20.0,
+        set_by: "panel".into(),
+    }));
+    assert!(targets_told(&out, 7).is_empty(), "not before the disk");
+    let out = h.land(&out, Ok(()));
+    assert_eq!(targets_told(&out, 7), vec![("lab".into(), 20.0)]);
+    // Observer 50's admitted write reaches observer 51; its refused one
+    // only as a refusal notice.
+    let mut o = writer_of(50);
+    let mut write = |zone: &str, value: f32| {
+        Bytes::from(target_by(&mut o, WALL, zone, value).encode().unwrap())
+    };
+    let out = observer_write(&mut h, 7, 1, write("hall", 19.0));
+    assert_eq!(targets_told(&out, 9), vec![("hall".into(), 19.0)]);
+    let out = observer_write(&mut h, 7, 2, write("attic", 99.0));
+    assert!(targets_told(&out, 9).is_empty());
+    assert!(
+        matches!(&told_on(&out, 9)[..], [Payload::Refused { observer, .. }] if *observer == nid(50)),
+        "{:?}",
+        told_on(&out, 9)
+    );
 }

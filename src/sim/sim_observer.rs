@@ -1,5 +1,6 @@
 //! An observer as the simulator plays it: attached to one node, holding a
-//! replica of the office fed by that node's pushes and anti-entropy,
+//! replica of the office fed by that node's anti-entropy and the changes
+//! it passes on once admitted,
 //! writing targets with its own dots, joining a write only once its node
 //! admits it, and following the nodes' clock reports — the protocol the
 //! TUI's observer speaks, without sockets.
@@ -17,7 +18,20 @@ use crate::node_id::NodeId;
 use crate::replica::LinkId;
 use crate::time::Time;
 use crate::wire::payload::Payload;
-use crate::wire::{Message, PeerInfo, observer, plumtree};
+use crate::wire::{Message, PeerInfo, observer};
+
+/// The clock reports an observer received, counted: what watching an
+/// office costs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReportTally {
+    pub reports: u64,
+    /// Of which whole vectors.
+    pub whole: u64,
+    /// Vector entries, over every report.
+    pub entries: u64,
+    /// Encoded report payloads, in bytes.
+    pub bytes: u64,
+}
 
 /// A write this observer made and what became of it.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +58,8 @@ pub struct SimObserver {
     pub refused: Vec<WriteRecord>,
     /// The last clock report of every node.
     pub clocks: BTreeMap<NodeId, BTreeMap<NodeId, u64>>,
+    /// Every clock report received so far.
+    pub reports: ReportTally,
     /// History answers received: (request, node, answer).
     pub histories: Vec<(u64, NodeId, observer::HistoryAnswer)>,
     /// Heating-program writes answered *stored*, by request.
@@ -65,6 +81,7 @@ impl SimObserver {
             stored: Vec::new(),
             refused: Vec::new(),
             clocks: BTreeMap::new(),
+            reports: ReportTally::default(),
             histories: Vec::new(),
             programs_stored: Vec::new(),
         }
@@ -146,8 +163,11 @@ impl SimObserver {
                 );
                 return self.sync_sends(link, out);
             }
-            Message::Broadcast(plumtree::Message::Gossip { payload, .. }) => self.payload(&payload),
-            Message::Observer(observer::Message::ClockReport(payload)) => self.payload(&payload),
+            Message::Observer(observer::Message::Admitted(payload)) => self.payload(&payload),
+            Message::Observer(observer::Message::ClockReport(payload)) => {
+                self.reports.bytes += payload.len() as u64;
+                self.payload(&payload);
+            }
             Message::Observer(observer::Message::Stored { request }) => {
                 if let Some((bytes, record)) = self.pending.remove(&request) {
                     if let Ok(delta) = Delta::decode(&bytes) {
@@ -209,6 +229,9 @@ impl SimObserver {
                 full,
                 entries,
             }) => {
+                self.reports.reports += 1;
+                self.reports.whole += u64::from(full);
+                self.reports.entries += entries.len() as u64;
                 let clock = self.clocks.entry(node).or_default();
                 if full {
                     clock.clear();

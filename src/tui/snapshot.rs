@@ -1,7 +1,7 @@
 //! The plain data the TUI renders: what the observer client knows of the office.
 //!
 //! The TUI never reaches into the CRDT or protocol types. The observer client
-//! (which is attached to one node and receives every broadcast) folds the
+//! (which is attached to one node and receives every change it admits) folds the
 //! office state into an [`OfficeSnapshot`] and sends it in a
 //! [`NetworkUpdate::Snapshot`](super::NetworkUpdate::Snapshot); the TUI only
 //! reads it. Keeping the model plain keeps rendering pure and testable with a

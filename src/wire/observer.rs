@@ -55,6 +55,15 @@ pub enum Message {
         node: NodeId,
         answer: HistoryAnswer,
     },
+    /// Node → observer: an encoded `Payload` (a `Delta`, or a `Refused`
+    /// notice) this node has admitted and joined, by whatever route it
+    /// came: a broadcast, an anti-entropy answer, a write whose author's
+    /// key came later, its own or an observer's write. Only what passed
+    /// the node's admission is passed on, so an observer never shows a
+    /// write every node refuses (a forged signature, a target its writer
+    /// may not set, a reading stamped hours ahead). A delta carries only
+    /// the registers admitted.
+    Admitted(Bytes),
 }
 
 /// What a node knows of its own recent past.
@@ -122,6 +131,7 @@ impl Message {
             Message::NotStored { .. } => "not_stored",
             Message::HistoryRequest { .. } => "history_request",
             Message::History { .. } => "history",
+            Message::Admitted(_) => "admitted",
         }
     }
 }

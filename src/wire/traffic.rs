@@ -16,7 +16,8 @@ use super::Message;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Traffic {
     /// Broadcast payloads: GOSSIP and batches (the flood baseline's too),
-    /// and observer writes entering the overlay.
+    /// observer writes entering the overlay, and the changes a node passes
+    /// on to its observers once admitted.
     Payload,
     /// Keeping the broadcast tree: IHAVE, GRAFT, PRUNE.
     TreeRepair,
@@ -55,8 +56,9 @@ impl Traffic {
             (Some(2), Some(_)) => Traffic::TreeRepair,
             (Some(3), _) => Traffic::Payload,
             (Some(4), _) => Traffic::AntiEntropy,
-            // Observer: Write 0 is a payload; the rest answer observers.
-            (Some(5), Some(0)) => Traffic::Payload,
+            // Observer: Write 0 and Admitted 7 are payloads; the rest
+            // answer observers.
+            (Some(5), Some(0 | 7)) => Traffic::Payload,
             (Some(5), _) => Traffic::Observer,
             (Some(6), _) => Traffic::Liveness,
             _ => Traffic::Membership,
@@ -86,7 +88,9 @@ impl Message {
             Message::Broadcast(_) => Traffic::TreeRepair,
             Message::Flood(flood::Message::Flood { .. }) => Traffic::Payload,
             Message::Sync(_) => Traffic::AntiEntropy,
-            Message::Observer(observer::Message::Write { .. }) => Traffic::Payload,
+            Message::Observer(observer::Message::Write { .. } | observer::Message::Admitted(_)) => {
+                Traffic::Payload
+            }
             Message::Observer(_) => Traffic::Observer,
             Message::Keepalive => Traffic::Liveness,
         }
@@ -156,7 +160,8 @@ mod tests {
                 delta: payload.clone(),
             }),
             Message::Observer(observer::Message::Stored { request: 1 }),
-            Message::Observer(observer::Message::ClockReport(payload)),
+            Message::Observer(observer::Message::ClockReport(payload.clone())),
+            Message::Observer(observer::Message::Admitted(payload)),
             Message::Keepalive,
         ];
         for msg in messages {

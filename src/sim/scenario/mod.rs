@@ -70,6 +70,8 @@ pub struct Options {
     pub crash: Option<f64>,
     /// Plumtree's batching window (`None`: the protocol's default).
     pub batch_window: Option<Duration>,
+    /// Plumtree's batching burst (`None`: the protocol's default).
+    pub batch_burst: Option<u32>,
     /// Plumtree's IHAVE batching interval (`None`: the protocol's default).
     pub ihave_interval: Option<Duration>,
     /// Plumtree's GRAFT timeout (`None`: the protocol's default).
@@ -91,6 +93,7 @@ impl Options {
             observers: None,
             crash: None,
             batch_window: None,
+            batch_burst: None,
             ihave_interval: None,
             graft_timeout: None,
         }
@@ -118,6 +121,9 @@ impl Options {
         };
         if let Some(window) = self.batch_window {
             config.plumtree.batch_window = window;
+        }
+        if let Some(burst) = self.batch_burst {
+            config.plumtree.batch_burst = burst.max(1);
         }
         if let Some(interval) = self.ihave_interval {
             config.plumtree.ihave_interval = interval;
