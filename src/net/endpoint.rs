@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::backoff::Backoff;
@@ -72,6 +72,9 @@ struct Inner {
     role: Role,
     limits: Limits,
     listen_port: AtomicU16,
+    /// The address a [`super::Listener`] is bound to, when it is one
+    /// address rather than every interface: dials leave from it too.
+    listen_ip: RwLock<Option<IpAddr>>,
     next_conn: AtomicU64,
     counters: Arc<NetCounters>,
     /// Unauthenticated inbound connections, by source address.
@@ -103,6 +106,7 @@ impl Endpoint {
                 role,
                 limits,
                 listen_port: AtomicU16::new(0),
+                listen_ip: RwLock::new(None),
                 next_conn: AtomicU64::new(1),
                 counters: Arc::new(NetCounters::new()),
                 pending: PendingHandshakes::new(
@@ -203,9 +207,45 @@ impl Endpoint {
         self.inner.refusals.should_log(source, Instant::now())
     }
 
-    /// The port a [`super::Listener`] got: announced in our `Hello`.
-    pub(crate) fn set_listen_port(&self, port: u16) {
-        self.inner.listen_port.store(port, Ordering::Relaxed);
+    /// The address a [`super::Listener`] got: its port is announced in
+    /// our `Hello`, and a peer takes the connection's source address with
+    /// it as ours.
+    pub(crate) fn set_listen_addr(&self, addr: SocketAddr) {
+        self.inner.listen_port.store(addr.port(), Ordering::Relaxed);
+        let ip = (!addr.ip().is_unspecified()).then_some(addr.ip());
+        *self
+            .inner
+            .listen_ip
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = ip;
+    }
+
+    /// Where a dial to `to` leaves from: the listening address when the
+    /// node listens on one address (of the same family and kind) and the
+    /// system's choice otherwise. A peer learns our address from the
+    /// connection's source and our `Hello`'s port, so on a host with
+    /// several addresses (or several nodes on loopback) a dial from
+    /// another address would teach it one nothing listens on.
+    fn source_for(&self, to: SocketAddr) -> Option<IpAddr> {
+        let ip = (*self
+            .inner
+            .listen_ip
+            .read()
+            .unwrap_or_else(|e| e.into_inner()))?;
+        (ip.is_ipv4() == to.is_ipv4() && ip.is_loopback() == to.ip().is_loopback()).then_some(ip)
+    }
+
+    async fn dial(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        let Some(ip) = self.source_for(addr) else {
+            return TcpStream::connect(addr).await;
+        };
+        let socket = if ip.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.bind(SocketAddr::new(ip, 0))?;
+        socket.connect(addr).await
     }
 
     /// Dials `addr` and runs the handshake, each attempt within the
@@ -219,7 +259,8 @@ impl Endpoint {
         for (fp, key) in keyring.dial_order() {
             let keys = HandshakeKeys::Dial(fp, key);
             let result = tokio::time::timeout(timeout, async {
-                let stream = TcpStream::connect(addr)
+                let stream = self
+                    .dial(addr)
                     .await
                     .map_err(|source| HandshakeError::Connect { addr, source })?;
                 self.establish(stream, addr, Direction::Outbound, keys)

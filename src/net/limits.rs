@@ -45,11 +45,13 @@ pub const MAX_PENDING_HANDSHAKES_PER_IP: usize = 8;
 pub const MAX_CONNECTIONS_PER_PEER: usize = 4;
 
 /// Authenticated connections in total. A node holds its HyParView active
-/// view (a handful), short-lived shuffle and join links, and the
-/// observers attached to it (an operator's TUI, `status`, `set`); an
-/// office of tens of Pis stays far below this, and every connection costs
-/// a task, two buffers and a send queue.
-pub const MAX_CONNECTIONS: usize = 128;
+/// view (a handful), short-lived shuffle and join links, the observers
+/// attached to it (an operator's TUI, `status`, `set`) and, while an
+/// observer watches through it, a clock-report link from every node of
+/// the office: 200 Pis need 200. Every connection costs a task, two
+/// buffers that grow only while a frame is in them, and a send queue:
+/// a few KiB while idle.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// A refused connection is logged at most once per source per this
 /// interval; the counters count every one. A flood must not fill the

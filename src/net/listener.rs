@@ -29,7 +29,7 @@ impl Listener {
     /// in its `Hello`.
     pub async fn bind(endpoint: &Endpoint, addr: SocketAddr) -> std::io::Result<Listener> {
         let tcp = TcpListener::bind(addr).await?;
-        endpoint.set_listen_port(tcp.local_addr()?.port());
+        endpoint.set_listen_addr(tcp.local_addr()?);
         Ok(Self {
             tcp,
             endpoint: endpoint.clone(),
