@@ -40,6 +40,7 @@ pub struct TrafficBytes {
     pub membership: u64,
     pub anti_entropy: u64,
     pub observer: u64,
+    pub liveness: u64,
 }
 
 impl TrafficBytes {
@@ -50,6 +51,7 @@ impl TrafficBytes {
             Traffic::Membership => self.membership,
             Traffic::AntiEntropy => self.anti_entropy,
             Traffic::Observer => self.observer,
+            Traffic::Liveness => self.liveness,
         }
     }
 }
@@ -138,6 +140,7 @@ impl NetCounters {
                     membership: of(Traffic::Membership),
                     anti_entropy: of(Traffic::AntiEntropy),
                     observer: of(Traffic::Observer),
+                    liveness: of(Traffic::Liveness),
                 }
             },
         }

@@ -16,9 +16,13 @@
 //! - A node whose views have both emptied re-joins through the contacts it
 //!   was started with, with exponential backoff, so a partition that heals
 //!   leaves no permanent island. While the active view has room, the node
-//!   keeps trying passive peers on every shuffle tick, which is what lets two
-//!   halves of a healed partition find each other again through the
-//!   cross-partition entries their passive views still hold.
+//!   keeps trying passive peers on every shuffle tick.
+//! - A neighbour whose link failed is not forgotten (§4.3 drops it from both
+//!   views): it is probed with a JOIN every few seconds, then ever more
+//!   rarely as the loss ages, whether or not the active view has refilled.
+//!   During a cut each side refills its active view from its own side and
+//!   would otherwise never look out again; the first probe through after
+//!   the heal merges the two halves.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -147,6 +151,8 @@ pub enum Timer {
     Rejoin,
     /// A NEIGHBOR request to this peer may have been lost.
     NeighborTimeout(NodeId),
+    /// Lost peers are due to be probed.
+    ProbeLost,
 }
 
 /// A NEIGHBOR request this node sent and is waiting on.
@@ -160,14 +166,41 @@ struct Pending {
 #[derive(Clone, Copy, Debug)]
 struct Lost {
     peer: PeerInfo,
+    /// When its link failed: the probes thin out with the loss's age.
+    since: Time,
     next_probe: Time,
-    probes: u32,
 }
 
-/// How many times a lost peer is probed (with doubling intervals from one
-/// shuffle period: about 40 minutes in all at the default 10 s) before it
-/// is forgotten for good.
-const MAX_PROBES: u32 = 8;
+/// The shortest wait between two probes of one lost peer. A probe is one
+/// dial (one TCP connect, or an ARP query on the office's segment, when
+/// the peer is gone), so every node probing each of its lost peers this
+/// often costs the office next to nothing, and the two sides of a healed
+/// cut find each other within this time: the first probe to get through
+/// merges them. It is above the dial's own timeout (the handshake's 5 s),
+/// so a probe is not stacked on the dial of the one before.
+pub const PROBE_MIN: Duration = Duration::from_secs(6);
+/// A lost peer is probed again after this share of the time it has been
+/// lost (never sooner than [`PROBE_MIN`], never later than [`PROBE_MAX`]):
+/// a cut is found healed within about 1/60 of its length, a switch
+/// rebooted for 3 minutes within seconds, a night-long outage within
+/// minutes, and a Pi that is gone for good costs a dial every few minutes
+/// rather than one every few seconds for ever.
+pub const PROBE_SHARE: u32 = 60;
+/// The longest wait between two probes of one lost peer.
+pub const PROBE_MAX: Duration = Duration::from_secs(5 * 60);
+/// A peer lost this long is forgotten: it was decommissioned or re-imaged
+/// (a new key, a new id). A partition longer than this heals through the
+/// contacts and the passive views, as a node that restarts does.
+pub const FORGET_LOST_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Probes sent on one wake-up. The lost peers are at most the passive
+/// view's size; with their probes spread by jitter, a node never opens
+/// more than this many dials at once for them.
+pub const MAX_PROBES_AT_ONCE: usize = 4;
+
+/// The wait before the next probe of a peer lost for `age`.
+fn probe_interval(age: Duration) -> Duration {
+    (age / PROBE_SHARE).clamp(PROBE_MIN, PROBE_MAX)
+}
 
 /// One replica's membership state.
 #[derive(Debug)]
@@ -198,10 +231,14 @@ pub struct HyParView {
     contacts: Vec<PeerInfo>,
     /// Peers whose connection failed. HyParView (§4.3) drops them from
     /// both views, which is right for a crash but leaves two halves of a
-    /// healed partition knowing nobody across the cut. One is probed per
-    /// shuffle tick with a JOIN (a dead one just fails again; a live one
-    /// takes us in and advertises us), with a doubling interval.
+    /// healed partition knowing nobody across the cut, and a node whose
+    /// active view refilled on its own side never looks out again. Each
+    /// is probed with a JOIN (a dead one just fails again; a live one
+    /// takes us in and advertises us) on its own schedule
+    /// ([`probe_interval`]), whether or not the active view is full.
     lost: BTreeMap<NodeId, Lost>,
+    /// When the earliest [`Timer::ProbeLost`] scheduled will fire.
+    probe_at: Option<Time>,
     /// The peers this node sent in its last shuffle sample (as origin or as
     /// a walk's end): the first to go when the partner's peers need room
     /// (§4.4).
@@ -231,6 +268,7 @@ impl HyParView {
             excluded: BTreeSet::new(),
             contacts: Vec::new(),
             lost: BTreeMap::new(),
+            probe_at: None,
             last_shuffle: Vec::new(),
             shuffle_pending: false,
             shuffle_armed: false,
@@ -415,7 +453,7 @@ impl HyParView {
             }));
             self.refill_budget = self.config.passive_size;
         }
-        self.remember_lost(now, id, known);
+        self.remember_lost(now, id, known, out);
         // An unreachable peer is no use in the passive view either (§4.3).
         self.passive.remove(&id);
         self.pending.remove(&id);
@@ -448,7 +486,14 @@ impl HyParView {
                 if self.active.len() + self.passive.len() < self.config.rejoin_below {
                     self.join_outside(out);
                 }
-                self.probe_lost(now, out);
+            }
+            Timer::ProbeLost => {
+                if self.probe_at.is_some_and(|at| at <= now) {
+                    self.probe_at = None;
+                }
+                if !self.left {
+                    self.probe_lost(now, out);
+                }
             }
             Timer::Rejoin => {
                 self.rejoin_armed = false;
@@ -483,12 +528,16 @@ impl HyParView {
         }
     }
 
-    /// Remembers a failed peer for probing, or counts a failed probe.
-    fn remember_lost(&mut self, now: Time, id: NodeId, known: Option<PeerInfo>) {
-        if let Some(lost) = self.lost.get(&id) {
-            if lost.probes >= MAX_PROBES {
-                self.lost.remove(&id);
-            }
+    /// Remembers a failed peer for probing; a failed probe of one already
+    /// lost changes nothing (its next probe is already set).
+    fn remember_lost(
+        &mut self,
+        now: Time,
+        id: NodeId,
+        known: Option<PeerInfo>,
+        out: &mut Vec<Output>,
+    ) {
+        if self.lost.contains_key(&id) {
             return;
         }
         let Some(peer) = known else {
@@ -503,33 +552,63 @@ impl HyParView {
         {
             self.lost.remove(&oldest);
         }
+        let next_probe = now + self.jittered(PROBE_MIN);
         self.lost.insert(
             id,
             Lost {
                 peer,
-                next_probe: now + self.config.shuffle_period,
-                probes: 0,
+                since: now,
+                next_probe,
             },
         );
+        self.arm_probe(now, out);
     }
 
-    /// Sends JOIN to the lost peer whose probe is most overdue, if any.
+    /// Sends JOIN to the lost peers whose probe is due, most overdue
+    /// first, forgets those lost for [`FORGET_LOST_AFTER`], and sets the
+    /// next wake-up.
     fn probe_lost(&mut self, now: Time, out: &mut Vec<Output>) {
-        let due = self
+        self.lost
+            .retain(|_, l| now.saturating_since(l.since) < FORGET_LOST_AFTER);
+        let mut due: Vec<(Time, NodeId)> = self
             .lost
             .values()
             .filter(|l| l.next_probe <= now && !self.active.contains_key(&l.peer.id))
-            .min_by_key(|l| (l.next_probe, l.peer.id))
-            .map(|l| l.peer.id);
-        let Some(id) = due else {
-            return;
-        };
-        let period = self.config.shuffle_period;
-        if let Some(lost) = self.lost.get_mut(&id) {
-            lost.probes += 1;
-            lost.next_probe = now + period * 2u32.saturating_pow(lost.probes).min(1 << 10);
+            .map(|l| (l.next_probe, l.peer.id))
+            .collect();
+        due.sort_unstable();
+        for (_, id) in due.into_iter().take(MAX_PROBES_AT_ONCE) {
+            let Some(lost) = self.lost.get(&id).copied() else {
+                continue;
+            };
+            let wait = self.jittered(probe_interval(now.saturating_since(lost.since)));
+            if let Some(l) = self.lost.get_mut(&id) {
+                l.next_probe = now + wait;
+            }
             send(out, lost.peer, Message::Join { node: self.me });
         }
+        self.arm_probe(now, out);
+    }
+
+    /// Schedules [`Timer::ProbeLost`] for the earliest probe due, unless
+    /// one is already set to fire by then. Probes left over past
+    /// [`MAX_PROBES_AT_ONCE`] wait a second.
+    fn arm_probe(&mut self, now: Time, out: &mut Vec<Output>) {
+        let Some(next) = self.lost.values().map(|l| l.next_probe).min() else {
+            return;
+        };
+        let at = next.max(now + Duration::from_secs(1));
+        if self.probe_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        self.probe_at = Some(at);
+        self.schedule(at, Timer::ProbeLost, out);
+    }
+
+    /// `wait` spread by ±10 %, so the nodes that lost the same peers at
+    /// the same moment do not probe in lockstep.
+    fn jittered(&mut self, wait: Duration) -> Duration {
+        wait.mul_f64(self.rng.random_range(0.9..1.1))
     }
 
     fn send_join(&mut self, now: Time, out: &mut Vec<Output>) {
@@ -1519,34 +1598,94 @@ mod tests {
         assert!(last_gap > Config::default().rejoin_backoff);
     }
 
+    /// Runs `n`'s probe wake-ups from `from` to `to` (virtual time, as
+    /// the node's timer queue would), failing every probe's dial at once;
+    /// the times JOINs went to `target`.
+    fn probes_until(n: &mut HyParView, first: Vec<Output>, to: Time, target: NodeId) -> Vec<Time> {
+        let mut queue: Vec<Time> = timers(&first)
+            .into_iter()
+            .filter(|(_, t)| *t == Timer::ProbeLost)
+            .map(|(at, _)| at)
+            .collect();
+        let mut joins = Vec::new();
+        while let Some(i) = (0..queue.len()).min_by_key(|&i| queue[i]) {
+            let now = queue.swap_remove(i);
+            if now > to {
+                break;
+            }
+            let mut out = Vec::new();
+            n.timer_fired(now, Timer::ProbeLost, &mut out);
+            for (peer, msg) in sent(&out) {
+                if matches!(msg, Message::Join { .. }) {
+                    if peer == target {
+                        joins.push(now);
+                    }
+                    n.peer_failed(now, peer, &mut out);
+                }
+            }
+            queue.extend(
+                timers(&out)
+                    .into_iter()
+                    .filter(|(_, t)| *t == Timer::ProbeLost)
+                    .map(|(at, _)| at),
+            );
+        }
+        joins
+    }
+
     #[test]
-    fn a_failed_neighbour_is_probed_with_join_until_it_answers() {
+    fn a_failed_neighbour_is_probed_every_few_seconds_whatever_the_active_view() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        n.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        // The active view refills from its own side: full again.
+        with_active(&mut n, &[7]);
+        assert_eq!(n.active.len(), Config::default().active_size);
+        assert!(!n.active.contains_key(&NodeId(2)) && !n.passive.contains_key(&NodeId(2)));
+        // A cut of three minutes: probed all along, never more than
+        // PROBE_MIN (and its jitter) apart, so a heal is found within it.
+        let three_minutes = Time::ZERO + Duration::from_secs(180);
+        let joins = probes_until(&mut n, out, three_minutes, NodeId(2));
+        assert!(joins[0] <= Time::ZERO + PROBE_MIN.mul_f64(1.1));
+        let widest = joins
+            .windows(2)
+            .map(|w| w[1].saturating_since(w[0]))
+            .max()
+            .unwrap();
+        assert!(
+            widest <= PROBE_MIN.mul_f64(1.1) + Duration::from_secs(1),
+            "{widest:?}"
+        );
+        assert!(joins.len() >= 25, "{} probes in 3 minutes", joins.len());
+        // Once it answers (the partition healed), it is no longer lost.
+        with_active(&mut n, &[2]);
+        assert!(!n.lost.contains_key(&NodeId(2)));
+    }
+
+    #[test]
+    fn a_long_lost_peer_is_probed_ever_more_rarely_then_forgotten() {
         let mut n = node(1);
         with_active(&mut n, &[2, 3]);
         let mut out = Vec::new();
         n.peer_failed(Time::ZERO, NodeId(2), &mut out);
-        assert!(!n.active.contains_key(&NodeId(2)) && !n.passive.contains_key(&NodeId(2)));
-        let joins_to_2 = |out: &[Output]| {
-            sent(out)
-                .iter()
-                .filter(|(to, m)| *to == NodeId(2) && matches!(m, Message::Join { .. }))
-                .count()
-        };
-        // Not probed before a shuffle period has passed…
-        let mut out = Vec::new();
-        n.timer_fired(Time::from_millis(1), Timer::Shuffle, &mut out);
-        assert_eq!(joins_to_2(&out), 0);
-        // …then once, with a doubling interval after each failed probe.
-        let period = Config::default().shuffle_period;
-        let mut out = Vec::new();
-        n.timer_fired(Time::ZERO + period, Timer::Shuffle, &mut out);
-        assert_eq!(joins_to_2(&out), 1);
-        n.peer_failed(Time::ZERO + period, NodeId(2), &mut Vec::new());
-        let mut out = Vec::new();
-        n.timer_fired(Time::ZERO + period * 2, Timer::Shuffle, &mut out);
-        assert_eq!(joins_to_2(&out), 0, "the next probe waits twice as long");
-        // Once it answers (the partition healed), it is no longer lost.
-        with_active(&mut n, &[2]);
+        let day = Time::ZERO + FORGET_LOST_AFTER + PROBE_MAX * 2;
+        let joins = probes_until(&mut n, out, day, NodeId(2));
+        // After two hours the gaps are a sixtieth of the loss's age...
+        let two_hours = Time::ZERO + Duration::from_secs(7200);
+        let gap_at_two_hours = joins
+            .windows(2)
+            .find(|w| w[0] >= two_hours)
+            .map(|w| w[1].saturating_since(w[0]))
+            .unwrap();
+        assert!(
+            gap_at_two_hours >= Duration::from_secs(100),
+            "{gap_at_two_hours:?}"
+        );
+        assert!(gap_at_two_hours <= PROBE_MAX.mul_f64(1.1));
+        // ...a day costs a few hundred dials, and then it is forgotten.
+        assert!(joins.len() < 600, "{} probes in a day", joins.len());
+        assert!(joins.last().unwrap().saturating_since(Time::ZERO) <= FORGET_LOST_AFTER);
         assert!(!n.lost.contains_key(&NodeId(2)));
     }
 
@@ -1554,16 +1693,11 @@ mod tests {
     fn a_lost_peer_heard_from_through_the_overlay_is_not_probed() {
         let mut n = node(1);
         with_active(&mut n, &[2, 3]);
-        n.peer_failed(Time::ZERO, NodeId(2), &mut Vec::new());
-        n.heard_from(NodeId(2));
-        let period = Config::default().shuffle_period;
         let mut out = Vec::new();
-        n.timer_fired(Time::ZERO + period, Timer::Shuffle, &mut out);
-        assert!(
-            !sent(&out)
-                .iter()
-                .any(|(to, m)| *to == NodeId(2) && matches!(m, Message::Join { .. }))
-        );
+        n.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        n.heard_from(NodeId(2));
+        let joins = probes_until(&mut n, out, Time::ZERO + Duration::from_secs(60), NodeId(2));
+        assert!(joins.is_empty());
     }
 
     #[test]

@@ -373,9 +373,10 @@ impl Overlay {
                 self.flood.handle_message(from, msg, &neighbors, &mut own);
                 out.extend(own.into_iter().map(Output::from));
             }
-            // Anti-entropy belongs to the state layer and observer traffic to
-            // the node; the driver routes them there.
-            Message::Sync(_) | Message::Observer(_) => {}
+            // Anti-entropy belongs to the state layer, observer traffic to
+            // the node and keepalives to the link table; the driver routes
+            // them there.
+            Message::Sync(_) | Message::Observer(_) | Message::Keepalive => {}
         }
     }
 
@@ -751,9 +752,10 @@ mod properties {
             // Once quiet, every link is known at both ends; groups of
             // members one of which would contact the other have merged;
             // and a broadcast reaches every member of its group. Quiet
-            // lasts as long as a lost peer is probed (eight probes with
-            // doubling intervals from one shuffle period: ~42 minutes), the
-            // slowest way two groups find each other.
+            // lasts long enough for every lost peer that is alive to be
+            // probed a few times (the probes of one lost for 45 minutes
+            // are under a minute apart), the slowest way two groups find
+            // each other.
             net.run_for(Duration::from_secs(45 * 60));
             net.check_symmetric();
             let members: BTreeSet<NodeId> = net

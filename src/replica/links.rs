@@ -1,6 +1,7 @@
 //! The replica's open connections and the ones being opened: which of two
 //! simultaneous connections to keep, what to hold for a peer while it is
-//! dialled, and which idle links to close.
+//! dialled, which idle links to close, and which links of the active view
+//! need a keepalive or have gone silent ([`super::liveness`]).
 //!
 //! The driver owns the sockets; this table only names them by [`LinkId`],
 //! so every choice a peer can observe (a tie-break, a dropped message, an
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::liveness;
 use crate::node_id::NodeId;
 use crate::time::Time;
 use crate::wire::{Message, PeerInfo, Role};
@@ -40,7 +42,13 @@ pub struct Link {
     /// Whether this end dialled it.
     pub outbound: bool,
     pub role: Role,
+    /// Last frame either way except keepalives: what the idle sweep of
+    /// links outside the active view goes by.
     pub last_active: Time,
+    /// Last frame this end sent (keepalives included).
+    pub last_sent: Time,
+    /// Last frame heard from the peer (keepalives included).
+    pub last_heard: Time,
 }
 
 /// What the table asks of the driver.
@@ -137,6 +145,8 @@ impl Links {
             peer,
             Link {
                 last_active: now,
+                last_sent: now,
+                last_heard: now,
                 ..link
             },
         );
@@ -161,10 +171,19 @@ impl Links {
         Some(peer)
     }
 
-    /// Frames arrived on a link: it is alive.
+    /// Frames arrived on a link: it is alive, and in use.
     pub fn touch(&mut self, peer: NodeId, now: Time) {
         if let Some(l) = self.links.get_mut(&peer) {
             l.last_active = now;
+            l.last_heard = now;
+        }
+    }
+
+    /// A keepalive arrived on a link: it is alive, but not in use (it
+    /// does not keep a link outside the active view from the sweep).
+    pub fn heard(&mut self, peer: NodeId, now: Time) {
+        if let Some(l) = self.links.get_mut(&peer) {
+            l.last_heard = now;
         }
     }
 
@@ -201,7 +220,10 @@ impl Links {
         let Some(link) = self.links.get_mut(&to) else {
             return false;
         };
-        link.last_active = now;
+        if msg != Message::Keepalive {
+            link.last_active = now;
+        }
+        link.last_sent = now;
         out.push(LinkAction::Send { link: link.id, msg });
         true
     }
@@ -234,6 +256,51 @@ impl Links {
         }
     }
 
+    /// Keeps the node links of the `active` view alive
+    /// ([`super::liveness`]): sends a keepalive on each this end has been
+    /// quiet on, and closes each the peer has been silent on. Returns the
+    /// links closed as failed and when to look again.
+    pub fn liveness(
+        &mut self,
+        now: Time,
+        active: &[NodeId],
+        out: &mut Vec<LinkAction>,
+    ) -> (Vec<Link>, Option<Time>) {
+        let mut failed = Vec::new();
+        for peer in active {
+            let Some(link) = self.links.get(peer) else {
+                continue;
+            };
+            if link.role != Role::Node {
+                continue;
+            }
+            match liveness::need(link, now) {
+                liveness::Need::Nothing => {}
+                liveness::Need::Keepalive => {
+                    self.send(now, *peer, Message::Keepalive, out);
+                }
+                liveness::Need::Failed => {
+                    let link = link.clone();
+                    tracing::info!(
+                        peer = %link.peer.id,
+                        addr = %link.peer.addr,
+                        silent_s = now.saturating_since(link.last_heard).as_secs(),
+                        "nothing heard on a neighbour's link; closing it as failed"
+                    );
+                    self.close(*peer, out);
+                    failed.push(link);
+                }
+            }
+        }
+        let next = active
+            .iter()
+            .filter_map(|p| self.links.get(p))
+            .filter(|l| l.role == Role::Node)
+            .map(liveness::next)
+            .min();
+        (failed, next)
+    }
+
     fn flush(&mut self, peer: NodeId, out: &mut Vec<LinkAction>) {
         let Some(link) = self.links.get(&peer) else {
             return;
@@ -263,6 +330,8 @@ mod tests {
             outbound,
             role: Role::Node,
             last_active: Time::ZERO,
+            last_sent: Time::ZERO,
+            last_heard: Time::ZERO,
         }
     }
 

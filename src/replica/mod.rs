@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod histogram;
 pub mod history_requests;
 pub mod links;
+pub mod liveness;
 pub mod local_write;
 pub mod metrics;
 pub mod persistence;
@@ -170,6 +171,8 @@ enum Timer {
     Overlay(proto::Timer),
     AntiEntropy(anti_entropy::Timer),
     Announce,
+    /// Keepalives and silent links of the active view.
+    Liveness,
     WatchRenew,
     ClockReport,
     Sweep,
@@ -408,6 +411,8 @@ impl Replica {
         let now = self.now;
         self.timers.schedule(now + links::IDLE_LINK, Timer::Sweep);
         self.timers
+            .schedule(now + liveness::KEEPALIVE_AFTER, Timer::Liveness);
+        self.timers
             .schedule(now + persistence::SNAPSHOT_EVERY, Timer::Snapshot);
         self.timers
             .schedule(now + TOMBSTONE_SWEEP, Timer::Tombstones);
@@ -446,6 +451,8 @@ impl Replica {
             outbound,
             role,
             last_active: self.now,
+            last_sent: self.now,
+            last_heard: self.now,
         };
         let accepted = self.links.up(self.id(), self.now, link, &mut actions);
         self.link_actions(actions);
@@ -470,6 +477,11 @@ impl Replica {
         let Some(link) = self.links.down(id) else {
             return;
         };
+        self.link_lost(link);
+    }
+
+    /// A link is gone, closed by the transport or found silent.
+    fn link_lost(&mut self, link: Link) {
         let peer = link.peer.id;
         tracing::debug!(%peer, "link down");
         self.watchers.link_lost(peer);
@@ -477,8 +489,8 @@ impl Replica {
         match link.role {
             Role::Observer => self.observer_down(peer),
             Role::Node if !self.overlay.active_view().iter().any(|p| p.id == peer) => {
-                // TCP is the failure detector of the active view only
-                // (HyParView §4.3). A link outside it (a shuffle reply, a
+                // TCP (with the silence of [`liveness`]) is the failure
+                // detector of the active view only (HyParView §4.3). A link outside it (a shuffle reply, a
                 // seed dial, a refused NEIGHBOR) that the peer closed,
                 // typically because it was idle, says nothing about the
                 // peer's health; taken as a failure it would drop the peer
@@ -534,6 +546,10 @@ impl Replica {
             return;
         };
         if self.retired {
+            return;
+        }
+        if msg == Message::Keepalive {
+            self.links.heard(peer, self.now);
             return;
         }
         self.links.touch(peer, self.now);
@@ -885,6 +901,7 @@ impl Replica {
                     let report = self.watchers.due(now);
                     self.report(report);
                 }
+                Timer::Liveness => self.liveness(),
                 Timer::Sweep => {
                     let active: Vec<NodeId> =
                         self.overlay.active_view().iter().map(|p| p.id).collect();
@@ -914,6 +931,30 @@ impl Replica {
                 }
             }
         }
+    }
+
+    /// Keepalives on the quiet links of the active view, and the silent
+    /// ones failed ([`liveness`]). The next wake-up is when the first link
+    /// next needs one or the other; a link that comes up later needs
+    /// nothing for [`liveness::KEEPALIVE_AFTER`], so a wake-up at most that
+    /// far off is always set.
+    fn liveness(&mut self) {
+        let now = self.now;
+        if self.leaving || self.retired {
+            return;
+        }
+        let active: Vec<NodeId> = self.overlay.active_view().iter().map(|p| p.id).collect();
+        let mut actions = Vec::new();
+        let (failed, next) = self.links.liveness(now, &active, &mut actions);
+        self.link_actions(actions);
+        for link in failed {
+            self.link_lost(link);
+        }
+        let latest = now + liveness::KEEPALIVE_AFTER;
+        let at = next.map_or(latest, |t| {
+            t.clamp(now + Duration::from_millis(100), latest)
+        });
+        self.timers.schedule(at, Timer::Liveness);
     }
 
     // ---- the state -----------------------------------------------------

@@ -1090,6 +1090,163 @@ fn a_forgotten_node_retires() {
     let _ = BTreeMap::<u8, u8>::new();
 }
 
+/// Whether the core sent anything on `link`.
+fn sent_on(out: &[Output], link: u64) -> bool {
+    out.iter()
+        .any(|o| matches!(o, Output::Send { link: l, .. } if *l == LinkId(link)))
+}
+
+/// The longest this end went without sending on `link`, given the times
+/// it sent.
+fn widest_gap(times: &[Time]) -> Duration {
+    times
+        .windows(2)
+        .map(|w| w[1].saturating_since(w[0]))
+        .max()
+        .unwrap_or(Duration::MAX)
+}
+
+fn dials_to(out: &[Output], id: u64) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Output::Dial { addr, .. } if *addr == peer(id).addr))
+        .count()
+}
+
+fn is_neighbour(h: &Harness, id: u64) -> bool {
+    h.r.overlay().active_view().iter().any(|p| p.id == nid(id))
+}
+
+#[test]
+fn a_neighbour_link_silent_for_silent_link_is_closed_as_failed() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 10);
+    let start = h.now;
+    let mut out = Vec::new();
+    let mut sends = vec![start];
+    // A cut: nothing arrives. This end keeps saying it is alive...
+    while h.now.saturating_since(start) < liveness::SILENT_LINK - Duration::from_secs(1) {
+        let step = h.advance(Duration::from_millis(500));
+        if sent_on(&step, 10) {
+            sends.push(h.now);
+        }
+        out.extend(step);
+        assert!(is_neighbour(&h, 2), "failed early, at {:?}", h.now);
+    }
+    assert!(widest_gap(&sends) <= liveness::KEEPALIVE_AFTER + Duration::from_millis(500));
+    assert!(!out.contains(&Output::Close { link: LinkId(10) }));
+    // ...and a link nothing was heard on for SILENT_LINK is failed.
+    for _ in 0..4 {
+        out.extend(h.advance(Duration::from_millis(500)));
+    }
+    assert!(out.contains(&Output::Close { link: LinkId(10) }));
+    assert!(!is_neighbour(&h, 2));
+    assert!(h.r.links().get(nid(2)).is_none());
+}
+
+#[test]
+fn a_link_that_hears_keepalives_stays_up_and_a_busy_one_needs_none() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 10);
+    let mut out = Vec::new();
+    let mut sends = vec![h.now];
+    let mut keepalives = 0;
+    // Two idle minutes: the peer's keepalives every 5 s keep it up.
+    for step in 1..=240u32 {
+        let o = h.advance(Duration::from_millis(500));
+        if sent_on(&o, 10) {
+            sends.push(h.now);
+        }
+        keepalives += o
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Send {
+                        msg: Message::Keepalive,
+                        ..
+                    }
+                )
+            })
+            .count();
+        out.extend(o);
+        if step % 10 == 0 {
+            h.feed(Input::Frame {
+                link: LinkId(10),
+                msg: Message::Keepalive,
+            });
+        }
+    }
+    assert!(is_neighbour(&h, 2));
+    assert!(!out.contains(&Output::Close { link: LinkId(10) }));
+    // This end too says something at least every KEEPALIVE_AFTER: here
+    // its anti-entropy rounds, every 5 s with its only neighbour, so it
+    // needs hardly a keepalive of its own.
+    assert!(widest_gap(&sends) <= liveness::KEEPALIVE_AFTER + Duration::from_millis(500));
+    assert!(keepalives <= 5, "{keepalives} keepalives on a busy link");
+    // A keepalive is no use of the link: it does not hold off the sweep
+    // of a link outside the active view.
+    h.up(3, Role::Node, 11);
+    for _ in 0..(IDLE_LINK.as_secs() * 2 + 2) {
+        h.advance(Duration::from_millis(500));
+        h.feed(Input::Frame {
+            link: LinkId(11),
+            msg: Message::Keepalive,
+        });
+    }
+    assert!(h.r.links().get(nid(3)).is_none(), "swept");
+}
+
+#[test]
+fn a_neighbour_lost_to_silence_is_redialled_until_it_answers() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 10);
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        out.extend(h.advance(Duration::from_millis(500)));
+    }
+    assert!(out.contains(&Output::Close { link: LinkId(10) }));
+    let failed_at = h.now;
+    // The cut lasts: every probe's dial fails, and the next follows within
+    // PROBE_MIN and its jitter.
+    let mut dial_times = Vec::new();
+    while h.now.saturating_since(failed_at) < Duration::from_secs(60) {
+        let out = h.advance(Duration::from_millis(500));
+        if dials_to(&out, 2) > 0 {
+            dial_times.push(h.now);
+            h.feed(Input::DialFailed { addr: peer(2).addr });
+        }
+    }
+    assert!(
+        dial_times.len() >= 8,
+        "{} redials in a minute",
+        dial_times.len()
+    );
+    let widest = dial_times
+        .windows(2)
+        .map(|w| w[1].saturating_since(w[0]))
+        .max()
+        .unwrap();
+    assert!(widest <= Duration::from_secs(8), "{widest:?}");
+    // The heal: the next dial connects, and the JOIN it carried goes out.
+    let mut out = Vec::new();
+    while dials_to(&out, 2) == 0 {
+        out = h.advance(Duration::from_millis(500));
+    }
+    let out = h.feed(Input::LinkUp {
+        peer: peer(2),
+        role: Role::Node,
+        outbound: true,
+        link: LinkId(20),
+    });
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            link: LinkId(20),
+            msg: Message::Membership(wire::hyparview::Message::Join { .. })
+        }
+    )));
+}
+
 // ---- what observers are told ------------------------------------------
 
 /// The payloads passed on to the observer on `link`, decoded; and no

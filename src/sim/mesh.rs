@@ -137,8 +137,13 @@ pub struct Mesh {
     /// Side of every endpoint while the network is cut.
     partition: Option<Vec<u8>>,
     partition_epoch: u32,
-    /// Frames sent across the cut, waiting for the heal (TCP retransmits).
-    held: Vec<(LinkId, Message)>,
+    /// Frames sent across the cut, waiting for the heal (TCP retransmits),
+    /// with when each was sent.
+    held: Vec<(LinkId, Message, Time)>,
+    /// Connections across a healed cut whose held frames wait for TCP's
+    /// next retransmission, and when it comes: what is sent on them meanwhile
+    /// queues behind (one TCP stream stays in order).
+    stalled: HashMap<LinkId, Time>,
     steps: u64,
     out: Vec<Output>,
 }
@@ -206,6 +211,7 @@ impl Mesh {
             partition: None,
             partition_epoch: 0,
             held: Vec::new(),
+            stalled: HashMap::new(),
             steps: 0,
             out: Vec::new(),
         }
@@ -365,12 +371,24 @@ impl Mesh {
         );
     }
 
-    /// Ends the partition; what waited on surviving connections goes through.
+    /// Ends the partition; what waited on surviving connections goes
+    /// through, at once or (with [`NetworkConfig::retransmit_backoff`]) at
+    /// TCP's next retransmission: its timer doubled from the first frame
+    /// held, so it comes about as long after the heal as that frame had
+    /// waited, [`super::network::RETRANSMIT_MAX`] at most.
     pub fn heal(&mut self) {
         if self.partition.take().is_none() {
             return;
         }
-        for (link, msg) in std::mem::take(&mut self.held) {
+        self.stalled.clear();
+        for (link, msg, sent) in std::mem::take(&mut self.held) {
+            if self.net.retransmit_backoff && !self.stalled.contains_key(&link) {
+                let wait = self
+                    .now
+                    .saturating_since(sent)
+                    .min(super::network::RETRANSMIT_MAX);
+                self.stalled.insert(link, self.now + wait);
+            }
             self.send(link, msg);
         }
     }
@@ -462,7 +480,7 @@ impl Mesh {
         let target = self.by_addr.get(&addr).copied();
         let Some(to) = target.filter(|&t| self.live(t) && !self.across(from, t)) else {
             let after = if target.is_some_and(|t| self.across(from, t)) {
-                self.net.partition_timeout
+                self.net.dial_timeout.unwrap_or(self.net.partition_timeout)
             } else {
                 self.net.crash_detection
             };
@@ -542,10 +560,13 @@ impl Mesh {
             self.nodes[end.owner].bytes_sent += len;
         }
         if self.across(end.owner, end.peer) {
-            self.held.push((link, msg));
+            self.held.push((link, msg, self.now));
             return;
         }
-        let at = self.now + self.latency(end.owner, end.peer);
+        let mut at = self.now + self.latency(end.owner, end.peer);
+        if let Some(&resume) = self.stalled.get(&link) {
+            at = at.max(resume);
+        }
         let life = self.life(end.peer);
         self.queue.schedule(
             at,

@@ -16,6 +16,8 @@ pub mod invariants;
 pub mod mesh;
 pub mod metrics;
 pub mod network;
+#[cfg(test)]
+mod partition_heal;
 pub mod quantiles;
 pub mod report;
 pub mod scenario;

@@ -5,8 +5,10 @@
 //! failure detectors), so the model follows TCP: messages on one link arrive
 //! in order, a send to a dead peer fails after about one round trip, a
 //! crashed peer is noticed by its neighbours after a detection delay, and a
-//! partition stalls the connections across the cut until a keepalive-like
-//! timeout breaks them.
+//! partition stalls the connections across the cut until a timeout breaks
+//! them: a short one stands for a transport keepalive, TCP's own (some
+//! fifteen minutes of retransmissions) leaves the replicas to notice the
+//! cut themselves.
 
 use std::fmt;
 use std::str::FromStr;
@@ -98,7 +100,18 @@ pub struct NetworkConfig {
     /// Messages sent across the cut wait for the heal until then, as TCP
     /// retransmissions would.
     pub partition_timeout: Duration,
+    /// How long a dial across the cut takes to fail, where the driver's
+    /// connect timeout is shorter than `partition_timeout` (the mesh of
+    /// shipped nodes; `None`: `partition_timeout`).
+    pub dial_timeout: Option<Duration>,
+    /// Whether frames held on a connection across a healed cut wait for
+    /// TCP's next retransmission (its timer doubles while the cut lasts,
+    /// up to [`RETRANSMIT_MAX`]) rather than go through at once.
+    pub retransmit_backoff: bool,
 }
+
+/// TCP's longest retransmission interval (Linux's `TCP_RTO_MAX`).
+pub const RETRANSMIT_MAX: Duration = Duration::from_secs(120);
 
 impl Default for NetworkConfig {
     fn default() -> Self {
@@ -110,6 +123,8 @@ impl Default for NetworkConfig {
             loss: 0.0,
             crash_detection: Duration::from_millis(1_000),
             partition_timeout: Duration::from_secs(3),
+            dial_timeout: None,
+            retransmit_backoff: false,
         }
     }
 }

@@ -45,6 +45,11 @@ pub enum Message {
     Sync(sync::Message),
     /// Between an observer and its node only (writes and their answers).
     Observer(observer::Message),
+    /// "This link is alive": sent on a node link of the active view that
+    /// has carried nothing from this end for a while, so the other end can
+    /// tell a quiet link from one a partition cut silently (TCP reports
+    /// neither). It carries nothing and asks for nothing.
+    Keepalive,
 }
 
 impl Message {
@@ -57,6 +62,7 @@ impl Message {
             Message::Flood(m) => m.kind(),
             Message::Sync(m) => m.kind(),
             Message::Observer(m) => m.kind(),
+            Message::Keepalive => "keepalive",
         }
     }
 }

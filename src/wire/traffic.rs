@@ -27,15 +27,18 @@ pub enum Traffic {
     AntiEntropy,
     /// A node's answers to its observers: clock reports, stored/rejected.
     Observer,
+    /// Keepalives on quiet links of the active view.
+    Liveness,
 }
 
 /// Every class, in the order of [`Traffic::index`].
-pub const ALL: [Traffic; 5] = [
+pub const ALL: [Traffic; 6] = [
     Traffic::Payload,
     Traffic::TreeRepair,
     Traffic::Membership,
     Traffic::AntiEntropy,
     Traffic::Observer,
+    Traffic::Liveness,
 ];
 
 impl Traffic {
@@ -57,6 +60,7 @@ impl Traffic {
             // answer observers.
             (Some(5), Some(0 | 7)) => Traffic::Payload,
             (Some(5), _) => Traffic::Observer,
+            (Some(6), _) => Traffic::Liveness,
             _ => Traffic::Membership,
         }
     }
@@ -68,6 +72,7 @@ impl Traffic {
             Traffic::Membership => "membership",
             Traffic::AntiEntropy => "anti_entropy",
             Traffic::Observer => "observer",
+            Traffic::Liveness => "liveness",
         }
     }
 }
@@ -87,6 +92,7 @@ impl Message {
                 Traffic::Payload
             }
             Message::Observer(_) => Traffic::Observer,
+            Message::Keepalive => Traffic::Liveness,
         }
     }
 }
@@ -156,6 +162,7 @@ mod tests {
             Message::Observer(observer::Message::Stored { request: 1 }),
             Message::Observer(observer::Message::ClockReport(payload.clone())),
             Message::Observer(observer::Message::Admitted(payload)),
+            Message::Keepalive,
         ];
         for msg in messages {
             let body = encode_message(&msg).unwrap();
