@@ -5,7 +5,10 @@
 //! Phases:
 //! 1. start N `officemesh node` processes ([`Cluster`]) and attach an
 //!    observer to the first; settled when every node's `Node` entry is in
-//!    the observer's replica and every node has sent a clock report;
+//!    the observer's replica, every node has sent a clock report, and the
+//!    nodes' membership traffic has fallen to an idle office's
+//!    ([`MEMBERSHIP_QUIET`]): writes timed while the overlay still forms
+//!    would time its joins, not the office;
 //! 2. K target writes through the observer, one every `spacing`; each is
 //!    timed until every node's clock report covers its dot (`reported_ms`),
 //!    then every node is asked (SIGUSR1) when its winning targets last
@@ -331,6 +334,44 @@ async fn attach(cluster: &Cluster, deadline: Instant) -> Result<Observer, BenchE
 
 /// Waits until every node is in the observer's replica and has reported
 /// its clock; returns their ids.
+/// Membership bytes per node per second under which the overlay counts as
+/// formed: an idle office's shuffles cost about 50, joins many times more.
+const MEMBERSHIP_QUIET: f64 = 100.0;
+/// The window the membership traffic is measured over.
+const MEMBERSHIP_WINDOW: Duration = Duration::from_secs(2);
+
+/// Waits, reading the observer, until the nodes' membership traffic over
+/// [`MEMBERSHIP_WINDOW`] is under [`MEMBERSHIP_QUIET`].
+async fn membership_quiet(
+    cluster: &mut Cluster,
+    observer: &mut Observer,
+    deadline: Instant,
+) -> Result<(), BenchError> {
+    let mut before = cluster.stats().await?;
+    loop {
+        observer
+            .wait_until(Instant::now() + MEMBERSHIP_WINDOW, |_| false)
+            .await;
+        let after = cluster.stats().await?;
+        let per = MEMBERSHIP_WINDOW.as_secs_f64() * after.len().max(1) as f64;
+        let rate = by_traffic(&after, &before, per)
+            .get(traffic::Traffic::Membership.name())
+            .copied()
+            .unwrap_or(0.0);
+        tracing::debug!(rate, "membership bytes per node per second");
+        if rate <= MEMBERSHIP_QUIET {
+            return Ok(());
+        }
+        check_alive(cluster)?;
+        if Instant::now() >= deadline {
+            return Err(BenchError::Setup(format!(
+                "the overlay still sent {rate:.0} membership bytes per node per second after the settle timeout"
+            )));
+        }
+        before = after;
+    }
+}
+
 async fn settle(
     cluster: &mut Cluster,
     observer: &mut Observer,
@@ -349,6 +390,7 @@ async fn settle(
             })
             .await;
         if done {
+            membership_quiet(cluster, observer, deadline).await?;
             return Ok(observer.state().nodes().map(|(id, _)| id).collect());
         }
         check_alive(cluster)?;
