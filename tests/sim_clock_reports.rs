@@ -5,13 +5,10 @@
 
 use std::time::Duration;
 
-use officemesh::config::TargetsSection;
-use officemesh::crdt::{NodeInfo, anti_entropy};
 use officemesh::sim::Mesh;
 use officemesh::sim::NetworkConfig;
-use officemesh::sim::mesh::MeshConfig;
+use officemesh::sim::mesh::{MeshConfig, node_infos};
 use officemesh::sim::sim_observer::ReportTally;
-use officemesh::wire::Role;
 
 const START_MS: u64 = 1_796_021_400_000;
 const WRITES: u64 = 10;
@@ -19,26 +16,8 @@ const WRITES: u64 = 10;
 /// `nodes` nodes joined one after another, and one observer attached to
 /// node 0 once they all have, given 5 s for the first whole reports.
 fn office(nodes: usize, seed: u64) -> Mesh {
-    let infos = (0..nodes)
-        .map(|i| NodeInfo {
-            name: format!("pi-{i}"),
-            zone: "lab".into(),
-            role: Role::Node,
-            version: "test".into(),
-            interfaces: Vec::new(),
-            failed_sensors: Vec::new(),
-            neighbours: Vec::new(),
-            cluster_keys: Vec::new(),
-        })
-        .collect();
-    let config = MeshConfig {
-        overlay: officemesh::proto::Config::default(),
-        anti_entropy: anti_entropy::Config::default(),
-        targets: TargetsSection::default(),
-        tombstone_grace: officemesh::crdt::DEFAULT_TOMBSTONE_GRACE,
-        wall_epoch_ms: START_MS,
-        trust: Default::default(),
-    };
+    let infos = node_infos(nodes, |i| (format!("pi-{i}"), "lab".into()));
+    let config = MeshConfig::shipped(START_MS);
     let mut mesh = Mesh::new(infos, 1, config, NetworkConfig::default(), seed);
     mesh.start(0, &[]);
     for n in 1..nodes {

@@ -8,15 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
-use officemesh::config::TargetsSection;
 use officemesh::control::effective_target::{Effective, ZoneProgram, resolve};
 use officemesh::control::{Level, schedule_syntax};
-use officemesh::crdt::{NodeInfo, OverrideValue, anti_entropy};
+use officemesh::crdt::OverrideValue;
 use officemesh::history::ZoneHistory;
 use officemesh::sim::Mesh;
 use officemesh::sim::NetworkConfig;
-use officemesh::sim::mesh::MeshConfig;
-use officemesh::wire::Role;
+use officemesh::sim::mesh::{MeshConfig, node_infos};
 
 /// Mon 30 Nov 2026 06:50 UTC.
 const START_MS: u64 = 1_796_021_400_000;
@@ -27,26 +25,8 @@ const PROGRAM: &str = "mon-fri 07:00 comfort, 18:00 eco; sat-sun away";
 /// `nodes` nodes all in the Kitchen, joined one after another, and one
 /// observer attached to node 0.
 fn office(nodes: usize, seed: u64) -> Mesh {
-    let infos = (0..nodes)
-        .map(|i| NodeInfo {
-            name: format!("pi-{i}"),
-            zone: ZONE.into(),
-            role: Role::Node,
-            version: "test".into(),
-            interfaces: Vec::new(),
-            failed_sensors: Vec::new(),
-            neighbours: Vec::new(),
-            cluster_keys: Vec::new(),
-        })
-        .collect();
-    let config = MeshConfig {
-        overlay: officemesh::proto::Config::default(),
-        anti_entropy: anti_entropy::Config::default(),
-        targets: TargetsSection::default(),
-        tombstone_grace: officemesh::crdt::DEFAULT_TOMBSTONE_GRACE,
-        wall_epoch_ms: START_MS,
-        trust: Default::default(),
-    };
+    let infos = node_infos(nodes, |i| (format!("pi-{i}"), ZONE.into()));
+    let config = MeshConfig::shipped(START_MS);
     let mut mesh = Mesh::new(infos, 1, config, NetworkConfig::default(), seed);
     mesh.start(0, &[]);
     for n in 1..nodes {

@@ -121,6 +121,41 @@ pub struct MeshConfig {
     pub wall_epoch_ms: u64,
 }
 
+impl MeshConfig {
+    /// A node's shipped defaults, the office's wall clock reading
+    /// `wall_epoch_ms` at virtual time zero.
+    pub fn shipped(wall_epoch_ms: u64) -> Self {
+        MeshConfig {
+            overlay: proto::Config::default(),
+            anti_entropy: anti_entropy::Config::default(),
+            targets: TargetsSection::default(),
+            tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
+            trust: Trust::default(),
+            wall_epoch_ms,
+        }
+    }
+}
+
+/// The `Node` entries of `count` freshly started nodes, `describe(i)`
+/// giving node `i`'s name and zone.
+pub fn node_infos(count: usize, describe: impl Fn(usize) -> (String, String)) -> Vec<NodeInfo> {
+    (0..count)
+        .map(|i| {
+            let (name, zone) = describe(i);
+            NodeInfo {
+                name,
+                zone,
+                role: Role::Node,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                interfaces: Vec::new(),
+                failed_sensors: Vec::new(),
+                neighbours: Vec::new(),
+                cluster_keys: Vec::new(),
+            }
+        })
+        .collect()
+}
+
 /// Shipped nodes and observers on one virtual network.
 pub struct Mesh {
     now: Time,

@@ -9,40 +9,19 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::mesh::{Mesh, MeshConfig};
+use super::mesh::{Mesh, MeshConfig, node_infos};
 use super::network::{Latency, NetworkConfig};
-use crate::config::TargetsSection;
-use crate::crdt::{NodeInfo, Quantity, anti_entropy};
+use crate::crdt::Quantity;
 use crate::node_id::NodeId;
-use crate::proto;
 use crate::replica::{LocalWrite, liveness};
 use crate::time::Time;
-use crate::wire::Role;
 
 const NODES: usize = 12;
 const WALL: u64 = 1_800_000_000_000;
 
 fn mesh(seed: u64) -> Mesh {
-    let infos = (0..NODES)
-        .map(|i| NodeInfo {
-            name: format!("pi-{i:02}"),
-            zone: "lab".into(),
-            role: Role::Node,
-            version: "0".into(),
-            interfaces: Vec::new(),
-            failed_sensors: Vec::new(),
-            neighbours: Vec::new(),
-            cluster_keys: Vec::new(),
-        })
-        .collect();
-    let config = MeshConfig {
-        overlay: proto::Config::default(),
-        anti_entropy: anti_entropy::Config::default(),
-        targets: TargetsSection::default(),
-        tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
-        trust: Default::default(),
-        wall_epoch_ms: WALL,
-    };
+    let infos = node_infos(NODES, |i| (format!("pi-{i:02}"), "lab".into()));
+    let config = MeshConfig::shipped(WALL);
     let net = NetworkConfig {
         latency: Latency::Uniform {
             min: Duration::from_millis(1),

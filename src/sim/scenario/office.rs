@@ -21,17 +21,14 @@ use serde::Serialize;
 
 use super::settling::Settling;
 use super::{Options, PAPER_LATENCY};
-use crate::config::TargetsSection;
 use crate::crdt::anti_entropy;
 use crate::crdt::{
-    ActuatorId, ActuatorKind, ActuatorOutput, NodeInfo, OfficeState, Quantity, Reading, SensorId,
-    Unit,
+    ActuatorId, ActuatorKind, ActuatorOutput, OfficeState, Quantity, Reading, SensorId, Unit,
 };
 use crate::replica::LocalWrite;
-use crate::sim::mesh::{Mesh, MeshConfig};
+use crate::sim::mesh::{Mesh, MeshConfig, node_infos};
 use crate::sim::metrics::MessageCounters;
 use crate::sim::report::Report;
-use crate::wire::Role;
 
 const NODES: usize = 100;
 const OBSERVERS: usize = 2;
@@ -105,25 +102,11 @@ pub fn run(options: &Options) -> Report {
     let net = options.network(PAPER_LATENCY);
     let latency = net.latency.to_string();
     let ae_config = anti_entropy::Config::default();
-    let infos = (0..nodes)
-        .map(|i| NodeInfo {
-            name: format!("pi-{i:03}"),
-            zone: zone(i % ZONES),
-            role: Role::Node,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            interfaces: Vec::new(),
-            failed_sensors: Vec::new(),
-            neighbours: Vec::new(),
-            cluster_keys: Vec::new(),
-        })
-        .collect();
+    let infos = node_infos(nodes, |i| (format!("pi-{i:03}"), zone(i % ZONES)));
     let config = MeshConfig {
         overlay: options.overlay_config(),
         anti_entropy: ae_config.clone(),
-        targets: TargetsSection::default(),
-        tombstone_grace: crate::crdt::DEFAULT_TOMBSTONE_GRACE,
-        trust: Default::default(),
-        wall_epoch_ms: WALL_EPOCH_MS,
+        ..MeshConfig::shipped(WALL_EPOCH_MS)
     };
     let mut mesh = Mesh::new(infos, observers, config, net, options.seed);
     // Powered on together: each node joins through a random earlier one.
