@@ -68,12 +68,10 @@ pub struct Config {
     /// (default 512: about 12 KiB).
     pub ihave_batch_max: usize,
     /// How long after the first IHAVE for a missing message the node GRAFTs
-    /// (§3.6, default 200 ms). With many senders a shared tree's paths are
-    /// longer than the shortest ones; a GRAFT that fires while the tree
-    /// copy is still on its way fetches the payload over the shorter lazy
-    /// path, so a shorter timeout trades a few duplicates for latency
-    /// (on `glomers`, 200 ms against 500 ms: a median 40–80 ms and a max
-    /// 250–750 ms lower; docs/benchmarks-scale.md).
+    /// (§3.6, default 200 ms). A tree formed under other load can be longer
+    /// than today's shortest path; a GRAFT that fires while the tree copy
+    /// is still on its way fetches the payload over the shorter lazy path,
+    /// so a shorter timeout trades a few duplicates for latency.
     pub graft_timeout: Duration,
     /// The shorter wait before GRAFTing the next announcer when the first
     /// GRAFT brought nothing (§3.6, default 100 ms).
