@@ -571,6 +571,21 @@ impl Plumtree {
         self.cache.insert(now, id, (round, payload.clone()));
         self.close_missing(&id);
         self.trees.touch(id.origin);
+        if !grafted && !self.trees.is_eager(id.origin, from.id) {
+            // A first copy over a link lazy here: the peer sent it before
+            // our PRUNE reached it, and treats the link as lazy now. The
+            // link becomes our way in for this origin, so it must be eager
+            // at both ends; otherwise the duplicate that follows prunes our
+            // other parent and no one pushes this origin to us any more.
+            send(
+                out,
+                from,
+                Message::Graft {
+                    ids: vec![id],
+                    resend: false,
+                },
+            );
+        }
         self.trees.set_eager(id.origin, from.id);
         out.push(Output::Delivered {
             id,
@@ -1363,6 +1378,46 @@ mod tests {
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut Vec::new());
         assert_eq!(p.lazy_peers(NodeId(9)), vec![NodeId(3)]);
         p
+    }
+
+    #[test]
+    fn a_first_copy_over_a_link_pruned_here_grafts_it_back() {
+        let mut p = pruned_by_a_duplicate();
+        // The next message of origin 9 comes first from 3, sent before our
+        // PRUNE reached it: 3 now has us as lazy, so we GRAFT it back, and
+        // the copy from 2 that follows prunes 2 instead.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 2), 2), &mut out);
+        assert_eq!(
+            sent(&out)[0],
+            (
+                NodeId(3),
+                Message::Graft {
+                    ids: vec![mid(9, 2)],
+                    resend: false
+                }
+            )
+        );
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 2), 1), &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(2),
+                Message::Prune {
+                    origins: vec![NodeId(9)]
+                }
+            )]
+        );
+        assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3)]);
+        // A first copy over an eager link needs no GRAFT.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 3), 2), &mut out);
+        assert!(
+            sent(&out)
+                .iter()
+                .all(|(_, m)| !matches!(m, Message::Graft { .. }))
+        );
     }
 
     #[test]
