@@ -116,9 +116,9 @@ pub struct Config {
     /// wait for its next credit and leave together (default 45 ms; zero
     /// sends every payload at once). A quiet link, as in an office between
     /// two writes, sends at once. On `glomers` (100 ms links) 45 ms keeps
-    /// the median within 85 ms of flooding's at 15.5–16.4 messages per
+    /// the median within 75 ms of flooding's at 14.9–15.8 messages per
     /// operation, and under 20 with the partition nemesis; 100 ms saves a
-    /// fifth of the messages for a median up to 200 ms higher
+    /// fifth of the messages for a median up to 210 ms higher
     /// (docs/benchmarks-scale.md).
     pub batch_window: Duration,
     /// Messages a quiet link sends at once before it waits for credit
