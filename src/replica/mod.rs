@@ -311,6 +311,10 @@ impl Replica {
         &self.anti_entropy
     }
 
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
     pub fn links(&self) -> &Links {
         &self.links
     }
