@@ -398,13 +398,11 @@ impl HyParView {
         }
         self.lost.remove(&from.id);
         if self.left {
-            // A peer that links to us after we left (its request or our
-            // acceptance crossed our DISCONNECT) must learn we are gone.
-            let links = matches!(
-                msg,
-                Message::Neighbor { .. } | Message::NeighborReply { accepted: true }
-            );
-            if links {
+            // A peer that links to us after we left (its request, its
+            // acceptance or a JOIN we sent crossed our DISCONNECT, and it
+            // now shuffles with us) must learn we are gone, or it keeps a
+            // link to nobody in its active view.
+            if !matches!(msg, Message::Disconnect { .. }) {
                 send(out, from, Message::Disconnect { alive: false });
                 out.push(Output::Disconnect { peer: from.id });
             }
