@@ -1,7 +1,7 @@
 //! The `office` scenario end to end: every simulated node is the shipped
 //! replica core, observers write through the nodes they attach to, deltas
 //! travel as broadcasts, anti-entropy repairs the rest. Small runs in every
-//! `cargo test`; the 100- and 1,000-node runs behind `--ignored`.
+//! `cargo test`; the 100-, 200- and 1,000-node runs behind `--ignored`.
 
 use officemesh::sim::scenario::{self, OfficeFigures};
 use officemesh::sim::{Options, Scenario};
@@ -55,6 +55,25 @@ fn both_sides_of_a_healed_partition_keep_their_writes() {
 }
 
 #[test]
+fn a_healed_office_is_identical_within_two_anti_entropy_periods() {
+    let figures = office(Options {
+        nodes: Some(30),
+        observers: Some(2),
+        partition: true,
+        crash: Some(0.1),
+        seed: 3,
+        ..Options::new(Scenario::Office)
+    });
+    assert_eq!(figures.lost_writes, 0);
+    assert_eq!(figures.refused_applied, 0);
+    let heal_window = 2 * figures.anti_entropy_period_ms;
+    assert!(
+        figures.converge_ms.is_some_and(|ms| ms <= heal_window),
+        "{figures:?}"
+    );
+}
+
+#[test]
 fn the_office_scenario_replays_exactly() {
     let options = Options {
         nodes: Some(8),
@@ -79,6 +98,29 @@ fn a_hundred_node_office_converges_after_crashes() {
     });
     assert!(figures.converged, "{figures:?}");
     assert_eq!(figures.lost_writes, 0);
+}
+
+#[test]
+#[ignore = "3 x 200 nodes, about 90 s each: run with --release -- --ignored"]
+fn two_hundred_node_offices_settle_within_two_anti_entropy_periods_of_the_heal() {
+    for seed in 1..=3 {
+        let figures = office(Options {
+            nodes: Some(200),
+            observers: Some(5),
+            partition: true,
+            crash: Some(0.1),
+            seed,
+            ..Options::new(Scenario::Office)
+        });
+        assert!(figures.converged, "seed {seed}: {figures:?}");
+        assert_eq!(figures.lost_writes, 0, "seed {seed}");
+        assert_eq!(figures.refused_applied, 0, "seed {seed}");
+        let heal_window = 2 * figures.anti_entropy_period_ms;
+        assert!(
+            figures.converge_ms.is_some_and(|ms| ms <= heal_window),
+            "seed {seed}: {figures:?}"
+        );
+    }
 }
 
 #[test]

@@ -258,8 +258,9 @@ pub struct Arrival<'a> {
 /// The caller's checks around an exchange.
 pub trait Gate {
     /// Admits what an answer part brings; returns how many registers were
-    /// dropped. An answer with a dropped register does not have its `seen`
-    /// dots joined: they vouch for registers this replica refused.
+    /// dropped. An answer with a dropped register has only those of its
+    /// `seen` dots joined that name no value this replica holds: the
+    /// others vouch for registers this replica refused.
     fn admit(&mut self, from: NodeId, state: &OfficeState, arrival: Arrival<'_>) -> usize;
 
     /// The proof of `replica`'s highest write known here, if any.
@@ -530,9 +531,21 @@ impl AntiEntropy {
                 let keys = delta.len();
                 self.stats.keys_received += keys as u64;
                 let mut changed = state.apply(&delta);
-                if let (true, true, 0, Some(seen)) = (last, in_sequence, dropped, &seen) {
-                    changed |= !state.context().includes(seen);
-                    state.join_context(seen);
+                if let (true, true, Some(seen)) = (last, in_sequence, &seen) {
+                    // With a register refused, only the dots of writes this
+                    // replica holds no value for are joined: a bare dot
+                    // removes the value it names, and the write that
+                    // replaced it is among those refused. The rest close
+                    // the gaps that superseded and refused writes leave,
+                    // now rather than at a later round that may find a
+                    // register refused again.
+                    let seen = if dropped == 0 {
+                        seen.clone()
+                    } else {
+                        seen.difference(&state.registers().live_context())
+                    };
+                    changed |= !state.context().includes(&seen);
+                    state.join_context(&seen);
                 }
                 if changed {
                     out.push(Output::Event(Event::Repaired { from, keys }));
@@ -1205,6 +1218,69 @@ mod tests {
             &mut out,
         );
         assert!(out.is_empty());
+    }
+
+    /// Refuses every target, admits the rest.
+    struct NoTargets;
+
+    impl Gate for NoTargets {
+        fn admit(&mut self, _: NodeId, _: &OfficeState, arrival: Arrival<'_>) -> usize {
+            let n = arrival.delta.0.targets.len();
+            arrival.delta.0.targets.clear();
+            n
+        }
+
+        fn proof(&self, _: NodeId) -> Option<WriteProof> {
+            None
+        }
+    }
+
+    #[test]
+    fn an_answer_with_a_refused_register_closes_gaps_but_keeps_values() {
+        let mut a = replica(1, Config::default());
+        let mut b = replica(2, Config::default());
+        // B holds A's first target; A replaces it, and publishes a reading
+        // twice (the first is superseded: a dot only a context carries).
+        let first = set_target(&mut a, "hall", 18.0);
+        b.state.apply(&first);
+        let held = crate::crdt::Dot::new(NodeId(1), 1);
+        let replacing = set_target(&mut a, "hall", 19.0);
+        reading(&mut a, 0, 20.0);
+        let superseded = crate::crdt::Dot::new(NodeId(1), 3);
+        reading(&mut a, 0, 21.0);
+        // An answer carrying the replacing target, which B refuses, and
+        // vouching for every dot A has seen and holds no value for, B's
+        // held one included (a digest cut short may leave it out).
+        let seen = a
+            .state
+            .context()
+            .difference(&a.state.registers().live_context());
+        let body = encode_answer_body(replacing, Some(seen), Vec::new()).unwrap();
+        let msg = sync::Message::Answer {
+            round: 0,
+            part: 0,
+            last: true,
+            body: Bytes::from(body),
+        };
+        let mut out = Vec::new();
+        b.ae.handle_admitted(
+            Time::ZERO,
+            &mut b.state,
+            Input::Message {
+                from: NodeId(1),
+                msg,
+            },
+            &mut NoTargets,
+            &mut out,
+        );
+        // The gap closes: the superseded reading is seen, not awaited...
+        assert!(b.state.covers(superseded));
+        // ...but the value B holds stays, and the refused write is still
+        // missing, so the next round brings it.
+        assert!(b.state.covers(held));
+        let kept = b.state.target("hall", Quantity::Temperature).unwrap();
+        assert_eq!(kept.winner().map(|(d, _)| d), Some(held));
+        assert!(!b.state.covers(crate::crdt::Dot::new(NodeId(1), 2)));
     }
 
     #[test]

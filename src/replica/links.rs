@@ -72,8 +72,33 @@ pub struct Links {
     by_id: BTreeMap<LinkId, NodeId>,
     pending: BTreeMap<NodeId, Vec<Message>>,
     /// Dials in flight, by address, for the peer we expect there.
-    dialing: BTreeMap<SocketAddr, NodeId>,
+    dialing: BTreeMap<SocketAddr, Dialing>,
     stats: LinkStats,
+}
+
+/// A dial in flight.
+#[derive(Clone, Copy, Debug)]
+struct Dialing {
+    peer: NodeId,
+    /// Something of the peer's own reached this node since the dial
+    /// began (see [`Links::heard_of`]).
+    heard: bool,
+}
+
+/// What a failed dial says about its peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialFailure {
+    /// Nothing was heard from the peer since the dial began: as far as
+    /// this node can tell, it is unreachable.
+    Unreachable(NodeId),
+    /// The peer was heard from since the dial began (a link to it came
+    /// up, or a broadcast of its own was delivered): the dial failed, the
+    /// peer did not. A connect attempt outlives the conditions it began
+    /// in: one started while a cut lasted times out after the cut healed,
+    /// and taken as a failure it would drop a peer the node has just
+    /// found again, and have it probed with a JOIN that reshapes active
+    /// views seconds after the office merged.
+    Stale(NodeId),
 }
 
 /// The outcome of a connection coming up.
@@ -164,11 +189,27 @@ impl Links {
         self.links.remove(&peer)
     }
 
-    /// A dial failed: the peer expected there, if any.
-    pub fn dial_failed(&mut self, addr: SocketAddr) -> Option<NodeId> {
-        let peer = self.dialing.remove(&addr)?;
+    /// A dial failed: the peer expected there, if any, and whether the
+    /// failure is news about it.
+    pub fn dial_failed(&mut self, addr: SocketAddr) -> Option<DialFailure> {
+        let dial = self.dialing.remove(&addr)?;
+        let peer = dial.peer;
+        // What waited for this dial is dropped either way (a link that
+        // came up meanwhile took it already).
         self.pending.remove(&peer);
-        Some(peer)
+        if dial.heard || self.links.contains_key(&peer) {
+            return Some(DialFailure::Stale(peer));
+        }
+        Some(DialFailure::Unreachable(peer))
+    }
+
+    /// Something of `peer`'s own reached this node (a broadcast it
+    /// started): it is alive and reaches this node, so a dial to it in
+    /// flight that fails says nothing new about it.
+    pub fn heard_of(&mut self, peer: NodeId) {
+        for dial in self.dialing.values_mut().filter(|d| d.peer == peer) {
+            dial.heard = true;
+        }
     }
 
     /// Frames arrived on a link: it is alive, and in use.
@@ -198,7 +239,7 @@ impl Links {
         if self.send(now, to.id, msg.clone(), out) {
             return;
         }
-        let already = self.dialing.values().any(|id| *id == to.id);
+        let already = self.dialing.values().any(|d| d.peer == to.id);
         if !already && self.dialing.len() >= MAX_DIALS {
             self.stats.dials_refused += 1;
             return;
@@ -210,7 +251,13 @@ impl Links {
             self.stats.pending_dropped += 1;
         }
         if !already {
-            self.dialing.insert(to.addr, to.id);
+            self.dialing.insert(
+                to.addr,
+                Dialing {
+                    peer: to.id,
+                    heard: false,
+                },
+            );
             out.push(LinkAction::Dial { addr: to.addr });
         }
     }
@@ -398,7 +445,10 @@ mod tests {
         assert_eq!(out.len(), MAX_DIALS);
         assert_eq!(links.stats().dials_refused, 3);
         // A failed dial frees its slot and says whom it was for.
-        assert_eq!(links.dial_failed(peer(100).addr), Some(NodeId(100)));
+        assert_eq!(
+            links.dial_failed(peer(100).addr),
+            Some(DialFailure::Unreachable(NodeId(100)))
+        );
     }
 
     #[test]

@@ -311,6 +311,10 @@ impl Replica {
         &self.anti_entropy
     }
 
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
     pub fn links(&self) -> &Links {
         &self.links
     }
@@ -510,10 +514,16 @@ impl Replica {
         }
         let step = self.bootstrap.failed(addr);
         self.bootstrap_step(step);
-        if let Some(peer) = self.links.dial_failed(addr) {
-            tracing::debug!(%addr, "dial failed");
-            self.watchers.link_lost(peer);
-            self.overlay_input(proto::Input::PeerFailed(peer));
+        match self.links.dial_failed(addr) {
+            Some(links::DialFailure::Unreachable(peer)) => {
+                tracing::debug!(%addr, "dial failed");
+                self.watchers.link_lost(peer);
+                self.overlay_input(proto::Input::PeerFailed(peer));
+            }
+            Some(links::DialFailure::Stale(peer)) => {
+                tracing::debug!(%addr, %peer, "a dial failed, but the peer was heard from since it began");
+            }
+            None => {}
         }
     }
 
@@ -649,6 +659,7 @@ impl Replica {
                     hops,
                     "delivered"
                 );
+                self.links.heard_of(id.origin);
                 self.delivered(id.origin, from, payload)
             }
         }

@@ -1247,6 +1247,65 @@ fn a_neighbour_lost_to_silence_is_redialled_until_it_answers() {
     )));
 }
 
+#[test]
+fn a_dial_that_fails_after_its_peer_was_heard_from_does_not_lose_it_again() {
+    let mut h = Harness::new(1);
+    h.neighbour(2, 10);
+    h.neighbour(3, 11);
+    // A cut between 1 and 2 only: 3 keeps talking, 2 goes silent.
+    let mut out = Vec::new();
+    for step in 0..40 {
+        out.extend(h.advance(Duration::from_millis(500)));
+        if step % 4 == 0 {
+            h.feed(Input::Frame {
+                link: LinkId(11),
+                msg: Message::Keepalive,
+            });
+        }
+    }
+    assert!(out.contains(&Output::Close { link: LinkId(10) }));
+    assert!(is_neighbour(&h, 3) && !is_neighbour(&h, 2));
+    // 2 is lost and probed: a dial to it starts while the cut lasts...
+    let mut out = Vec::new();
+    while dials_to(&out, 2) == 0 {
+        out = h.advance(Duration::from_millis(500));
+        h.feed(Input::Frame {
+            link: LinkId(11),
+            msg: Message::Keepalive,
+        });
+    }
+    // ...the cut heals: a broadcast of 2's own arrives through 3, and 2's
+    // own probe reaches this node first, so 2 is a neighbour again...
+    let report = Payload::ClockReport {
+        node: nid(2),
+        full: true,
+        entries: Vec::new(),
+    };
+    h.feed(Input::Frame {
+        link: LinkId(11),
+        msg: gossip(2, 1, report),
+    });
+    h.neighbour(2, 12);
+    // ...then the dial begun during the cut times out. It says nothing
+    // about 2: the link stays, 2 stays a neighbour, and is not probed.
+    let failed = h.feed(Input::DialFailed { addr: peer(2).addr });
+    assert!(!failed.contains(&Output::Close { link: LinkId(12) }));
+    assert!(is_neighbour(&h, 2), "2 was taken for failed again");
+    let mut later = Vec::new();
+    for _ in 0..60 {
+        later.extend(h.advance(Duration::from_millis(500)));
+        for link in [11, 12] {
+            h.feed(Input::Frame {
+                link: LinkId(link),
+                msg: Message::Keepalive,
+            });
+        }
+    }
+    assert_eq!(dials_to(&later, 2), 0);
+    assert!(is_neighbour(&h, 2));
+    assert_eq!(h.r.overlay().lost_peers(), 0);
+}
+
 // ---- what observers are told ------------------------------------------
 
 /// The payloads passed on to the observer on `link`, decoded; and no

@@ -634,6 +634,9 @@ impl Mesh {
 
     /// Feeds one input to a live node and carries out its outputs.
     fn feed(&mut self, node: usize, input: Input) {
+        // What a node logs is told apart by its index
+        // (`RUST_LOG=officemesh::replica=debug`).
+        let _node = tracing::debug_span!("node", n = node).entered();
         let (now, wall) = (self.now, self.wall_ms());
         let mut out = std::mem::take(&mut self.out);
         let Some(replica) = self.nodes[node].replica.as_mut() else {

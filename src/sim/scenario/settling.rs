@@ -115,6 +115,9 @@ impl Settling {
             let (mine, theirs) = (&state.registers, &reference.registers);
             if mine == theirs {
                 sample.context_only += 1;
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    trace_context(mesh, live[i], state, reference);
+                }
                 continue;
             }
             for id in mine.nodes.keys().chain(theirs.nodes.keys()) {
@@ -131,6 +134,7 @@ impl Settling {
             unsettled_other += other;
             if tracing::enabled!(tracing::Level::TRACE) {
                 trace_difference(live[i], state, reference, self.healed_wall_ms(mesh));
+                trace_claims(mesh, live[i], state, reference);
             }
         }
         sample.unsettled_nodes = unsettled_nodes.len();
@@ -169,13 +173,68 @@ impl Settling {
     }
 }
 
+/// What the common state has seen that `node` has not, where only the
+/// contexts differ, and what is proven there of the replicas concerned
+/// (anti-entropy takes a peer's word for dots only up to a proof).
+fn trace_context(mesh: &Mesh, node: usize, mine: &OfficeState, theirs: &OfficeState) {
+    let lacks = theirs.context().difference(mine.context());
+    let extra = mine.context().difference(theirs.context());
+    let proven: Vec<String> = mesh
+        .replica(node)
+        .map(|r| {
+            let a = r.admission().authorship();
+            lacks
+                .version_vector()
+                .iter()
+                .map(|(id, _)| {
+                    format!("{id:?} proven {} key {}", a.proven(id), a.key(id).is_some())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    tracing::trace!(node, ?lacks, ?extra, ?proven, "context differs");
+}
+
+/// For each target write of the common state that `node` has not seen:
+/// what it claims to replace, against what `node` holds proven of each
+/// replica named (a claim beyond that is refused as unproven).
+fn trace_claims(mesh: &Mesh, node: usize, mine: &OfficeState, theirs: &OfficeState) {
+    let Some(r) = mesh.replica(node) else {
+        return;
+    };
+    let a = r.admission().authorship();
+    for (k, reg) in &theirs.registers.targets {
+        if mine.registers.targets.get(k) == Some(reg) {
+            continue;
+        }
+        for (d, s) in reg.siblings().filter(|(d, _)| !mine.covers(*d)) {
+            let claims: Vec<String> = s
+                .seen
+                .iter()
+                .map(|(id, c)| {
+                    format!(
+                        "{id:?}:{c} proven {} seen here {} key {}",
+                        a.proven(id),
+                        mine.context().max_counter(id),
+                        a.key(id).is_some()
+                    )
+                })
+                .collect();
+            let key_known = a.key(d.replica).is_some();
+            tracing::trace!(node, dot = ?d, key_known, ?claims, "missing write's claims");
+        }
+    }
+}
+
 /// Which registers of `node` differ from the common state's, and how old
 /// the common state's write is (from the heal).
 fn trace_difference(node: usize, mine: &OfficeState, theirs: &OfficeState, healed_wall_ms: i64) {
+    let context = mine.context();
     let (mine, theirs) = (&mine.registers, &theirs.registers);
     fn diff<K: Ord + std::fmt::Debug, V: PartialEq + Clone>(
         kind: &str,
         node: usize,
+        context: &crate::crdt::CausalContext,
         mine: &std::collections::BTreeMap<K, crate::crdt::MvRegister<V>>,
         theirs: &std::collections::BTreeMap<K, crate::crdt::MvRegister<V>>,
         healed_wall_ms: i64,
@@ -189,7 +248,35 @@ fn trace_difference(node: usize, mine: &OfficeState, theirs: &OfficeState, heale
                 let mine_age = m
                     .and_then(|m| m.newest_timestamp())
                     .map(|t| t.wall_ms as i64 - healed_wall_ms);
-                tracing::trace!(node, kind, key = ?k, common_written_ms = ?age, mine_written_ms = ?mine_age, "register differs");
+                let writes = |r: &crate::crdt::MvRegister<V>| -> Vec<String> {
+                    r.siblings()
+                        .map(|(d, s)| format!("{d:?}@{:?} seen {:?}", s.at, s.seen))
+                        .chain(
+                            r.removals()
+                                .map(|(d, s)| format!("removed {d:?}@{:?}", s.at)),
+                        )
+                        .collect()
+                };
+                // Writes of the common state missing here although this
+                // replica's context says it has seen them: anti-entropy
+                // will never bring them.
+                let seen_not_held: Vec<crate::crdt::Dot> = r
+                    .siblings()
+                    .map(|(d, _)| d)
+                    .filter(|d| m.is_none_or(|m| !m.siblings().any(|(e, _)| e == *d)))
+                    .filter(|d| context.contains(*d))
+                    .collect();
+                tracing::trace!(
+                    node,
+                    kind,
+                    ?seen_not_held,
+                    key = ?k,
+                    common_written_ms = ?age,
+                    mine_written_ms = ?mine_age,
+                    common = ?writes(r),
+                    mine = ?m.map(writes),
+                    "register differs"
+                );
             }
         }
         for k in mine.keys().filter(|k| !theirs.contains_key(k)) {
@@ -199,6 +286,7 @@ fn trace_difference(node: usize, mine: &OfficeState, theirs: &OfficeState, heale
     diff(
         "sensor",
         node,
+        context,
         &mine.sensors,
         &theirs.sensors,
         healed_wall_ms,
@@ -206,13 +294,23 @@ fn trace_difference(node: usize, mine: &OfficeState, theirs: &OfficeState, heale
     diff(
         "actuator",
         node,
+        context,
         &mine.actuators,
         &theirs.actuators,
         healed_wall_ms,
     );
     diff(
+        "node",
+        node,
+        context,
+        &mine.nodes,
+        &theirs.nodes,
+        healed_wall_ms,
+    );
+    diff(
         "target",
         node,
+        context,
         &mine.targets,
         &theirs.targets,
         healed_wall_ms,
