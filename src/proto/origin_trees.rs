@@ -23,6 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::node_id::NodeId;
 use crate::time::Time;
+use crate::wire::plumtree::MessageId;
 
 /// Most origins whose trees are kept. An office has one origin per node and
 /// per operator's terminal, a few hundred at most; each tree is a few lazy
@@ -37,6 +38,9 @@ struct Tree {
     /// this node pruned it (`None`: the neighbour pruned us, or a GRAFT
     /// elsewhere moved the tree).
     lazy: Vec<(NodeId, Option<Time>)>,
+    /// The neighbour this origin's last first copy came from, and its id:
+    /// the link the node hears this origin by while the others are lazy.
+    parent: Option<(NodeId, MessageId)>,
     /// When the tree was last used, in `OriginTrees::uses` order.
     stamp: u64,
 }
@@ -123,6 +127,7 @@ impl OriginTrees {
                     origin,
                     Tree {
                         lazy: Vec::new(),
+                        parent: None,
                         stamp,
                     },
                 );
@@ -131,10 +136,28 @@ impl OriginTrees {
         self.by_use.insert((stamp, origin));
     }
 
-    /// A neighbour left the active view: it leaves every tree.
-    pub fn forget_peer(&mut self, peer: NodeId) {
+    /// Notes that `id`, the latest first copy of its origin, came from
+    /// `peer` (kept only while the origin has lazy links: with none, every
+    /// neighbour pushes it here anyway).
+    pub fn set_parent(&mut self, id: MessageId, peer: NodeId) {
+        if let Some(tree) = self.trees.get_mut(&id.origin) {
+            tree.parent = Some((peer, id));
+        }
+    }
+
+    /// A neighbour left the active view: it leaves every tree. Returns the
+    /// latest id of each origin it was the parent for: the node hears
+    /// those origins from no one now, as its other links to them are lazy.
+    pub fn forget_peer(&mut self, peer: NodeId) -> Vec<MessageId> {
         let mut emptied = Vec::new();
+        let mut orphaned = Vec::new();
         for (origin, tree) in &mut self.trees {
+            if let Some((parent, id)) = tree.parent
+                && parent == peer
+            {
+                tree.parent = None;
+                orphaned.push(id);
+            }
             tree.lazy.retain(|(p, _)| *p != peer);
             if tree.lazy.is_empty() {
                 emptied.push(*origin);
@@ -143,6 +166,13 @@ impl OriginTrees {
         for origin in emptied {
             self.remove(origin);
         }
+        orphaned.sort();
+        orphaned
+    }
+
+    /// Forgets `origin`'s tree: every link is eager for it again.
+    pub fn reset(&mut self, origin: NodeId) {
+        self.remove(origin);
     }
 
     /// Origins with at least one lazy link (the others keep no entry).

@@ -399,7 +399,7 @@ impl Overlay {
                     }
                     Event::NeighborDown { peer, .. } => {
                         let peer = *peer;
-                        self.plumtree.neighbor_down(peer);
+                        self.broadcast_layer(out, |p, o| p.neighbor_down(peer, o));
                     }
                     Event::Delivered { id, .. } => self.membership.heard_from(id.origin),
                 }

@@ -416,7 +416,9 @@ impl Plumtree {
     /// partition heals, the first links across carry what each side missed.
     pub fn neighbor_up(&mut self, now: Time, peer: PeerInfo, out: &mut Vec<Output>) {
         self.peers.insert(peer.id, peer);
-        self.trees.forget_peer(peer.id);
+        // A new neighbour starts eager in every tree; it was the parent of
+        // none here.
+        let _ = self.trees.forget_peer(peer.id);
         let window = self.config.announce_recent;
         let recent: Vec<(MessageId, u16)> = self
             .cache
@@ -451,9 +453,34 @@ impl Plumtree {
         }
     }
 
-    pub fn neighbor_down(&mut self, id: NodeId) {
+    /// A neighbour left the active view. Each origin it was the parent
+    /// for here (its other links lazy in that tree) is heard from no one
+    /// now, and an origin that broadcasts rarely (a writer quiet for a
+    /// minute) would reach this node only by IHAVE and GRAFT, hundreds of
+    /// milliseconds late. So those trees start over around this node: it
+    /// makes every link eager for them and GRAFTs every neighbour (one
+    /// message each, without a resend), so their next broadcast floods
+    /// here and its duplicates prune a new tree.
+    pub fn neighbor_down(&mut self, id: NodeId, out: &mut Vec<Output>) {
         self.peers.remove(&id);
-        self.trees.forget_peer(id);
+        let orphaned = self.trees.forget_peer(id);
+        if !orphaned.is_empty() {
+            for orphan in &orphaned {
+                self.trees.reset(orphan.origin);
+            }
+            for peer in self.peers.values() {
+                for chunk in orphaned.chunks(self.config.ihave_batch_max.max(1)) {
+                    send(
+                        out,
+                        *peer,
+                        Message::Graft {
+                            ids: chunk.to_vec(),
+                            resend: false,
+                        },
+                    );
+                }
+            }
+        }
         self.graft_budget.remove(&id);
         self.lazy_queue.remove(&id);
         self.batches.remove(id);
@@ -571,6 +598,7 @@ impl Plumtree {
         self.cache.insert(now, id, (round, payload.clone()));
         self.close_missing(&id);
         self.trees.touch(id.origin);
+        self.trees.set_parent(id, from.id);
         if !grafted && !self.trees.is_eager(id.origin, from.id) {
             // A first copy over a link lazy here: the peer sent it before
             // our PRUNE reached it, and treats the link as lazy now. The
@@ -626,7 +654,12 @@ impl Plumtree {
             return;
         }
         match self.trees.pruned_at(origin, from.id) {
-            None => self.send_prune(now, from, origin),
+            None => {
+                self.send_prune(now, from, origin);
+                if let Some(parent) = self.seen.get(&id).and_then(|seen| seen.from) {
+                    self.trees.set_parent(id, parent);
+                }
+            }
             // A lazy link still carrying copies sent before our PRUNE
             // arrived needs no second PRUNE. Copies that keep coming long
             // after it mean the peer has us as eager again while we have it
@@ -1364,7 +1397,7 @@ mod tests {
         assert_eq!(p.lazy_peers(NodeId(9)), vec![NodeId(3)]);
         // Losing a neighbour leaves no trace in any tree, and it comes back
         // eager everywhere.
-        p.neighbor_down(NodeId(3));
+        p.neighbor_down(NodeId(3), &mut Vec::new());
         p.neighbor_up(Time::ZERO, peer(3), &mut Vec::new());
         assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(2), NodeId(3)]);
         assert_eq!(p.trees(), (1, 0));
@@ -1418,6 +1451,36 @@ mod tests {
                 .iter()
                 .all(|(_, m)| !matches!(m, Message::Graft { .. }))
         );
+    }
+
+    #[test]
+    fn losing_the_parent_of_a_tree_grafts_every_other_neighbour() {
+        let mut p = tree(1, &[2, 3, 4]);
+        let id = mid(9, 1);
+        p.handle_message(Time::ZERO, peer(2), gossip(id, 1), &mut Vec::new());
+        p.handle_message(Time::ZERO, peer(3), gossip(id, 2), &mut Vec::new());
+        p.handle_message(Time::ZERO, peer(4), gossip(id, 2), &mut Vec::new());
+        assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(2)]);
+        let mut out = Vec::new();
+        p.neighbor_down(NodeId(2), &mut out);
+        let graft = Message::Graft {
+            ids: vec![id],
+            resend: false,
+        };
+        assert_eq!(
+            sent(&out),
+            vec![(NodeId(3), graft.clone()), (NodeId(4), graft)]
+        );
+        assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3), NodeId(4)]);
+        // Losing a child leaves the tree as it is.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 2), 1), &mut out);
+        p.handle_message(Time::ZERO, peer(4), gossip(mid(9, 2), 2), &mut Vec::new());
+        assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3)]);
+        p.neighbor_up(Time::ZERO, peer(5), &mut Vec::new());
+        let mut out = Vec::new();
+        p.neighbor_down(NodeId(5), &mut out);
+        assert!(sent(&out).is_empty());
     }
 
     #[test]
@@ -1700,7 +1763,7 @@ mod tests {
         p.trees.set_lazy(NodeId(9), NodeId(3), None);
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
-        p.neighbor_down(NodeId(3));
+        p.neighbor_down(NodeId(3), &mut Vec::new());
         let mut out = Vec::new();
         p.timer_fired(Time::from_millis(100), Timer::Dispatch, &mut out);
         assert!(sent(&out).is_empty());
@@ -1871,7 +1934,7 @@ mod tests {
                         p.handle_message(now, peer(n), gossip(mid(origin + 10, seq), 1), &mut out);
                     }
                     Step::Graft => p.timer_fired(now, Timer::Grafts, &mut out),
-                    Step::Down { peer } => p.neighbor_down(NodeId(peer)),
+                    Step::Down { peer } => p.neighbor_down(NodeId(peer), &mut out),
                 }
                 prop_assert!(p.missing.len() <= MAX_MISSING);
                 let due: Vec<MessageId> = p.graft_due.values().flatten().copied().collect();
