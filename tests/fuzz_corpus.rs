@@ -200,12 +200,10 @@ fn messages() -> Vec<Message> {
         }),
         Message::Broadcast(plumtree::Message::IHave { ids: vec![(id, 1)] }),
         Message::Broadcast(plumtree::Message::Graft {
-            ids: vec![id],
-            resend: true,
+            id: Some(id),
+            round: 1,
         }),
-        Message::Broadcast(plumtree::Message::Prune {
-            origins: vec![id.origin],
-        }),
+        Message::Broadcast(plumtree::Message::Prune),
         Message::Flood(wire::flood::Message::Flood {
             id,
             hops: 1,

@@ -11,7 +11,6 @@
 pub mod flood;
 pub mod hyparview;
 pub mod link_batch;
-pub mod origin_trees;
 pub mod plumtree;
 
 mod overlay;

@@ -134,12 +134,10 @@ mod tests {
             }),
             Message::Broadcast(plumtree::Message::IHave { ids: vec![(id, 1)] }),
             Message::Broadcast(plumtree::Message::Graft {
-                ids: vec![id],
-                resend: true,
+                id: Some(id),
+                round: 1,
             }),
-            Message::Broadcast(plumtree::Message::Prune {
-                origins: vec![id.origin],
-            }),
+            Message::Broadcast(plumtree::Message::Prune),
             Message::Broadcast(plumtree::Message::Batch {
                 gossip: vec![BatchedGossip {
                     id,
