@@ -150,6 +150,7 @@ impl Links {
             self.dialing.remove(&link.peer.addr);
         }
         let peer = link.peer.id;
+        self.heard_of(peer);
         let mut accepted = Accepted::New;
         if let Some(existing) = self.links.get(&peer)
             && existing.role == link.role
@@ -197,15 +198,15 @@ impl Links {
         // What waited for this dial is dropped either way (a link that
         // came up meanwhile took it already).
         self.pending.remove(&peer);
-        if dial.heard || self.links.contains_key(&peer) {
+        if dial.heard {
             return Some(DialFailure::Stale(peer));
         }
         Some(DialFailure::Unreachable(peer))
     }
 
-    /// Something of `peer`'s own reached this node (a broadcast it
-    /// started): it is alive and reaches this node, so a dial to it in
-    /// flight that fails says nothing new about it.
+    /// Something of `peer`'s own reached this node (a link to it came up,
+    /// a broadcast it started): it is alive and reaches this node, so a
+    /// dial to it in flight that fails says nothing new about it.
     pub fn heard_of(&mut self, peer: NodeId) {
         for dial in self.dialing.values_mut().filter(|d| d.peer == peer) {
             dial.heard = true;
