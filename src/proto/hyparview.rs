@@ -370,9 +370,14 @@ impl HyParView {
                 reason: DownReason::Left,
             }));
         }
+        // Gone for good: a later join starts again from its contacts, so
+        // peers lost before the leave are forgotten with the views (their
+        // probes stop while the node is away, and nothing would restart them).
         self.passive.clear();
         self.pending.clear();
         self.refused.clear();
+        self.lost.clear();
+        self.probe_at = None;
         self.left = true;
     }
 
@@ -1696,6 +1701,21 @@ mod tests {
         n.heard_from(NodeId(2));
         let joins = probes_until(&mut n, out, Time::ZERO + Duration::from_secs(60), NodeId(2));
         assert!(joins.is_empty());
+    }
+
+    #[test]
+    fn a_node_that_leaves_forgets_its_lost_peers() {
+        let mut n = node(1);
+        with_active(&mut n, &[2, 3]);
+        let mut out = Vec::new();
+        n.peer_failed(Time::ZERO, NodeId(2), &mut out);
+        n.leave(&mut out);
+        // Its probe fires while it is away and must not leave a lost peer
+        // that no timer will ever probe again once it joins.
+        let mut out = Vec::new();
+        n.timer_fired(Time::ZERO + PROBE_MAX, Timer::ProbeLost, &mut out);
+        n.join(Time::ZERO + PROBE_MAX, vec![peer(3)], &mut out);
+        assert_eq!(n.lost_peers(), 0);
     }
 
     #[test]
