@@ -22,6 +22,9 @@
 //! stays one file and a [`NodeId`] stays the digest of the handshake's
 //! key, checkable against a signing key by anyone.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use blake2::{Blake2s256, Digest};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -76,12 +79,53 @@ impl std::fmt::Debug for PublicKey {
     }
 }
 
+/// Most keys kept parsed at once (see [`PublicKey::parsed`]). An office
+/// has one key per node and operator, a few hundred at most; a key holder
+/// sending made-up keys only empties the memo, which then costs what
+/// parsing every time would.
+pub const MAX_PARSED_KEYS: usize = 1024;
+
+/// A key as the checks need it: the replica it names and its point on the
+/// curve.
+#[derive(Clone, Copy)]
+struct Parsed {
+    id: NodeId,
+    verifying: VerifyingKey,
+}
+
+thread_local! {
+    /// Keys parsed before, by their bytes: `None` for bytes that are no key.
+    static PARSED: RefCell<HashMap<[u8; 32], Option<Parsed>>> = RefCell::new(HashMap::new());
+}
+
 impl PublicKey {
     /// The replica this key belongs to: the digest of its X25519 form, the
     /// key its Noise handshakes prove. `None` for bytes that are no key.
     pub fn node_id(&self) -> Option<NodeId> {
-        let key = VerifyingKey::from_bytes(&self.0).ok()?;
-        Some(NodeId::from_public_key(key.to_montgomery().as_bytes()))
+        self.parsed().map(|p| p.id)
+    }
+
+    /// Decompresses the point and derives its replica once per key: both
+    /// cost a field exponentiation each, together more than the signature
+    /// check itself, and every write of a node is checked against the same
+    /// key (`officemesh bench --signing N` times it). The memo is a pure
+    /// function's, so what a replica decides does not depend on it.
+    fn parsed(&self) -> Option<Parsed> {
+        if let Some(hit) = PARSED.with(|m| m.borrow().get(&self.0).copied()) {
+            return hit;
+        }
+        let parsed = VerifyingKey::from_bytes(&self.0).ok().map(|verifying| Parsed {
+            id: NodeId::from_public_key(verifying.to_montgomery().as_bytes()),
+            verifying,
+        });
+        PARSED.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= MAX_PARSED_KEYS {
+                m.clear();
+            }
+            m.insert(self.0, parsed);
+        });
+        parsed
     }
 
     /// 64 hex digits, as `officemesh whoami` prints and the operators list
@@ -189,10 +233,10 @@ pub(crate) fn verify(
     digest: &ContentDigest,
     signature: &WriteSignature,
 ) -> Result<(), SignatureError> {
-    if key.node_id() != Some(dot.replica) {
+    let Some(parsed) = key.parsed().filter(|p| p.id == dot.replica) else {
         return Err(SignatureError::WrongKey);
-    }
-    let verifying = VerifyingKey::from_bytes(&key.0).map_err(|_| SignatureError::WrongKey)?;
+    };
+    let verifying = parsed.verifying;
     let signature = ed25519_dalek::Signature::from_bytes(&signature.to_bytes());
     verifying
         .verify(&message(dot, digest), &signature)
@@ -231,6 +275,21 @@ impl WriteProof {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsed_keys_stay_bounded_and_give_the_same_answers() {
+        let good = key(7).public();
+        let id = good.node_id();
+        assert!(id.is_some());
+        for n in 0..(MAX_PARSED_KEYS as u32 * 2) {
+            let mut bytes = [0xee; 32];
+            bytes[..4].copy_from_slice(&n.to_le_bytes());
+            let _ = PublicKey(bytes).node_id();
+            assert!(PARSED.with(|m| m.borrow().len()) <= MAX_PARSED_KEYS);
+        }
+        assert_eq!(good.node_id(), id);
+        assert_eq!(good.node_id(), good.node_id());
+    }
 
     fn key(n: u8) -> WriteKey {
         WriteKey::from_seed([n; 32])
