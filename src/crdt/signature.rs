@@ -114,10 +114,12 @@ impl PublicKey {
         if let Some(hit) = PARSED.with(|m| m.borrow().get(&self.0).copied()) {
             return hit;
         }
-        let parsed = VerifyingKey::from_bytes(&self.0).ok().map(|verifying| Parsed {
-            id: NodeId::from_public_key(verifying.to_montgomery().as_bytes()),
-            verifying,
-        });
+        let parsed = VerifyingKey::from_bytes(&self.0)
+            .ok()
+            .map(|verifying| Parsed {
+                id: NodeId::from_public_key(verifying.to_montgomery().as_bytes()),
+                verifying,
+            });
         PARSED.with(|m| {
             let mut m = m.borrow_mut();
             if m.len() >= MAX_PARSED_KEYS {
