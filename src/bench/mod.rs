@@ -11,10 +11,11 @@
 //!    would time its joins, not the office;
 //! 2. K target writes through the observer, one every `spacing`; each is
 //!    timed until every node's clock report covers its dot (`reported_ms`),
-//!    then every node is asked (SIGUSR1) when its winning targets last
-//!    changed: the latest of those, against the write's start on the same
-//!    machine's clock, is `converge_ms` (timed on the targets alone, so a
-//!    reading or a `Node` entry arriving meanwhile does not stretch it); the nodes' byte counters are read
+//!    then the next; after the last, every node is asked (SIGUSR1) when its
+//!    winning targets changed: for each write, the last node's first change
+//!    at or after its start, on the same machine's clock, is `converge_ms`
+//!    (timed on the targets alone, so a reading or a `Node` entry arriving
+//!    meanwhile does not stretch it); the nodes' byte counters are read
 //!    before and after;
 //! 3. the observer leaves, the Watch leases run out (no clock reports any
 //!    more, as in an office nobody watches), then a quiet window measures
@@ -135,6 +136,12 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     if options.nodes == 0 {
         return Err(BenchError::Setup("--nodes must be at least 1".into()));
     }
+    if options.updates > stats::RECENT_TARGET_CHANGES {
+        return Err(BenchError::Setup(format!(
+            "--updates must be at most {}: each node remembers that many target changes",
+            stats::RECENT_TARGET_CHANGES
+        )));
+    }
     let started = Instant::now();
     let setup = cluster::NodeSetup {
         sensors: options.sensors,
@@ -150,7 +157,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     tracing::info!(settle_ms, "overlay settled");
 
     let before = cluster.stats().await?;
-    let mut samples = Vec::with_capacity(options.updates);
+    let mut timed_starts_us = Vec::with_capacity(options.updates);
     let mut stored_samples = Vec::with_capacity(options.updates);
     let mut reported_samples = Vec::with_capacity(options.updates);
     for k in 0..options.updates {
@@ -194,17 +201,9 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         tracing::debug!(update = k, ?stored, ?converged, "write timed");
         match (stored, converged) {
             (Some(s), Some(c)) => {
-                // Every node has it (its report said so): when did the
-                // last one apply it?
-                let applied = cluster.stats().await?;
-                let last = applied
-                    .iter()
-                    .map(|a| a.targets_changed_us)
-                    .max()
-                    .unwrap_or(0);
                 stored_samples.push(s);
                 reported_samples.push(c);
-                samples.push(Duration::from_micros(last.saturating_sub(t0_wall_us)));
+                timed_starts_us.push(t0_wall_us);
             }
             _ => tracing::warn!(
                 update = k,
@@ -218,6 +217,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         check_alive(&mut cluster)?;
     }
     let after = cluster.stats().await?;
+    let samples = applied_after(&timed_starts_us, &after);
     let update_bytes: u64 = after
         .iter()
         .zip(&before)
@@ -334,6 +334,31 @@ async fn attach(cluster: &Cluster, deadline: Instant) -> Result<Observer, BenchE
 
 /// Waits until every node is in the observer's replica and has reported
 /// its clock; returns their ids.
+/// How long after its start each timed write took effect on the last
+/// node, from the nodes' own records: a node's first change of its winning
+/// targets at or after a write's start is that write (the next one starts
+/// only once every node reported this one). The records are read once,
+/// after every write, so no node writes a file between two timed writes.
+fn applied_after(starts_us: &[u64], nodes: &[stats::NodeStats]) -> Vec<Duration> {
+    starts_us
+        .iter()
+        .filter_map(|&start| {
+            nodes
+                .iter()
+                .map(|n| {
+                    n.targets_changed_recent_us
+                        .iter()
+                        .copied()
+                        .find(|&us| us >= start)
+                })
+                .collect::<Option<Vec<u64>>>()?
+                .into_iter()
+                .max()
+                .map(|last| Duration::from_micros(last - start))
+        })
+        .collect()
+}
+
 /// Membership bytes per node per second under which the overlay counts as
 /// formed: an idle office's shuffles cost about 50, joins many times more.
 const MEMBERSHIP_QUIET: f64 = 100.0;

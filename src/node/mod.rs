@@ -29,8 +29,6 @@ pub mod wall_clock;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
@@ -84,7 +82,7 @@ pub struct NodeHandle {
     programs: (watch::Sender<Programs>, watch::Receiver<Programs>),
     shutdown: watch::Sender<bool>,
     reload: mpsc::Sender<runtime::Reload>,
-    targets_changed_us: Arc<AtomicU64>,
+    target_changes: stats::TargetChanges,
     health: health::Health,
     history: crate::history::NodeHistory,
     task: tokio::task::JoinHandle<()>,
@@ -119,7 +117,8 @@ impl NodeHandle {
     pub fn stats(&self) -> stats::NodeStats {
         stats::NodeStats {
             counters: self.endpoint.counters(),
-            targets_changed_us: self.targets_changed_us.load(Ordering::Relaxed),
+            targets_changed_us: self.target_changes.last(),
+            targets_changed_recent_us: self.target_changes.recent(),
         }
     }
 
@@ -245,7 +244,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
     let (targets_tx, targets_rx) = watch::channel(BTreeMap::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (reload_tx, reload_rx) = mpsc::channel(1);
-    let targets_changed_us = Arc::new(AtomicU64::new(0));
+    let target_changes = stats::TargetChanges::default();
     let (health_recorder, health) =
         health::channel(id, &settings.zone, endpoint.counters_handle().clone());
     tracing::info!(%id, %addr, name = %settings.name, zone = %settings.zone, "node started");
@@ -285,7 +284,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
             targets_tx,
             shutdown_rx,
             reload_rx,
-            targets_changed_us: targets_changed_us.clone(),
+            target_changes: target_changes.clone(),
             health: health_recorder,
             programs_tx: programs.0.clone(),
         },
@@ -302,7 +301,7 @@ pub async fn start(settings: Settings) -> Result<NodeHandle, NodeError> {
         programs,
         shutdown: shutdown_tx,
         reload: reload_tx,
-        targets_changed_us,
+        target_changes,
         health,
         history,
         task,

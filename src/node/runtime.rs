@@ -6,8 +6,6 @@
 //! runs the same core.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
@@ -39,7 +37,7 @@ pub struct Channels {
     pub reload_rx: mpsc::Receiver<Reload>,
     /// Wall-clock µs when the winning targets last changed; the
     /// benchmark's exact convergence time.
-    pub targets_changed_us: Arc<AtomicU64>,
+    pub target_changes: crate::node::stats::TargetChanges,
     /// Loop ticks and a summary for the watchdog, `STATUS=` and metrics.
     pub health: super::health::HealthRecorder,
     /// Every zone's heating program, for the thermostats.
@@ -285,9 +283,7 @@ impl Runtime {
                     .map_or(0, |d| d.as_micros() as u64);
                 // Beside the delivery lines: when a write took effect here.
                 tracing::debug!(target: "officemesh::delivery", "winning targets changed");
-                self.channels
-                    .targets_changed_us
-                    .store(us, Ordering::Relaxed);
+                self.channels.target_changes.record(us);
                 self.channels.targets_tx.send_replace(winners);
             }
             Output::Programs => {

@@ -6,13 +6,15 @@
 //! exact byte counts at chosen moments from many processes, and an idle
 //! node must not wake up (or write to its SD card) just to publish them.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::net::CountersSnapshot;
 
 /// What the stats file holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeStats {
     #[serde(flatten)]
     pub counters: CountersSnapshot,
@@ -20,6 +22,43 @@ pub struct NodeStats {
     /// last changed (0: never): how the benchmark times a target write's
     /// arrival, unblurred by other deltas (readings, `Node` entries).
     pub targets_changed_us: u64,
+    /// The latest [`RECENT_TARGET_CHANGES`] such times, oldest first: the
+    /// benchmark reads them once after all its writes, so it does not ask
+    /// every node for a file (a journal commit on a shared disk) between
+    /// two timed writes.
+    #[serde(default)]
+    pub targets_changed_recent_us: Vec<u64>,
+}
+
+/// Most target changes a node remembers the time of (8 KiB at most): more
+/// than one benchmark run's writes, and an office changes its targets a
+/// few times a day.
+pub const RECENT_TARGET_CHANGES: usize = 1024;
+
+/// When this node's winning targets changed, shared between the node loop
+/// (which records) and the stats file's writer.
+#[derive(Clone, Debug, Default)]
+pub struct TargetChanges(Arc<Mutex<VecDeque<u64>>>);
+
+impl TargetChanges {
+    pub fn record(&self, us: u64) {
+        let mut times = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if times.len() >= RECENT_TARGET_CHANGES {
+            times.pop_front();
+        }
+        times.push_back(us);
+    }
+
+    /// The latest change (0: none yet).
+    pub fn last(&self) -> u64 {
+        let times = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        times.back().copied().unwrap_or(0)
+    }
+
+    pub fn recent(&self) -> Vec<u64> {
+        let times = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        times.iter().copied().collect()
+    }
 }
 
 /// Name of the counters file inside the data directory.
@@ -80,6 +119,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn target_changes_keep_the_latest_ones() {
+        let changes = TargetChanges::default();
+        assert_eq!(changes.last(), 0);
+        for us in 0..(RECENT_TARGET_CHANGES as u64 + 10) {
+            changes.record(us);
+        }
+        let recent = changes.recent();
+        assert_eq!(recent.len(), RECENT_TARGET_CHANGES);
+        assert_eq!(recent.first(), Some(&10));
+        assert_eq!(changes.last(), RECENT_TARGET_CHANGES as u64 + 9);
+    }
+
+    #[test]
     fn counters_round_trip_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let stats = NodeStats {
@@ -90,6 +142,7 @@ mod tests {
                 ..CountersSnapshot::default()
             },
             targets_changed_us: 1_700_000_000_000_000,
+            targets_changed_recent_us: vec![1_699_999_999_000_000, 1_700_000_000_000_000],
         };
         write_stats(dir.path(), &stats).unwrap();
         assert_eq!(read_stats(dir.path()).unwrap(), stats);

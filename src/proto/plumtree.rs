@@ -77,8 +77,8 @@ pub struct Config {
     pub graft_retry: Duration,
     /// The tree optimization (§3.8): when an IHAVE shows a path at least
     /// this many hops shorter than the eager one the payload came by, the
-    /// node swaps its eager parent for the announcer (default 3; `None`
-    /// turns the optimization off).
+    /// node GRAFTs the announcer, and the next duplicate prunes the slower
+    /// of the two links (default 3; `None` turns the optimization off).
     pub optimization_threshold: Option<u16>,
     /// The optimization reshapes the shared tree around one sender, which
     /// lengthens every other sender's paths; it applies only to an origin
@@ -940,10 +940,10 @@ impl Plumtree {
     /// IHAVE interval old, and by then the announcer may have moved its
     /// own parent into this node's subtree: pruning then cuts that subtree
     /// off the tree, and its next broadcast arrives only by IHAVE and
-    /// GRAFT, hundreds of milliseconds late (measured on the 200-node
-    /// benchmark: whole subtrees of 25 nodes 400 ms late while the tree
-    /// reshaped). A duplicate proves both links carried the same broadcast
-    /// just now, so the cut it makes keeps the tree connected.
+    /// GRAFT, hundreds of milliseconds late (on the 200-node benchmark,
+    /// whole subtrees of 25 nodes were 400 ms late while the optimization
+    /// reshaped the tree). A duplicate proves both links carried the same
+    /// broadcast just now, so the cut it makes keeps the tree connected.
     fn maybe_optimize(
         &mut self,
         from: PeerInfo,
