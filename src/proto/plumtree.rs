@@ -1736,6 +1736,33 @@ mod tests {
 
     use proptest::prelude::*;
 
+    /// Feeds one step to `p`; a delivered copy comes `round` hops from
+    /// its origin.
+    fn apply(p: &mut Plumtree, now: Time, step: Step, round: u16) {
+        let mut out = Vec::new();
+        match step {
+            Step::Announce {
+                peer: n,
+                origin,
+                count,
+            } => {
+                p.handle_message(now, peer(n), announce(origin + 10, 0..count), &mut out);
+            }
+            Step::Deliver {
+                peer: n,
+                origin,
+                seq,
+            } => {
+                p.handle_message(now, peer(n), gossip(mid(origin + 10, seq), round), &mut out);
+            }
+            Step::Graft { origin, seq } => {
+                p.timer_fired(now, Timer::Graft(mid(origin + 10, seq)), &mut out);
+            }
+            Step::Down { peer } => p.neighbor_down(NodeId(peer)),
+            Step::Prune { peer: n } => p.handle_message(now, peer(n), Message::Prune, &mut out),
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
@@ -1744,21 +1771,7 @@ mod tests {
             let mut now = Time::ZERO;
             for step in steps {
                 now += Duration::from_millis(50);
-                let mut out = Vec::new();
-                match step {
-                    Step::Announce { peer: n, origin, count } => {
-                        let ids = announce(origin + 10, 0..count);
-                        p.handle_message(now, peer(n), ids, &mut out);
-                    }
-                    Step::Deliver { peer: n, origin, seq } => {
-                        p.handle_message(now, peer(n), gossip(mid(origin + 10, seq), 1), &mut out);
-                    }
-                    Step::Graft { origin, seq } => {
-                        p.timer_fired(now, Timer::Graft(mid(origin + 10, seq)), &mut out);
-                    }
-                    Step::Down { peer } => p.neighbor_down(NodeId(peer)),
-                    Step::Prune { peer: n } => p.handle_message(now, peer(n), Message::Prune, &mut out),
-                }
+                apply(&mut p, now, step, 1);
                 prop_assert!(p.missing.len() <= MAX_MISSING);
                 prop_assert!(p.missing_opened.values().all(|n| *n <= MAX_MISSING_PER_PEER && *n > 0));
                 prop_assert_eq!(p.missing_opened.values().sum::<usize>(), p.missing.len());
@@ -1786,20 +1799,11 @@ mod tests {
             let mut now = Time::ZERO;
             for step in steps {
                 now += Duration::from_millis(50);
-                let mut out = Vec::new();
-                match step {
-                    Step::Announce { peer: n, origin, count } => {
-                        p.handle_message(now, peer(n), announce(origin + 10, 0..count), &mut out);
-                    }
-                    Step::Deliver { peer: n, origin, seq } => {
-                        p.handle_message(now, peer(n), gossip(mid(origin + 10, seq), 1 + seq as u16), &mut out);
-                    }
-                    Step::Graft { origin, seq } => {
-                        p.timer_fired(now, Timer::Graft(mid(origin + 10, seq)), &mut out);
-                    }
-                    Step::Prune { peer: n } => p.handle_message(now, peer(n), Message::Prune, &mut out),
-                    Step::Down { .. } => {}
-                }
+                let round = match step {
+                    Step::Deliver { seq, .. } => 1 + seq as u16,
+                    _ => 1,
+                };
+                apply(&mut p, now, step, round);
                 prop_assert!(!p.eager_peers().is_empty());
             }
         }
