@@ -332,8 +332,6 @@ async fn attach(cluster: &Cluster, deadline: Instant) -> Result<Observer, BenchE
     }
 }
 
-/// Waits until every node is in the observer's replica and has reported
-/// its clock; returns their ids.
 /// How long after its start each timed write took effect on the last
 /// node, from the nodes' own records: a node's first change of its winning
 /// targets at or after a write's start is that write (the next one starts
@@ -397,6 +395,8 @@ async fn membership_quiet(
     }
 }
 
+/// Waits until every node is in the observer's replica and has reported
+/// its clock; returns their ids.
 async fn settle(
     cluster: &mut Cluster,
     observer: &mut Observer,

@@ -117,7 +117,6 @@ impl NodeHandle {
     pub fn stats(&self) -> stats::NodeStats {
         stats::NodeStats {
             counters: self.endpoint.counters(),
-            targets_changed_us: self.target_changes.last(),
             targets_changed_recent_us: self.target_changes.recent(),
         }
     }

@@ -19,13 +19,11 @@ pub struct NodeStats {
     #[serde(flatten)]
     pub counters: CountersSnapshot,
     /// Wall-clock µs since the Unix epoch when this node's winning targets
-    /// last changed (0: never): how the benchmark times a target write's
-    /// arrival, unblurred by other deltas (readings, `Node` entries).
-    pub targets_changed_us: u64,
-    /// The latest [`RECENT_TARGET_CHANGES`] such times, oldest first: the
-    /// benchmark reads them once after all its writes, so it does not ask
-    /// every node for a file (a journal commit on a shared disk) between
-    /// two timed writes.
+    /// changed, the latest [`RECENT_TARGET_CHANGES`], oldest first: how the
+    /// benchmark times a target write's arrival, unblurred by other deltas
+    /// (readings, `Node` entries). It reads them once after all its writes,
+    /// so it does not ask every node for a file (a journal commit on a
+    /// shared disk) between two timed writes.
     #[serde(default)]
     pub targets_changed_recent_us: Vec<u64>,
 }
@@ -47,12 +45,6 @@ impl TargetChanges {
             times.pop_front();
         }
         times.push_back(us);
-    }
-
-    /// The latest change (0: none yet).
-    pub fn last(&self) -> u64 {
-        let times = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        times.back().copied().unwrap_or(0)
     }
 
     pub fn recent(&self) -> Vec<u64> {
@@ -121,14 +113,14 @@ mod tests {
     #[test]
     fn target_changes_keep_the_latest_ones() {
         let changes = TargetChanges::default();
-        assert_eq!(changes.last(), 0);
+        assert!(changes.recent().is_empty());
         for us in 0..(RECENT_TARGET_CHANGES as u64 + 10) {
             changes.record(us);
         }
         let recent = changes.recent();
         assert_eq!(recent.len(), RECENT_TARGET_CHANGES);
         assert_eq!(recent.first(), Some(&10));
-        assert_eq!(changes.last(), RECENT_TARGET_CHANGES as u64 + 9);
+        assert_eq!(recent.last(), Some(&(RECENT_TARGET_CHANGES as u64 + 9)));
     }
 
     #[test]
@@ -141,7 +133,6 @@ mod tests {
                 frames_sent: 7,
                 ..CountersSnapshot::default()
             },
-            targets_changed_us: 1_700_000_000_000_000,
             targets_changed_recent_us: vec![1_699_999_999_000_000, 1_700_000_000_000_000],
         };
         write_stats(dir.path(), &stats).unwrap();
