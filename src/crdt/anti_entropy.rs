@@ -24,11 +24,23 @@
 //! fingerprint differs starts the exchange above. Converged replicas, the
 //! usual case, then spend two tiny messages per round instead of two whole
 //! causal contexts (about 600 bytes each with 50 replicas).
+//!
+//! Two replicas of a working office often differ only by the broadcasts
+//! in flight between them (a reading written a few milliseconds ago), and
+//! the exchange would send two whole digests to learn nothing Plumtree was
+//! not already delivering. So a replica whose fingerprint differs from an
+//! opening summary takes a second look [`Config::second_look`] later: it
+//! answers with its own summary then, and only a difference that is still
+//! there starts the exchange. Rounds also start a random fraction of the
+//! period early or late ([`ROUND_SPREAD`]): a node's readings and its
+//! rounds both count from its start, and in step every few rounds would
+//! open on its own newest reading, still in flight.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bytes::Bytes;
+use rand::Rng;
 use rand::seq::IteratorRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -60,6 +72,12 @@ const ENVELOPE_RESERVE: usize = 64;
 /// a 10-byte counter at most), a 32-byte digest and a 64-byte signature.
 const PROOF_LEN: usize = 10 + 10 + 32 + 64;
 
+/// How far a round may start from one period after the last, as a
+/// fraction of the period either way: enough that two timers of one node
+/// started together (its rounds, its sensor readings) part within a few
+/// rounds, little enough that the period is still what it says.
+pub const ROUND_SPREAD: f64 = 0.2;
+
 /// The anti-entropy knobs.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -76,6 +94,11 @@ pub struct Config {
     pub exchange_gap: Duration,
     /// Most parts of registers in one answer (see [`MAX_ANSWER_PARTS`]).
     pub max_answer_parts: usize,
+    /// How long a replica whose fingerprint differed from an opening
+    /// summary waits before comparing again: long enough for the
+    /// broadcasts in flight to land (tens of milliseconds on a LAN), short
+    /// against the period, since a real gap is repaired that much later.
+    pub second_look: Duration,
 }
 
 /// Most parts of registers one answer carries, whatever the digest lacks.
@@ -96,6 +119,7 @@ impl Default for Config {
             max_body_len: MAX_FRAME_LEN - ENVELOPE_RESERVE,
             exchange_gap: Duration::from_millis(500),
             max_answer_parts: MAX_ANSWER_PARTS,
+            second_look: Duration::from_secs(1),
         }
     }
 }
@@ -152,6 +176,8 @@ enum Wake {
     Round { generation: u64 },
     /// An exchange with this neighbour asked for within the gap.
     Exchange(NodeId),
+    /// Compare fingerprints with this neighbour again.
+    SecondLook(NodeId),
 }
 
 /// The last exchange asked of one neighbour outside the rounds.
@@ -177,6 +203,8 @@ pub struct Stats {
     /// Answers cut at [`Config::max_answer_parts`]: the rest goes in a
     /// later round.
     pub answers_cut: u64,
+    /// Opening summaries that differed, looked at again later.
+    pub second_looks: u64,
 }
 
 /// The body of an `Answer` part.
@@ -300,6 +328,9 @@ pub struct AntiEntropy {
     /// What each peer's last digest said it had seen.
     peer_contexts: BTreeMap<NodeId, CausalContext>,
     exchanges: BTreeMap<NodeId, Exchange>,
+    /// Neighbours to compare fingerprints with again (at most one look
+    /// each, so bounded by the neighbours).
+    second_looks: BTreeSet<NodeId>,
     stats: Stats,
 }
 
@@ -316,6 +347,7 @@ impl AntiEntropy {
             incoming: BTreeMap::new(),
             peer_contexts: BTreeMap::new(),
             exchanges: BTreeMap::new(),
+            second_looks: BTreeSet::new(),
             stats: Stats::default(),
         }
     }
@@ -375,12 +407,20 @@ impl AntiEntropy {
                 self.incoming.remove(&peer);
                 self.peer_contexts.remove(&peer);
                 self.exchanges.remove(&peer);
+                self.second_looks.remove(&peer);
             }
             Input::Exchange(peer) => self.exchange(now, state, peer, out),
             Input::TimerFired(Timer(Wake::Exchange(peer))) => {
                 if self.exchanges.get(&peer).is_some_and(|e| e.deferred) {
                     self.exchanges.remove(&peer);
                     self.exchange(now, state, peer, out);
+                }
+            }
+            Input::TimerFired(Timer(Wake::SecondLook(peer))) => {
+                if self.second_looks.remove(&peer) && self.neighbours.contains(&peer) {
+                    // As a reply: a peer that still differs starts the
+                    // exchange rather than look again itself.
+                    self.send_summary(state, peer, true, out);
                 }
             }
             Input::TimerFired(Timer(Wake::Round { generation })) => {
@@ -394,15 +434,18 @@ impl AntiEntropy {
                 self.send_summary(state, peer, false, out);
                 self.arm(now, out);
             }
-            Input::Message { from, msg } => self.on_message(state, from, msg, gate, out),
+            Input::Message { from, msg } => self.on_message(now, state, from, msg, gate, out),
         }
     }
 
     fn arm(&mut self, now: Time, out: &mut Vec<Output>) {
         self.generation += 1;
         self.armed = true;
+        let spread = self
+            .rng
+            .random_range(1.0 - ROUND_SPREAD..=1.0 + ROUND_SPREAD);
         out.push(Output::Schedule {
-            at: now + self.config.period,
+            at: now + self.config.period.mul_f64(spread),
             timer: Timer(Wake::Round {
                 generation: self.generation,
             }),
@@ -441,6 +484,7 @@ impl AntiEntropy {
 
     fn on_message(
         &mut self,
+        now: Time,
         state: &mut OfficeState,
         from: NodeId,
         msg: sync::Message,
@@ -463,6 +507,16 @@ impl AntiEntropy {
                     );
                     if !reply {
                         self.send_summary(state, from, true, out);
+                    }
+                } else if !reply && self.neighbours.contains(&from) {
+                    // Perhaps only broadcasts in flight; look again once
+                    // they have landed.
+                    if self.second_looks.insert(from) {
+                        self.stats.second_looks += 1;
+                        out.push(Output::Schedule {
+                            at: now + self.config.second_look,
+                            timer: Timer(Wake::SecondLook(from)),
+                        });
                     }
                 } else {
                     // The peer's answer and its own digest follow.
@@ -866,7 +920,8 @@ mod tests {
     }
 
     /// Feeds `input` to replica `at`, then delivers every message sent
-    /// until the network is quiet. Timers are dropped.
+    /// until the network is quiet. A second look is taken at once, after
+    /// what was in flight; other timers are dropped.
     fn drive(replicas: &mut [Replica], at: usize, input: Input) -> Traffic {
         let mut traffic = Traffic::default();
         let mut queue = vec![(at, input)];
@@ -876,14 +931,21 @@ mod tests {
             r.ae.handle(Time::ZERO, &mut r.state, input, &mut out);
             let from = replicas[i].id;
             for o in out {
-                if let Output::Send { to, msg } = o {
-                    match msg {
-                        sync::Message::Summary { .. } => traffic.summaries += 1,
-                        sync::Message::Digest { .. } => traffic.digests += 1,
-                        sync::Message::Answer { .. } => traffic.answers += 1,
+                match o {
+                    Output::Send { to, msg } => {
+                        match msg {
+                            sync::Message::Summary { .. } => traffic.summaries += 1,
+                            sync::Message::Digest { .. } => traffic.digests += 1,
+                            sync::Message::Answer { .. } => traffic.answers += 1,
+                        }
+                        let j = replicas.iter().position(|r| r.id == to).unwrap();
+                        queue.insert(0, (j, Input::Message { from, msg }));
                     }
-                    let j = replicas.iter().position(|r| r.id == to).unwrap();
-                    queue.insert(0, (j, Input::Message { from, msg }));
+                    Output::Schedule {
+                        timer: timer @ Timer(Wake::SecondLook(_)),
+                        ..
+                    } => queue.insert(0, (i, Input::TimerFired(timer))),
+                    _ => {}
                 }
             }
         }
@@ -984,13 +1046,15 @@ mod tests {
     fn a_timer_round_with_a_lagging_neighbour_repairs_both_sides() {
         let mut rs = vec![replica(1, Config::default()), replica(2, Config::default())];
         let timer = neighbour_quietly(&mut rs[0], NodeId(2));
+        neighbour_quietly(&mut rs[1], NodeId(1));
         reading(&mut rs[0], 0, 1.0);
         set_target(&mut rs[1], "hall", 18.0);
         let traffic = drive(&mut rs, 0, Input::TimerFired(timer));
-        // A summary, then the whole exchange: two digests, an answer each.
+        // A summary, a second look that still differs, then the whole
+        // exchange: two digests, an answer each.
         assert_eq!(
             (traffic.summaries, traffic.digests, traffic.answers),
-            (1, 2, 2)
+            (2, 2, 2)
         );
         assert_eq!(rs[0].state.encode().unwrap(), rs[1].state.encode().unwrap());
         // A summary whose reply finds the peer changed meanwhile also
@@ -1015,6 +1079,111 @@ mod tests {
         let traffic = drive(&mut rs, 0, stale);
         assert_eq!((traffic.digests, traffic.answers), (2, 1));
         assert_eq!(rs[0].state.encode().unwrap(), rs[1].state.encode().unwrap());
+    }
+
+    #[test]
+    fn a_difference_that_was_only_in_flight_costs_no_digest() {
+        let mut rs = vec![replica(1, Config::default()), replica(2, Config::default())];
+        let timer = neighbour_quietly(&mut rs[0], NodeId(2));
+        neighbour_quietly(&mut rs[1], NodeId(1));
+        // Replica 1's newest reading is still on its way to replica 2
+        // when 1's round opens.
+        let in_flight = reading(&mut rs[0], 0, 21.5);
+        let mut out = Vec::new();
+        let r = &mut rs[0];
+        r.ae.handle(Time::ZERO, &mut r.state, Input::TimerFired(timer), &mut out);
+        let Some(summary) = out.into_iter().find_map(|o| match o {
+            Output::Send { msg, .. } => Some(msg),
+            _ => None,
+        }) else {
+            panic!("no summary");
+        };
+        let mut out = Vec::new();
+        let r = &mut rs[1];
+        let opening = Input::Message {
+            from: NodeId(1),
+            msg: summary,
+        };
+        r.ae.handle(Time::ZERO, &mut r.state, opening, &mut out);
+        let look = Config::default().second_look;
+        let [Output::Schedule { at, timer }] = out.as_slice() else {
+            panic!("expected only a second look: {out:?}");
+        };
+        assert_eq!(*at, Time::ZERO + look);
+        let timer = *timer;
+        // The broadcast lands, then the second look finds nothing to do.
+        rs[1].state.apply(&in_flight);
+        let traffic = drive(&mut rs, 1, Input::TimerFired(timer));
+        assert_eq!(
+            (traffic.summaries, traffic.digests, traffic.answers),
+            (1, 0, 0)
+        );
+        assert_eq!(rs[1].ae.stats().second_looks, 1);
+        // Replica 1 learned that 2 has its reading.
+        let dot = crate::crdt::Dot::new(NodeId(1), rs[0].writer.peek_dot().counter - 1);
+        assert!(
+            rs[0]
+                .ae
+                .peer_context(NodeId(2))
+                .is_some_and(|c| c.contains(dot))
+        );
+        // A second look at a neighbour that left is not taken.
+        let mut out = Vec::new();
+        let r = &mut rs[1];
+        let again = Input::Message {
+            from: NodeId(1),
+            msg: sync::Message::Summary {
+                reply: false,
+                hash: [0; 8],
+            },
+        };
+        r.ae.handle(Time::ZERO, &mut r.state, again, &mut out);
+        let Some(Output::Schedule { timer, .. }) = out.pop() else {
+            panic!("no second look");
+        };
+        r.ae.handle(
+            Time::ZERO,
+            &mut r.state,
+            Input::NeighborDown(NodeId(1)),
+            &mut out,
+        );
+        out.clear();
+        r.ae.handle(
+            Time::ZERO + look,
+            &mut r.state,
+            Input::TimerFired(timer),
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn rounds_start_within_the_spread_of_one_period() {
+        let mut r = replica(1, Config::default());
+        let mut timer = neighbour_quietly(&mut r, NodeId(2));
+        let period = Config::default().period;
+        let (lo, hi) = (
+            period.mul_f64(1.0 - ROUND_SPREAD),
+            period.mul_f64(1.0 + ROUND_SPREAD),
+        );
+        let mut now = Time::ZERO;
+        let mut gaps = BTreeSet::new();
+        for _ in 0..50 {
+            let mut out = Vec::new();
+            r.ae.handle(now, &mut r.state, Input::TimerFired(timer), &mut out);
+            let (at, next) = out
+                .iter()
+                .find_map(|o| match o {
+                    Output::Schedule { at, timer } => Some((*at, *timer)),
+                    _ => None,
+                })
+                .unwrap();
+            let gap = at.saturating_since(now);
+            assert!(lo <= gap && gap <= hi, "{gap:?}");
+            gaps.insert(gap);
+            (now, timer) = (at, next);
+        }
+        assert!(gaps.len() > 40, "rounds drift apart from other timers");
     }
 
     #[test]
@@ -1139,7 +1308,12 @@ mod tests {
             _ => None,
         });
         let (at, timer) = timer.unwrap();
-        assert_eq!(at, Time::from_millis(5_000));
+        let period = Config::default().period;
+        let within_a_period = |from: Time, at: Time| {
+            let gap = at.saturating_since(from);
+            period.mul_f64(1.0 - ROUND_SPREAD) <= gap && gap <= period.mul_f64(1.0 + ROUND_SPREAD)
+        };
+        assert!(within_a_period(Time::ZERO, at), "{at:?}");
         out.clear();
         r.ae.handle(at, &mut r.state, Input::TimerFired(timer), &mut out);
         assert!(
@@ -1148,7 +1322,7 @@ mod tests {
         );
         assert!(
             out.iter().any(
-                |o| matches!(o, Output::Schedule { at, .. } if *at == Time::from_millis(10_000))
+                |o| matches!(o, Output::Schedule { at: next, .. } if within_a_period(at, *next))
             )
         );
         // A stale timer does nothing.
@@ -1431,6 +1605,7 @@ mod tests {
         ) {
             let mut rs: Vec<Replica> = (1..=2).map(|i| replica(i, Config::default())).collect();
             let timer = neighbour_quietly(&mut rs[0], NodeId(2));
+            neighbour_quietly(&mut rs[1], NodeId(1));
             for (i, &(who, key, is_target, value)) in writes.iter().enumerate() {
                 let d = if is_target {
                     set_target(&mut rs[who], &format!("z{key}"), f32::from(value))
@@ -1448,7 +1623,8 @@ mod tests {
             if equal_before {
                 prop_assert_eq!((traffic.summaries, traffic.digests, traffic.answers), (2, 0, 0));
             } else {
-                prop_assert_eq!((traffic.summaries, traffic.digests), (1, 2));
+                // The opening summary, the second look, the exchange.
+                prop_assert_eq!((traffic.summaries, traffic.digests), (2, 2));
             }
             // Now equal: the next round is two summaries.
             let generation = rs[0].ae.generation;

@@ -4,8 +4,10 @@
 //! It knows nothing of the protocol. It reads the zone's winning target
 //! from [`NodeHandle::targets`] and hands everything it has to say to the
 //! node as a [`LocalWrite`]:
-//! - each sensor is sampled every `interval`; a reading is published when
-//!   [`PublishPolicy`] says so (moved past the deadband, or the heartbeat);
+//! - each sensor is sampled at start, then every `interval` from a phase
+//!   drawn at random within the first interval (see [`Slot::first_gap`]);
+//!   a reading is published when [`PublishPolicy`] says so (moved past the
+//!   deadband, or the heartbeat);
 //! - sensors that did not open or currently return garbage are reported as
 //!   [`LocalWrite::FailedSensors`] (shown in the node's `Node` entry, with
 //!   the message saying how to enable the device) and the rest keeps
@@ -224,6 +226,13 @@ struct Slot {
     name: String,
     interval: Duration,
     next: Time,
+    /// The gap after the first sample, drawn at random up to `interval`.
+    /// Nodes started together (a whole office powered on at once, or
+    /// after a power cut) would otherwise sample in step for good, and
+    /// every node would take every node's reading in the same instant
+    /// each interval; spread over the interval, readings arrive a few at
+    /// a time, as the tree and the links are sized for.
+    first_gap: Option<Duration>,
     /// Lent to a blocking task while it is read; `None` after its driver
     /// panicked.
     sensor: Option<Box<dyn Sensor>>,
@@ -375,6 +384,12 @@ impl Devices {
                 name: working.config.name.clone(),
                 interval: working.config.interval(),
                 next: start,
+                first_gap: Some(
+                    working
+                        .config
+                        .interval()
+                        .mul_f64(rand::random_range(0.0..=1.0)),
+                ),
                 sensor: Some(working.sensor),
                 policy: working.policy,
                 error: None,
@@ -447,7 +462,7 @@ impl Devices {
                 continue;
             }
             let slot = &mut self.slots[i];
-            slot.next = now + slot.interval;
+            slot.next = now + slot.first_gap.take().unwrap_or(slot.interval);
             let Some(mut sensor) = slot.sensor.take() else {
                 continue;
             };
