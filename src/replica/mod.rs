@@ -928,7 +928,11 @@ impl Replica {
                 }
                 Timer::PersistRetry => self.persistence.resume(),
                 // The commit itself is made after this input, as after every one.
-                Timer::KeptCommit => {}
+                Timer::KeptCommit => {
+                    if let Some(due) = self.persistence.kept_wake(self.now) {
+                        self.timers.schedule(due, Timer::KeptCommit);
+                    }
+                }
                 Timer::Tombstones => {
                     let collected = self
                         .state

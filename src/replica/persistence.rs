@@ -10,9 +10,10 @@
 //! - **the kept part** — every target and every tombstone — soon after it
 //!   changes: at once when a promise waits on it (an observer's write is
 //!   answered *stored* only once it is on disk; this replica's own writes
-//!   leave only once durable), within [`RELAYED_KEPT_DELAY`] when the
-//!   change came from a peer, so an isolated node still heats to its
-//!   target after a restart;
+//!   leave only once durable), once peers' changes paused for
+//!   [`RELAYED_KEPT_DELAY`] (at most [`RELAYED_KEPT_MAX_WAIT`] after the
+//!   first) when they came from peers, so an isolated node still heats to
+//!   its target after a restart;
 //! - **a snapshot** of the whole state, the writer and the known peers,
 //!   rarely ([`SNAPSHOT_EVERY`]) and on a clean stop: other nodes' readings
 //!   and entries come back through anti-entropy after a restart anyway, and
@@ -48,17 +49,24 @@ pub const DOT_BLOCK: u64 = 4096;
 pub const DOT_LOW_WATER: u64 = DOT_BLOCK / 2;
 /// After a failed job (disk full, I/O error), the next try waits this long.
 pub const RETRY_AFTER: Duration = Duration::from_secs(5);
-/// How long a change to the kept part that came from a peer waits for its
-/// commit. Such a change is already durable where it was acknowledged (an
-/// observer's write is answered *stored* only from disk) and comes back
-/// through anti-entropy after a crash, so nothing waits on this replica's
-/// copy. Committing it at once put every replica's commit in the same few
-/// milliseconds as the broadcast's forwarding, and the commit's CPU and
-/// disk work then delayed the next hops: on 50 nodes sharing two cores, a
-/// target's spread took 13–17 ms instead of 7–10. Waiting also folds a
-/// burst of changes (a saved week program, an operator's edits) into one
-/// commit, which the SD card counts.
+/// How long changes to the kept part that came from peers must pause
+/// before they are committed. Such a change is already durable where it
+/// was acknowledged (an observer's write is answered *stored* only from
+/// disk) and comes back through anti-entropy after a crash, so nothing
+/// waits on this replica's copy. Committing it at once put every
+/// replica's commit in the same few milliseconds as the broadcast's
+/// forwarding, and the commit's CPU and disk work then delayed the next
+/// hops: on 50 nodes sharing two cores, a target's spread took 13–17 ms
+/// instead of 7–10. Waiting for a pause folds a burst of changes (a saved
+/// week program, an operator dragging a slider, an automation's steps)
+/// into one commit, which the SD card counts, and keeps every replica's
+/// commit out of the way of the writes still coming: the writer's own
+/// commit is on each write's path, and on 200 nodes sharing one disk the
+/// others' commits during a burst made it wait 50–70 ms.
 pub const RELAYED_KEPT_DELAY: Duration = Duration::from_secs(1);
+/// The longest a peer's change to the kept part stays unwritten while
+/// changes keep coming: a steady stream still reaches the disk.
+pub const RELAYED_KEPT_MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// One commit for the driver: these entries and, if set, a new dot bound,
 /// atomically and durably; answered with `Persisted { token, .. }`.
@@ -100,6 +108,10 @@ pub struct Persistence {
     /// A peer's change to the kept part is unwritten: it goes with the
     /// next job, or on its own at this time.
     kept_due: Option<Time>,
+    /// When the oldest unwritten peer's change came.
+    kept_since: Option<Time>,
+    /// The one wake asked of the caller for `kept_due`, if any.
+    kept_wake: Option<Time>,
     snapshot_dirty: bool,
     snapshot_wanted: bool,
     acks: Vec<PendingAck>,
@@ -133,6 +145,8 @@ impl Persistence {
             next_token: 1,
             kept_dirty: false,
             kept_due: None,
+            kept_since: None,
+            kept_wake: None,
             snapshot_dirty: false,
             snapshot_wanted: false,
             acks: Vec::new(),
@@ -158,16 +172,32 @@ impl Persistence {
     }
 
     /// Something in the kept part changed and nothing waits on it here (a
-    /// peer's write, a tombstone collected): it is written within
-    /// [`RELAYED_KEPT_DELAY`]. Returns when to wake for it, if no wake was
-    /// asked for yet.
+    /// peer's write, a tombstone collected): it is written once such
+    /// changes paused for [`RELAYED_KEPT_DELAY`], and at most
+    /// [`RELAYED_KEPT_MAX_WAIT`] after the first. Returns when to wake for
+    /// it, if no wake is asked for yet; one asked for earlier is answered
+    /// by [`Persistence::kept_wake`].
     pub fn kept_changed(&mut self, now: Time) -> Option<Time> {
         self.snapshot_dirty = true;
-        if self.kept_dirty || self.kept_due.is_some() {
+        if self.kept_dirty {
             return None;
         }
-        let due = now + RELAYED_KEPT_DELAY;
+        let since = *self.kept_since.get_or_insert(now);
+        let due = (now + RELAYED_KEPT_DELAY).min(since + RELAYED_KEPT_MAX_WAIT);
         self.kept_due = Some(due);
+        if self.kept_wake.is_some() {
+            return None;
+        }
+        self.kept_wake = Some(due);
+        Some(due)
+    }
+
+    /// The wake asked for by [`Persistence::kept_changed`] came: returns
+    /// the next one when later changes moved the commit on.
+    pub fn kept_wake(&mut self, now: Time) -> Option<Time> {
+        self.kept_wake = None;
+        let due = self.kept_due.filter(|due| *due > now)?;
+        self.kept_wake = Some(due);
         Some(due)
     }
 
@@ -234,6 +264,7 @@ impl Persistence {
         if kept {
             // A peer's change not yet due rides along.
             self.kept_due = None;
+            self.kept_since = None;
             match kept_delta(state).encode() {
                 Ok(bytes) => puts.push((KEPT_KEY, bytes)),
                 Err(error) => tracing::error!(%error, "cannot encode the kept state"),
@@ -509,6 +540,50 @@ mod tests {
                 .iter()
                 .any(|(k, v)| *k == PEERS_KEY && v == &vec![7])
         );
+    }
+
+    #[test]
+    fn peers_changes_are_written_once_they_pause_or_have_waited_long_enough() {
+        let state = OfficeState::new();
+        let mut p = Persistence::new(10 * DOT_BLOCK);
+        let first = p.kept_changed(T0).unwrap();
+        // A change every half second moves the commit on, with one wake
+        // asked for at a time.
+        let step = RELAYED_KEPT_DELAY / 2;
+        let mut now = T0;
+        let mut wake = first;
+        let mut commit_at = None;
+        while commit_at.is_none() {
+            now += step;
+            if now == wake {
+                match p.kept_wake(now) {
+                    Some(next) => wake = next,
+                    None => {
+                        assert!(p.next_job(now, &state, Vec::new, Vec::new, 0).is_some());
+                        commit_at = Some(now);
+                        continue;
+                    }
+                }
+            }
+            assert!(p.next_job(now, &state, Vec::new, Vec::new, 0).is_none());
+            assert_eq!(p.kept_changed(now), None, "the wake already asked for");
+        }
+        assert_eq!(commit_at, Some(T0 + RELAYED_KEPT_MAX_WAIT));
+
+        // After the last of a burst, one pause and the commit.
+        let mut p = Persistence::new(10 * DOT_BLOCK);
+        let wake = p.kept_changed(T0).unwrap();
+        assert_eq!(p.kept_changed(T0 + step), None);
+        assert_eq!(p.kept_wake(wake), Some(T0 + step + RELAYED_KEPT_DELAY));
+        assert!(p.next_job(wake, &state, Vec::new, Vec::new, 0).is_none());
+        let job = p.next_job(
+            T0 + step + RELAYED_KEPT_DELAY,
+            &state,
+            Vec::new,
+            Vec::new,
+            0,
+        );
+        assert!(job.is_some_and(|j| j.puts.iter().any(|(k, _)| *k == KEPT_KEY)));
     }
 
     #[test]
