@@ -335,6 +335,12 @@ impl Collector for NodeCollector {
         )?;
         counter(
             e,
+            "officemesh_anti_entropy_second_looks",
+            "Opening anti-entropy summaries that differed and were compared again a second later (broadcasts in flight).",
+            ae.second_looks,
+        )?;
+        counter(
+            e,
             "officemesh_pending_messages_dropped",
             "Messages dropped while waiting for a connection to open (queue full).",
             summary.replica.pending_dropped,
