@@ -241,6 +241,12 @@ struct Slot {
     error: Option<String>,
 }
 
+/// A duration drawn uniformly from zero to `whole`, to the millisecond.
+fn random_part(whole: Duration) -> Duration {
+    let ms = u64::try_from(whole.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::random_range(0..=ms))
+}
+
 struct Heating {
     relay: Box<dyn Relay>,
     thermostat: Thermostat,
@@ -384,12 +390,7 @@ impl Devices {
                 name: working.config.name.clone(),
                 interval: working.config.interval(),
                 next: start,
-                first_gap: Some(
-                    working
-                        .config
-                        .interval()
-                        .mul_f64(rand::random_range(0.0..=1.0)),
-                ),
+                first_gap: Some(random_part(working.config.interval())),
                 sensor: Some(working.sensor),
                 policy: working.policy,
                 error: None,
