@@ -284,10 +284,6 @@ impl<V> Expiring<V> {
         self.map.get(id)
     }
 
-    fn get_mut(&mut self, id: &MessageId) -> Option<&mut V> {
-        self.map.get_mut(id)
-    }
-
     fn contains(&self, id: &MessageId) -> bool {
         self.map.contains_key(id)
     }
