@@ -297,8 +297,6 @@ struct Missing {
     opened_by: NodeId,
     /// Announcers not yet GRAFTed, oldest first, with the hops they offered.
     announcers: VecDeque<(PeerInfo, u16)>,
-    /// The announcer most recently GRAFTed for it.
-    grafted: Option<NodeId>,
 }
 
 /// One replica's broadcast state.
@@ -838,7 +836,6 @@ impl Plumtree {
                 Missing {
                     opened_by: from.id,
                     announcers: VecDeque::from([(from, round)]),
-                    grafted: None,
                 },
             );
             *self.missing_opened.entry(from.id).or_default() += 1;
@@ -980,7 +977,6 @@ impl Plumtree {
         let Some((peer, round)) = missing.announcers.remove(at) else {
             return;
         };
-        missing.grafted = Some(peer.id);
         let entry = self.graft_budget.entry(peer.id).or_insert((now, 0));
         if entry.0 + window <= now {
             *entry = (now, 0);
