@@ -200,10 +200,12 @@ fn messages() -> Vec<Message> {
         }),
         Message::Broadcast(plumtree::Message::IHave { ids: vec![(id, 1)] }),
         Message::Broadcast(plumtree::Message::Graft {
-            id: Some(id),
-            round: 1,
+            ids: vec![id],
+            resend: true,
         }),
-        Message::Broadcast(plumtree::Message::Prune),
+        Message::Broadcast(plumtree::Message::Prune {
+            origins: vec![id.origin],
+        }),
         Message::Flood(wire::flood::Message::Flood {
             id,
             hops: 1,

@@ -229,7 +229,10 @@ fn a_peer_replaying_captured_frames_is_refused() {
     let before = counters(&office, 0);
     let count = |doc: &serde_json::Value, k: &str| doc[k].as_u64().unwrap();
 
-    let prune = wire::encode_message(&Message::Broadcast(plumtree::Message::Prune)).unwrap();
+    let prune = wire::encode_message(&Message::Broadcast(plumtree::Message::Prune {
+        origins: vec![officemesh::node_id::NodeId(1)],
+    }))
+    .unwrap();
     let mut session = RawPeer::connect(addr, &psk);
     session.send(&prune);
     // Replay the last frame on the same connection.
@@ -638,11 +641,11 @@ fn absurd_well_formed_messages_leave_every_node_bounded_and_converging() {
     for i in 0..1_000u64 {
         peer.send_message(&officemesh::wire::Message::Broadcast(
             officemesh::wire::plumtree::Message::Graft {
-                id: Some(MessageId {
+                ids: vec![MessageId {
                     origin: NodeId(i + 77),
                     seq: i,
-                }),
-                round: u16::MAX,
+                }],
+                resend: true,
             },
         ));
     }

@@ -11,6 +11,7 @@
 pub mod flood;
 pub mod hyparview;
 pub mod link_batch;
+pub mod origin_trees;
 pub mod plumtree;
 
 mod overlay;

@@ -324,9 +324,15 @@ impl Overlay {
         self.membership.lost_peers()
     }
 
-    /// Plumtree's eager peers (the spanning-tree links).
-    pub fn eager_peers(&self) -> Vec<NodeId> {
-        self.plumtree.eager_peers()
+    /// Plumtree's neighbours (every broadcast reaches them, in full or
+    /// announced).
+    pub fn broadcast_peers(&self) -> Vec<NodeId> {
+        self.plumtree.neighbours()
+    }
+
+    /// Plumtree's eager peers in `origin`'s tree.
+    pub fn eager_peers(&self, origin: NodeId) -> Vec<NodeId> {
+        self.plumtree.eager_peers(origin)
     }
 
     /// Announced message ids Plumtree refused to await (its bounds on
@@ -335,9 +341,9 @@ impl Overlay {
         self.plumtree.announcements_refused()
     }
 
-    /// Plumtree's lazy peers (IHAVE only).
-    pub fn lazy_peers(&self) -> Vec<NodeId> {
-        self.plumtree.lazy_peers()
+    /// Plumtree's lazy peers in `origin`'s tree (IHAVE only).
+    pub fn lazy_peers(&self, origin: NodeId) -> Vec<NodeId> {
+        self.plumtree.lazy_peers(origin)
     }
 
     /// The observers attached to this node.
@@ -393,7 +399,7 @@ impl Overlay {
                     }
                     Event::NeighborDown { peer, .. } => {
                         let peer = *peer;
-                        self.plumtree.neighbor_down(peer);
+                        self.broadcast_layer(out, |p, o| p.neighbor_down(peer, o));
                     }
                     Event::Delivered { id, .. } => self.membership.heard_from(id.origin),
                 }
@@ -607,7 +613,7 @@ mod scale {
             .filter(|(_, _, m)| {
                 matches!(
                     m,
-                    Message::Broadcast(wire::plumtree::Message::Graft { id: Some(_), .. })
+                    Message::Broadcast(wire::plumtree::Message::Graft { resend: true, .. })
                 )
             })
             .count();

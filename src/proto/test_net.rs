@@ -201,14 +201,18 @@ impl TestNet {
                 "{id:?}: active and passive overlap"
             );
             assert!(active.len() <= 5 && passive.len() <= 30);
-            let eager: BTreeSet<NodeId> = o.eager_peers().into_iter().collect();
-            let lazy: BTreeSet<NodeId> = o.lazy_peers().into_iter().collect();
-            assert!(eager.is_disjoint(&lazy));
-            let both: BTreeSet<NodeId> = eager.union(&lazy).copied().collect();
+            let broadcast: BTreeSet<NodeId> = o.broadcast_peers().into_iter().collect();
             assert_eq!(
-                both, active,
+                broadcast, active,
                 "{id:?}: broadcast peers differ from the active view"
             );
+            for origin in self.nodes.keys() {
+                let eager: BTreeSet<NodeId> = o.eager_peers(*origin).into_iter().collect();
+                let lazy: BTreeSet<NodeId> = o.lazy_peers(*origin).into_iter().collect();
+                assert!(eager.is_disjoint(&lazy));
+                let both: BTreeSet<NodeId> = eager.union(&lazy).copied().collect();
+                assert_eq!(both, active, "{id:?}: {origin:?}'s tree is not the view");
+            }
         }
     }
 

@@ -286,9 +286,14 @@ mod tests {
                 )),
             proptest::collection::vec((arb_id(), any::<u16>()), 0..20)
                 .prop_map(|ids| Message::Broadcast(plumtree::Message::IHave { ids })),
-            (proptest::option::of(arb_id()), any::<u16>())
-                .prop_map(|(id, round)| Message::Broadcast(plumtree::Message::Graft { id, round })),
-            Just(Message::Broadcast(plumtree::Message::Prune)),
+            (proptest::collection::vec(arb_id(), 0..20), any::<bool>()).prop_map(
+                |(ids, resend)| Message::Broadcast(plumtree::Message::Graft { ids, resend })
+            ),
+            proptest::collection::vec(any::<u64>(), 0..20).prop_map(|o| Message::Broadcast(
+                plumtree::Message::Prune {
+                    origins: o.into_iter().map(NodeId).collect()
+                }
+            )),
             (
                 arb_id(),
                 any::<u16>(),
@@ -404,7 +409,10 @@ mod tests {
 
     #[test]
     fn trailing_bytes_are_an_error() {
-        let mut body = encode_message(&Message::Broadcast(plumtree::Message::Prune)).unwrap();
+        let mut body = encode_message(&Message::Broadcast(plumtree::Message::Prune {
+            origins: vec![NodeId(1)],
+        }))
+        .unwrap();
         body.push(0);
         assert!(matches!(
             decode_message::<Message>(&body),

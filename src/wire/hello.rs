@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to [`super::Message`]. A peer speaking
 /// another version is refused with a clear error rather than misparsed.
-pub const PROTOCOL_VERSION: u16 = 7;
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// What a replica is: a node takes part in the overlay; an observer (TUI,
 /// `status`, `set`) only attaches to one node and never relays.

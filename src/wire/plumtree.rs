@@ -23,10 +23,13 @@ pub enum Message {
     },
     /// Lazy push: the sender has these messages (§3.3), batched per peer.
     IHave { ids: Vec<(MessageId, u16)> },
-    /// Ask for a message announced by IHAVE and make the link eager (§3.6).
-    Graft { id: Option<MessageId>, round: u16 },
-    /// The receiver sent a duplicate: move the link to lazy (§3.5).
-    Prune,
+    /// Make the link eager in each id's origin's tree (§3.6) and, when
+    /// `resend`, send the messages announced by IHAVE, batched; without it
+    /// the GRAFT only moves a tree to a shorter path (§3.8).
+    Graft { ids: Vec<MessageId>, resend: bool },
+    /// The receiver got duplicates of these origins' messages: move the
+    /// link to lazy in their trees (§3.5).
+    Prune { origins: Vec<NodeId> },
     /// What a busy link coalesced within its batching window: eager pushes
     /// handled as so many `Gossip`, in order, then announcements handled as
     /// one `IHave`. Never nested, so decoding it cannot recurse; its size
@@ -51,7 +54,7 @@ impl Message {
             Message::Gossip { .. } => "gossip",
             Message::IHave { .. } => "ihave",
             Message::Graft { .. } => "graft",
-            Message::Prune => "prune",
+            Message::Prune { .. } => "prune",
             Message::Batch { .. } => "batch",
         }
     }

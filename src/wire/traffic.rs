@@ -134,10 +134,12 @@ mod tests {
             }),
             Message::Broadcast(plumtree::Message::IHave { ids: vec![(id, 1)] }),
             Message::Broadcast(plumtree::Message::Graft {
-                id: Some(id),
-                round: 1,
+                ids: vec![id],
+                resend: true,
             }),
-            Message::Broadcast(plumtree::Message::Prune),
+            Message::Broadcast(plumtree::Message::Prune {
+                origins: vec![id.origin],
+            }),
             Message::Broadcast(plumtree::Message::Batch {
                 gossip: vec![BatchedGossip {
                     id,
