@@ -278,6 +278,10 @@ impl<V> Expiring<V> {
         self.map.get(id)
     }
 
+    fn get_mut(&mut self, id: &MessageId) -> Option<&mut V> {
+        self.map.get_mut(id)
+    }
+
     fn contains(&self, id: &MessageId) -> bool {
         self.map.contains_key(id)
     }
@@ -563,7 +567,7 @@ impl Plumtree {
         out: &mut Vec<Output>,
     ) {
         if id.origin == self.me || self.seen.contains(&id) {
-            self.on_duplicate(now, from, id);
+            self.on_duplicate(now, from, id, out);
             return;
         }
         self.seen.insert(
@@ -577,23 +581,9 @@ impl Plumtree {
         self.cache.insert(now, id, (round, payload.clone()));
         self.close_missing(&id);
         self.trees.touch(id.origin);
-        self.trees.set_parent(id, from.id);
-        if !self.trees.is_eager(id.origin, from.id) {
-            // A first copy over a link lazy here: the peer sent it before
-            // our PRUNE reached it, and treats the link as lazy now. The
-            // link becomes our way in for this origin, so it must be eager
-            // at both ends; otherwise the duplicate that follows prunes our
-            // other parent and no one pushes this origin to us any more.
-            send(
-                out,
-                from,
-                Message::Graft {
-                    ids: vec![id],
-                    resend: false,
-                },
-            );
+        if self.peers.contains_key(&from.id) {
+            self.adopt_parent(id, from, "a first copy came over it", out);
         }
-        self.make_eager(id.origin, from.id, "a first copy came over it");
         out.push(Output::Delivered {
             id,
             from: from.id,
@@ -619,11 +609,27 @@ impl Plumtree {
     /// reached it only by IHAVE and GRAFT (measured on the 50-node
     /// benchmark: the first two writes after the overlay settled, 115 and
     /// 202 ms late at two such nodes).
-    fn on_duplicate(&mut self, now: Time, from: PeerInfo, id: MessageId) {
+    fn on_duplicate(&mut self, now: Time, from: PeerInfo, id: MessageId, out: &mut Vec<Output>) {
         if !self.peers.contains_key(&from.id) {
             return;
         }
         let origin = id.origin;
+        let first_from = self.seen.get(&id).and_then(|seen| seen.from);
+        if first_from.is_some_and(|first| first != from.id && !self.peers.contains_key(&first)) {
+            // The first copy came from a node outside the active view: one
+            // that holds a link to us we do not hold (HyParView settles
+            // such a link a moment later, one way or the other). Pruning
+            // our neighbours on its account would leave this origin's tree
+            // hanging on that link, and once its holder dropped it the
+            // origin's next broadcast reached this node only by IHAVE and
+            // GRAFT (measured on the 50-node benchmark: one write 200 ms
+            // late). The first neighbour's copy is the way in instead.
+            if let Some(seen) = self.seen.get_mut(&id) {
+                seen.from = Some(from.id);
+            }
+            self.adopt_parent(id, from, "the first copy came from outside the view", out);
+            return;
+        }
         match self.trees.pruned_at(origin, from.id) {
             None => {
                 self.send_prune(now, from, origin);
@@ -1080,6 +1086,33 @@ impl Plumtree {
             out,
         );
     }
+    /// Makes neighbour `from`, whose copy of `id` is this node's way in
+    /// for the origin, its parent in that origin's tree. A copy over a
+    /// link lazy here means the peer sent it before our PRUNE reached it
+    /// and treats the link as lazy now: it is GRAFTed back, so the link is
+    /// eager at both ends; otherwise the duplicate that follows prunes our
+    /// other parent and no one pushes this origin to us any more.
+    fn adopt_parent(
+        &mut self,
+        id: MessageId,
+        from: PeerInfo,
+        why: &'static str,
+        out: &mut Vec<Output>,
+    ) {
+        self.trees.set_parent(id, from.id);
+        if !self.trees.is_eager(id.origin, from.id) {
+            send(
+                out,
+                from,
+                Message::Graft {
+                    ids: vec![id],
+                    resend: false,
+                },
+            );
+        }
+        self.make_eager(id.origin, from.id, why);
+    }
+
     /// Every change of a link's state in a tree is traced
     /// (`officemesh::tree` at debug) with its cause: a node a broadcast
     /// reached late is explained by the history of its links.
@@ -1309,6 +1342,47 @@ mod tests {
             p.handle_message(Time::ZERO, peer(2), gossip(mid(9, seq), 1), &mut out);
             assert_eq!(sent(&out), vec![(NodeId(3), gossip(mid(9, seq), 2))]);
         }
+    }
+
+    #[test]
+    fn a_first_copy_from_outside_the_view_leaves_the_first_neighbours_copy_as_the_way_in() {
+        let mut p = tree(1, &[2, 3]);
+        // 7 holds a link to us that is not in our active view.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(7), gossip(mid(9, 1), 1), &mut out);
+        assert!(out.iter().any(|o| matches!(o, Output::Delivered { .. })));
+        // The first neighbour's copy is not pruned: it is the way in.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 2), &mut out);
+        assert!(sent(&out).is_empty(), "{:?}", sent(&out));
+        // The next one is a duplicate of the tree and is pruned.
+        let mut out = Vec::new();
+        p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 3), &mut out);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::Prune {
+                    origins: vec![NodeId(9)]
+                }
+            )]
+        );
+        assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(2)]);
+        // When 2 goes, the tree starts over around this node: 2 was its
+        // parent for the origin, not 7.
+        let mut out = Vec::new();
+        p.neighbor_down(NodeId(2), &mut out);
+        assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3)]);
+        assert_eq!(
+            sent(&out),
+            vec![(
+                NodeId(3),
+                Message::Graft {
+                    ids: vec![mid(9, 1)],
+                    resend: false
+                }
+            )]
+        );
     }
 
     #[test]
