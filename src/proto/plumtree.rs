@@ -398,12 +398,6 @@ impl Plumtree {
             .collect()
     }
 
-    /// Origins whose trees have a lazy link here, and trees forgotten past
-    /// [`super::origin_trees::MAX_TREES`].
-    pub fn trees(&self) -> (usize, u64) {
-        (self.trees.len(), self.trees.evicted())
-    }
-
     /// A new active-view neighbour starts eager in every tree (§3.4). It is also
     /// announced the messages of the last `announce_recent`: a neighbour
     /// usually replaces one that failed, and what was pushed into the dead
@@ -1192,6 +1186,13 @@ mod tests {
         }
     }
 
+    /// A PRUNE of one origin's tree.
+    fn prune(origin: u64) -> Message {
+        Message::Prune {
+            origins: vec![NodeId(origin)],
+        }
+    }
+
     fn gossip(id: MessageId, round: u16) -> Message {
         Message::Gossip {
             id,
@@ -1265,14 +1266,7 @@ mod tests {
         }
         // Node 3 prunes us meanwhile: the next message is announced to it,
         // and the announcement rides with the waiting payloads.
-        p.handle_message(
-            t0,
-            peer(3),
-            Message::Prune {
-                origins: vec![NodeId(9)],
-            },
-            &mut Vec::new(),
-        );
+        p.handle_message(t0, peer(3), prune(9), &mut Vec::new());
         let mut out = Vec::new();
         p.handle_message(t0, peer(2), gossip(mid(9, 5), 1), &mut out);
         let ihave_due = t0 + Config::default().ihave_interval;
@@ -1358,15 +1352,7 @@ mod tests {
         // The next one is a duplicate of the tree and is pruned.
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 3), &mut out);
-        assert_eq!(
-            sent(&out),
-            vec![(
-                NodeId(3),
-                Message::Prune {
-                    origins: vec![NodeId(9)]
-                }
-            )]
-        );
+        assert_eq!(sent(&out), vec![(NodeId(3), prune(9))]);
         assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(2)]);
         // When 2 goes, the tree starts over around this node: 2 was its
         // parent for the origin, not 7.
@@ -1392,29 +1378,14 @@ mod tests {
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 1), 1), &mut out);
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(3), gossip(mid(9, 1), 2), &mut out);
-        assert_eq!(
-            sent(&out),
-            vec![(
-                NodeId(3),
-                Message::Prune {
-                    origins: vec![NodeId(9)]
-                }
-            )]
-        );
+        assert_eq!(sent(&out), vec![(NodeId(3), prune(9))]);
         assert!(
             !out.iter().any(|o| matches!(o, Output::Delivered { .. })),
             "delivered at most once"
         );
         assert_eq!(p.lazy_peers(NodeId(9)), vec![NodeId(3)]);
         let mut out = Vec::new();
-        p.handle_message(
-            Time::ZERO,
-            peer(2),
-            Message::Prune {
-                origins: vec![NodeId(9)],
-            },
-            &mut out,
-        );
+        p.handle_message(Time::ZERO, peer(2), prune(9), &mut out);
         assert_eq!(p.lazy_peers(NodeId(9)), vec![NodeId(2), NodeId(3)]);
     }
 
@@ -1441,22 +1412,8 @@ mod tests {
             ]
         );
         // A PRUNE names its origin; a stranger's PRUNE changes nothing.
-        p.handle_message(
-            Time::ZERO,
-            peer(2),
-            Message::Prune {
-                origins: vec![NodeId(1)],
-            },
-            &mut Vec::new(),
-        );
-        p.handle_message(
-            Time::ZERO,
-            peer(7),
-            Message::Prune {
-                origins: vec![NodeId(8)],
-            },
-            &mut Vec::new(),
-        );
+        p.handle_message(Time::ZERO, peer(2), prune(1), &mut Vec::new());
+        p.handle_message(Time::ZERO, peer(7), prune(8), &mut Vec::new());
         assert_eq!(p.lazy_peers(NodeId(1)), vec![NodeId(2)]);
         assert_eq!(p.lazy_peers(NodeId(8)), Vec::<NodeId>::new());
         assert_eq!(p.lazy_peers(NodeId(9)), vec![NodeId(3)]);
@@ -1465,7 +1422,7 @@ mod tests {
         p.neighbor_down(NodeId(3), &mut Vec::new());
         p.neighbor_up(Time::ZERO, peer(3), &mut Vec::new());
         assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(2), NodeId(3)]);
-        assert_eq!(p.trees(), (1, 0));
+        assert_eq!((p.trees.len(), p.trees.evicted()), (1, 0));
     }
 
     /// Node 1 between 2 and 3, whose link to 3 a duplicate of message
@@ -1498,15 +1455,7 @@ mod tests {
         );
         let mut out = Vec::new();
         p.handle_message(Time::ZERO, peer(2), gossip(mid(9, 2), 1), &mut out);
-        assert_eq!(
-            sent(&out),
-            vec![(
-                NodeId(2),
-                Message::Prune {
-                    origins: vec![NodeId(9)]
-                }
-            )]
-        );
+        assert_eq!(sent(&out), vec![(NodeId(2), prune(9))]);
         assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3)]);
         // A first copy over an eager link needs no GRAFT.
         let mut out = Vec::new();
@@ -1565,15 +1514,7 @@ mod tests {
         p.handle_message(later, peer(2), gossip(mid(9, 2), 1), &mut Vec::new());
         let mut out = Vec::new();
         p.handle_message(later, peer(3), gossip(mid(9, 2), 2), &mut out);
-        assert_eq!(
-            sent(&out),
-            vec![(
-                NodeId(3),
-                Message::Prune {
-                    origins: vec![NodeId(9)]
-                }
-            )]
-        );
+        assert_eq!(sent(&out), vec![(NodeId(3), prune(9))]);
     }
 
     #[test]
@@ -1757,12 +1698,7 @@ mod tests {
                         resend: false
                     }
                 ),
-                (
-                    NodeId(2),
-                    Message::Prune {
-                        origins: vec![NodeId(9)]
-                    }
-                )
+                (NodeId(2), prune(9))
             ]
         );
         assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3)]);
@@ -1811,15 +1747,7 @@ mod tests {
             gossip(id, 6),
             &mut out,
         );
-        assert_eq!(
-            sent(&out),
-            vec![(
-                NodeId(2),
-                Message::Prune {
-                    origins: vec![NodeId(9)]
-                }
-            )]
-        );
+        assert_eq!(sent(&out), vec![(NodeId(2), prune(9))]);
         assert_eq!(p.eager_peers(NodeId(9)), vec![NodeId(3)]);
     }
 
